@@ -1,0 +1,1 @@
+"""Voting rules (placeholder docstring, replaced below)."""
