@@ -1,0 +1,118 @@
+"""``flask`` commands: seed-demo, import-population, roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from buurtbudget.extensions import db
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(import_population_command)
+    app.cli.add_command(roles_group)
+
+
+@click.command("seed-demo")
+@click.option("--force", is_flag=True, help="Allow seeding in production.")
+def seed_demo_command(force: bool) -> None:
+    """Fill the database with a realistic demo (idempotent: safe to run again)."""
+    from buurtbudget.demo import seed_demo
+    from buurtbudget.demo.people import DEMO_PASSWORD
+    from buurtbudget.services import audit
+
+    if current_app.config["ENV_NAME"] == "production" and not force:
+        raise click.ClickException("refusing to add demo accounts in production (use --force)")
+    seed_demo(progress=lambda message: click.echo(message, err=True))
+    audit.record(None, "demo.seeded", None)
+    db.session.commit()
+    click.echo(
+        f"Demo accounts use the password {DEMO_PASSWORD!r}, e.g. "
+        "admin.delft@demo.buurtbudget.nl, coordinator1.delft@demo.buurtbudget.nl, "
+        "bewoner1-1.delft@demo.buurtbudget.nl"
+    )
+
+
+@click.command("import-population")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", type=int, help="Year of the figures, if the file has no 'jaar' column.")
+def import_population_command(csv_file: Path, year: int | None) -> None:
+    """Import areas and population figures from a CBS "kerncijfers wijken en buurten" CSV.
+
+    Columns: gwb_code, regio, recs (Gemeente/Wijk/Buurt), a_inw, a_hh, optional a_00_14,
+    a_15_24, a_25_44, a_45_64, a_65_oo, need_index, jaar. All rows or none are imported.
+    """
+    from buurtbudget.domain.population_csv import PopulationCsvError
+    from buurtbudget.services.population import import_population
+
+    try:
+        text = csv_file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(
+            f"{csv_file}: not UTF-8 text (byte {error.start}); save the file as UTF-8"
+        ) from None
+    try:
+        summary = import_population(
+            text, year, progress=lambda done, total: click.echo(f"  {done}/{total} rows", err=True)
+        )
+    except PopulationCsvError as error:
+        raise click.ClickException(f"{csv_file}, {error}. Nothing was imported.") from None
+    click.echo(
+        f"Imported: {summary.municipalities} new municipalities, {summary.areas_created} new"
+        f" areas, {summary.neighbourhoods_created} new neighbourhoods,"
+        f" {summary.figures_written} population figures."
+    )
+
+
+roles_group = AppGroup("roles", help="Grant, revoke and list roles.")
+
+
+@roles_group.command("grant")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["council_member", "coordinator", "administrator"]))
+@click.option("--municipality", "municipality_slug", required=True, help="Municipality slug.")
+@click.option("--area", "area_name", help="Area name (for council_member and coordinator).")
+def grant_role_command(email: str, role: str, municipality_slug: str, area_name: str | None):
+    """Give a user a role (recorded in the audit log)."""
+    from buurtbudget.models import Area, Municipality, Role, User
+    from buurtbudget.services import accounts
+    from buurtbudget.services.errors import ServiceError
+
+    user = db.session.scalar(select(User).where(User.email == accounts.normalise_email(email)))
+    if user is None:
+        raise click.ClickException(f"no user with e-mail {email}")
+    municipality = db.session.scalar(
+        select(Municipality).where(Municipality.slug == municipality_slug)
+    )
+    if municipality is None:
+        raise click.ClickException(f"no municipality {municipality_slug!r}")
+    area = None
+    if area_name:
+        area = db.session.scalar(
+            select(Area).where(Area.municipality_id == municipality.id, Area.name == area_name)
+        )
+        if area is None:
+            raise click.ClickException(f"no area {area_name!r} in {municipality.name}")
+    try:
+        accounts.grant_role(None, user, Role(role), municipality=municipality, area=area)
+    except ServiceError as error:
+        raise click.ClickException(str(error.message)) from None
+    click.echo(f"{email} is now {role}" + (f" of {area.name}" if area else ""))
+
+
+@roles_group.command("list")
+def list_roles_command() -> None:
+    """List every role assignment."""
+    from buurtbudget.models import RoleAssignment
+
+    for assignment in db.session.scalars(select(RoleAssignment).order_by(RoleAssignment.id)):
+        area = assignment.area.name if assignment.area else "-"
+        click.echo(
+            f"{assignment.user.email}\t{assignment.role.value}\t"
+            f"{assignment.municipality.slug}\t{area}"
+        )

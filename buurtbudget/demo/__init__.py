@@ -1,0 +1,27 @@
+"""A realistic demo: three municipalities (one per budget model), their areas, population
+figures, postcodes, staff and residents. Every function here is idempotent (keyed on codes and
+e-mail addresses), so ``flask seed-demo`` can run any number of times.
+
+Feature modules add their own demo data by appending a step to :data:`STEPS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from buurtbudget.demo import people, places
+
+Progress = Callable[[str], None]
+
+# (label, function) run in order by seed_demo; later features append their steps.
+STEPS: list[tuple[str, Callable[[Progress], None]]] = [
+    ("areas and population figures", places.seed_places),
+    ("staff and residents", people.seed_people),
+]
+
+
+def seed_demo(progress: Progress = print) -> None:
+    for number, (label, step) in enumerate(STEPS, start=1):
+        progress(f"[{number}/{len(STEPS)}] {label}")
+        step(progress)
+    progress("demo ready")

@@ -1,0 +1,209 @@
+"""Registering, authenticating, passwords, home areas and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
+from buurtbudget.extensions import db
+from buurtbudget.models import Area, Municipality, PostcodeRange, Role, RoleAssignment, User
+from buurtbudget.services import audit
+from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
+from buurtbudget.services.permissions import is_admin_of, require
+
+# Checked against when the e-mail is unknown, so a failed login takes as long either way.
+_DUMMY_HASH = generate_password_hash("no-such-user-dummy-password")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_area_for_address(postcode: str, house_number: int) -> PostcodeRange | None:
+    return db.session.scalars(
+        select(PostcodeRange).where(
+            PostcodeRange.postcode == postcode,
+            PostcodeRange.house_number_from <= house_number,
+            PostcodeRange.house_number_to >= house_number,
+        )
+    ).first()
+
+
+@dataclass
+class Registration:
+    email: str
+    password: str
+    display_name: str
+    postcode: str
+    house_number: int
+    birth_year: int | None
+    municipality_id: int | None = None
+    locale: str | None = None
+
+
+def _check_password_strength(password: str) -> None:
+    minimum = current_app.config["MINIMUM_PASSWORD_LENGTH"]
+    if len(password) < minimum:
+        raise ValidationFailed(
+            _l("The password must be at least %(n)d characters long.", n=minimum),
+            field="password",
+        )
+
+
+def register(data: Registration) -> User:
+    """Create a resident account. The home area follows from postcode + house number; where no
+    area matches, the account is created without one and staff assign it later."""
+    email = normalise_email(data.email)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(_l("An account with this e-mail address already exists."), field="email")
+    try:
+        postcode = normalise_postcode(data.postcode)
+    except InvalidPostcode:
+        raise ValidationFailed(
+            _l("This is not a valid Dutch postcode (e.g. 2611 AB)."), field="postcode"
+        ) from None
+    if not 1 <= data.house_number <= 99999:
+        raise ValidationFailed(_l("This is not a valid house number."), field="house_number")
+    this_year = date.today().year
+    if data.birth_year is not None and not this_year - 120 <= data.birth_year <= this_year:
+        raise ValidationFailed(_l("This is not a plausible year of birth."), field="birth_year")
+    _check_password_strength(data.password)
+
+    match = find_area_for_address(postcode, data.house_number)
+    if match is not None:
+        area = match.area
+        municipality_id = area.municipality_id
+    else:
+        area = None
+        municipality_id = data.municipality_id
+        if municipality_id is not None and db.session.get(Municipality, municipality_id) is None:
+            raise NotFound(_l("Unknown municipality."))
+
+    user = User(
+        email=email,
+        display_name=data.display_name.strip(),
+        postcode=postcode,
+        house_number=data.house_number,
+        birth_year=data.birth_year,
+        home_area=area,
+        municipality_id=municipality_id,
+        locale=data.locale,
+    )
+    user.set_password(data.password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        user,
+        "account.registered",
+        user,
+        municipality_id=municipality_id,
+        area_id=area.id if area else None,
+    )
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change the password and invalidate every other session of this user."""
+    if not user.check_password(current_password):
+        raise ValidationFailed(_l("The current password is not correct."), field="current_password")
+    _check_password_strength(new_password)
+    user.set_password(new_password)  # also rotates the session token
+    audit.record(user, "account.password_changed", user, municipality_id=user.municipality_id)
+    db.session.commit()
+
+
+def set_home_area(actor: User, user: User, area: Area) -> None:
+    """Staff assign (or correct) a resident's home area."""
+    require(is_admin_of(actor, area.municipality_id) or actor.has_role(Role.COORDINATOR, area))
+    previous = user.home_area_id
+    user.home_area = area
+    user.municipality_id = area.municipality_id
+    audit.record(
+        actor,
+        "account.home_area_set",
+        user,
+        municipality_id=area.municipality_id,
+        previous_area_id=previous,
+        area_id=area.id,
+    )
+    db.session.commit()
+
+
+def grant_role(
+    actor: User | None,
+    user: User,
+    role: Role,
+    *,
+    municipality: Municipality,
+    area: Area | None = None,
+) -> RoleAssignment:
+    """Give ``user`` a role. ``actor`` None means the command line (an operator on the server)."""
+    if actor is not None:
+        require(is_admin_of(actor, municipality.id))
+    if role.is_area_role and (area is None or area.municipality_id != municipality.id):
+        raise ValidationFailed(_l("Choose an area of this municipality for this role."))
+    if not role.is_area_role:
+        area = None
+    existing = db.session.scalar(
+        select(RoleAssignment).where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.role == role,
+            RoleAssignment.municipality_id == municipality.id,
+            RoleAssignment.area_id == area.id if area else RoleAssignment.area_id.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing
+    assignment = RoleAssignment(
+        user=user,
+        role=role,
+        municipality=municipality,
+        area=area,
+        granted_by_id=actor.id if actor else None,
+    )
+    db.session.add(assignment)
+    db.session.flush()
+    audit.record(
+        actor,
+        "role.granted",
+        assignment,
+        municipality_id=municipality.id,
+        user_id=user.id,
+        role=role.value,
+        area_id=area.id if area else None,
+    )
+    db.session.commit()
+    return assignment
+
+
+def revoke_role(actor: User | None, assignment: RoleAssignment) -> None:
+    if actor is not None:
+        require(is_admin_of(actor, assignment.municipality_id))
+    audit.record(
+        actor,
+        "role.revoked",
+        assignment,
+        municipality_id=assignment.municipality_id,
+        user_id=assignment.user_id,
+        role=assignment.role.value,
+        area_id=assignment.area_id,
+    )
+    db.session.delete(assignment)
+    db.session.commit()

@@ -1,0 +1,38 @@
+"""Who may do what. Routes declare a role requirement; services call :func:`require` with the
+concrete object, so object-level checks live in one place."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from buurtbudget.models import Area, Role, User
+from buurtbudget.services.errors import PermissionDenied
+
+
+def is_admin_of(user: User | None, municipality_id: int | None) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return any(
+        a.role is Role.ADMINISTRATOR and a.municipality_id == municipality_id for a in user.roles
+    )
+
+
+def holds_area_role(user: User | None, role: Role, area: Area) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return area.id in user.area_ids_with(role)
+
+
+def can_manage_area(user: User | None, area: Area) -> bool:
+    """Coordinators of the area and administrators of its municipality."""
+    return holds_area_role(user, Role.COORDINATOR, area) or is_admin_of(user, area.municipality_id)
+
+
+def can_read_area_finances(user: User | None, area: Area) -> bool:
+    """Council members read everything about their area's money, as do its managers."""
+    return holds_area_role(user, Role.COUNCIL_MEMBER, area) or can_manage_area(user, area)
+
+
+def require(allowed: bool, message: str | None = None) -> None:
+    if not allowed:
+        raise PermissionDenied(message or _l("You do not have permission to do this."))

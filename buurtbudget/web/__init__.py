@@ -1,0 +1,1 @@
+"""Blueprints: one per feature. Views parse the form, call a service and render."""

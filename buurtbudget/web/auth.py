@@ -1,0 +1,183 @@
+"""Register, log in, log out, change password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
+from buurtbudget.extensions import db, limiter
+from buurtbudget.models import Municipality
+from buurtbudget.services import accounts
+from buurtbudget.services.errors import ServiceError
+from buurtbudget.web.forms import attach_error
+from buurtbudget.web.security import redirect_next
+
+bp = Blueprint("auth", __name__, url_prefix="/account")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"), validators=[DataRequired(), Length(max=254)], filters=[_strip]
+    )
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField(_l("Keep me logged in on this device"))
+
+
+class RegisterForm(FlaskForm):
+    display_name = StringField(
+        _l("Name shown to others"), validators=[DataRequired(), Length(max=80)]
+    )
+    email = EmailField(
+        _l("E-mail address"),
+        filters=[_strip],
+        validators=[DataRequired(), Email(), Length(max=254)],
+    )
+    postcode = StringField(
+        _l("Postcode"),
+        validators=[DataRequired(), Length(max=8)],
+        description=_l("For example 2611 AB. It decides your area."),
+    )
+    house_number = IntegerField(
+        _l("House number"), validators=[InputRequired(), NumberRange(min=1, max=99999)]
+    )
+    birth_year = IntegerField(
+        _l("Year of birth"),
+        validators=[Optional(), NumberRange(1900, 2100)],
+        description=_l("Needed for rounds with a minimum age."),
+    )
+    municipality = SelectField(_l("Municipality"), coerce=int, validators=[Optional()])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+    def validate_postcode(self, field):
+        try:
+            normalise_postcode(field.data or "")
+        except InvalidPostcode:
+            raise ValidationError(
+                _l("This is not a valid Dutch postcode (e.g. 2611 AB).")
+            ) from None
+
+    def validate_password(self, field):
+        minimum = current_app.config["MINIMUM_PASSWORD_LENGTH"]
+        if len(field.data or "") < minimum:
+            raise ValidationError(
+                _l("The password must be at least %(n)d characters long.", n=minimum)
+            )
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(
+        _l("Repeat new password"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
+    )
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = RegisterForm()
+    municipalities = db.session.scalars(select(Municipality).order_by(Municipality.name)).all()
+    form.municipality.choices = [(m.id, m.name) for m in municipalities]
+    if form.validate_on_submit():
+        try:
+            user = accounts.register(
+                accounts.Registration(
+                    email=form.email.data,
+                    password=form.password.data,
+                    display_name=form.display_name.data,
+                    postcode=form.postcode.data,
+                    house_number=form.house_number.data,
+                    birth_year=form.birth_year.data,
+                    municipality_id=form.municipality.data or None,
+                    locale=request.accept_languages.best_match(current_app.config["LANGUAGES"]),
+                )
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            login_user(user)
+            if user.home_area:
+                flash(_("Welcome! You live in %(area)s.", area=user.home_area.name), "success")
+            else:
+                flash(
+                    _(
+                        "Welcome! We could not find your address in an area yet; the municipality"
+                        " will assign your area."
+                    ),
+                    "info",
+                )
+            return redirect(url_for("main.index"))
+    return render_template("auth/register.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect_next(request.args.get("next"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            return redirect_next(request.args.get("next"))
+        form.password.errors.append(_l("E-mail address or password is not correct."))
+    status = 400 if form.errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user, form.current_password.data, form.new_password.data
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            # The session token rotated: log in again with it so only this session survives.
+            login_user(current_user._get_current_object())
+            flash(_("Your password has been changed. Other sessions are logged out."), "success")
+            return redirect(url_for("main.index"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password.html", form=form), status

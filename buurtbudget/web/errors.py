@@ -1,0 +1,54 @@
+"""Error pages: every failure a user can cause becomes a clear 4xx page, never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from buurtbudget.services.errors import ServiceError
+
+_TITLES = {
+    400: _l("Bad request"),
+    403: _l("Not allowed"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    413: _l("File too large"),
+    429: _l("Too many attempts"),
+    500: _l("Something went wrong"),
+}
+
+
+def _render(status: int, message: str):
+    title = str(_TITLES.get(status, _l("Error")))
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        return jsonify({"error": title, "message": message, "status": status}), status
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _render(400, _("The form expired or was sent from elsewhere. Please try again."))
+
+    @app.errorhandler(ServiceError)
+    def service_error(error: ServiceError):
+        return _render(error.status_code, str(error.message))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        messages = {
+            403: _("You do not have permission to open this page."),
+            404: _("We could not find this page."),
+            413: _("The file is too large."),
+            429: _("Too many attempts. Please wait a minute and try again."),
+        }
+        status = error.code or 500
+        return _render(status, messages.get(status, error.description or ""))
+
+    @app.errorhandler(500)
+    def server_error(error):
+        return _render(500, _("Something went wrong on our side. Please try again later."))

@@ -1,0 +1,62 @@
+"""Home page, areas, language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, session
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import HiddenField
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Area, Municipality
+from buurtbudget.web.security import redirect_next
+
+bp = Blueprint("main", __name__)
+
+
+class LanguageForm(FlaskForm):
+    next = HiddenField()
+
+
+@bp.app_context_processor
+def inject_language_form():
+    return {"language_form": LanguageForm()}
+
+
+@bp.route("/")
+def index():
+    municipalities = db.session.scalars(
+        select(Municipality)
+        .options(selectinload(Municipality.areas).selectinload(Area.populations))
+        .order_by(Municipality.name)
+    ).all()
+    home_area = current_user.home_area if current_user.is_authenticated else None
+    return render_template("main/index.html", municipalities=municipalities, home_area=home_area)
+
+
+@bp.route("/areas/<int:area_id>")
+def area(area_id: int):
+    area = db.session.get(Area, area_id) or abort(404)
+    return render_template("main/area.html", area=area, latest=area.populations[-1:] or None)
+
+
+@bp.route("/language/<lang>", methods=["POST"])
+def set_language(lang: str):
+    if lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session["lang"] = lang
+    if current_user.is_authenticated and current_user.locale != lang:
+        current_user.locale = lang
+        db.session.commit()
+    return redirect_next(form.next.data)
+
+
+@bp.route("/healthz")
+def health():
+    db.session.execute(select(1))
+    return {"status": "ok"}

@@ -1,0 +1,56 @@
+"""Redirect safety and role decorators for views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import abort, redirect, url_for
+from flask_login import current_user, login_required
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only local paths: '/x' yes; '//evil', 'https://evil', '/\\evil', 'javascript:' no."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def redirect_next(target: str | None, fallback: str = "main.index"):
+    return redirect(target if is_safe_next(target) else url_for(fallback))
+
+
+def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Coordinators and administrators; the object-level check happens in the service."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_staff:
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapped.permission = "staff"  # type: ignore[attr-defined]
+    return wrapped
+
+
+def role_required(*roles: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The user must hold at least one of ``roles`` (for any area)."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not any(current_user.has_role(role) for role in roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.permission = "roles:" + ",".join(str(r) for r in roles)  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator

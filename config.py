@@ -1,0 +1,119 @@
+"""Configuration classes for Buurtbudget.
+
+Every setting can be overridden by an environment variable named ``BUURTBUDGET_<SETTING>``
+(for example ``BUURTBUDGET_DATABASE_URL`` or ``BUURTBUDGET_SECRET_KEY``). Values are read once,
+when the application is created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+ENV_PREFIX = "BUURTBUDGET_"
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("BUURTBUDGET_INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    SECRET_KEY: str | None = None
+    # An embedded SQLite file by default, so a newcomer needs nothing else.
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'buurtbudget.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Internationalisation: Dutch first, English second.
+    LANGUAGES = ("nl", "en")
+    BABEL_DEFAULT_LOCALE = "nl"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Amsterdam"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+
+    # Sessions and cookies.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = 60 * 60 * 4
+
+    # Login throttling (Flask-Limiter). Use a shared store (e.g. redis://) with several workers.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+
+    MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    PAGE_SIZE = 25
+    HSTS_ENABLED = False
+
+    MINIMUM_PASSWORD_LENGTH = 10
+    # werkzeug's default (scrypt); tests use a cheap method so each login takes microseconds.
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name, not a password
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    # A fixed key is fine for a local demo; production refuses to start without its own.
+    SECRET_KEY = "dev-only-not-secret"  # noqa: S105
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-only-not-secret"  # noqa: S105
+    DATABASE_URL = "sqlite://"
+    WTF_CSRF_ENABLED = False
+    # The limiter stays on, with a limit no test reaches; the rate-limit test lowers it.
+    LOGIN_RATE_LIMIT = "100000 per minute"
+    MINIMUM_PASSWORD_LENGTH = 8
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+    HSTS_ENABLED = True
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def _coerce(raw: str, current: object) -> object:
+    """Turn an environment string into the type of the setting it overrides."""
+    if isinstance(current, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, (dict, list, tuple)):
+        value = json.loads(raw)
+        return tuple(value) if isinstance(current, tuple) else value
+    return raw
+
+
+def load_config(name: str | None = None, environ: dict[str, str] | None = None) -> dict:
+    """Return the settings of the named environment with ``BUURTBUDGET_*`` overrides applied."""
+    environ = os.environ if environ is None else environ
+    name = name or environ.get(f"{ENV_PREFIX}ENV", "development")
+    if name not in CONFIGS:
+        raise ValueError(f"Unknown configuration {name!r}; choose one of {sorted(CONFIGS)}")
+    cls = CONFIGS[name]
+    settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+    for env_key, raw in environ.items():
+        if not env_key.startswith(ENV_PREFIX):
+            continue
+        key = env_key[len(ENV_PREFIX) :]
+        if key in {"ENV", "INSTANCE_PATH", "TEST_DATABASE_URL"}:
+            continue
+        settings[key] = _coerce(raw, settings.get(key))
+    return settings

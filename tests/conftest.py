@@ -1,0 +1,132 @@
+"""Shared fixtures: the app on SQLite (default) or PostgreSQL, clean tables per test,
+factories, and a fresh logged-in client per user.
+
+Set BUURTBUDGET_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to
+run the suite on PostgreSQL; every other BUURTBUDGET_* variable is removed so a developer's
+environment cannot change what the tests see.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask, g, has_app_context
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+TEST_DATABASE_URL = os.environ.get("BUURTBUDGET_TEST_DATABASE_URL")
+for _key in [k for k in os.environ if k.startswith("BUURTBUDGET_")]:
+    if _key != "BUURTBUDGET_TEST_DATABASE_URL":
+        del os.environ[_key]
+
+from buurtbudget.app import create_app  # noqa: E402
+from buurtbudget.extensions import db  # noqa: E402
+from tests import factories  # noqa: E402
+
+TEST_PASSWORD = factories.TEST_PASSWORD
+
+
+def pytest_report_header(config):
+    return f"database: {TEST_DATABASE_URL or 'SQLite (temporary file)'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    # A file, not :memory:, so concurrency tests and the browser tests' server threads share it.
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+class EnglishClient(FlaskClient):
+    """Test clients ask for English unless a test sends its own Accept-Language header, so
+    assertions can use the message ids; the Dutch pages are tested separately."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+    def open(self, *args, **kwargs):
+        # Flask runs a request inside the test's app context when one is pushed, so ``g``
+        # (where Flask-Login caches the user and Flask-Babel the locale) would leak from one
+        # request, and one client, into the next. Start every request with an empty ``g``.
+        if has_app_context():
+            for name in list(vars(g)):
+                delattr(g, name)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def _session_app(database_url: str) -> Iterator[Flask]:
+    app = create_app("testing", DATABASE_URL=database_url)
+    app.test_client_class = EnglishClient
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(_session_app: Flask) -> Iterator[Flask]:
+    """The app, with an app context pushed and every table emptied after the test."""
+    with _session_app.app_context():
+        yield _session_app
+        db.session.remove()
+        _empty_all_tables()
+        db.session.remove()
+
+
+@pytest.fixture
+def make(app) -> factories.Factories:
+    return factories.Factories()
+
+
+@pytest.fixture
+def client_for(app: Flask) -> Callable[..., FlaskClient]:
+    """A fresh test client logged in (through the real login form) as the given user."""
+
+    def _client_for(user=None, password: str = TEST_PASSWORD) -> FlaskClient:
+        client = app.test_client()
+        if user is not None:
+            response = client.post(
+                "/account/login", data={"email": user.email, "password": password}
+            )
+            assert response.status_code == 302, f"login as {user.email} failed"
+        return client
+
+    return _client_for
+
+
+def pytest_sessionstart(session):
+    """Compile the message catalogues when they are missing or older than their sources, so
+    running pytest directly (not only through ``make test``) shows the Dutch pages."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in Path(__file__).resolve().parent.parent.glob("translations/*/LC_MESSAGES/*.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)

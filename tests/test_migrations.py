@@ -1,0 +1,51 @@
+"""The schema comes from migrations: upgrading an empty database to head must give exactly the
+tables, columns, indexes and constraints the models declare (so no migration is forgotten),
+and downgrading must work too."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from buurtbudget.app import create_app
+from buurtbudget.extensions import db
+
+
+@pytest.fixture
+def empty_database_url(database_url, tmp_path):
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    name = f"migrations_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migrations_build_exactly_the_model_schema_and_downgrade(app, empty_database_url):
+    migrated = create_app("testing", DATABASE_URL=empty_database_url)
+    with migrated.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "render_as_batch": True}
+            )
+            differences = compare_metadata(context, db.metadata)
+        assert differences == []
+        downgrade(revision="base")
+        with db.engine.connect() as connection:
+            remaining = set(inspect(connection).get_table_names()) - {"alembic_version"}
+        assert remaining == set()
+        db.engine.dispose()
