@@ -36,7 +36,7 @@ demo: translations
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check buurtbudget tests bench config.py
+	$(BIN)/ruff format --check .
 
 test: translations browser lint
 	$(BIN)/pytest

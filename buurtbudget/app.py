@@ -97,10 +97,11 @@ def select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from buurtbudget.web import auth, errors, main
+    from buurtbudget.web import admin, auth, errors, main
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     errors.register(app)
 
 

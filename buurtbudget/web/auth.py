@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -107,7 +108,7 @@ def register():
         return redirect(url_for("main.index"))
     form = RegisterForm()
     municipalities = db.session.scalars(select(Municipality).order_by(Municipality.name)).all()
-    form.municipality.choices = [(m.id, m.name) for m in municipalities]
+    form.municipality.choices = [SelectChoice(m.id, m.name) for m in municipalities]
     if form.validate_on_submit():
         try:
             user = accounts.register(

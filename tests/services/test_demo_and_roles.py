@@ -27,11 +27,17 @@ def test_seed_demo_builds_a_realistic_municipality_and_is_idempotent(app):
         figures = area.population_for(2026)
         assert 9_000 <= figures.inhabitants <= 15_000
         assert sum(figures.age_band_counts().values()) == figures.inhabitants
-        coordinators = [r for r in db.session.scalars(select(RoleAssignment).where(
-            RoleAssignment.area_id == area.id, RoleAssignment.role == Role.COORDINATOR))]
+        coordinators = list(
+            db.session.scalars(
+                select(RoleAssignment).where(
+                    RoleAssignment.area_id == area.id, RoleAssignment.role == Role.COORDINATOR
+                )
+            )
+        )
         assert len(coordinators) >= 1
     residents = db.session.scalar(
-        select(func.count()).select_from(User).where(User.home_area_id.is_not(None)))
+        select(func.count()).select_from(User).where(User.home_area_id.is_not(None))
+    )
     assert residents >= 7 * 10
 
 
@@ -39,17 +45,28 @@ def test_demo_resident_can_log_in_with_documented_password(app, client):
     from buurtbudget.demo.people import DEMO_PASSWORD
 
     app.test_cli_runner().invoke(args=["seed-demo"])
-    response = client.post("/account/login", data={
-        "email": "bewoner1-1.delft@demo.buurtbudget.nl", "password": DEMO_PASSWORD})
+    response = client.post(
+        "/account/login",
+        data={"email": "bewoner1-1.delft@demo.buurtbudget.nl", "password": DEMO_PASSWORD},
+    )
     assert response.status_code == 302
 
 
 def test_roles_grant_via_cli_is_audited(app, make):
     area = make.area(name="Tanthof")
     user = make.user(area)
-    result = app.test_cli_runner().invoke(args=[
-        "roles", "grant", user.email, "coordinator", "--municipality",
-        area.municipality.slug, "--area", "Tanthof"])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "roles",
+            "grant",
+            user.email,
+            "coordinator",
+            "--municipality",
+            area.municipality.slug,
+            "--area",
+            "Tanthof",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert user.has_role(Role.COORDINATOR, area)
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "role.granted"))
@@ -59,8 +76,16 @@ def test_roles_grant_via_cli_is_audited(app, make):
 def test_roles_grant_needs_area_for_area_roles(app, make):
     area = make.area()
     user = make.user(area)
-    result = app.test_cli_runner().invoke(args=[
-        "roles", "grant", user.email, "council_member", "--municipality", area.municipality.slug])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "roles",
+            "grant",
+            user.email,
+            "council_member",
+            "--municipality",
+            area.municipality.slug,
+        ]
+    )
     assert result.exit_code == 1
     assert "Kies voor deze rol een wijk" in result.output  # the CLI speaks Dutch by default
     assert not user.roles

@@ -27,8 +27,13 @@ def test_import_creates_municipality_areas_neighbourhoods_and_figures(app):
     buitenhof = db.session.scalar(select(Area).where(Area.cbs_code == "WK050326"))
     figures = buitenhof.population_for(2025)
     assert (figures.inhabitants, figures.households) == (14750, 7100)
-    assert figures.age_band_counts() == {"age_0_14": 2500, "age_15_24": 1900, "age_25_44": 4100,
-                                         "age_45_64": 3600, "age_65_plus": 2650}
+    assert figures.age_band_counts() == {
+        "age_0_14": 2500,
+        "age_15_24": 1900,
+        "age_25_44": 4100,
+        "age_45_64": 3600,
+        "age_65_plus": 2650,
+    }
     tanthof = db.session.scalar(select(Area).where(Area.name == "Tanthof"))
     assert tanthof.population_for(2025).age_band_counts() is None  # "." means unknown
     assert _count(Neighbourhood) == 2
@@ -53,8 +58,10 @@ BAD_FILES = {
         "WK050321;Binnenstad;Wijk;100;veel\n",
         "line 3: column a_hh should be a whole number, not 'veel'",
     ),
-    "missing column": ("gwb_code;regio;recs;a_inw\nGM0503;Delft;Gemeente;1\n",
-                       "line 1: missing column(s): a_hh"),
+    "missing column": (
+        "gwb_code;regio;recs;a_inw\nGM0503;Delft;Gemeente;1\n",
+        "line 1: missing column(s): a_hh",
+    ),
     "unknown municipality": (
         "gwb_code;regio;recs;a_inw;a_hh\nWK050321;Binnenstad;Wijk;100;50\n",
         "line 2: municipality GM0503 of WK050321 is unknown",
@@ -63,8 +70,10 @@ BAD_FILES = {
         "gwb_code;regio;recs;a_inw;a_hh\nGM0503;Delft;Gemeente;1;1\nWK050321;Binnenstad;Wijk;1\n",
         "line 3: expected 5 columns, found 4",
     ),
-    "bad recs": ("gwb_code;regio;recs;a_inw;a_hh\nGM0503;Delft;Provincie;1;1\n",
-                 "line 2: recs must be Gemeente, Wijk or Buurt"),
+    "bad recs": (
+        "gwb_code;regio;recs;a_inw;a_hh\nGM0503;Delft;Provincie;1;1\n",
+        "line 2: recs must be Gemeente, Wijk or Buurt",
+    ),
     "duplicate code": (
         "gwb_code;regio;recs;a_inw;a_hh\nGM0503;Delft;Gemeente;1;1\n"
         "WK050321;A;Wijk;1;1\nWK050321;B;Wijk;1;1\n",
@@ -89,8 +98,9 @@ def test_bad_file_gives_line_numbered_error_and_imports_nothing(app, tmp_path, c
 
 def test_file_that_is_not_utf8_is_refused_clearly(app, tmp_path):
     path = tmp_path / "latin1.csv"
-    path.write_bytes("gwb_code;regio;recs;a_inw;a_hh\nGM0503;Gr\xf6ningen;Gemeente;1;1\n"
-                     .encode("latin-1"))
+    path.write_bytes(
+        "gwb_code;regio;recs;a_inw;a_hh\nGM0503;Gr\xf6ningen;Gemeente;1;1\n".encode("latin-1")
+    )
     result = app.test_cli_runner().invoke(args=["import-population", str(path), "--year", "2025"])
     assert result.exit_code == 1
     assert "not UTF-8" in result.output

@@ -45,8 +45,14 @@ def test_logged_in_user_keeps_chosen_language(app, make, client_for):
 
 def _source_message_ids() -> set[str]:
     method_map = [("buurtbudget/**.py", "python"), ("buurtbudget/templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None,
-                "ngettext": (1, 2), "_n": (1, 2)}
+    keywords = {
+        "_": None,
+        "gettext": None,
+        "_l": None,
+        "lazy_gettext": None,
+        "ngettext": (1, 2),
+        "_n": (1, 2),
+    }
     ids = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map=method_map, keywords=keywords
@@ -61,7 +67,9 @@ def test_every_text_has_a_dutch_translation():
     translated = {
         (m.id if isinstance(m.id, str) else m.id[0])
         for m in catalog
-        if m.id and m.string and "fuzzy" not in m.flags
+        if m.id
+        and m.string
+        and "fuzzy" not in m.flags
         and (isinstance(m.string, str) or all(m.string))
     }
     missing = sorted(_source_message_ids() - translated)
