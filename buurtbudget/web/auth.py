@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
@@ -27,7 +27,7 @@ from buurtbudget.models import Municipality
 from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.web.forms import attach_error
-from buurtbudget.web.security import redirect_next
+from buurtbudget.web.security import login_required, public, redirect_next
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
 
@@ -103,6 +103,7 @@ class PasswordChangeForm(FlaskForm):
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@public
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -143,6 +144,7 @@ def register():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@public
 def login():
     if current_user.is_authenticated:
         return redirect_next(request.args.get("next"))
@@ -158,6 +160,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@public
 def logout():
     logout_user()
     flash(_("You are logged out."), "info")

@@ -11,7 +11,7 @@ from wtforms import HiddenField
 
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality
-from buurtbudget.web.security import redirect_next
+from buurtbudget.web.security import public, redirect_next
 
 bp = Blueprint("main", __name__)
 
@@ -26,6 +26,7 @@ def inject_language_form():
 
 
 @bp.route("/")
+@public
 def index():
     municipalities = db.session.scalars(
         select(Municipality)
@@ -37,12 +38,14 @@ def index():
 
 
 @bp.route("/areas/<int:area_id>")
+@public
 def area(area_id: int):
     area = db.session.get(Area, area_id) or abort(404)
     return render_template("main/area.html", area=area, latest=area.populations[-1:] or None)
 
 
 @bp.route("/language/<lang>", methods=["POST"])
+@public
 def set_language(lang: str):
     if lang not in current_app.config["LANGUAGES"]:
         abort(404)
@@ -57,6 +60,7 @@ def set_language(lang: str):
 
 
 @bp.route("/healthz")
+@public
 def health():
     db.session.execute(select(1))
     return {"status": "ok"}

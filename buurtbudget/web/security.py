@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import abort, redirect, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
+from flask_login import login_required as _flask_login_required
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -25,11 +26,28 @@ def redirect_next(target: str | None, fallback: str = "main.index"):
     return redirect(target if is_safe_next(target) else url_for(fallback))
 
 
+# Every view states who may call it by one of the decorators below, which also set
+# ``view.permission``; tests/web/test_permission_matrix.py fails for a route without one.
+
+
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Anyone, also without an account (a deliberate decision, not an omission)."""
+    view.permission = "public"  # type: ignore[attr-defined]
+    return view
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Any logged-in user; object-level checks happen in the service."""
+    wrapped = _flask_login_required(view)
+    wrapped.permission = "login"  # type: ignore[attr-defined]
+    return wrapped
+
+
 def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Coordinators and administrators; the object-level check happens in the service."""
 
     @wraps(view)
-    @login_required
+    @_flask_login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_staff:
             abort(403)
@@ -44,7 +62,7 @@ def role_required(*roles: Any) -> Callable[[Callable[..., Any]], Callable[..., A
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
-        @login_required
+        @_flask_login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not any(current_user.has_role(role) for role in roles):
                 abort(403)
