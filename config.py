@@ -51,6 +51,20 @@ class Config:
     PAGE_SIZE = 25
     HSTS_ENABLED = False
 
+    # Initiatives: at most this many themes on an area's yearly agenda (Delft: 3 to 5).
+    AREA_AGENDA_MAX_THEMES = 5
+    ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+    ATTACHMENTS_PER_INITIATIVE = 8
+
+    # E-mail: "console" logs each message (logger buurtbudget.mail); "smtp" sends it.
+    MAIL_BACKEND = "console"
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_DEFAULT_SENDER = "Buurtbudget <noreply@buurtbudget.local>"
+
     MINIMUM_PASSWORD_LENGTH = 10
     # werkzeug's default (scrypt); tests use a cheap method so each login takes microseconds.
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name, not a password
