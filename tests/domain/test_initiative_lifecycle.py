@@ -28,24 +28,24 @@ from buurtbudget.domain.initiative_lifecycle import (
     transition_for,
 )
 
-I, C, S = Actor.INITIATOR, Actor.COORDINATOR, Actor.SYSTEM
+INI, C, S = Actor.INITIATOR, Actor.COORDINATOR, Actor.SYSTEM
 
 # The whole table, written out independently of the module: (from, to) -> who may.
 EXPECTED = {
-    ("draft", "submitted"): {I},
-    ("submitted", "draft"): {I},
+    ("draft", "submitted"): {INI},
+    ("submitted", "draft"): {INI},
     ("submitted", "in_review"): {C},
     ("in_review", "open"): {C},
     ("in_review", "rejected"): {C},
     ("in_review", "draft"): {C},
     ("open", "selected"): {C, S},
-    ("selected", "in_execution"): {I, C, S},
+    ("selected", "in_execution"): {INI, C, S},
     ("in_execution", "completed"): {C, S},
-    ("draft", "cancelled"): {I},
-    ("submitted", "cancelled"): {I, C},
-    ("in_review", "cancelled"): {I, C},
-    ("open", "cancelled"): {I, C},
-    ("selected", "cancelled"): {I, C},
+    ("draft", "cancelled"): {INI},
+    ("submitted", "cancelled"): {INI, C},
+    ("in_review", "cancelled"): {INI, C},
+    ("open", "cancelled"): {INI, C},
+    ("selected", "cancelled"): {INI, C},
     ("in_execution", "cancelled"): {C},
 }
 NEEDS_REASON = {("in_review", "rejected"), ("in_review", "draft")} | {
@@ -95,7 +95,7 @@ def test_reason_may_not_be_too_long():
     with pytest.raises(ReasonTooLong):
         check_transition("in_review", "rejected", {C}, reason="x" * (REASON_MAX_LENGTH + 1))
     with pytest.raises(ReasonTooLong):
-        check_transition("draft", "submitted", {I}, reason="x" * (REASON_MAX_LENGTH + 1))
+        check_transition("draft", "submitted", {INI}, reason="x" * (REASON_MAX_LENGTH + 1))
 
 
 @pytest.mark.parametrize("cost", [None, -1])
@@ -113,8 +113,8 @@ def test_selecting_needs_a_funding_route():
 
 def test_anyone_of_several_actor_roles_may_act():
     # A coordinator who is also the initiator may do what either may.
-    assert check_transition("draft", "submitted", {I, C})
-    assert check_transition("submitted", "in_review", {I, C})
+    assert check_transition("draft", "submitted", {INI, C})
+    assert check_transition("submitted", "in_review", {INI, C})
     with pytest.raises(WrongActor):
         check_transition("submitted", "in_review", set())
 
@@ -126,7 +126,7 @@ def test_final_statuses_have_no_way_out():
 
 
 def test_available_transitions_per_actor():
-    assert [t.action for t in available_transitions(Status.DRAFT, {I})] == ["submit", "cancel"]
+    assert [t.action for t in available_transitions(Status.DRAFT, {INI})] == ["submit", "cancel"]
     assert [t.action for t in available_transitions(Status.IN_REVIEW, {C})] == [
         "accept",
         "reject",
@@ -146,7 +146,7 @@ def test_every_status_is_reachable_from_draft_and_paths_are_valid():
 
 
 def test_status_groups():
-    assert EDITABLE_STATUSES == {Status.DRAFT, Status.SUBMITTED}
+    assert {Status.DRAFT, Status.SUBMITTED} == EDITABLE_STATUSES
     assert COMMENTABLE_STATUSES.isdisjoint(FINAL_STATUSES)
     assert HAPPY_PATH[-1] is Status.COMPLETED
     assert transition_for("open", "draft") is None
