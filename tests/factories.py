@@ -94,6 +94,94 @@ class Factories:
     def resident(self, area: Area | None = None, **fields) -> User:
         return self.user(area or self.area(), **fields)
 
+    # Initiatives and working groups ----------------------------------------------------------
+    def theme(self, municipality: Municipality, name: str | None = None, **fields):
+        from buurtbudget.models import Theme
+
+        theme = Theme(municipality=municipality, name=name or f"Thema {next(_sequence)}", **fields)
+        db.session.add(theme)
+        db.session.commit()
+        return theme
+
+    def initiative(
+        self,
+        area: Area | None = None,
+        initiator: User | None = None,
+        status: str = "draft",
+        themes: list | None = None,
+        reason: str | None = None,
+        **fields,
+    ):
+        """An initiative in ``status`` with the history rows of the way there (the system as
+        actor for staff steps); past review it has a checked cost, once selected a funding
+        route."""
+        from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status, path_to
+        from buurtbudget.models import Initiative, InitiativeStatusChange
+
+        area = area or self.area()
+        initiator = initiator or self.resident(area)
+        path = path_to(Status(status))
+        amount = fields.pop("requested_amount_cents", 250_000)
+        if Status.OPEN in path:
+            fields.setdefault("checked_cost_cents", amount)
+        if Status.SELECTED in path:
+            fields.setdefault("funding_route", FundingRoute.VOTE)
+        initiative = Initiative(
+            area=area,
+            initiator=initiator,
+            title=fields.pop("title", f"Initiatief {next(_sequence)}"),
+            description=fields.pop("description", "Een plan om de buurt mooier te maken."),
+            requested_amount_cents=amount,
+            status=path[-1],
+            themes=themes if themes is not None else [self.theme(area.municipality)],
+            **fields,
+        )
+        previous = None
+        for step in path:
+            by_initiator = step in (Status.DRAFT, Status.SUBMITTED)
+            initiative.history.append(
+                InitiativeStatusChange(
+                    from_status=previous,
+                    to_status=step,
+                    actor=initiator if by_initiator else None,
+                    reason=reason if step is path[-1] else None,
+                )
+            )
+            previous = step
+        db.session.add(initiative)
+        db.session.commit()
+        return initiative
+
+    def working_group(self, area: Area, theme=None, members: tuple[User, ...] = (), **fields):
+        from datetime import date
+
+        from buurtbudget.models import WorkingGroup, WorkingGroupMember
+
+        group = WorkingGroup(
+            area=area,
+            theme=theme or self.theme(area.municipality),
+            name=fields.pop("name", f"Werkgroep {next(_sequence)}"),
+            starts_on=fields.pop("starts_on", date(2026, 1, 1)),
+            **fields,
+        )
+        group.memberships = [WorkingGroupMember(user=member) for member in members]
+        db.session.add(group)
+        db.session.commit()
+        return group
+
+    def comment(self, initiative, author: User | None = None, body: str = "Goed idee!", **fields):
+        from buurtbudget.models import Comment
+
+        comment = Comment(
+            initiative=initiative,
+            author=author or self.resident(initiative.area),
+            body=body,
+            **fields,
+        )
+        db.session.add(comment)
+        db.session.commit()
+        return comment
+
     def coordinator(self, area: Area, **fields) -> User:
         return self.user(
             None, municipality=area.municipality, roles=((Role.COORDINATOR, area),), **fields
@@ -106,3 +194,52 @@ class Factories:
         return self.user(
             None, municipality=municipality, roles=((Role.ADMINISTRATOR, municipality),), **fields
         )
+
+    # Budgets ------------------------------------------------------------------------------
+    def budget_period(
+        self,
+        area: Area,
+        kind: str = "area_programme",
+        year: int | None = None,
+        half: int | None = None,
+        **changes,
+    ):
+        """Configure ``kind`` for the area's municipality (if it has no model yet) and open
+        the area's period of ``year`` (this year by default)."""
+        from datetime import date
+
+        from buurtbudget.domain.budget import model_defaults
+        from buurtbudget.services import budgets
+
+        if budgets.config_for(area) is None:
+            settings = model_defaults(kind).with_changes(**changes)
+            budgets.configure_model(None, area.municipality, settings)
+        year = year or date.today().year
+        if half is None and budgets.config_for(area).periods_per_year == 2:
+            half = 1 if date.today().month <= 6 else 2
+        return budgets.open_period(None, area, year, half)
+
+    def budget_initiative(
+        self,
+        area: Area,
+        initiator: User | None = None,
+        cost_cents: int = 100_000,
+        status: str = "open",
+        **fields,
+    ):
+        """An initiative past the feasibility review, with a checked cost."""
+        from buurtbudget.models import Initiative
+
+        initiative = Initiative(
+            area=area,
+            title=fields.pop("title", f"Initiatief {next(_sequence)}"),
+            description=fields.pop("description", "Een plan voor de buurt."),
+            requested_amount_cents=cost_cents,
+            checked_cost_cents=cost_cents,
+            initiator=initiator or self.resident(area),
+            status=status,
+            **fields,
+        )
+        db.session.add(initiative)
+        db.session.commit()
+        return initiative

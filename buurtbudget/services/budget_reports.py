@@ -1,0 +1,284 @@
+"""Where every euro of an area went: the figures of the finances page, the area report
+(wijkverslag) and its CSV, all computed from the ledger when asked.
+
+Attribution rules, stated on the pages too:
+
+* an initiative with several themes counts for each of them in equal parts (the remaining
+  cents go to the first theme), so the theme totals add up to the total exactly;
+* physical / social is the tag of the council decision (or direct spending) that granted the
+  money; the social share is taken over tagged money only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from buurtbudget.domain.budget import (
+    AccountKind,
+    Balance,
+    EntryKind,
+    HolderMoney,
+    SpendKind,
+    format_rate,
+    holder_money,
+    share_percent,
+)
+from buurtbudget.extensions import db
+from buurtbudget.models import (
+    Area,
+    BudgetAccount,
+    BudgetPeriod,
+    CouncilMeeting,
+    Initiative,
+    LedgerEntry,
+    User,
+)
+from buurtbudget.services import ledger
+from buurtbudget.services.budgets import config_for, programme_of, report_of
+from buurtbudget.services.council import meeting_check, meetings_in
+from buurtbudget.services.errors import NotFound
+from buurtbudget.services.permissions import can_read_area_finances, require
+from buurtbudget.services.themes import agenda_for
+
+
+@dataclass
+class InitiativeLine:
+    initiative: Initiative
+    money: HolderMoney
+    spend_kind: SpendKind | None
+
+
+@dataclass
+class DirectSpending:
+    entry: LedgerEntry
+    account_kind: AccountKind
+
+
+@dataclass
+class ThemeLine:
+    name: str
+    granted: int = 0
+    paid: int = 0
+
+
+@dataclass
+class AreaFinances:
+    area: Area
+    period: BudgetPeriod
+    pots: list[tuple[BudgetAccount, Balance]]
+    total: Balance
+    initiatives: list[InitiativeLine]
+    direct: list[DirectSpending]
+    themes: list[ThemeLine]
+    by_kind: dict[str, int]
+    social_share: int | None
+    social_target: int | None
+    meeting_check: object | None
+    meetings: list[CouncilMeeting]
+    programme: list = field(default_factory=list)
+    agenda: object | None = None
+    report: object | None = None
+
+    @property
+    def granted_total(self) -> int:
+        return sum(line.money.granted for line in self.initiatives) + sum(
+            d.entry.amount_cents for d in self.direct
+        )
+
+
+def require_finances(user: User | None, area: Area) -> None:
+    require(can_read_area_finances(user, area))
+
+
+def get_period(user: User | None, period_id: int) -> BudgetPeriod:
+    period = db.session.get(BudgetPeriod, period_id)
+    if period is None or period.area is None:
+        raise NotFound(_("We could not find this budget period."))
+    require_finances(user, period.area)
+    return period
+
+
+def _sum_balances(balances: list[Balance]) -> Balance:
+    return Balance(
+        budget=sum(b.budget for b in balances),
+        committed=sum(b.committed for b in balances),
+        paid=sum(b.paid for b in balances),
+        cheques_outstanding=sum(b.cheques_outstanding for b in balances),
+    )
+
+
+def area_finances(period: BudgetPeriod) -> AreaFinances:
+    area = period.area
+    account_ids = [a.id for a in period.accounts]
+    pots = [(account, ledger.account_balance(account)) for account in period.accounts]
+
+    per_initiative: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = db.session.execute(
+        select(LedgerEntry.initiative_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.account_id.in_(account_ids), LedgerEntry.initiative_id.is_not(None))
+        .group_by(LedgerEntry.initiative_id, LedgerEntry.kind)
+    )
+    for initiative_id, kind, total in rows:
+        per_initiative[initiative_id][EntryKind(kind)] = int(total)
+    kinds = dict(
+        db.session.execute(
+            select(LedgerEntry.initiative_id, func.max(LedgerEntry.spend_kind))
+            .where(
+                LedgerEntry.account_id.in_(account_ids),
+                LedgerEntry.initiative_id.is_not(None),
+                LedgerEntry.spend_kind.is_not(None),
+            )
+            .group_by(LedgerEntry.initiative_id)
+        ).all()
+    )
+    initiatives = db.session.scalars(
+        select(Initiative)
+        .where(Initiative.id.in_(per_initiative))
+        .options(selectinload(Initiative.themes))
+        .order_by(Initiative.title)
+    ).all()
+    lines = [
+        InitiativeLine(
+            i,
+            holder_money(per_initiative[i.id]),
+            SpendKind(kinds[i.id]) if kinds.get(i.id) else None,
+        )
+        for i in initiatives
+    ]
+    direct = [
+        DirectSpending(entry, entry.account.kind)
+        for entry in db.session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.account_id.in_(account_ids),
+                LedgerEntry.initiative_id.is_(None),
+                LedgerEntry.kind == EntryKind.PAYOUT,
+            )
+            .order_by(LedgerEntry.at, LedgerEntry.id)
+        )
+    ]
+
+    themes: dict[str, ThemeLine] = {}
+    no_theme = _("No theme")
+
+    def add(name: str, granted: int, paid: int) -> None:
+        line = themes.setdefault(name, ThemeLine(name))
+        line.granted += granted
+        line.paid += paid
+
+    for line in lines:
+        names = [t.name for t in line.initiative.themes] or [no_theme]
+        for index, name in enumerate(names):
+            add(
+                name,
+                _share(line.money.granted, len(names), index),
+                _share(line.money.paid, len(names), index),
+            )
+    for item in direct:
+        name = item.entry.theme.name if item.entry.theme else no_theme
+        add(name, item.entry.amount_cents, item.entry.amount_cents)
+
+    by_kind = {kind.value: 0 for kind in SpendKind}
+    for line in lines:
+        if line.spend_kind:
+            by_kind[line.spend_kind.value] += line.money.granted
+    for item in direct:
+        if item.entry.spend_kind:
+            by_kind[item.entry.spend_kind.value] += item.entry.amount_cents
+    config = config_for(area)
+    return AreaFinances(
+        area=area,
+        period=period,
+        pots=pots,
+        total=_sum_balances([b for _, b in pots]),
+        initiatives=lines,
+        direct=direct,
+        themes=sorted(themes.values(), key=lambda t: (t.name == no_theme, t.name)),
+        by_kind=by_kind,
+        social_share=share_percent(by_kind["social"], sum(by_kind.values())),
+        social_target=config.social_target_percent if config else None,
+        meeting_check=meeting_check(area, period.year),
+        meetings=meetings_in(area, period.year) if config and config.min_meetings_per_year else [],
+        programme=programme_of(period),
+        agenda=agenda_for(area, period.year),
+        report=report_of(period),
+    )
+
+
+def _share(amount: int, parts: int, index: int) -> int:
+    """Equal parts of ``amount`` in whole cents; the remainder goes to the first part."""
+    base, remainder = divmod(amount, parts)
+    return base + (remainder if index == 0 else 0)
+
+
+def ledger_query(period: BudgetPeriod):
+    return (
+        select(LedgerEntry)
+        .where(LedgerEntry.account_id.in_([a.id for a in period.accounts]))
+        .order_by(LedgerEntry.at, LedgerEntry.id)
+    )
+
+
+def _euros(cents: int) -> str:
+    """Cents as euros with a decimal comma, the way Dutch spreadsheets read them."""
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100},{abs(cents) % 100:02d}"
+
+
+def report_csv(finances: AreaFinances) -> str:
+    """The wijkverslag as CSV (semicolon separated, decimal comma, euros)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    period = finances.period
+    rate = format_rate(period.rate_millicents).replace(".", ",")
+    writer.writerow([_("section"), _("item"), _("detail"), _("granted"), _("paid")])
+    writer.writerow(
+        [
+            _("budget"),
+            finances.area.name,
+            _("%(count)s x EUR %(rate)s", count=period.basis_count, rate=rate)
+            if period.basis_count
+            else "",
+            _euros(finances.total.budget),
+            "",
+        ]
+    )
+    for account, balance in finances.pots:
+        writer.writerow(
+            [_("pot"), str(account.kind), "", _euros(balance.budget), _euros(balance.paid)]
+        )
+    for line in finances.initiatives:
+        writer.writerow(
+            [
+                _("initiative"),
+                line.initiative.title,
+                ", ".join(t.name for t in line.initiative.themes),
+                _euros(line.money.granted),
+                _euros(line.money.paid),
+            ]
+        )
+    for item in finances.direct:
+        writer.writerow(
+            [
+                _("direct spending"),
+                item.entry.memo,
+                item.entry.theme.name if item.entry.theme else "",
+                _euros(item.entry.amount_cents),
+                _euros(item.entry.amount_cents),
+            ]
+        )
+    for theme in finances.themes:
+        writer.writerow([_("theme"), theme.name, "", _euros(theme.granted), _euros(theme.paid)])
+    for kind, amount in finances.by_kind.items():
+        writer.writerow([_("spend kind"), kind, "", _euros(amount), ""])
+    writer.writerow([_("total"), _("committed"), "", _euros(finances.total.committed), ""])
+    writer.writerow([_("total"), _("paid"), "", "", _euros(finances.total.paid)])
+    writer.writerow([_("total"), _("unspent"), "", _euros(finances.total.available), ""])
+    return out.getvalue()

@@ -1,0 +1,351 @@
+"""Budget models per municipality or area, opening budget periods (with their calculation and
+allocation in the ledger), the Delft area programme and the area report (wijkverslag)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from buurtbudget.domain.budget import (
+    AccountKind,
+    BudgetModelSettings,
+    EntryKind,
+    calculate_budget,
+    halves_for,
+)
+from buurtbudget.extensions import db
+from buurtbudget.models import (
+    Area,
+    AreaReport,
+    BudgetAccount,
+    BudgetModelConfig,
+    BudgetPeriod,
+    Initiative,
+    Municipality,
+    ProgrammeLine,
+    Theme,
+    User,
+)
+from buurtbudget.models._base import utcnow
+from buurtbudget.services import audit, ledger
+from buurtbudget.services.errors import Conflict, ValidationFailed
+from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
+
+YEARS = (2000, 2100)
+NOTE_MAX = 300
+SUMMARY_MAX = 20_000
+
+
+# Models --------------------------------------------------------------------------------------
+
+
+def config_for(area: Area) -> BudgetModelConfig | None:
+    """The area's own model, else its municipality's."""
+    configs = db.session.scalars(
+        select(BudgetModelConfig).where(
+            BudgetModelConfig.municipality_id == area.municipality_id,
+            (BudgetModelConfig.area_id == area.id) | BudgetModelConfig.area_id.is_(None),
+        )
+    ).all()
+    return min(configs, key=lambda c: c.area_id is None, default=None)
+
+
+def municipality_config(municipality: Municipality) -> BudgetModelConfig | None:
+    return db.session.scalar(
+        select(BudgetModelConfig).where(
+            BudgetModelConfig.municipality_id == municipality.id,
+            BudgetModelConfig.area_id.is_(None),
+        )
+    )
+
+
+def configure_model(
+    actor: User | None,
+    municipality: Municipality,
+    settings: BudgetModelSettings,
+    area: Area | None = None,
+) -> BudgetModelConfig:
+    """Administrators set the model of their municipality, or of one area that differs.
+    Periods already opened keep the calculation they were opened with."""
+    if actor is not None:
+        require(is_admin_of(actor, municipality.id))
+    if area is not None and area.municipality_id != municipality.id:
+        raise ValidationFailed(_l("Choose an area of this municipality."), field="area")
+    config = db.session.scalar(
+        select(BudgetModelConfig).where(
+            BudgetModelConfig.municipality_id == municipality.id,
+            BudgetModelConfig.area_id == area.id if area else BudgetModelConfig.area_id.is_(None),
+        )
+    )
+    if config is None:
+        config = BudgetModelConfig(municipality=municipality, area=area)
+        db.session.add(config)
+    config.apply(settings)
+    db.session.flush()
+    audit.record(
+        actor,
+        "budget_model.configured",
+        config,
+        municipality_id=municipality.id,
+        area_id=area.id if area else None,
+        kind=settings.kind.value,
+        basis=settings.basis.value,
+        rate_millicents=settings.rate_millicents,
+        periods_per_year=settings.periods_per_year,
+        bottleneck_fund_cents=settings.bottleneck_fund_cents,
+        citywide_pot_cents=settings.citywide_pot_cents,
+        cheque_value_cents=settings.cheque_value_cents,
+    )
+    db.session.commit()
+    return config
+
+
+# Periods -------------------------------------------------------------------------------------
+
+
+def find_period(area: Area | None, year: int, half: int, municipality_id: int | None = None):
+    query = select(BudgetPeriod).where(BudgetPeriod.year == year, BudgetPeriod.half == half)
+    if area is None:
+        query = query.where(
+            BudgetPeriod.area_id.is_(None), BudgetPeriod.municipality_id == municipality_id
+        )
+    else:
+        query = query.where(BudgetPeriod.area_id == area.id)
+    return db.session.scalar(query)
+
+
+def open_period(actor: User | None, area: Area, year: int, half: int | None = None):
+    """Open the area's budget period: compute the budget from the population figures, create
+    the area pot (and knelpuntenpot) and book the allocations. ``actor`` None: the command
+    line or the demo. Administrators only."""
+    if actor is not None:
+        require(is_admin_of(actor, area.municipality_id))
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise ValidationFailed(_l("This is not a valid year."), field="year")
+    config = config_for(area)
+    if config is None:
+        raise Conflict(_l("Choose a budget model for this municipality first."))
+    settings = config.settings()
+    halves = halves_for(settings)
+    half = halves[0] if half is None else half
+    if half not in halves:
+        raise ValidationFailed(_l("This model has no such period."), field="half")
+    if find_period(area, year, half) is not None:
+        raise Conflict(_l("This budget period is already open."))
+    figures = area.population_for(year)
+    if figures is None:
+        raise Conflict(_l("There are no population figures for this area and year."))
+    calc = calculate_budget(
+        settings,
+        inhabitants=figures.inhabitants,
+        households=figures.households,
+        population_year=figures.year,
+    )
+    period = BudgetPeriod(
+        municipality_id=area.municipality_id,
+        area=area,
+        year=year,
+        half=half,
+        model_kind=settings.kind,
+        basis=calc.basis,
+        basis_count=calc.count,
+        population_year=calc.population_year,
+        rate_millicents=calc.rate_millicents,
+        amount_cents=calc.amount_cents,
+        opened_by_id=actor.id if actor else None,
+    )
+    db.session.add(period)
+    pots = [(AccountKind.AREA, calc.amount_cents, _l("Area budget"))]
+    if settings.bottleneck_fund_cents:
+        pots.append((AccountKind.BOTTLENECK, settings.bottleneck_fund_cents, _l("Bottleneck fund")))
+    _create_pots(actor, period, pots)
+    audit.record(
+        actor,
+        "budget_period.opened",
+        period,
+        municipality_id=area.municipality_id,
+        area_id=area.id,
+        year=year,
+        half=half,
+        amount_cents=calc.amount_cents,
+        basis_count=calc.count,
+        rate_millicents=calc.rate_millicents,
+    )
+    db.session.commit()
+    return period
+
+
+def open_citywide_period(actor: User | None, municipality: Municipality, year: int, half: int = 0):
+    """The city-wide pot beside the area pots, when the model has one."""
+    if actor is not None:
+        require(is_admin_of(actor, municipality.id))
+    config = municipality_config(municipality)
+    if config is None or not config.citywide_pot_cents:
+        raise Conflict(_l("This municipality has no city-wide pot."))
+    if find_period(None, year, half, municipality.id) is not None:
+        raise Conflict(_l("This budget period is already open."))
+    period = BudgetPeriod(
+        municipality_id=municipality.id,
+        area=None,
+        year=year,
+        half=half,
+        model_kind=config.kind,
+        amount_cents=config.citywide_pot_cents,
+        opened_by_id=actor.id if actor else None,
+    )
+    db.session.add(period)
+    _create_pots(actor, period, [(AccountKind.CITYWIDE, config.citywide_pot_cents, "")])
+    audit.record(
+        actor,
+        "budget_period.opened",
+        period,
+        municipality_id=municipality.id,
+        year=year,
+        half=half,
+        amount_cents=config.citywide_pot_cents,
+    )
+    db.session.commit()
+    return period
+
+
+def _create_pots(actor, period: BudgetPeriod, pots) -> None:
+    for kind, amount, memo in pots:
+        account = BudgetAccount(period=period, kind=kind)
+        db.session.add(account)
+        db.session.flush()
+        if amount:
+            ledger.lock_account(account.id)
+            ledger.post(actor, account, EntryKind.ALLOCATION, amount, memo=str(memo))
+
+
+def periods_of(area: Area) -> list[BudgetPeriod]:
+    return list(
+        db.session.scalars(
+            select(BudgetPeriod)
+            .where(BudgetPeriod.area_id == area.id)
+            .order_by(BudgetPeriod.year.desc(), BudgetPeriod.half.desc())
+        )
+    )
+
+
+# Area programme (Delft) ----------------------------------------------------------------------
+
+
+def set_programme_line(
+    actor: User,
+    period: BudgetPeriod,
+    indicative_cents: int,
+    *,
+    theme: Theme | None = None,
+    initiative: Initiative | None = None,
+    note: str = "",
+) -> ProgrammeLine:
+    """The coordinator's indicative split of the area budget over themes and initiatives.
+    Indicative: the total may not exceed the area budget, but no money moves."""
+    area = period.area
+    require(area is not None and can_manage_area(actor, area))
+    if theme is None and initiative is None:
+        raise ValidationFailed(_l("Choose a theme or an initiative."), field="theme_id")
+    if theme is not None and theme.municipality_id != area.municipality_id:
+        raise ValidationFailed(_l("Choose a theme of this municipality."), field="theme_id")
+    if initiative is not None and initiative.area_id != area.id:
+        raise ValidationFailed(_l("Choose an initiative of this area."), field="initiative_id")
+    if indicative_cents is None or indicative_cents < 0:
+        raise ValidationFailed(_l("Enter an amount of zero or more."), field="amount")
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise ValidationFailed(_l("This text is too long."), field="note")
+    others = sum(
+        line.indicative_cents
+        for line in programme_of(period)
+        if not (
+            line.theme_id == (theme.id if theme else None)
+            and line.initiative_id == (initiative.id if initiative else None)
+        )
+    )
+    if others + indicative_cents > period.amount_cents:
+        raise ValidationFailed(_l("The programme would exceed the area budget."), field="amount")
+    line = db.session.scalar(
+        select(ProgrammeLine).where(
+            ProgrammeLine.period_id == period.id,
+            ProgrammeLine.theme_id == theme.id if theme else ProgrammeLine.theme_id.is_(None),
+            ProgrammeLine.initiative_id == initiative.id
+            if initiative
+            else ProgrammeLine.initiative_id.is_(None),
+        )
+    )
+    if line is None:
+        line = ProgrammeLine(period=period, theme=theme, initiative=initiative)
+        db.session.add(line)
+    line.indicative_cents = indicative_cents
+    line.note = note
+    db.session.flush()
+    audit.record(
+        actor,
+        "programme.line_set",
+        line,
+        municipality_id=period.municipality_id,
+        period_id=period.id,
+        theme_id=theme.id if theme else None,
+        initiative_id=initiative.id if initiative else None,
+        indicative_cents=indicative_cents,
+    )
+    db.session.commit()
+    return line
+
+
+def remove_programme_line(actor: User, line: ProgrammeLine) -> None:
+    require(line.period.area is not None and can_manage_area(actor, line.period.area))
+    audit.record(
+        actor,
+        "programme.line_removed",
+        line,
+        municipality_id=line.period.municipality_id,
+        period_id=line.period_id,
+        indicative_cents=line.indicative_cents,
+    )
+    db.session.delete(line)
+    db.session.commit()
+
+
+def programme_of(period: BudgetPeriod) -> list[ProgrammeLine]:
+    return list(
+        db.session.scalars(
+            select(ProgrammeLine)
+            .where(ProgrammeLine.period_id == period.id)
+            .order_by(ProgrammeLine.id)
+        )
+    )
+
+
+# Area report (wijkverslag) -------------------------------------------------------------------
+
+
+def report_of(period: BudgetPeriod) -> AreaReport | None:
+    return db.session.scalar(select(AreaReport).where(AreaReport.period_id == period.id))
+
+
+def save_report(actor: User, period: BudgetPeriod, summary: str, *, publish: bool) -> AreaReport:
+    """The coordinator writes the account in words; the figures come from the ledger."""
+    require(period.area is not None and can_manage_area(actor, period.area))
+    summary = (summary or "").strip()
+    if len(summary) > SUMMARY_MAX:
+        raise ValidationFailed(_l("This text is too long."), field="summary")
+    report = report_of(period)
+    if report is None:
+        report = AreaReport(period=period)
+        db.session.add(report)
+    report.summary = summary
+    if publish and report.published_at is None:
+        report.published_at = utcnow()
+        report.published_by_id = actor.id
+    db.session.flush()
+    audit.record(
+        actor,
+        "area_report.published" if publish else "area_report.saved",
+        report,
+        municipality_id=period.municipality_id,
+        period_id=period.id,
+    )
+    db.session.commit()
+    return report

@@ -1,0 +1,288 @@
+"""Household cheques (Ede model): issuing one cheque per household and period, redeeming
+(pooling) them on initiatives, and expiry.
+
+A cheque is a bearer code (domain.budget.new_cheque_code). Redemption is exactly-once by
+three guards: the account lock (services.ledger.lock_account), a conditional
+``UPDATE cheque SET redeemed_at = ... WHERE id = :id AND redeemed_at IS NULL AND expired_at
+IS NULL`` whose row count must be 1, and the table's check constraints.
+
+Pooled cheques fund an initiative as soon as their value reaches its cost (the checked cost,
+else the requested amount): the initiative is then selected (funding route "cheques") and the
+value pooled beyond the cost goes back to the area pot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from buurtbudget.domain.budget import (
+    AccountKind,
+    EntryKind,
+    InvalidChequeCode,
+    UnpooledValuePolicy,
+    new_cheque_code,
+    normalise_cheque_code,
+    pooling_outcome,
+)
+from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
+from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
+from buurtbudget.extensions import db
+from buurtbudget.models import BudgetAccount, BudgetPeriod, Cheque, Initiative, User
+from buurtbudget.models._base import utcnow
+from buurtbudget.services import audit, ledger, notifications
+from buurtbudget.services.budgets import config_for
+from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
+from buurtbudget.services.initiatives import apply_status_change
+from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
+
+
+@dataclass(frozen=True)
+class Household:
+    postcode: str
+    house_number: int
+    addition: str = ""
+
+
+def cheque_pot(period: BudgetPeriod) -> BudgetAccount:
+    account = period.account(AccountKind.AREA)
+    if account is None or period.area is None:
+        raise Conflict(_l("This budget has no area pot."))
+    settings = config_for(period.area).settings()
+    if not settings.uses_cheques:
+        raise Conflict(_l("This area does not use household cheques."))
+    return account
+
+
+def issue_cheques(
+    actor: User | None, period: BudgetPeriod, households: list[Household]
+) -> list[Cheque]:
+    """Issue one cheque per household for ``period`` (households that already have one for
+    this period are skipped). Administrators; ``actor`` None for the command line and demo."""
+    if actor is not None:
+        require(is_admin_of(actor, period.municipality_id))
+    account = cheque_pot(period)
+    settings = config_for(period.area).settings()
+    clean = []
+    for household in households:
+        try:
+            postcode = normalise_postcode(household.postcode)
+        except InvalidPostcode:
+            raise ValidationFailed(
+                _l("%(postcode)s is not a valid postcode.", postcode=household.postcode)
+            ) from None
+        if not 1 <= household.house_number <= 99999 or len(household.addition) > 8:
+            raise ValidationFailed(_l("This is not a valid house number."))
+        clean.append((postcode, household.house_number, household.addition.strip().upper()))
+    ledger.lock_account(account.id)
+    existing = {
+        tuple(row)
+        for row in db.session.execute(
+            select(Cheque.postcode, Cheque.house_number, Cheque.house_addition).where(
+                Cheque.account_id == account.id
+            )
+        )
+    }
+    expires_on = max(date.today(), period.starts_on) + timedelta(days=settings.cheque_valid_days)
+    new = []
+    for address in dict.fromkeys(clean):  # keeps order, drops duplicates
+        if address in existing:
+            continue
+        postcode, number, addition = address
+        new.append(
+            Cheque(
+                account_id=account.id,
+                code=new_cheque_code(),
+                postcode=postcode,
+                house_number=number,
+                house_addition=addition,
+                value_cents=settings.cheque_value_cents,
+                expires_on=expires_on,
+            )
+        )
+    if not new:
+        db.session.rollback()
+        return []
+    db.session.add_all(new)
+    total = settings.cheque_value_cents * len(new)
+    ledger.post(
+        actor,
+        account,
+        EntryKind.CHEQUE_ISSUE,
+        total,
+        cheque_count=len(new),
+        memo=f"{len(new)} x {settings.cheque_value_cents}",
+    )
+    db.session.commit()
+    return new
+
+
+def find_cheque(code_text: str) -> Cheque:
+    """The cheque of a typed code; the same message whether the code is malformed or unknown,
+    so the form tells a guesser nothing."""
+    try:
+        code = normalise_cheque_code(code_text)
+    except InvalidChequeCode:
+        raise ValidationFailed(_l("This cheque code is not valid."), field="code") from None
+    cheque = db.session.scalar(select(Cheque).where(Cheque.code == code))
+    if cheque is None:
+        raise ValidationFailed(_l("This cheque code is not valid."), field="code")
+    return cheque
+
+
+def redeem(actor: User, code_text: str, initiative: Initiative) -> Cheque:
+    """A resident pools a cheque on an open initiative of the cheque's area."""
+    require(actor is not None and actor.is_authenticated)
+    cheque = find_cheque(code_text)
+    account = db.session.get(BudgetAccount, cheque.account_id)
+    if account.period.area_id != initiative.area_id:
+        raise ValidationFailed(
+            _l("This cheque is for another area than this initiative."), field="code"
+        )
+    if cheque.expires_on < date.today():
+        raise Conflict(_l("This cheque has expired."), field="code")
+
+    ledger.lock_account(account.id)
+    # The initiative row too (FOR UPDATE on PostgreSQL; SQLite holds the database lock already):
+    # cheques of another period (another account) may be pooled on it at the same moment.
+    status = db.session.scalar(
+        select(Initiative.status).where(Initiative.id == initiative.id).with_for_update()
+    )
+    if status is not Status.OPEN:
+        raise Conflict(_l("This initiative does not collect cheques (any more)."))
+    now = utcnow()
+    claimed = db.session.execute(
+        update(Cheque)
+        .where(Cheque.id == cheque.id, Cheque.redeemed_at.is_(None), Cheque.expired_at.is_(None))
+        .values(redeemed_at=now, redeemed_by_id=actor.id, initiative_id=initiative.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise Conflict(_l("This cheque has already been used."), field="code")
+    ledger.post(
+        actor,
+        account,
+        EntryKind.CHEQUE_REDEMPTION,
+        cheque.value_cents,
+        initiative=initiative,
+        memo=f"cheque {cheque.id}",
+    )
+    pooled = ledger.initiative_totals(initiative).pooled
+    cost = initiative.checked_cost_cents or initiative.requested_amount_cents
+    outcome = pooling_outcome(pooled, cost)
+    sent = []
+    if outcome.funded:
+        if outcome.surplus_cents:
+            ledger.post(
+                None,
+                account,
+                EntryKind.RELEASE,
+                outcome.surplus_cents,
+                initiative=initiative,
+                memo="pooled beyond the cost",
+            )
+        db.session.refresh(initiative)
+        sent = apply_status_change(
+            None, initiative, Status.SELECTED, funding_route=FundingRoute.CHEQUES
+        )
+    audit.record(
+        actor,
+        "cheque.redeemed",
+        cheque,
+        municipality_id=account.period.municipality_id,
+        initiative_id=initiative.id,
+        value_cents=cheque.value_cents,
+        funded=outcome.funded or None,
+    )
+    db.session.commit()
+    notifications.deliver(sent)
+    db.session.refresh(cheque)
+    return cheque
+
+
+def expire_cheques(actor: User | None, period: BudgetPeriod, today: date | None = None) -> int:
+    """After the expiry date: unredeemed cheques lapse and value pooled on initiatives that
+    did not reach their cost is released. By the model's policy that money stays in the area
+    pot or goes back to the municipality. Returns the cents concerned."""
+    if actor is not None:
+        require(can_manage_area(actor, period.area))
+    account = cheque_pot(period)
+    settings = config_for(period.area).settings()
+    today = today or date.today()
+    ledger.lock_account(account.id)
+    expiring = select(Cheque.id).where(
+        Cheque.account_id == account.id,
+        Cheque.expires_on < today,
+        Cheque.redeemed_at.is_(None),
+        Cheque.expired_at.is_(None),
+    )
+    count, value = db.session.execute(
+        select(func.count(Cheque.id), func.coalesce(func.sum(Cheque.value_cents), 0)).where(
+            Cheque.id.in_(expiring)
+        )
+    ).one()
+    total = 0
+    if count:
+        db.session.execute(
+            update(Cheque)
+            .where(Cheque.id.in_(list(db.session.scalars(expiring))))
+            .values(expired_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        ledger.post(actor, account, EntryKind.CHEQUE_EXPIRY, int(value), cheque_count=count)
+        total += int(value)
+    last_expiry = db.session.scalar(
+        select(func.max(Cheque.expires_on)).where(Cheque.account_id == account.id)
+    )
+    if last_expiry is not None and last_expiry < today:
+        unfunded = db.session.scalars(
+            select(Initiative)
+            .join(Cheque, Cheque.initiative_id == Initiative.id)
+            .where(Cheque.account_id == account.id, Initiative.status == Status.OPEN)
+            .distinct()
+        ).all()
+        for initiative in unfunded:
+            outstanding = ledger.holder_totals(account.id, initiative.id).outstanding
+            if outstanding:
+                ledger.post(
+                    actor,
+                    account,
+                    EntryKind.RELEASE,
+                    outstanding,
+                    initiative=initiative,
+                    memo="cheques expired before the cost was reached",
+                )
+                total += outstanding
+    if total and settings.unpooled_value_policy is UnpooledValuePolicy.MUNICIPALITY:
+        ledger.post(actor, account, EntryKind.WITHDRAWAL, total, memo="unused cheque value")
+    audit.record(
+        actor,
+        "cheque.expired",
+        period,
+        municipality_id=period.municipality_id,
+        cheques=count,
+        amount_cents=total,
+        policy=settings.unpooled_value_policy.value,
+    )
+    db.session.commit()
+    return total
+
+
+def cheques_query(period: BudgetPeriod):
+    account = period.account(AccountKind.AREA)
+    return (
+        select(Cheque)
+        .where(Cheque.account_id == (account.id if account else -1))
+        .order_by(Cheque.postcode, Cheque.house_number, Cheque.house_addition)
+    )
+
+
+def get_cheque_for_letter(actor: User, cheque_id: int) -> Cheque:
+    cheque = db.session.get(Cheque, cheque_id)
+    if cheque is None:
+        raise NotFound(_l("We could not find this cheque."))
+    require(is_admin_of(actor, cheque.account.period.municipality_id))
+    return cheque
