@@ -55,9 +55,6 @@ from buurtbudget.domain.rules._common import (
 from buurtbudget.domain.rules.model import Election, Outcome, TraceStep
 
 ADD1 = "add1"
-# Relative margin for float comparisons. Float rho values here have relative errors around
-# 1e-15; anything closer than this margin is decided exactly.
-EPS = 1e-9
 ZERO_CLASS = 1  # class id shared by every voter whose money is used up
 
 Progress = Callable[[str], None]
@@ -73,18 +70,8 @@ class _ProjectData:
     utility_values_f: np.ndarray
     utility_code: np.ndarray | None  # per supporter, index into utility_values (None: one value)
     total_utility: int  # sum of weight * utility, exact
+    total_utility_f: float
     supporter_weight: int
-
-
-@dataclass
-class _Groups:
-    """A project's supporters grouped by (money class, utility), in float-ratio order."""
-
-    classes: np.ndarray
-    utilities: list[int]
-    weights: list[int]
-    first_rich: int  # float guess: groups before this index pay all their money
-    ratios_f: np.ndarray
 
 
 class _Prepared:
@@ -135,6 +122,7 @@ class _Prepared:
                     utility_values_f=np.array(utility_values, dtype=np.float64),
                     utility_code=utility_code,
                     total_utility=total,
+                    total_utility_f=float(total),
                     supporter_weight=supporter_weight,
                 )
             )
@@ -146,138 +134,310 @@ class _Prepared:
         self.candidates = [d.index for d in self.data if d.cost > 0 and d.total_utility > 0]
 
 
+UNIT_ROUNDOFF = 2.0**-53
+
+
+def _gamma(terms: int) -> float:
+    """Generous bound on the relative rounding error of a float sum of ``terms`` terms."""
+    return (terms + 8) * 2.0 * UNIT_ROUNDOFF
+
+
+@dataclass
+class _Evaluation:
+    """A project's price in the current round: ``rho`` lies in ``[rho_f - err, rho_f + err]``."""
+
+    data: _ProjectData
+    rho_f: float
+    err: float
+    classes: np.ndarray  # the project's supporter groups: money class,
+    codes: np.ndarray  # utility code,
+    weights: np.ndarray  # total weight (float64 holding exact integers)
+    exact: Fraction | None = None
+    poor: np.ndarray | None = None  # certified: the groups that pay all their money
+
+
+@dataclass
+class _Selection:
+    """What is needed to recompute a selected project's price exactly, if ever needed."""
+
+    cost: int
+    poor_classes: np.ndarray
+    poor_weights: np.ndarray  # float64 holding exact integers
+    rich_weights: np.ndarray
+    rich_units: np.ndarray  # int64 utilities
+    rho: Fraction | None
+
+
 class _Run:
-    """One run of MES for a given share per unit of weight."""
+    """One run of MES for a given share per unit of weight.
+
+    Money is tracked per class of voters. Each class keeps a float amount with a rigorous bound
+    on its rounding error, and enough history (parent class, project paid for, utility) to
+    recompute its exact amount on demand. Every decision (affordable or not, who runs out of
+    money, which project wins) is taken on floats only when the error bounds prove the answer;
+    otherwise the exact Fractions are computed. Typically no Fraction is needed in a whole run.
+    """
 
     def __init__(self, prepared: _Prepared, share: Fraction):
         self.p = prepared
+        self.share = share
         self.class_of_voter = np.zeros(prepared.num_voters, dtype=np.int64)
-        self.money: list[Fraction] = [share, Fraction(0)]
-        self.money_f = np.zeros(64, dtype=np.float64)
+        capacity = 256
+        self.money_f = np.zeros(capacity)
+        self.err_f = np.zeros(capacity)
+        self.parent = np.zeros(capacity, dtype=np.int64)
+        self.paid_at = np.zeros(capacity, dtype=np.int64)  # position in self.selections
+        self.unit = np.zeros(capacity, dtype=np.int64)  # utility it paid rho for
+        self.num_classes = 2  # class 0: untouched voters; class ZERO_CLASS: no money left
         self.money_f[0] = float(share)
+        self.err_f[0] = float(share) * UNIT_ROUNDOFF
+        self.exact_money: dict[int, Fraction] = {0: share, ZERO_CLASS: Fraction(0)}
+        self.selections: list[_Selection] = []
         self.selected: list[int] = []
         self.steps: list[TraceStep] = []
         self.total_cost = 0
+        self.exact_used = False
+        self.exact_upto = 0  # selections[:exact_upto] have their exact rho
 
-    # -- groups ---------------------------------------------------------------------------
-    def _keys(self, data: _ProjectData) -> tuple[np.ndarray, int]:
+    # -- exact values, on demand ------------------------------------------------------------
+    def _selection_rho(self, position: int) -> Fraction:
+        for i in range(self.exact_upto, position + 1):
+            selection = self.selections[i]
+            if selection.rho is None:
+                paid = sum(
+                    (
+                        int(w) * self.money(c)
+                        for c, w in zip(
+                            selection.poor_classes.tolist(),
+                            selection.poor_weights.tolist(),
+                            strict=True,
+                        )
+                    ),
+                    Fraction(0),
+                )
+                denominator = sum(
+                    int(w) * u
+                    for w, u in zip(
+                        selection.rich_weights.tolist(), selection.rich_units.tolist(), strict=True
+                    )
+                )
+                selection.rho = (selection.cost - paid) / denominator
+        self.exact_upto = max(self.exact_upto, position + 1)
+        rho = self.selections[position].rho
+        assert rho is not None
+        return rho
+
+    def money(self, cls: int) -> Fraction:
+        """Exact money of every voter in a class."""
+        self.exact_used = True
+        chain = []
+        while cls not in self.exact_money:
+            chain.append(cls)
+            cls = int(self.parent[cls])
+        value = self.exact_money[cls]
+        for c in reversed(chain):
+            value = value - int(self.unit[c]) * self._selection_rho(int(self.paid_at[c]))
+            self.exact_money[c] = value
+        return value
+
+    # -- pricing --------------------------------------------------------------------------
+    def _groups(self, data: _ProjectData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(money class, utility code, total weight) of the supporters, one row per group."""
         classes = self.class_of_voter[data.supporters]
         if data.utility_code is None:
-            return classes, 1
+            sums = np.bincount(classes, weights=data.weights_f, minlength=self.num_classes)
+            keys = np.flatnonzero(sums)
+            return keys, np.zeros(len(keys), dtype=np.int64), sums[keys]
         width = len(data.utility_values)
-        return classes * width + data.utility_code, width
+        sums = np.bincount(
+            classes * width + data.utility_code,
+            weights=data.weights_f,
+            minlength=self.num_classes * width,
+        )
+        keys = np.flatnonzero(sums)
+        return keys // width, keys % width, sums[keys]
 
-    def _group_weights(self, data: _ProjectData) -> tuple[np.ndarray, np.ndarray, int]:
-        keys, width = self._keys(data)
-        sums = np.bincount(keys, weights=data.weights_f, minlength=len(self.money) * width)
-        nonzero = np.flatnonzero(sums)
-        return nonzero, sums[nonzero], width
-
-    def evaluate(self, data: _ProjectData) -> tuple[float, _Groups] | None:
-        """Float rho and groups of a project, or None if its supporters cannot pay its cost."""
-        keys, group_w, width = self._group_weights(data)
-        classes = keys // width
-        codes = keys % width
-        group_u = data.utility_values_f[codes]
-        group_b = self.money_f[classes]
-        cost = data.cost
-        available = float(np.dot(group_w, group_b))
-        if available < cost * (1 - EPS):
+    def _exact_rho(self, data: _ProjectData, classes, codes, weights) -> Fraction | None:
+        """Exact price (None if unaffordable): supporters in order of money per utility."""
+        items = [
+            (self.money(c), data.utility_values[u], int(w))
+            for c, u, w in zip(classes.tolist(), codes.tolist(), weights.tolist(), strict=True)
+        ]
+        if sum(m * w for m, _, w in items) < data.cost:
             return None
-        if available <= cost * (1 + EPS):
-            exact = sum(
-                (
-                    int(w) * self.money[c]
-                    for w, c in zip(group_w.tolist(), classes.tolist(), strict=True)
-                ),
-                Fraction(0),
-            )
-            if exact < cost:
-                return None
-        ratios = group_b / group_u
-        order = np.argsort(ratios, kind="stable")
-        w_sorted = group_w[order]
-        paid_before = np.concatenate(([0.0], np.cumsum(w_sorted * group_b[order])[:-1]))
-        utility_from = np.cumsum((w_sorted * group_u[order])[::-1])[::-1]
-        rho = (cost - paid_before) / utility_from
-        valid = np.flatnonzero(rho <= ratios[order])
-        first_rich = int(valid[0]) if len(valid) else len(order) - 1
-        groups = _Groups(
-            classes=classes[order],
-            utilities=[data.utility_values[c] for c in codes[order].tolist()],
-            weights=[int(w) for w in w_sorted.tolist()],
-            first_rich=first_rich,
-            ratios_f=ratios[order],
-        )
-        return float(rho[first_rich]), groups
-
-    def exact_rho(self, data: _ProjectData, groups: _Groups, rho_f: float) -> Fraction:
-        money = self.money
-        classes = groups.classes.tolist()
-        k = groups.first_rich
-        paid = sum(
-            (groups.weights[g] * money[classes[g]] for g in range(k)),
-            Fraction(0),
-        )
-        denominator = sum(groups.weights[g] * groups.utilities[g] for g in range(k, len(classes)))
-        if denominator > 0:
-            rho = (data.cost - paid) / denominator
-            # Only groups whose float ratio is near rho can be on the wrong side of the guess.
-            near = np.flatnonzero(np.abs(groups.ratios_f - rho_f) <= 1e-7 * max(rho_f, 1e-300))
-            consistent = True
-            for g in near.tolist():
-                budget, limit = money[classes[g]], rho * groups.utilities[g]
-                if (g < k and budget > limit) or (g >= k and budget < limit):
-                    consistent = False
-                    break
-            if consistent:
-                return rho
-        return self._exact_rho_slow(data, groups)
-
-    def _exact_rho_slow(self, data: _ProjectData, groups: _Groups) -> Fraction:
-        # Fallback, fully exact: supporters by money per unit of utility, as in the definition.
-        money = self.money
-        items = sorted(
-            zip(groups.classes.tolist(), groups.utilities, groups.weights, strict=True),
-            key=lambda item: money[item[0]] / item[1],
-        )
+        items.sort(key=lambda item: item[0] / item[1])
         paid = Fraction(0)
-        denominator = sum(w * u for _, u, w in items)
-        for cls, u, w in items:
+        denominator = sum(u * w for _, u, w in items)
+        for money, u, w in items:
             rho = (data.cost - paid) / denominator
-            if rho * u <= money[cls]:
+            if rho * u <= money:
                 return rho
-            paid += w * money[cls]
+            paid += w * money
             denominator -= w * u
         raise AssertionError("affordable project without a price")  # pragma: no cover
 
-    # -- selection ------------------------------------------------------------------------
-    def charge(self, data: _ProjectData, rho: Fraction) -> tuple[Fraction, int]:
-        """Charge the supporters of a selected project; returns (largest payment, supporters)."""
-        keys, width = self._keys(data)
-        nonzero, _, _ = self._group_weights(data)
-        new_class = np.zeros(len(self.money) * width, dtype=np.int64)
-        largest = Fraction(0)
-        for key in nonzero.tolist():
-            cls, code = divmod(key, width)
-            budget = self.money[cls]
-            payment = rho * data.utility_values[code]
-            if budget <= payment:
-                largest = max(largest, budget)
-                new_class[key] = ZERO_CLASS
-            else:
-                largest = max(largest, payment)
-                new_class[key] = self._new_class(budget - payment)
-        self.class_of_voter[data.supporters] = new_class[keys]
-        return largest, data.supporter_weight
+    def _exact_evaluation(self, data, classes, codes, weights) -> _Evaluation | None:
+        rho = self._exact_rho(data, classes, codes, weights)
+        if rho is None:
+            return None
+        rho_f = float(rho)
+        return _Evaluation(data, rho_f, 2 * UNIT_ROUNDOFF * rho_f, classes, codes, weights, rho)
 
-    def _new_class(self, money: Fraction) -> int:
-        self.money.append(money)
-        index = len(self.money) - 1
-        if index >= len(self.money_f):
-            self.money_f = np.concatenate((self.money_f, np.zeros(len(self.money_f))))
-        self.money_f[index] = float(money)
-        return index
+    def evaluate(self, data: _ProjectData) -> _Evaluation | None:
+        """The project's price, or None if its supporters cannot pay its cost."""
+        classes, codes, weights = self._groups(data)
+        money = self.money_f[classes]
+        err = self.err_f[classes]
+        utility = data.utility_values_f[codes]
+        cost = data.cost
+        gamma = _gamma(len(classes))
+        available = float(np.dot(weights, money))
+        money_err = float(np.dot(weights, err))
+        available_err = money_err + gamma * (available + money_err) + gamma * cost
+        if available + available_err < cost:
+            return None
+        if available - available_err < cost:
+            return self._exact_evaluation(data, classes, codes, weights)
+
+        ratios = money / utility
+        # Fast path: if nobody runs out of money, the price is cost / total utility, exactly.
+        rho_all = cost / data.total_utility_f
+        if ratios.min() > rho_all:
+            rho_err = 4 * UNIT_ROUNDOFF * rho_all
+            margin = money - rho_all * utility
+            tolerance = err + utility * rho_err + 4 * UNIT_ROUNDOFF * (money + rho_all * utility)
+            if (margin > tolerance).all():
+                exact = Fraction(cost, data.total_utility)
+                empty = np.zeros(0, dtype=np.int64)
+                return _Evaluation(data, rho_all, rho_err, classes, codes, weights, exact, empty)
+        order = np.argsort(ratios, kind="stable")
+        w_sorted = weights[order]
+        paid_before = np.concatenate(([0.0], np.cumsum(w_sorted * money[order])[:-1]))
+        utility_from = np.cumsum((w_sorted * utility[order])[::-1])[::-1]
+        prices = (cost - paid_before) / utility_from
+        valid = np.flatnonzero(prices <= ratios[order])
+        first_rich = int(valid[0]) if len(valid) else len(order) - 1
+        rho_f = float(prices[first_rich])
+        poor = order[:first_rich]
+        paid = float(paid_before[first_rich])
+        paid_err = float(np.dot(weights[poor], err[poor])) + gamma * (paid + money_err)
+        denominator = float(utility_from[first_rich])
+        denominator_err = gamma * denominator  # zero in practice: sums of integers below 2**53
+        rho_err = 2.0 * (
+            (paid_err + 2 * UNIT_ROUNDOFF * (cost + paid)) / denominator
+            + rho_f * (denominator_err / denominator + 2 * UNIT_ROUNDOFF)
+        )
+        # Certify the guess of who pays all their money: every group must be clearly on its side.
+        margin = money - rho_f * utility
+        tolerance = err + utility * rho_err + 4 * UNIT_ROUNDOFF * (money + rho_f * utility)
+        is_poor = np.zeros(len(classes), dtype=bool)
+        is_poor[poor] = True
+        certified = np.all(np.where(is_poor, margin < -tolerance, margin > tolerance))
+        if not certified:
+            return self._exact_evaluation(data, classes, codes, weights)
+        return _Evaluation(data, rho_f, rho_err, classes, codes, weights, poor=poor)
+
+    def exact_price(self, e: _Evaluation) -> Fraction:
+        """Exact price of an evaluated project (cheap when its partition was certified)."""
+        if e.exact is None:
+            if e.poor is not None:
+                rich = np.ones(len(e.classes), dtype=bool)
+                rich[e.poor] = False
+                values = e.data.utility_values
+                denominator = sum(
+                    int(w) * values[u]
+                    for w, u in zip(e.weights[rich].tolist(), e.codes[rich].tolist(), strict=True)
+                )
+                paid = sum(
+                    (
+                        int(w) * self.money(c)
+                        for w, c in zip(
+                            e.weights[e.poor].tolist(), e.classes[e.poor].tolist(), strict=True
+                        )
+                        if c != ZERO_CLASS
+                    ),
+                    Fraction(0),
+                )
+                e.exact = (e.data.cost - paid) / denominator
+            else:
+                e.exact = self._exact_rho(e.data, e.classes, e.codes, e.weights)
+        assert e.exact is not None
+        return e.exact
+
+    # -- selection ------------------------------------------------------------------------
+    def _new_classes(self, count: int) -> np.ndarray:
+        start = self.num_classes
+        needed = start + count
+        if needed > len(self.money_f):
+            size = max(needed, 2 * len(self.money_f))
+            for name in ("money_f", "err_f", "parent", "paid_at", "unit"):
+                old = getattr(self, name)
+                grown = np.zeros(size, dtype=old.dtype)
+                grown[: len(old)] = old
+                setattr(self, name, grown)
+        self.num_classes = needed
+        return np.arange(start, needed, dtype=np.int64)
+
+    def charge(self, evaluation: _Evaluation) -> float:
+        """Charge the supporters of the selected project; returns the largest payment (float)."""
+        data = evaluation.data
+        classes, codes, weights = evaluation.classes, evaluation.codes, evaluation.weights
+        utility_int = np.array(data.utility_values, dtype=np.int64)[codes]
+        utility = data.utility_values_f[codes]
+        money = self.money_f[classes]
+        err = self.err_f[classes]
+        rho_f, rho_err = evaluation.rho_f, evaluation.err
+        margin = money - rho_f * utility
+        tolerance = err + utility * rho_err + 4 * UNIT_ROUNDOFF * (money + rho_f * utility)
+        poor = margin < -tolerance
+        unclear = np.flatnonzero(np.abs(margin) <= tolerance)
+        if len(unclear):
+            rho = self.exact_price(evaluation)
+            for g in unclear.tolist():
+                poor[g] = self.money(int(classes[g])) <= rho * int(utility_int[g])
+        rich = ~poor
+        position = len(self.selections)
+        poor_idx = np.flatnonzero(poor & (classes != ZERO_CLASS))
+        rich_idx = np.flatnonzero(rich)
+        self.selections.append(
+            _Selection(
+                cost=data.cost,
+                poor_classes=classes[poor_idx],
+                poor_weights=weights[poor_idx],
+                rich_weights=weights[rich_idx],
+                rich_units=utility_int[rich_idx],
+                rho=evaluation.exact,
+            )
+        )
+        new_ids = self._new_classes(len(rich_idx))
+        payment = rho_f * utility[rich_idx]
+        self.money_f[new_ids] = money[rich_idx] - payment
+        self.err_f[new_ids] = (
+            err[rich_idx]
+            + utility[rich_idx] * rho_err
+            + 4 * UNIT_ROUNDOFF * (money[rich_idx] + payment)
+        )
+        self.parent[new_ids] = classes[rich_idx]
+        self.paid_at[new_ids] = position
+        self.unit[new_ids] = utility_int[rich_idx]
+
+        # Move every supporter to the class of its group.
+        target = np.full(len(classes), ZERO_CLASS, dtype=np.int64)
+        target[rich_idx] = new_ids
+        supporters_class = self.class_of_voter[data.supporters]
+        if data.utility_code is None:
+            lookup = np.zeros(self.num_classes, dtype=np.int64)
+            lookup[classes] = target
+            self.class_of_voter[data.supporters] = lookup[supporters_class]
+        else:
+            width = len(data.utility_values)
+            lookup = np.zeros(self.num_classes * width, dtype=np.int64)
+            lookup[classes * width + codes] = target
+            self.class_of_voter[data.supporters] = lookup[
+                supporters_class * width + data.utility_code
+            ]
+        largest = np.minimum(money, rho_f * utility)
+        return float(largest.max()) if len(largest) else 0.0
 
     def run(self, with_trace: bool) -> None:
         p = self.p
@@ -287,45 +447,44 @@ class _Run:
             if with_trace:
                 self.steps.append(TraceStep(ids[index], "selected", "free project with support"))
         remaining = set(p.candidates)
-        lower_bound = {i: p.data[i].cost / p.data[i].total_utility * (1 - EPS) for i in remaining}
+        lower_bound = {
+            i: p.data[i].cost / p.data[i].total_utility * (1 - 8 * UNIT_ROUNDOFF) for i in remaining
+        }
         while remaining:
-            best_f = math.inf
-            evaluated: list[tuple[float, int, _Groups]] = []
+            best_high = math.inf
+            evaluated: list[_Evaluation] = []
             for index in sorted(remaining, key=lower_bound.__getitem__):
-                if lower_bound[index] > best_f * (1 + EPS):
+                if lower_bound[index] > best_high:
                     break
-                result = self.evaluate(p.data[index])
-                if result is None:
+                evaluation = self.evaluate(p.data[index])
+                if evaluation is None:
                     remaining.discard(index)
                     continue
-                rho_f, groups = result
-                lower_bound[index] = rho_f * (1 - EPS)
-                best_f = min(best_f, rho_f)
-                evaluated.append((rho_f, index, groups))
+                lower_bound[index] = evaluation.rho_f - evaluation.err
+                best_high = min(best_high, evaluation.rho_f + evaluation.err)
+                evaluated.append(evaluation)
             if not evaluated:
                 break
-            best: tuple[Fraction, str, int] | None = None
-            for rho_f, index, groups in evaluated:
-                if rho_f <= best_f * (1 + EPS):
-                    rho = self.exact_rho(p.data[index], groups, rho_f)
-                    key = (rho, ids[index], index)
-                    if best is None or key[:2] < best[:2]:
-                        best = key
-            assert best is not None
-            rho, _, index = best
-            data = p.data[index]
-            largest, supporters = self.charge(data, rho)
-            remaining.discard(index)
-            self.selected.append(index)
+            contenders = [e for e in evaluated if e.rho_f - e.err <= best_high]
+            if len(contenders) > 1:
+                # Too close for floats (often an exact tie): decide on exact prices.
+                winner = min(contenders, key=lambda e: (self.exact_price(e), ids[e.data.index]))
+            else:
+                winner = contenders[0]
+            data = winner.data
+            largest = self.charge(winner)
+            remaining.discard(data.index)
+            self.selected.append(data.index)
             self.total_cost += data.cost
             if with_trace:
                 self.steps.append(
                     TraceStep(
-                        ids[index],
+                        ids[data.index],
                         "selected",
-                        f"cost {fmt_amount(data.cost)} shared by {fmt_votes(supporters, p.scale)}"
-                        f" supporters, at most {fmt_amount(largest * p.scale)} each "
-                        f"(lowest price per unit of utility: {float(rho):.6g})",
+                        f"cost {fmt_amount(data.cost)} shared by "
+                        f"{fmt_votes(data.supporter_weight, p.scale)} supporters, at most "
+                        f"{fmt_amount(largest * p.scale)} each (lowest price per unit of "
+                        f"utility: {winner.rho_f:.6g})",
                     )
                 )
         if with_trace:
@@ -337,23 +496,15 @@ class _Run:
         for data in p.data:
             if data.index in chosen:
                 continue
-            project_id = p.ids[data.index]
             if data.total_utility == 0:
                 reason = "no supporter gets utility from it"
             else:
-                keys, group_w, width = self._group_weights(data)
-                left = sum(
-                    (
-                        int(w) * self.money[k // width]
-                        for w, k in zip(group_w.tolist(), keys.tolist(), strict=True)
-                    ),
-                    Fraction(0),
-                )
+                classes, _, weights = self._groups(data)
+                left = float(np.dot(weights, self.money_f[classes])) * p.scale
                 reason = (
-                    f"its supporters have {fmt_amount(left * p.scale)} left, "
-                    f"cost {fmt_amount(data.cost)}"
+                    f"its supporters have {fmt_amount(left)} left, cost {fmt_amount(data.cost)}"
                 )
-            self.steps.append(TraceStep(project_id, "skipped", reason))
+            self.steps.append(TraceStep(p.ids[data.index], "skipped", reason))
 
 
 def _exhaustive(prepared: _Prepared, selected: Sequence[int], total_cost: int, budget) -> bool:
@@ -399,7 +550,7 @@ def equal_shares(
         previous_k = None
         while True:
             current = run(k)
-            if progress is not None:
+            if progress is not None and k % 25 == 0:
                 progress(
                     f"add1 step {k}: {len(current.selected)} projects, cost "
                     f"{fmt_amount(current.total_cost)} of {fmt_amount(budget)}"
@@ -411,6 +562,8 @@ def equal_shares(
                 break
             k += 1
         details["add1_steps_tried"] = k + 1
+        if progress is not None:
+            progress(f"add1 stopped after {k + 1} runs; outcome of step {previous_k}")
         if previous_k is None:
             # Never reached in practice: MES with the plain share always fits the budget.
             return Outcome(name, (), (), 0, budget, details)  # pragma: no cover
