@@ -55,6 +55,8 @@ class Config:
     AREA_AGENDA_MAX_THEMES = 5
     ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
     ATTACHMENTS_PER_INITIATIVE = 8
+    # Where attachments are stored; empty means "<instance folder>/uploads".
+    UPLOAD_FOLDER = ""
 
     # E-mail: "console" logs each message (logger buurtbudget.mail); "smtp" sends it.
     MAIL_BACKEND = "console"

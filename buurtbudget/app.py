@@ -97,11 +97,24 @@ def select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from buurtbudget.web import admin, auth, errors, main
+    from buurtbudget.web import (
+        admin,
+        auth,
+        errors,
+        groups,
+        initiatives,
+        main,
+        notifications,
+        themes,
+    )
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(initiatives.bp)
+    app.register_blueprint(groups.bp)
+    app.register_blueprint(themes.bp)
+    app.register_blueprint(notifications.bp)
     errors.register(app)
 
 

@@ -261,9 +261,12 @@ class CommentReport(db.Model):
     reporter_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when a moderator hides the comment or dismisses the report.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     comment: Mapped[Comment] = relationship(back_populates="reports")
-    reporter: Mapped[User] = relationship()
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
 
 
 class Notification(db.Model):

@@ -52,7 +52,9 @@ class WorkingGroup(db.Model):
         return self.ends_on is not None and self.ends_on < day
 
     def has_member(self, user: User | None) -> bool:
-        return user is not None and any(m.user_id == user.id for m in self.memberships)
+        if user is None or not user.is_authenticated:
+            return False
+        return any(m.user_id == user.id for m in self.memberships)
 
     def __repr__(self) -> str:
         return f"<WorkingGroup {self.name}>"

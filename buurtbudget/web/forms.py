@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from decimal import Decimal
 
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField
+
+from buurtbudget.domain.budget import InvalidAmount, parse_euros
 from buurtbudget.services.errors import ServiceError
 
 
@@ -14,3 +20,30 @@ def attach_error(form: FlaskForm, error: ServiceError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+class EuroField(StringField):
+    """A euro amount typed as people do ("7,50", "1.234,56", "€ 1 000"); ``data`` is in cents.
+
+    Parsing is domain.budget.parse_euros; a minus sign gets its own message, since negative
+    amounts are a likely slip rather than a format problem.
+    """
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        text = valuelist[0].strip() if valuelist else ""
+        if not text:
+            return
+        if text.startswith("-"):
+            raise ValueError(_l("The amount cannot be negative."))
+        try:
+            self.data = parse_euros(text)
+        except InvalidAmount:
+            raise ValueError(_l("Enter an amount in euros, for example 1.250,00.")) from None
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return format_decimal(Decimal(self.data) / 100, format="#,##0.00")

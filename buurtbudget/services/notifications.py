@@ -1,0 +1,118 @@
+"""In-app notifications, also sent by e-mail (services.mail) in the reader's language.
+
+Services add notifications with :func:`notify` inside their transaction and, after their
+commit, hand them to :func:`deliver`, so no e-mail goes out for a change that was rolled back.
+Texts are stored as a ``kind`` plus parameters and rendered when shown or sent, so each
+reader sees them in their own language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Initiative, Notification, User
+from buurtbudget.models._base import utcnow
+from buurtbudget.services import mail
+
+STATUS_CHANGED = "initiative.status_changed"
+SUBMITTED_FOR_REVIEW = "initiative.submitted"
+NEW_COMMENT = "initiative.commented"
+
+
+def notify(user: User, kind: str, initiative: Initiative | None = None, **params) -> Notification:
+    """Add a notification for ``user`` to the session (not committed)."""
+    notification = Notification(user=user, kind=kind, initiative=initiative, params=params)
+    db.session.add(notification)
+    return notification
+
+
+def render(notification: Notification) -> str:
+    """The notification's text in the current language."""
+    from buurtbudget.services.initiatives import status_label
+
+    params = notification.params
+    if notification.kind == STATUS_CHANGED:
+        text = _(
+            "Your initiative “%(title)s” now has the status: %(status)s.",
+            title=params.get("title", ""),
+            status=status_label(params.get("status", "")),
+        )
+        if params.get("reason"):
+            text += " " + _("Reason: %(reason)s", reason=params["reason"])
+        return text
+    if notification.kind == SUBMITTED_FOR_REVIEW:
+        return _(
+            "The initiative “%(title)s” in %(area)s awaits your review.",
+            title=params.get("title", ""),
+            area=params.get("area", ""),
+        )
+    if notification.kind == NEW_COMMENT:
+        return _(
+            "%(name)s commented on your initiative “%(title)s”.",
+            name=params.get("name", ""),
+            title=params.get("title", ""),
+        )
+    return notification.kind
+
+
+def _link(notification: Notification) -> str | None:
+    if notification.initiative_id is None:
+        return None
+    try:
+        return url_for(
+            "initiatives.detail", initiative_id=notification.initiative_id, _external=True
+        )
+    except RuntimeError:  # no request and no SERVER_NAME: e.g. a command-line run
+        return None
+
+
+def deliver(notifications: Iterable[Notification]) -> None:
+    """E-mail committed notifications, each in its reader's language."""
+    for notification in notifications:
+        user = notification.user
+        if not user.is_active:
+            continue
+        with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+            subject = _("Buurtbudget: %(text)s", text=_shorten(render(notification)))
+            body = render(notification)
+            link = _link(notification)
+            if link:
+                body += "\n\n" + link
+        mail.send(user.email, subject, body)
+
+
+def _shorten(text: str, length: int = 80) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    )
+
+
+def for_user(user: User):
+    """The query of a user's notifications, newest first (for db.paginate)."""
+    return (
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+    )
+
+
+def mark_all_read(user: User) -> int:
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,51 @@
+"""The user's notifications, and their unread count in the page header."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from buurtbudget.extensions import db
+from buurtbudget.services import notifications
+from buurtbudget.web.security import login_required
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+
+class ConfirmForm(FlaskForm):
+    pass
+
+
+@bp.app_context_processor
+def inject_unread_count():
+    if current_user and current_user.is_authenticated:
+        return {"unread_notifications": notifications.unread_count(current_user)}
+    return {"unread_notifications": 0}
+
+
+@bp.app_template_global()
+def notification_text(notification) -> str:
+    return notifications.render(notification)
+
+
+@bp.route("")
+@login_required
+def index():
+    page = db.paginate(
+        notifications.for_user(current_user),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template("notifications/index.html", page=page, form=ConfirmForm())
+
+
+@bp.route("/read", methods=["POST"])
+@login_required
+def mark_read():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    notifications.mark_all_read(current_user)
+    flash(_("All notifications are marked as read."), "success")
+    return redirect(url_for(".index"))

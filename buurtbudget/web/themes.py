@@ -1,0 +1,152 @@
+"""Themes (managed by administrators) and the yearly area agenda (set by coordinators)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Area, Municipality, Role, Theme
+from buurtbudget.services import themes
+from buurtbudget.services.errors import ServiceError
+from buurtbudget.services.permissions import can_manage_area, is_admin_of
+from buurtbudget.web.forms import attach_error
+from buurtbudget.web.initiatives import MultiCheckboxField
+from buurtbudget.web.security import public, role_required, staff_required
+
+bp = Blueprint("themes", __name__)
+
+
+class ThemeForm(FlaskForm):
+    municipality_id = SelectField(_l("Municipality"), coerce=int, validators=[InputRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=themes.NAME_MAX)])
+    description = StringField(
+        _l("Description"), validators=[Optional(), Length(max=themes.DESCRIPTION_MAX)]
+    )
+    is_active = BooleanField(_l("Residents can choose this theme"), default=True)
+
+
+class AgendaForm(FlaskForm):
+    year = IntegerField(
+        _l("Year"),
+        validators=[InputRequired(), NumberRange(min=themes.YEARS[0], max=themes.YEARS[1])],
+    )
+    theme_ids = MultiCheckboxField(_l("Themes"), coerce=int)
+    note = TextAreaField(
+        _l("Explanation for residents"),
+        validators=[Optional(), Length(max=themes.NOTE_MAX)],
+        description=_l("Which facts and signals led to these themes?"),
+    )
+
+
+def _administered() -> list[Municipality]:
+    ids = {a.municipality_id for a in current_user.roles if a.role is Role.ADMINISTRATOR}
+    return list(
+        db.session.scalars(
+            select(Municipality).where(Municipality.id.in_(ids)).order_by(Municipality.name)
+        )
+    )
+
+
+@bp.route("/themes", methods=["GET", "POST"])
+@role_required(Role.ADMINISTRATOR)
+def index():
+    municipalities = _administered()
+    form = ThemeForm()
+    form.municipality_id.choices = [SelectChoice(m.id, m.name) for m in municipalities]
+    if form.validate_on_submit():
+        municipality = db.session.get(Municipality, form.municipality_id.data)
+        try:
+            theme = themes.create_theme(
+                current_user, municipality, form.name.data, form.description.data or ""
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The theme %(name)s has been added.", name=theme.name), "success")
+            return redirect(url_for(".index"))
+    listing = {m: themes.themes_of(m.id, active_only=False) for m in municipalities}
+    return render_template("themes/index.html", form=form, listing=listing), (
+        400 if form.errors or form.form_errors else 200
+    )
+
+
+@bp.route("/themes/<int:theme_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMINISTRATOR)
+def edit(theme_id: int):
+    theme = db.session.get(Theme, theme_id) or abort(404)
+    if not is_admin_of(current_user, theme.municipality_id):
+        abort(403)
+    form = ThemeForm(obj=theme)
+    form.municipality_id.choices = [SelectChoice(theme.municipality_id, theme.municipality.name)]
+    form.municipality_id.data = theme.municipality_id
+    if form.validate_on_submit():
+        try:
+            themes.update_theme(
+                current_user,
+                theme,
+                form.name.data,
+                form.description.data or "",
+                form.is_active.data,
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The theme has been saved."), "success")
+            return redirect(url_for(".index"))
+    return render_template("themes/edit.html", form=form, theme=theme), (
+        400 if form.errors or form.form_errors else 200
+    )
+
+
+@bp.route("/areas/<int:area_id>/agenda")
+@public
+def agenda(area_id: int):
+    area = db.session.get(Area, area_id) or abort(404)
+    return render_template(
+        "themes/agenda.html",
+        area=area,
+        agendas=themes.agendas_of(area),
+        can_manage=can_manage_area(current_user, area),
+    )
+
+
+@bp.route("/areas/<int:area_id>/agenda/edit", methods=["GET", "POST"])
+@staff_required
+def edit_agenda(area_id: int):
+    area = db.session.get(Area, area_id) or abort(404)
+    if not can_manage_area(current_user, area):
+        abort(403)
+    form = AgendaForm()
+    form.theme_ids.choices = [
+        SelectChoice(t.id, t.name) for t in themes.themes_of(area.municipality_id)
+    ]
+    maximum = current_app.config["AREA_AGENDA_MAX_THEMES"]
+    form.theme_ids.description = _("Choose at most %(n)d themes.", n=maximum)
+    if request.method == "GET":
+        year = request.args.get("year", type=int) or themes.this_year()
+        form.year.data = year
+        existing = themes.agenda_for(area, year)
+        if existing:
+            form.theme_ids.data = [t.id for t in existing.themes]
+            form.note.data = existing.note
+    if form.validate_on_submit():
+        try:
+            themes.set_area_agenda(
+                current_user, area, form.year.data, form.theme_ids.data or [], form.note.data or ""
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The area agenda has been saved."), "success")
+            return redirect(url_for(".agenda", area_id=area.id))
+    return render_template("themes/edit_agenda.html", form=form, area=area), (
+        400 if form.errors or form.form_errors else 200
+    )
