@@ -1,0 +1,264 @@
+"""Comments with moderation, attachments with type and size limits, and the mail backends."""
+
+from __future__ import annotations
+
+import io
+import logging
+import smtplib
+
+import pytest
+from sqlalchemy import select
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Attachment, Notification
+from buurtbudget.services import attachments, comments, mail
+from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tests.initiative_world import build_world
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+PDF = b"%PDF-1.7\n" + b"x" * 100
+
+
+@pytest.fixture
+def world(make):
+    return build_world(make)
+
+
+@pytest.fixture
+def uploads(app, tmp_path):
+    app.config["UPLOAD_FOLDER"] = str(tmp_path)
+    yield tmp_path
+    app.config["UPLOAD_FOLDER"] = ""
+
+
+# Comments ------------------------------------------------------------------------------------
+
+
+def test_residents_of_the_municipality_comment_on_open_initiatives(world, make, caplog):
+    caplog.set_level(logging.INFO, logger="buurtbudget.mail")
+    initiative = make.initiative(world.area, world.initiator, status="open")
+    comment = comments.add_comment(world.resident_other_area, initiative, "  Mooi plan!  ")
+    assert comment.body == "Mooi plan!"
+    note = db.session.scalar(select(Notification).where(Notification.user_id == world.initiator.id))
+    assert note.params == {"title": initiative.title, "name": "Bram"}
+    assert world.initiator.email in caplog.text
+    comments.add_comment(world.coordinator, initiative, "Wij denken mee.")
+    for role in ("admin_other_municipality", "coordinator_other_area"):
+        with pytest.raises(PermissionDenied):
+            comments.add_comment(world.people[role], initiative, "Hallo")
+    with pytest.raises(ValidationFailed) as caught:
+        comments.add_comment(world.resident, initiative, "x" * 2001)
+    assert caught.value.field == "body"
+    with pytest.raises(ValidationFailed):
+        comments.add_comment(world.resident, initiative, "   ")
+
+
+@pytest.mark.parametrize("status", ["submitted", "in_review", "rejected", "completed"])
+def test_no_comments_outside_the_open_period(world, make, status):
+    initiative = make.initiative(world.area, world.initiator, status=status)
+    with pytest.raises(PermissionDenied):
+        comments.add_comment(world.resident, initiative, "Hallo")
+
+
+def test_comments_on_drafts_are_not_found(world, make):
+    initiative = make.initiative(world.area, world.initiator, status="draft")
+    with pytest.raises(NotFound):
+        comments.add_comment(world.resident, initiative, "Hallo")
+
+
+def test_area_staff_hide_with_a_reason_which_closes_reports(world, make):
+    initiative = make.initiative(world.area, world.initiator, status="open")
+    comment = make.comment(initiative, world.resident, "Scheldwoorden")
+    comments.report_comment(world.initiator, comment, "Beledigend")
+    for role in ("coordinator_other_area", "admin_other_municipality", "council_member"):
+        with pytest.raises(PermissionDenied):
+            comments.hide_comment(world.people[role], comment, "Ongepast")
+    with pytest.raises(ValidationFailed) as caught:
+        comments.hide_comment(world.coordinator, comment, " ")
+    assert caught.value.field == "reason"
+    comments.hide_comment(world.coordinator, comment, "Beledigend taalgebruik")
+    assert comment.is_hidden and comment.hidden_by == world.coordinator
+    assert comment.hidden_reason == "Beledigend taalgebruik"
+    assert comment.reports[0].resolved_by_id == world.coordinator.id
+    with pytest.raises(Conflict):
+        comments.hide_comment(world.admin, comment, "Nog eens")
+
+
+def test_reports_once_per_user_and_listed_for_the_areas_staff(world, make):
+    initiative = make.initiative(world.area, world.initiator, status="open")
+    elsewhere = make.initiative(world.other_area, status="open")
+    comment = make.comment(initiative, world.resident)
+    other = make.comment(elsewhere, world.resident_other_area)
+    comments.report_comment(world.initiator, comment, "Spam")
+    comments.report_comment(world.resident_other_area, comment)
+    comments.report_comment(world.initiator, other, "Spam")
+    with pytest.raises(Conflict):
+        comments.report_comment(world.initiator, comment, "Nog eens")
+    with pytest.raises(ValidationFailed):
+        comments.report_comment(world.council_member, comment, "x" * 501)
+
+    def listed(user):
+        return [
+            (r.comment_id, r.reporter_id)
+            for r in db.session.scalars(comments.open_reports_query(user))
+        ]
+
+    assert listed(world.coordinator) == [
+        (comment.id, world.initiator.id),
+        (comment.id, world.resident_other_area.id),
+    ]
+    assert listed(world.coordinator_other_area) == [(other.id, world.initiator.id)]
+    assert len(listed(world.admin)) == 3
+    assert listed(world.admin_other_municipality) == []
+    with pytest.raises(PermissionDenied):
+        comments.dismiss_reports(world.coordinator_other_area, comment)
+    assert comments.dismiss_reports(world.coordinator, comment) == 2
+    assert listed(world.coordinator) == []
+    assert not comment.is_hidden
+
+
+# Attachments ---------------------------------------------------------------------------------
+
+
+def test_images_and_pdfs_are_stored_under_random_names(world, make, uploads):
+    initiative = make.initiative(world.area, world.initiator, status="draft")
+    image = attachments.add_attachment(
+        world.initiator, initiative, io.BytesIO(PNG), "C:\\fotos\\../speeltuin.png"
+    )
+    document = attachments.add_attachment(
+        world.coordinator, initiative, io.BytesIO(PDF), "begroting.PDF"
+    )
+    assert (image.content_type, image.original_name, image.size_bytes) == (
+        "image/png",
+        "speeltuin.png",
+        len(PNG),
+    )
+    assert document.content_type == "application/pdf" and not document.is_image
+    assert image.stored_name.endswith(".png") and "speeltuin" not in image.stored_name
+    assert (uploads / image.stored_name).read_bytes() == PNG
+    assert attachments.require_download(world.initiator, image) == uploads / image.stored_name
+    with pytest.raises(NotFound):  # drafts' files are private
+        attachments.require_download(world.resident, image)
+    attachments.remove_attachment(world.initiator, image)
+    assert not (uploads / image.stored_name).exists()
+    assert [a.id for a in initiative.attachments] == [document.id]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"<svg onload=alert(1)>", "Only PNG, JPEG and WebP"),
+        (b"GIF89a" + b"\x00" * 10, "Only PNG, JPEG and WebP"),
+        (b"", "empty"),
+        (PNG + b"\x00" * 1024, "larger than"),
+    ],
+)
+def test_uploads_are_judged_by_content_and_size(app, world, make, uploads, content, message):
+    app.config["ATTACHMENT_MAX_BYTES"] = 1024
+    try:
+        initiative = make.initiative(world.area, world.initiator, status="draft")
+        with pytest.raises(ValidationFailed) as caught:
+            attachments.add_attachment(world.initiator, initiative, io.BytesIO(content), "a.png")
+    finally:
+        app.config["ATTACHMENT_MAX_BYTES"] = 5 * 1024 * 1024
+    assert caught.value.field == "file"
+    assert message in str(caught.value.message)
+    assert list(uploads.iterdir()) == []
+    assert db.session.scalar(select(Attachment.id)) is None
+
+
+def test_attachment_count_and_rights(app, world, make, uploads):
+    app.config["ATTACHMENTS_PER_INITIATIVE"] = 2
+    try:
+        initiative = make.initiative(world.area, world.initiator, status="open")
+        for _ in range(2):
+            attachments.add_attachment(world.initiator, initiative, io.BytesIO(PNG), "x.png")
+        with pytest.raises(Conflict):
+            attachments.add_attachment(world.initiator, initiative, io.BytesIO(PNG), "x.png")
+    finally:
+        app.config["ATTACHMENTS_PER_INITIATIVE"] = 8
+    for role in ("resident", "council_member", "coordinator_other_area"):
+        with pytest.raises(PermissionDenied):
+            attachments.add_attachment(world.people[role], initiative, io.BytesIO(PNG), "x.png")
+    closed = make.initiative(world.area, world.initiator, status="completed")
+    with pytest.raises(PermissionDenied):
+        attachments.add_attachment(world.initiator, closed, io.BytesIO(PNG), "x.png")
+
+
+# Mail ----------------------------------------------------------------------------------------
+
+
+def test_console_backend_logs_the_message(app, caplog):
+    caplog.set_level(logging.INFO, logger="buurtbudget.mail")
+    assert app.config["MAIL_BACKEND"] == "console"
+    assert mail.send("iris@example.org", "Onderwerp", "De tekst.\n")
+    [record] = caplog.records
+    assert record.name == "buurtbudget.mail"
+    assert "e-mail to iris@example.org: Onderwerp\nDe tekst." in record.getMessage()
+
+
+class FakeSMTP:
+    sent: list = []
+
+    def __init__(self, host, port, timeout):
+        self.calls = [("connect", host, port)]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def starttls(self):
+        self.calls.append(("starttls",))
+
+    def login(self, user, password):
+        self.calls.append(("login", user, password))
+
+    def send_message(self, message):
+        FakeSMTP.sent.append((self.calls, message))
+
+
+def test_smtp_backend_uses_the_configured_server(app, monkeypatch):
+    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    FakeSMTP.sent = []
+    settings = {
+        "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": "smtp.example.org",
+        "MAIL_PORT": 587,
+        "MAIL_USE_TLS": True,
+        "MAIL_USERNAME": "bb",
+        "MAIL_PASSWORD": "geheim",
+    }
+    saved = {key: app.config[key] for key in settings}
+    app.config.update(settings)
+    try:
+        assert mail.send("iris@example.org", "Onderwerp", "Tekst")
+    finally:
+        app.config.update(saved)
+    [(calls, message)] = FakeSMTP.sent
+    assert calls == [("connect", "smtp.example.org", 587), ("starttls",), ("login", "bb", "geheim")]
+    assert (message["To"], message["Subject"]) == ("iris@example.org", "Onderwerp")
+    assert message["From"] == app.config["MAIL_DEFAULT_SENDER"]
+
+
+def test_a_failing_mail_server_is_logged_not_raised(app, monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("no server")
+
+    monkeypatch.setattr(smtplib, "SMTP", refuse)
+    app.config["MAIL_BACKEND"] = "smtp"
+    try:
+        assert mail.send("iris@example.org", "Onderwerp", "Tekst") is False
+    finally:
+        app.config["MAIL_BACKEND"] = "console"
+    assert "could not send e-mail to iris@example.org" in caplog.text
+
+
+def test_an_unknown_backend_is_a_configuration_error(app):
+    app.config["MAIL_BACKEND"] = "pigeon"
+    try:
+        with pytest.raises(RuntimeError, match="pigeon"):
+            mail.send("iris@example.org", "Onderwerp", "Tekst")
+    finally:
+        app.config["MAIL_BACKEND"] = "console"
