@@ -25,6 +25,19 @@ Exactness and ties
     therefore really equal, and are ordered by project id as a string, ascending (the same
     tie-break as the voting rules). The raw rank orders by votes, then project id.
 
+Area balance (``area_balance=True``; why: a single score funded greedily is majoritarian)
+    Going down one list of scores, the largest areas' favourites come first and small areas get
+    less than their share, whatever the weights (the weights only make each area's support
+    proportional to its inhabitants). With area balance every area is *entitled* to a share of
+    the budget: its voters' share of the total voter weight (with area post-stratification: its
+    share of the inhabitants; unweighted: its share of the turnout, which is what went wrong in
+    Venray), multiplied by ``1 + need weight * normalised need`` when ``need`` has a weight, and
+    rescaled over the areas that have projects. The corrected order is then built one project
+    at a time: within an area projects keep their score order; the next project comes from the
+    area with the lowest ``(money already listed + half the next project's cost) / entitlement``
+    (Sainte-Lague's rule applied to money; ties by area name). Areas with projects but without
+    voters come last. Exact (Fractions).
+
 Funding (:func:`fund_in_order`)
     Go down a ranking and fund every project that still fits in the budget, skipping those that
     no longer fit ("most first, skip what does not fit"), like the greedy rule.
@@ -108,6 +121,7 @@ class RankingConfig:
     weighting: str = NO_WEIGHTING
     weighting_dimensions: tuple[str, ...] = ()
     weight_cap: Fraction | None = None
+    area_balance: bool = False
 
     def __post_init__(self) -> None:
         weights = {}
@@ -139,6 +153,8 @@ class RankingConfig:
             cap = _decimal(self.weight_cap, "weight_cap")
             if cap < 1:
                 raise RankingConfigError("weight_cap is a multiple of the mean and must be >= 1")
+        if not isinstance(self.area_balance, bool):
+            raise RankingConfigError("area_balance must be true or false")
         # Factors in a fixed order, zero weights dropped: equal configs compare equal.
         ordered = {name: weights[name] for name in FACTORS if weights.get(name)}
         object.__setattr__(self, "factor_weights", ordered)
@@ -153,6 +169,7 @@ class RankingConfig:
             "weighting": self.weighting,
             "weighting_dimensions": list(self.weighting_dimensions),
             "weight_cap": None if self.weight_cap is None else _decimal_text(self.weight_cap),
+            "area_balance": self.area_balance,
         }
 
     @classmethod
@@ -165,6 +182,7 @@ class RankingConfig:
             "weighting",
             "weighting_dimensions",
             "weight_cap",
+            "area_balance",
         }
         if unknown:
             raise RankingConfigError(f"unknown keys: {', '.join(sorted(unknown))}")
@@ -180,6 +198,7 @@ class RankingConfig:
             weighting=str(data.get("weighting", NO_WEIGHTING)),
             weighting_dimensions=tuple(dimensions),
             weight_cap=data.get("weight_cap"),  # type: ignore[arg-type]
+            area_balance=data.get("area_balance", False),  # type: ignore[arg-type]
         )
 
 
@@ -277,7 +296,8 @@ class RankedProject:
     score: Fraction
     factors: tuple[FactorScore, ...]
     raw_rank: int  # 1 = most votes
-    corrected_rank: int  # 1 = highest score
+    corrected_rank: int  # 1 = highest score (or first in the area-balanced order)
+    area_entitlement: Fraction | None = None  # the area's share of the budget (area balance)
 
     def factor(self, name: str) -> FactorScore:
         for factor in self.factors:
@@ -296,6 +316,9 @@ class RankedProject:
             "score": float(self.score),
             "raw_rank": self.raw_rank,
             "corrected_rank": self.corrected_rank,
+            "area_entitlement": None
+            if self.area_entitlement is None
+            else float(self.area_entitlement),
             "factors": [
                 {
                     "name": f.name,
@@ -326,20 +349,24 @@ class Ranking:
         return tuple(sorted(self.entries, key=lambda e: e.raw_rank))
 
 
+def _integer_weights(
+    voter_weights: Sequence[float] | np.ndarray | None, n: int
+) -> tuple[list[int], int]:
+    """The voter weights as exact integers and their scale (see :func:`rule_weights`)."""
+    if voter_weights is None:
+        return [1] * n, 1
+    if len(voter_weights) != n:
+        raise ValueError(f"{len(voter_weights)} weights given for {n} ballots")
+    return rule_weights(voter_weights).tolist(), 10**RULE_WEIGHT_DECIMALS
+
+
 def _support_counts(
     projects: Sequence[ProjectInfo],
     ballots: Sequence[Collection[str]],
-    voter_weights: Sequence[float] | np.ndarray | None,
+    int_weights: Sequence[int],
+    scale: int,
 ) -> tuple[dict[str, int], dict[str, Fraction]]:
     index = {p.id: i for i, p in enumerate(projects)}
-    if voter_weights is None:
-        int_weights = [1] * len(ballots)
-        scale = 1
-    else:
-        if len(voter_weights) != len(ballots):
-            raise ValueError(f"{len(voter_weights)} weights given for {len(ballots)} ballots")
-        int_weights = rule_weights(voter_weights).tolist()
-        scale = 10**RULE_WEIGHT_DECIMALS
     raw = [0] * len(projects)
     weighted = [0] * len(projects)
     for voter, ballot in enumerate(ballots):
@@ -363,6 +390,93 @@ def _normalised(values: Mapping[str, Fraction]) -> dict[str, Fraction]:
     return {k: (v / top if top else Fraction(0)) for k, v in values.items()}
 
 
+def _need_values(
+    projects: Sequence[ProjectInfo], need_index: Mapping[Hashable, Real] | None
+) -> dict[str, Fraction]:
+    need = need_index or {}
+    missing = sorted({repr(p.area) for p in projects if p.area not in need})
+    if missing:
+        raise ValueError(f"no need index for area {', '.join(missing)}")
+    needs = {}
+    for p in projects:
+        value = need[p.area]
+        if isinstance(value, bool) or not isinstance(value, Real) or value < 0:
+            raise ValueError(f"need index of area {p.area!r} must be a number >= 0")
+        needs[p.id] = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+    return needs
+
+
+def _factor_values(
+    projects: Sequence[ProjectInfo],
+    config: RankingConfig,
+    raw: Mapping[str, int],
+    weighted: Mapping[str, Fraction],
+    area_population: Mapping[Hashable, int] | None,
+    need_index: Mapping[Hashable, Real] | None,
+) -> dict[str, dict[str, Fraction]]:
+    values: dict[str, dict[str, Fraction]] = {}
+    for name in config.factor_weights:
+        if name == SUPPORT:
+            values[name] = {k: Fraction(v) for k, v in raw.items()}
+        elif name == WEIGHTED_SUPPORT:
+            values[name] = dict(weighted)
+        elif name == OWN_CONTRIBUTION:
+            values[name] = {p.id: Fraction(p.own_contribution) for p in projects}
+        elif name == RELATIVE_CONTRIBUTION:
+            values[name] = relative_own_contribution(
+                projects, config.contribution_measure, area_population
+            )
+        else:  # NEED
+            values[name] = _need_values(projects, need_index)
+    return values
+
+
+def area_entitlements(
+    projects: Sequence[ProjectInfo],
+    voter_areas: Sequence[Hashable],
+    int_weights: Sequence[int],
+    need_multiplier: Mapping[Hashable, Fraction] | None = None,
+) -> dict[Hashable, Fraction]:
+    """Each project area's share of the budget under area balance (see the module doc)."""
+    if len(voter_areas) != len(int_weights):
+        raise ValueError(f"{len(voter_areas)} voter areas given for {len(int_weights)} ballots")
+    areas = list(dict.fromkeys(p.area for p in projects))
+    weight = dict.fromkeys(areas, Fraction(0))
+    for area, w in zip(voter_areas, int_weights, strict=True):
+        if area in weight:
+            weight[area] += w
+    if need_multiplier:
+        weight = {area: value * need_multiplier[area] for area, value in weight.items()}
+    total = sum(weight.values(), Fraction(0))
+    return {area: (value / total if total else Fraction(0)) for area, value in weight.items()}
+
+
+def _balanced_order(
+    scored: list[tuple[ProjectInfo, Fraction]], entitlement: Mapping[Hashable, Fraction]
+) -> list[tuple[ProjectInfo, Fraction]]:
+    queues: dict[Hashable, list[tuple[ProjectInfo, Fraction]]] = {}
+    for item in scored:  # already in score order
+        queues.setdefault(item[0].area, []).append(item)
+    listed = dict.fromkeys(queues, 0)
+    order = []
+    while True:
+        open_areas = [a for a, q in queues.items() if q and entitlement[a] > 0]
+        if not open_areas:
+            break
+        area = min(
+            open_areas,
+            key=lambda a: (
+                (listed[a] + Fraction(queues[a][0][0].cost, 2)) / entitlement[a],
+                str(a),
+            ),
+        )
+        item = queues[area].pop(0)
+        listed[area] += item[0].cost
+        order.append(item)
+    leftovers = [item for q in queues.values() for item in q]  # areas without voters
+    return order + sorted(leftovers, key=lambda item: (-item[1], item[0].id))
+
+
 def rank_projects(
     projects: Sequence[ProjectInfo],
     ballots: Sequence[Collection[str]],
@@ -371,52 +485,32 @@ def rank_projects(
     *,
     area_population: Mapping[Hashable, int] | None = None,
     need_index: Mapping[Hashable, Real] | None = None,
+    voter_areas: Sequence[Hashable] | None = None,
 ) -> Ranking:
     """Rank ``projects`` by raw votes and by the configured score (see the module doc).
 
     ``ballots[i]`` holds the ids of the projects voter i approved; ``voter_weights[i]`` is voter
     i's weight (None: everyone 1). ``area_population`` is needed for the
     ``per_1000_inhabitants`` measure, ``need_index`` (area -> index >= 0) when ``need`` has a
-    weight.
+    weight, ``voter_areas`` (voter i's home area) with ``area_balance``.
     """
     projects = tuple(projects)
     ids = [p.id for p in projects]
     if len(set(ids)) != len(ids):
         raise ValueError("project ids must be unique")
-    raw, weighted = _support_counts(projects, ballots, voter_weights)
-    values: dict[str, dict[str, Fraction]] = {}
-    for name in config.factor_weights:
-        if name == SUPPORT:
-            values[name] = {k: Fraction(v) for k, v in raw.items()}
-        elif name == WEIGHTED_SUPPORT:
-            values[name] = weighted
-        elif name == OWN_CONTRIBUTION:
-            values[name] = {p.id: Fraction(p.own_contribution) for p in projects}
-        elif name == RELATIVE_CONTRIBUTION:
-            values[name] = relative_own_contribution(
-                projects, config.contribution_measure, area_population
-            )
-        else:  # NEED
-            need = need_index or {}
-            missing = sorted({repr(p.area) for p in projects if p.area not in need})
-            if missing:
-                raise ValueError(f"no need index for area {', '.join(missing)}")
-            needs = {}
-            for p in projects:
-                value = need[p.area]
-                if isinstance(value, bool) or not isinstance(value, Real) or value < 0:
-                    raise ValueError(f"need index of area {p.area!r} must be a number >= 0")
-                needs[p.id] = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-            values[name] = needs
+    int_weights, scale = _integer_weights(voter_weights, len(ballots))
+    raw, weighted = _support_counts(projects, ballots, int_weights, scale)
+    values = _factor_values(projects, config, raw, weighted, area_population, need_index)
     normalised = {name: _normalised(v) for name, v in values.items()}
 
     scored = []
+    factors_of = {}
     for p in projects:
         points = {
             name: weight * normalised[name][p.id] for name, weight in config.factor_weights.items()
         }
         score = sum(points.values(), Fraction(0))
-        factors = tuple(
+        factors_of[p.id] = tuple(
             FactorScore(
                 name=name,
                 value=values[name][p.id],
@@ -427,10 +521,21 @@ def rank_projects(
             )
             for name, weight in config.factor_weights.items()
         )
-        scored.append((p, score, factors))
+        scored.append((p, score))
     raw_order = sorted(projects, key=lambda p: (-raw[p.id], p.id))
     raw_rank = {p.id: rank for rank, p in enumerate(raw_order, start=1)}
     scored.sort(key=lambda item: (-item[1], item[0].id))
+    entitlement: Mapping[Hashable, Fraction] = {}
+    if config.area_balance:
+        if voter_areas is None:
+            raise ValueError("area balance needs the home area of every voter")
+        multiplier = None
+        if NEED in config.factor_weights:
+            need_weight = config.factor_weights[NEED]
+            need = normalised[NEED]
+            multiplier = {p.area: 1 + need_weight * need[p.id] for p in projects}
+        entitlement = area_entitlements(projects, voter_areas, int_weights, multiplier)
+        scored = _balanced_order(scored, entitlement)
     entries = tuple(
         RankedProject(
             project_id=p.id,
@@ -439,11 +544,12 @@ def rank_projects(
             raw_support=raw[p.id],
             weighted_support=weighted[p.id],
             score=score,
-            factors=factors,
+            factors=factors_of[p.id],
             raw_rank=raw_rank[p.id],
             corrected_rank=rank,
+            area_entitlement=entitlement.get(p.area),
         )
-        for rank, (p, score, factors) in enumerate(scored, start=1)
+        for rank, (p, score) in enumerate(scored, start=1)
     )
     return Ranking(entries, config)
 
