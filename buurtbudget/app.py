@@ -100,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     from buurtbudget.web import (
         admin,
         auth,
+        budgets,
         errors,
         groups,
         initiatives,
@@ -115,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(groups.bp)
     app.register_blueprint(themes.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(budgets.bp)
     errors.register(app)
 
 

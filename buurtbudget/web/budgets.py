@@ -1,0 +1,618 @@
+"""Area budgets: where every euro went (finances, ledger, area report and CSV), the Delft area
+programme and knelpuntenpot, council meetings and decisions, household cheques and payouts."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from buurtbudget.domain.budget import (
+    AccountKind,
+    BudgetModelKind,
+    InvalidAmount,
+    SpendKind,
+    format_rate,
+    parse_euros,
+)
+from buurtbudget.domain.initiative_lifecycle import Status
+from buurtbudget.extensions import db
+from buurtbudget.models import (
+    Area,
+    BudgetPeriod,
+    CouncilMeeting,
+    Initiative,
+    PayoutRequest,
+    PayoutStatus,
+    Role,
+    Theme,
+)
+from buurtbudget.services import (
+    attachments,
+    budget_reports,
+    budgets,
+    cheques,
+    council,
+    initiatives,
+    ledger,
+    payouts,
+)
+from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
+from buurtbudget.web.formatting import format_cents
+from buurtbudget.web.forms import attach_error
+from buurtbudget.web.security import login_required, role_required, staff_required
+
+bp = Blueprint("budgets", __name__, url_prefix="/budgets")
+
+SPEND_KIND_LABELS = {SpendKind.PHYSICAL: _l("Physical"), SpendKind.SOCIAL: _l("Social")}
+ACCOUNT_LABELS = {
+    AccountKind.AREA: _l("Area budget"),
+    AccountKind.BOTTLENECK: _l("Bottleneck fund"),
+    AccountKind.CITYWIDE: _l("City-wide pot"),
+}
+MODEL_LABELS = {
+    BudgetModelKind.AREA_PROGRAMME: _l("Area programme of the coordinator (Delft model)"),
+    BudgetModelKind.COUNCIL_BUDGET: _l("Liveability budget of the area council (Zaanstad model)"),
+    BudgetModelKind.HOUSEHOLD_CHEQUES: _l("Household cheques (Ede model)"),
+}
+ENTRY_LABELS = {
+    "allocation": _l("Allocation"),
+    "withdrawal": _l("Returned to the municipality"),
+    "commitment": _l("Commitment"),
+    "release": _l("Released"),
+    "payout": _l("Payout"),
+    "return": _l("Paid back"),
+    "cheque_issue": _l("Cheques issued"),
+    "cheque_redemption": _l("Cheque pooled"),
+    "cheque_expiry": _l("Cheques expired"),
+}
+PAYOUT_LABELS = {
+    PayoutStatus.PENDING: _l("Waiting for approval"),
+    PayoutStatus.AWAITING_SECOND: _l("Waiting for a second approval"),
+    PayoutStatus.PAID: _l("Paid"),
+    PayoutStatus.REJECTED: _l("Rejected"),
+}
+
+
+@bp.app_context_processor
+def inject_labels():
+    return {
+        "account_label": lambda kind: ACCOUNT_LABELS.get(kind, kind),
+        "entry_label": lambda kind: ENTRY_LABELS.get(str(kind), kind),
+        "spend_kind_label": lambda kind: SPEND_KIND_LABELS.get(kind, _("untagged")),
+        "payout_label": lambda status: PAYOUT_LABELS.get(status, status),
+        "model_label": lambda kind: MODEL_LABELS.get(kind, kind),
+        "rate_label": format_rate,
+    }
+
+
+class AmountMixin:
+    def cents(self, field_name: str = "amount") -> int | None:
+        """The typed euro amount in cents, or None with an error on the field."""
+        field = getattr(self, field_name)
+        try:
+            return parse_euros(field.data or "")
+        except InvalidAmount:
+            field.errors = [*field.errors, _l("Enter an amount in euros, e.g. 125,50.")]
+            return None
+
+
+def _amount_field(label=None) -> StringField:
+    return StringField(
+        label or _l("Amount (EUR)"),
+        validators=[DataRequired(), Length(max=20)],
+        description=_l("For example 1.250,00"),
+    )
+
+
+class ReportForm(FlaskForm):
+    summary = TextAreaField(_l("Account by the coordinator"), validators=[Length(max=20_000)])
+    publish = BooleanField(_l("Publish the report"))
+
+
+class RedeemForm(FlaskForm):
+    code = StringField(
+        _l("Cheque code"),
+        validators=[DataRequired(), Length(max=40)],
+        description=_l("The code on your cheque letter, e.g. 7KQ2-M9XH-4TD0-PB3R-6"),
+    )
+
+
+class PayoutForm(AmountMixin, FlaskForm):
+    amount = _amount_field()
+    description = TextAreaField(
+        _l("What was the money spent on?"), validators=[DataRequired(), Length(max=1000)]
+    )
+    receipts = MultipleFileField(_l("Receipts (PDF or photo)"))
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a POST with a CSRF token."""
+
+
+class MeetingForm(FlaskForm):
+    held_on = DateField(_l("Date of the meeting"), validators=[InputRequired()])
+    attendees_count = IntegerField(
+        _l("Number of attendees"), validators=[InputRequired(), NumberRange(0, 100_000)]
+    )
+    location = StringField(_l("Location"), validators=[Optional(), Length(max=120)])
+    minutes = TextAreaField(_l("Minutes"), validators=[Optional(), Length(max=20_000)])
+
+
+class DecisionForm(AmountMixin, FlaskForm):
+    title = StringField(_l("Decision"), validators=[DataRequired(), Length(max=200)])
+    amount = StringField(
+        _l("Amount (EUR)"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Leave empty for a decision without money."),
+    )
+    spend_kind = SelectField(
+        _l("Kind of spending"),
+        choices=[
+            SelectChoice("", _l("No money")),
+            SelectChoice(SpendKind.PHYSICAL.value, _l("Physical")),
+            SelectChoice(SpendKind.SOCIAL.value, _l("Social")),
+        ],
+    )
+    initiative = SelectField(_l("Initiative"), coerce=int, validators=[Optional()])
+
+
+class ProgrammeLineForm(AmountMixin, FlaskForm):
+    theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])
+    initiative = SelectField(_l("Initiative"), coerce=int, validators=[Optional()])
+    amount = _amount_field(_l("Indicative amount (EUR)"))
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=300)])
+
+
+class DirectSpendForm(AmountMixin, FlaskForm):
+    amount = _amount_field()
+    purpose = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=300)])
+    theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])
+
+
+def _period_or_404(period_id: int) -> BudgetPeriod:
+    period = db.session.get(BudgetPeriod, period_id)
+    if period is None or period.area is None:
+        abort(404)
+    budget_reports.require_finances(current_user, period.area)
+    return period
+
+
+def _theme_choices(area: Area) -> list[tuple[int, str]]:
+    themes = db.session.scalars(
+        select(Theme)
+        .where(Theme.municipality_id == area.municipality_id, Theme.is_active.is_(True))
+        .order_by(Theme.name)
+    )
+    return [SelectChoice(0, "–")] + [SelectChoice(t.id, t.name) for t in themes]
+
+
+def _initiative_choices(area: Area, statuses) -> list[tuple[int, str]]:
+    items = db.session.scalars(
+        select(Initiative)
+        .where(Initiative.area_id == area.id, Initiative.status.in_(statuses))
+        .order_by(Initiative.title)
+    )
+    return [SelectChoice(0, "–")] + [SelectChoice(i.id, i.title) for i in items]
+
+
+# Finances: where every euro went --------------------------------------------------------------
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The areas whose money the user may follow."""
+    areas = db.session.scalars(select(Area).order_by(Area.name)).all()
+    readable = [a for a in areas if can_read_area_finances(current_user, a)]
+    if not readable:
+        abort(403)
+    return render_template("budgets/index.html", areas=readable)
+
+
+@bp.route("/areas/<int:area_id>")
+@login_required
+def area(area_id: int):
+    area = db.session.get(Area, area_id) or abort(404)
+    budget_reports.require_finances(current_user, area)
+    periods = budgets.periods_of(area)
+    return render_template(
+        "budgets/area.html",
+        area=area,
+        periods=periods,
+        config=budgets.config_for(area),
+        can_manage=can_manage_area(current_user, area),
+        can_record=council.can_record(current_user, area),
+    )
+
+
+@bp.route("/periods/<int:period_id>")
+@login_required
+def period(period_id: int):
+    period = _period_or_404(period_id)
+    finances = budget_reports.area_finances(period)
+    area = period.area
+    manage = can_manage_area(current_user, area)
+    programme_form = direct_form = None
+    if manage:
+        programme_form = ProgrammeLineForm()
+        programme_form.theme.choices = _theme_choices(area)
+        programme_form.initiative.choices = _initiative_choices(
+            area, (Status.OPEN, Status.SELECTED, Status.IN_EXECUTION)
+        )
+        direct_form = DirectSpendForm()
+        direct_form.theme.choices = _theme_choices(area)
+    return render_template(
+        "budgets/period.html",
+        f=finances,
+        period=period,
+        manage=manage,
+        programme_form=programme_form,
+        direct_form=direct_form,
+        cheque_stats=_cheque_stats(period)
+        if period.model_kind.value == "household_cheques"
+        else None,
+    )
+
+
+def _cheque_stats(period: BudgetPeriod) -> dict[str, int] | None:
+    if period.model_kind is not BudgetModelKind.HOUSEHOLD_CHEQUES:
+        return None
+    rows = db.session.scalars(cheques.cheques_query(period)).all()
+    return {
+        "issued": len(rows),
+        "redeemed": sum(1 for c in rows if c.redeemed_at),
+        "expired": sum(1 for c in rows if c.expired_at),
+    }
+
+
+@bp.route("/periods/<int:period_id>/ledger")
+@login_required
+def period_ledger(period_id: int):
+    period = _period_or_404(period_id)
+    page = db.paginate(
+        budget_reports.ledger_query(period),
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template("budgets/ledger.html", period=period, page=page)
+
+
+@bp.route("/periods/<int:period_id>/report")
+@login_required
+def report(period_id: int):
+    period = _period_or_404(period_id)
+    finances = budget_reports.area_finances(period)
+    form = None
+    if can_manage_area(current_user, period.area):
+        form = ReportForm(summary=finances.report.summary if finances.report else "")
+    return render_template("budgets/report.html", f=finances, period=period, form=form)
+
+
+@bp.route("/periods/<int:period_id>/report.csv")
+@login_required
+def report_csv(period_id: int):
+    period = _period_or_404(period_id)
+    body = budget_reports.report_csv(budget_reports.area_finances(period))
+    filename = f"wijkverslag-{period.area.name}-{period.label}.csv".replace(" ", "-")
+    return Response(
+        "\ufeff" + body,  # a byte order mark, so spreadsheet programs read UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/periods/<int:period_id>/report", methods=["POST"])
+@staff_required
+def save_report(period_id: int):
+    period = _period_or_404(period_id)
+    form = ReportForm()
+    if form.validate_on_submit():
+        try:
+            budgets.save_report(current_user, period, form.summary.data, publish=form.publish.data)
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The area report has been saved."), "success")
+            return redirect(url_for("budgets.report", period_id=period.id))
+    finances = budget_reports.area_finances(period)
+    return render_template("budgets/report.html", f=finances, period=period, form=form), 400
+
+
+@bp.route("/periods/<int:period_id>/programme", methods=["POST"])
+@staff_required
+def add_programme_line(period_id: int):
+    period = _period_or_404(period_id)
+    form = ProgrammeLineForm()
+    form.theme.choices = _theme_choices(period.area)
+    form.initiative.choices = _initiative_choices(
+        period.area, (Status.OPEN, Status.SELECTED, Status.IN_EXECUTION)
+    )
+    cents = form.cents() if form.validate_on_submit() else None
+    if cents is not None:
+        try:
+            budgets.set_programme_line(
+                current_user,
+                period,
+                cents,
+                theme=db.session.get(Theme, form.theme.data) if form.theme.data else None,
+                initiative=db.session.get(Initiative, form.initiative.data)
+                if form.initiative.data
+                else None,
+                note=form.note.data,
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The area programme has been updated."), "success")
+            return redirect(url_for("budgets.period", period_id=period.id))
+    return _rerender_period(period, programme_form=form)
+
+
+@bp.route("/periods/<int:period_id>/direct", methods=["POST"])
+@staff_required
+def spend_directly(period_id: int):
+    period = _period_or_404(period_id)
+    form = DirectSpendForm()
+    form.theme.choices = _theme_choices(period.area)
+    cents = form.cents() if form.validate_on_submit() else None
+    if cents is not None:
+        account = period.account(AccountKind.BOTTLENECK) or period.account(AccountKind.AREA)
+        try:
+            ledger.spend_directly(
+                current_user, account, cents, form.purpose.data, theme_id=form.theme.data or None
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The spending has been booked."), "success")
+            return redirect(url_for("budgets.period", period_id=period.id))
+    return _rerender_period(period, direct_form=form)
+
+
+def _rerender_period(period: BudgetPeriod, **forms):
+    area = period.area
+    programme_form = forms.get("programme_form") or ProgrammeLineForm(formdata=None)
+    programme_form.theme.choices = _theme_choices(area)
+    programme_form.initiative.choices = _initiative_choices(
+        area, (Status.OPEN, Status.SELECTED, Status.IN_EXECUTION)
+    )
+    direct_form = forms.get("direct_form") or DirectSpendForm(formdata=None)
+    direct_form.theme.choices = _theme_choices(area)
+    return render_template(
+        "budgets/period.html",
+        f=budget_reports.area_finances(period),
+        period=period,
+        manage=True,
+        programme_form=programme_form,
+        direct_form=direct_form,
+        cheque_stats=None,
+    ), 400
+
+
+# Council meetings (Zaanstad) -----------------------------------------------------------------
+
+
+@bp.route("/areas/<int:area_id>/meetings/new", methods=["GET", "POST"])
+@login_required
+def new_meeting(area_id: int):
+    area = db.session.get(Area, area_id) or abort(404)
+    if not council.can_record(current_user, area):
+        abort(403)
+    form = MeetingForm()
+    if form.validate_on_submit():
+        try:
+            meeting = council.record_meeting(
+                current_user,
+                area,
+                form.held_on.data,
+                form.attendees_count.data,
+                form.location.data,
+                form.minutes.data,
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The meeting has been recorded."), "success")
+            return redirect(url_for("budgets.new_decision", meeting_id=meeting.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("budgets/meeting_form.html", area=area, form=form), status
+
+
+@bp.route("/meetings/<int:meeting_id>/decisions/new", methods=["GET", "POST"])
+@login_required
+def new_decision(meeting_id: int):
+    meeting = db.session.get(CouncilMeeting, meeting_id) or abort(404)
+    if not council.can_record(current_user, meeting.area):
+        abort(403)
+    form = DecisionForm()
+    form.initiative.choices = _initiative_choices(meeting.area, (Status.OPEN,))
+    if form.validate_on_submit():
+        cents = form.cents() if (form.amount.data or "").strip() else 0
+        if cents is not None:
+            try:
+                council.record_decision(
+                    current_user,
+                    meeting,
+                    form.title.data,
+                    cents,
+                    spend_kind=form.spend_kind.data or None,
+                    initiative=db.session.get(Initiative, form.initiative.data)
+                    if form.initiative.data
+                    else None,
+                )
+            except ServiceError as error:
+                attach_error(form, error)
+            else:
+                flash(_("The decision has been recorded."), "success")
+                return redirect(url_for("budgets.new_decision", meeting_id=meeting.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("budgets/decision_form.html", meeting=meeting, form=form), status
+
+
+# Cheques (Ede) -------------------------------------------------------------------------------
+
+
+@bp.route("/periods/<int:period_id>/cheques")
+@role_required(Role.ADMINISTRATOR)
+def cheque_list(period_id: int):
+    period = _period_or_404(period_id)
+    page = db.paginate(
+        cheques.cheques_query(period),
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template("budgets/cheques.html", period=period, page=page)
+
+
+@bp.route("/cheques/<int:cheque_id>/letter")
+@role_required(Role.ADMINISTRATOR)
+def cheque_letter(cheque_id: int):
+    cheque = cheques.get_cheque_for_letter(current_user, cheque_id)
+    return render_template("budgets/letter.html", cheque=cheque, period=cheque.account.period)
+
+
+@bp.route("/initiatives/<int:initiative_id>/cheques", methods=["GET", "POST"])
+@login_required
+def redeem(initiative_id: int):
+    initiative = db.session.get(Initiative, initiative_id) or abort(404)
+    initiatives.require_view(current_user, initiative)
+    form = RedeemForm()
+    if form.validate_on_submit():
+        try:
+            cheque = cheques.redeem(current_user, form.code.data, initiative)
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            value = format_cents(cheque.value_cents)
+            flash(_("Thank you! Your cheque of %(value)s is pooled.", value=value), "success")
+            return redirect(url_for("budgets.redeem", initiative_id=initiative.id))
+    money = ledger.initiative_totals(initiative)
+    cost = initiative.checked_cost_cents or initiative.requested_amount_cents
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template(
+        "budgets/redeem.html", initiative=initiative, form=form, money=money, cost=cost
+    ), status
+
+
+# Payouts -------------------------------------------------------------------------------------
+
+
+@bp.route("/initiatives/<int:initiative_id>/payouts", methods=["GET", "POST"])
+@login_required
+def request_payout(initiative_id: int):
+    initiative = db.session.get(Initiative, initiative_id) or abort(404)
+    initiatives.require_view(current_user, initiative)
+    if not initiatives.is_initiator(current_user, initiative) and not can_manage_area(
+        current_user, initiative.area
+    ):
+        abort(403)
+    form = PayoutForm()
+    if form.validate_on_submit():
+        cents = form.cents()
+        files = [f for f in form.receipts.data or [] if getattr(f, "filename", "")]
+        if cents is not None:
+            try:
+                if not initiatives.is_initiator(current_user, initiative):
+                    abort(403)
+                receipts = [
+                    attachments.add_attachment(current_user, initiative, f.stream, f.filename)
+                    for f in files
+                ]
+                payouts.request_payout(
+                    current_user, initiative, cents, form.description.data, receipts
+                )
+            except ServiceError as error:
+                attach_error(form, error)
+            else:
+                flash(_("Your payout request has been sent to the coordinator."), "success")
+                return redirect(url_for("budgets.request_payout", initiative_id=initiative.id))
+    requests = db.session.scalars(payouts.requests_query(initiative)).all()
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template(
+        "budgets/payout_form.html",
+        initiative=initiative,
+        form=form,
+        requests=requests,
+        money=ledger.initiative_totals(initiative),
+        threshold=payouts.threshold_cents(),
+    ), status
+
+
+@bp.route("/payouts")
+@staff_required
+def payout_queue():
+    area_ids = initiatives.managed_area_ids(current_user)
+    query = payouts.requests_query(area_ids=area_ids).where(
+        PayoutRequest.status.in_(payouts.OPEN_REQUEST_STATUSES)
+    )
+    page = db.paginate(
+        query,
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template(
+        "budgets/payouts.html",
+        page=page,
+        confirm_form=ConfirmForm(),
+        reject_form=RejectForm(),
+        threshold=payouts.threshold_cents(),
+    )
+
+
+@bp.route("/payouts/<int:request_id>/approve", methods=["POST"])
+@staff_required
+def approve_payout(request_id: int):
+    payout = db.session.get(PayoutRequest, request_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    payouts.approve(current_user, payout)  # ServiceError -> a 4xx page with the message
+    if payout.status is PayoutStatus.AWAITING_SECOND:
+        flash(_("Approved. A second coordinator must approve this amount too."), "info")
+    else:
+        flash(_("Approved and booked as paid."), "success")
+    return redirect(url_for("budgets.payout_queue"))
+
+
+@bp.route("/payouts/<int:request_id>/reject", methods=["POST"])
+@staff_required
+def reject_payout(request_id: int):
+    payout = db.session.get(PayoutRequest, request_id) or abort(404)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed(_l("Give a reason."), field="reason")
+    payouts.reject(current_user, payout, form.reason.data)
+    flash(_("The payout request has been rejected."), "info")
+    return redirect(url_for("budgets.payout_queue"))
