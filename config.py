@@ -53,6 +53,9 @@ class Config:
 
     # Initiatives: at most this many themes on an area's yearly agenda (Delft: 3 to 5).
     AREA_AGENDA_MAX_THEMES = 5
+    # Payouts above this amount (cents) need a second coordinator's approval (EUR 1,000, as at
+    # the Rijnland water board).
+    PAYOUT_SECOND_APPROVAL_CENTS = 100_000
     ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
     ATTACHMENTS_PER_INITIATIVE = 8
     # Where attachments are stored; empty means "<instance folder>/uploads".

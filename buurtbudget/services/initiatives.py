@@ -433,15 +433,17 @@ def initiative_money(initiative: Initiative) -> dict[str, int | None]:
 
     ``requested``: what the initiator asks for; ``checked``: the cost the coordinator checked
     when accepting it (None before); ``co_funding``: the initiator's own money. ``granted`` and
-    ``paid`` come from the budget ledger (grants, commitments and payouts per initiative); the
-    ledger feature fills them in, and without ledger records they are 0.
+    ``paid`` come from the budget ledger (services.ledger.initiative_totals).
     """
+    from buurtbudget.services import ledger
+
+    totals = ledger.initiative_totals(initiative) if initiative.id else None
     return {
         "requested": initiative.requested_amount_cents,
         "checked": initiative.checked_cost_cents,
         "co_funding": initiative.co_funding_cents,
-        "granted": 0,
-        "paid": 0,
+        "granted": totals.granted if totals else 0,
+        "paid": totals.paid if totals else 0,
     }
 
 

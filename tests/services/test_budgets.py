@@ -429,3 +429,15 @@ def test_area_report_figures_add_up_to_the_ledger(app, make):
     assert report.published_at is not None
     with pytest.raises(PermissionDenied):
         budgets.save_report(make.council_member(area), period, "x", publish=False)
+
+
+def test_the_initiative_page_money_comes_from_the_ledger(granted):
+    from buurtbudget.services.initiatives import initiative_money
+
+    initiative = granted["initiative"]
+    request = payouts.request_payout(
+        granted["initiator"], initiative, 250_00, "Zaden", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], request)
+    money = initiative_money(initiative)
+    assert (money["granted"], money["paid"]) == (3_000_00, 250_00)
