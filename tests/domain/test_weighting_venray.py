@@ -167,7 +167,7 @@ def test_weighted_rules_with_the_same_weights_are_also_proportional(scenario):
     (measured: village-1 0.22x, urban-1 1.30x), which is why the corrected ranking balances
     areas. Measured MES ratios: 0.89-1.14 (EUR 251,500 spent, no completion)."""
     projects, ballots, voter_areas = scenario
-    weights = post_stratification_weights(voter_areas, POPULATION).rule_weights()
+    weights = post_stratification_weights(voter_areas, POPULATION).exact_weights()
     election = Election.build(BUDGET_CENTS, [Project(p.id, p.cost) for p in projects], ballots)
     mes = equal_shares(election, weights)
     ratios, _ = _ratios(mes.selected, projects)

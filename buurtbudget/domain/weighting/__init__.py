@@ -10,8 +10,9 @@ Pure Python + numpy. The round/web integration calls, in this order:
    :class:`WeightingResult` (``weights`` with mean 1, ``diagnostics`` with n_eff and deff).
 3. :func:`rank_projects` with those weights -> :class:`Ranking` (raw and corrected rank, each
    factor's value and share of the score per project); :func:`fund_in_order` to fund down it.
-4. The weighted voting rules get ``result.rule_weights()`` (integers), the same weights the
-   ranking counted with: ``greedy(election, weights)``, ``equal_shares(election, weights)``.
+4. The weighted voting rules get ``result.exact_weights()`` (the weights rounded to 6 decimals,
+   as Fractions), the same weights the ranking counted with: ``greedy(election, weights)``,
+   ``equal_shares(election, weights, completion="add1")``.
 
 Module docs: :mod:`.weights` (weights, unknowns, empty cells, trimming, floats),
 :mod:`.turnout` (formulas), :mod:`.ranking` (factors, score, ties). The public explanation for
@@ -64,6 +65,7 @@ from buurtbudget.domain.weighting.weights import (
     cell_shares,
     design_effect,
     effective_sample_size,
+    exact_weights,
     post_stratification_weights,
     rake,
     rule_weights,
@@ -107,6 +109,7 @@ __all__ = [
     "count_cells",
     "design_effect",
     "effective_sample_size",
+    "exact_weights",
     "fund_in_order",
     "post_stratification_weights",
     "rake",

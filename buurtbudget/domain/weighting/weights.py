@@ -62,6 +62,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from numbers import Real
 
 import numpy as np
@@ -127,6 +128,9 @@ class WeightingResult:
     def rule_weights(self, decimals: int = RULE_WEIGHT_DECIMALS) -> np.ndarray:
         return rule_weights(self.weights, decimals)
 
+    def exact_weights(self, decimals: int = RULE_WEIGHT_DECIMALS) -> list[Fraction]:
+        return exact_weights(self.weights, decimals)
+
 
 def effective_sample_size(weights: Sequence[float] | np.ndarray) -> float:
     """Kish: ``(sum w)^2 / sum w^2``; equals n for equal weights."""
@@ -156,6 +160,19 @@ def rule_weights(
     scaled = np.rint(w * 10**decimals).astype(np.int64)
     scaled.flags.writeable = False
     return scaled
+
+
+def exact_weights(
+    weights: Sequence[float] | np.ndarray, decimals: int = RULE_WEIGHT_DECIMALS
+) -> list[Fraction]:
+    """The same rounded weights as :func:`rule_weights`, as Fractions (``k / 10**decimals``).
+
+    Pass these to the voting rules (``greedy``, ``equal_shares``): a weight of 1 then means one
+    voter, which matters for Equal Shares' Add1 completion (it adds ``increment`` per unit of
+    weight; with the scaled integers of :func:`rule_weights` one voter would get a million).
+    """
+    scale = 10**decimals
+    return [Fraction(value, scale) for value in rule_weights(weights, decimals).tolist()]
 
 
 def _diagnostics(w: np.ndarray, **extra: object) -> WeightDiagnostics:
