@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from buurtbudget.demo import people, places
+from buurtbudget.demo import budgets, people, places
 
 Progress = Callable[[str], None]
 
@@ -17,6 +17,7 @@ Progress = Callable[[str], None]
 STEPS: list[tuple[str, Callable[[Progress], None]]] = [
     ("areas and population figures", places.seed_places),
     ("staff and residents", people.seed_people),
+    ("area budgets (Delft, Zaanstad and Ede models)", budgets.seed_budgets),
 ]
 
 

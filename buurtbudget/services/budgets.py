@@ -155,9 +155,9 @@ def open_period(actor: User | None, area: Area, year: int, half: int | None = No
         opened_by_id=actor.id if actor else None,
     )
     db.session.add(period)
-    pots = [(AccountKind.AREA, calc.amount_cents, _l("Area budget"))]
+    pots = [(AccountKind.AREA, calc.amount_cents)]
     if settings.bottleneck_fund_cents:
-        pots.append((AccountKind.BOTTLENECK, settings.bottleneck_fund_cents, _l("Bottleneck fund")))
+        pots.append((AccountKind.BOTTLENECK, settings.bottleneck_fund_cents))
     _create_pots(actor, period, pots)
     audit.record(
         actor,
@@ -194,7 +194,7 @@ def open_citywide_period(actor: User | None, municipality: Municipality, year: i
         opened_by_id=actor.id if actor else None,
     )
     db.session.add(period)
-    _create_pots(actor, period, [(AccountKind.CITYWIDE, config.citywide_pot_cents, "")])
+    _create_pots(actor, period, [(AccountKind.CITYWIDE, config.citywide_pot_cents)])
     audit.record(
         actor,
         "budget_period.opened",
@@ -209,13 +209,13 @@ def open_citywide_period(actor: User | None, municipality: Municipality, year: i
 
 
 def _create_pots(actor, period: BudgetPeriod, pots) -> None:
-    for kind, amount, memo in pots:
+    for kind, amount in pots:
         account = BudgetAccount(period=period, kind=kind)
         db.session.add(account)
         db.session.flush()
         if amount:
             ledger.lock_account(account.id)
-            ledger.post(actor, account, EntryKind.ALLOCATION, amount, memo=str(memo))
+            ledger.post(actor, account, EntryKind.ALLOCATION, amount)
 
 
 def periods_of(area: Area) -> list[BudgetPeriod]:

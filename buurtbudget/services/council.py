@@ -126,7 +126,7 @@ def record_decision(
         if pot is None:
             raise Conflict(_l("There is no open budget period for this area."))
         decision.account_id = pot.id
-        memo = _l("Council decision of %(date)s: %(title)s", date=meeting.held_on, title=title)
+        memo = f"{meeting.held_on.isoformat()}: {title}"  # stored, so not translated
         if initiative is not None:
             ledger.lock_account(pot.id)
             ledger.post(
@@ -135,7 +135,7 @@ def record_decision(
                 EntryKind.COMMITMENT,
                 amount_cents,
                 initiative=initiative,
-                memo=str(memo),
+                memo=memo,
                 spend_kind=spend_kind,
                 decision_id=decision.id,
             )
@@ -147,7 +147,7 @@ def record_decision(
                 actor,
                 pot,
                 amount_cents,
-                str(memo),
+                memo,
                 spend_kind=spend_kind,
                 decision_id=decision.id,
             )
