@@ -1,0 +1,154 @@
+"""Benchmark: our pabulib parser and rules next to pabutools 1.2.3, in one run.
+
+    .venv/bin/python bench/rules.py [--pabutools-timeout SECONDS] [--files NAME ...]
+
+For Warsaw 2026 and Amsterdam 309 it times parse, greedy, MES and MES+Add1 (cost utilities),
+ours (best of several runs) and pabutools' (one run each, in a child process so that a
+pabutools run longer than the timeout can be stopped), prints the ratio pabutools / ours, and
+checks that both select the same projects in the same order. When a pabutools run is stopped,
+the winners are compared with the stored pabutools result
+(tests/domain/data/pabutools_reference.json) instead.
+
+Targets (Warsaw 2026): parse <= 0.5 s, greedy <= 0.05 s, MES+Add1 <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from buurtbudget.domain.pabulib import read_pabulib  # noqa: E402
+from buurtbudget.domain.rules import compute  # noqa: E402
+
+PABULIB_DIR = ROOT.parent / "shared" / "pabulib"
+REFERENCE = ROOT / "tests" / "domain" / "data" / "pabutools_reference.json"
+FILES = ["Poland_Warszawa_2026.pb", "Netherlands_Amsterdam_309.pb"]
+TARGETS = {("Poland_Warszawa_2026.pb", "parse"): 0.5, ("Poland_Warszawa_2026.pb", "greedy"): 0.05}
+TARGETS[("Poland_Warszawa_2026.pb", "mes_add1")] = 1.0
+STEPS = ["parse", "greedy", "mes", "mes_add1"]
+
+
+def best_time(function, repeat: int):
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def ours(path: Path) -> dict[str, tuple[float, list[str] | None]]:
+    results: dict[str, tuple[float, list[str] | None]] = {}
+    seconds, election = best_time(lambda: read_pabulib(path), 3)
+    results["parse"] = (seconds, None)
+    for step, repeat in (("greedy", 5), ("mes", 3), ("mes_add1", 2)):
+        # pabutools knows no caps or thresholds: compare the plain rules.
+        options = {"caps": False} if step == "greedy" else {}
+        seconds, outcome = best_time(lambda s=step, o=options: compute(s, election, **o), repeat)
+        results[step] = (seconds, list(outcome.selected))
+    return results
+
+
+def _pabutools_child(step: str, parsed, connection) -> None:
+    from pabutools.election import Cost_Sat
+    from pabutools.rules import greedy_utilitarian_welfare, method_of_equal_shares
+
+    instance, profile = parsed
+    started = time.perf_counter()
+    if step == "greedy":
+        result = greedy_utilitarian_welfare(instance, profile, sat_class=Cost_Sat)
+    elif step == "mes":
+        result = method_of_equal_shares(instance, profile, sat_class=Cost_Sat)
+    else:
+        result = method_of_equal_shares(
+            instance, profile, sat_class=Cost_Sat, voter_budget_increment=1
+        )
+    connection.send((time.perf_counter() - started, [p.name for p in result]))
+
+
+def pabutools(path: Path, timeout: float) -> dict[str, tuple[float | None, list[str] | None]]:
+    from pabutools.election import parse_pabulib
+
+    results: dict[str, tuple[float | None, list[str] | None]] = {}
+    started = time.perf_counter()
+    parsed = parse_pabulib(str(path))
+    results["parse"] = (time.perf_counter() - started, None)
+    context = multiprocessing.get_context("fork")  # the child inherits the parsed profile
+    for step in STEPS[1:]:
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=_pabutools_child, args=(step, parsed, sender))
+        child.start()
+        if receiver.poll(timeout):
+            results[step] = receiver.recv()
+        else:
+            results[step] = (None, None)
+        child.terminate()
+        child.join()
+    return results
+
+
+def stored_reference(name: str, step: str) -> list[str] | None:
+    if not REFERENCE.exists():
+        return None
+    entry = json.loads(REFERENCE.read_text())["results"].get(f"{name}|{step}|cost|unweighted")
+    return entry["selected"] if entry else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pabutools-timeout", type=float, default=600.0)
+    parser.add_argument("--files", nargs="*", default=FILES)
+    args = parser.parse_args(argv)
+
+    rows = [("file", "step", "ours (s)", "pabutools (s)", "ratio", "same winners", "target")]
+    all_ok = True
+    for name in args.files:
+        path = PABULIB_DIR / name
+        print(f"timing {name} ...", file=sys.stderr, flush=True)
+        mine = ours(path)
+        theirs = pabutools(path, args.pabutools_timeout)
+        for step in STEPS:
+            my_seconds, my_selected = mine[step]
+            their_seconds, their_selected = theirs[step]
+            if their_seconds is None:
+                their_text = f"> {args.pabutools_timeout:.0f}"
+                ratio = f"> {args.pabutools_timeout / my_seconds:.0f}x"
+            else:
+                their_text = f"{their_seconds:.3f}"
+                ratio = f"{their_seconds / my_seconds:.0f}x"
+            if step == "parse":
+                same = "-"
+            elif their_selected is not None:
+                same = "yes" if my_selected == their_selected else "NO"
+            else:
+                stored = stored_reference(name, step)
+                if stored is None:
+                    same = "unknown"
+                else:
+                    same = "yes (stored)" if my_selected == stored else "NO (stored)"
+            target = TARGETS.get((name, step))
+            if target is None:
+                target_text = "-"
+            else:
+                met = my_seconds <= target
+                target_text = f"<= {target:g} s: {'met' if met else 'MISSED'}"
+                all_ok = all_ok and met
+            all_ok = all_ok and not same.startswith("NO")
+            rows.append((name, step, f"{my_seconds:.3f}", their_text, ratio, same, target_text))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
