@@ -19,7 +19,7 @@ from buurtbudget.domain.weighting import (
     post_stratification_weights,
     rake,
     representativeness,
-    rule_weights,
+    scaled_weights,
     trim_weights,
     turnout,
 )
@@ -197,10 +197,10 @@ def test_empty_and_unknown_cells_are_clear_errors():
         rake({"age": ["x"]}, {"sex": {"F": 1}})
 
 
-def test_rule_weights_are_rounded_integers():
-    assert rule_weights([1.0, 0.5, 2 / 3]).tolist() == [1_000_000, 500_000, 666_667]
+def test_scaled_weights_are_rounded_integers():
+    assert scaled_weights([1.0, 0.5, 2 / 3]).tolist() == [1_000_000, 500_000, 666_667]
     with pytest.raises(WeightingError):
-        rule_weights([1.0, -0.1])
+        scaled_weights([1.0, -0.1])
 
 
 def test_turnout_and_representativeness_by_hand():

@@ -68,7 +68,7 @@ from buurtbudget.domain.weighting.weights import (
     exact_weights,
     post_stratification_weights,
     rake,
-    rule_weights,
+    scaled_weights,
     trim_weights,
 )
 
@@ -116,7 +116,7 @@ __all__ = [
     "rank_projects",
     "relative_own_contribution",
     "representativeness",
-    "rule_weights",
+    "scaled_weights",
     "trim_weights",
     "turnout",
 ]

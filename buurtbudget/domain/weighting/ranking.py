@@ -20,7 +20,7 @@ Score
 
 Exactness and ties
     Voter weights are rounded to 6 decimals and scaled to integers
-    (:func:`~buurtbudget.domain.weighting.weights.rule_weights`), so weighted support is an exact
+    (:func:`~buurtbudget.domain.weighting.weights.scaled_weights`), so weighted support is an exact
     integer sum; all factor values, normalisations and scores are Fractions. Equal scores are
     therefore really equal, and are ordered by project id as a string, ascending (the same
     tie-break as the voting rules). The raw rank orders by votes, then project id.
@@ -53,7 +53,7 @@ from numbers import Rational, Real
 
 import numpy as np
 
-from buurtbudget.domain.weighting.weights import RULE_WEIGHT_DECIMALS, rule_weights
+from buurtbudget.domain.weighting.weights import WEIGHT_DECIMALS, scaled_weights
 
 SUPPORT = "support"
 WEIGHTED_SUPPORT = "weighted_support"
@@ -352,12 +352,12 @@ class Ranking:
 def _integer_weights(
     voter_weights: Sequence[float] | np.ndarray | None, n: int
 ) -> tuple[list[int], int]:
-    """The voter weights as exact integers and their scale (see :func:`rule_weights`)."""
+    """The voter weights as exact integers and their scale (see :func:`scaled_weights`)."""
     if voter_weights is None:
         return [1] * n, 1
     if len(voter_weights) != n:
         raise ValueError(f"{len(voter_weights)} weights given for {n} ballots")
-    return rule_weights(voter_weights).tolist(), 10**RULE_WEIGHT_DECIMALS
+    return scaled_weights(voter_weights).tolist(), 10**WEIGHT_DECIMALS
 
 
 def _support_counts(

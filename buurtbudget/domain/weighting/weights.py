@@ -52,9 +52,10 @@ Diagnostics
 
 Floats and exact ranks
     Weights are floats (raking is numerical). Before they are used to count votes they are
-    rounded to ``decimals`` places and scaled to integers (:func:`rule_weights`); the voting rules
-    and :func:`~buurtbudget.domain.weighting.ranking.rank_projects` then count exactly, so float
-    noise can never reorder projects with equal support.
+    rounded to ``decimals`` places (:func:`scaled_weights` as integers, :func:`exact_weights` as
+    Fractions for the voting rules); the rules and
+    :func:`~buurtbudget.domain.weighting.ranking.rank_projects` then count exactly, so float noise
+    can never reorder projects with equal support.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ ERROR = "error"
 SPREAD = "spread"
 _EMPTY_CELL_POLICIES = (ERROR, SPREAD)
 MISSING_VALUES = (None, "")
-RULE_WEIGHT_DECIMALS = 6
+WEIGHT_DECIMALS = 6
 
 
 class WeightingError(ValueError):
@@ -125,10 +126,10 @@ class WeightingResult:
     weights: np.ndarray
     diagnostics: WeightDiagnostics = field(repr=False)
 
-    def rule_weights(self, decimals: int = RULE_WEIGHT_DECIMALS) -> np.ndarray:
-        return rule_weights(self.weights, decimals)
+    def scaled_weights(self, decimals: int = WEIGHT_DECIMALS) -> np.ndarray:
+        return scaled_weights(self.weights, decimals)
 
-    def exact_weights(self, decimals: int = RULE_WEIGHT_DECIMALS) -> list[Fraction]:
+    def exact_weights(self, decimals: int = WEIGHT_DECIMALS) -> list[Fraction]:
         return exact_weights(self.weights, decimals)
 
 
@@ -145,14 +146,14 @@ def design_effect(weights: Sequence[float] | np.ndarray) -> float:
     return len(weights) / n_eff if n_eff else float("inf")
 
 
-def rule_weights(
-    weights: Sequence[float] | np.ndarray, decimals: int = RULE_WEIGHT_DECIMALS
+def scaled_weights(
+    weights: Sequence[float] | np.ndarray, decimals: int = WEIGHT_DECIMALS
 ) -> np.ndarray:
     """Weights rounded to ``decimals`` places and scaled to int64 (``round(w * 10**decimals)``).
 
-    The voting rules accept integer weights and are invariant under a common factor, so these
-    integers give exactly the outcome of the rounded weights; using the same array for the
-    ranking, weighted greedy and weighted Equal Shares keeps them consistent.
+    The ranking counts weighted votes with these integers, exactly. Do not pass them to the
+    voting rules: their vote threshold and Add1 increment are per unit of weight, so give the
+    rules :func:`exact_weights` (the same values as Fractions) instead.
     """
     w = np.asarray(weights, dtype=np.float64)
     if not np.all(np.isfinite(w)) or np.any(w < 0):
@@ -163,16 +164,16 @@ def rule_weights(
 
 
 def exact_weights(
-    weights: Sequence[float] | np.ndarray, decimals: int = RULE_WEIGHT_DECIMALS
+    weights: Sequence[float] | np.ndarray, decimals: int = WEIGHT_DECIMALS
 ) -> list[Fraction]:
-    """The same rounded weights as :func:`rule_weights`, as Fractions (``k / 10**decimals``).
+    """The same rounded weights as :func:`scaled_weights`, as Fractions (``k / 10**decimals``).
 
     Pass these to the voting rules (``greedy``, ``equal_shares``): a weight of 1 then means one
     voter, which matters for Equal Shares' Add1 completion (it adds ``increment`` per unit of
-    weight; with the scaled integers of :func:`rule_weights` one voter would get a million).
+    weight; with the scaled integers of :func:`scaled_weights` one voter would get a million).
     """
     scale = 10**decimals
-    return [Fraction(value, scale) for value in rule_weights(weights, decimals).tolist()]
+    return [Fraction(value, scale) for value in scaled_weights(weights, decimals).tolist()]
 
 
 def _diagnostics(w: np.ndarray, **extra: object) -> WeightDiagnostics:
