@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from buurtbudget.demo import budgets, people, places
+from buurtbudget.demo import budgets, initiatives, people, places
 
 Progress = Callable[[str], None]
 
@@ -18,6 +18,7 @@ STEPS: list[tuple[str, Callable[[Progress], None]]] = [
     ("areas and population figures", places.seed_places),
     ("staff and residents", people.seed_people),
     ("area budgets (Delft, Zaanstad and Ede models)", budgets.seed_budgets),
+    ("themes, area agendas, initiatives and working groups", initiatives.seed_initiatives),
 ]
 
 
