@@ -26,6 +26,13 @@ from buurtbudget.services.permissions import require
 ORIGINAL_NAME_MAX = 200
 
 
+def size_text(size_bytes: int) -> str:
+    """A file size for people: whole MB from 1 MB up, else kB (rounded up)."""
+    if size_bytes >= 1024 * 1024:
+        return f"{size_bytes / 1024 / 1024:g} MB"
+    return f"{-(-size_bytes // 1024)} kB"
+
+
 def upload_folder() -> Path:
     configured = current_app.config.get("UPLOAD_FOLDER")
     folder = Path(configured) if configured else Path(current_app.instance_path) / "uploads"
@@ -60,7 +67,7 @@ def add_attachment(
         raise ValidationFailed(_l("The file is empty."), field="file")
     if len(content) > limit:
         raise ValidationFailed(
-            _l("The file is larger than %(mb).1f MB.", mb=limit / 1024 / 1024), field="file"
+            _l("The file is larger than %(size)s.", size=size_text(limit)), field="file"
         )
     file_type = sniff_file_type(content[:SNIFF_BYTES])
     if file_type is None:

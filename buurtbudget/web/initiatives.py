@@ -234,7 +234,7 @@ def _render_detail(initiative: Initiative, code: int = 200, **overrides):
         "can_moderate": can_manage_area(current_user, initiative.area),
         "hide_forms": _comment_forms(initiative, HideCommentForm, "hide", overrides),
         "report_forms": _comment_forms(initiative, ReportCommentForm, "report", overrides),
-        "max_attachment_mb": current_app.config["ATTACHMENT_MAX_BYTES"] / 1024 / 1024,
+        "max_attachment_size": attachments.size_text(current_app.config["ATTACHMENT_MAX_BYTES"]),
     }
     return render_template("initiatives/detail.html", **context), code
 

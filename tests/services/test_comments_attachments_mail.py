@@ -7,6 +7,7 @@ import logging
 import smtplib
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from buurtbudget.extensions import db
@@ -150,7 +151,7 @@ def test_images_and_pdfs_are_stored_under_random_names(world, make, uploads):
         (b"<svg onload=alert(1)>", "Only PNG, JPEG and WebP"),
         (b"GIF89a" + b"\x00" * 10, "Only PNG, JPEG and WebP"),
         (b"", "empty"),
-        (PNG + b"\x00" * 1024, "larger than"),
+        (PNG + b"\x00" * 1024, "larger than 1 kB"),
     ],
 )
 def test_uploads_are_judged_by_content_and_size(app, world, make, uploads, content, message):
@@ -162,7 +163,8 @@ def test_uploads_are_judged_by_content_and_size(app, world, make, uploads, conte
     finally:
         app.config["ATTACHMENT_MAX_BYTES"] = 5 * 1024 * 1024
     assert caught.value.field == "file"
-    assert message in str(caught.value.message)
+    with force_locale("en"):
+        assert message in str(caught.value.message)
     assert list(uploads.iterdir()) == []
     assert db.session.scalar(select(Attachment.id)) is None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from buurtbudget.extensions import db
@@ -46,7 +47,8 @@ def test_area_agenda_holds_at_most_the_configured_number_of_themes(app, world, m
     with pytest.raises(ValidationFailed) as caught:
         themes.set_area_agenda(world.coordinator, world.area, 2026, [*five, extra[3].id])
     assert caught.value.field == "theme_ids"
-    assert "at most 5 themes" in str(caught.value.message)
+    with force_locale("en"):
+        assert "at most 5 themes" in str(caught.value.message)
 
     app.config["AREA_AGENDA_MAX_THEMES"] = 3
     try:
