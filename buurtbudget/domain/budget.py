@@ -465,8 +465,9 @@ _DECODE_CONFUSABLE = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 def _check_character(payload: str) -> str:
     """Luhn mod 32 check character: catches every single mistyped character and every swap
-    of two adjacent characters. (Crockford's own mod-37 check adds symbols like '*' and '~'
-    that print and type badly, so we keep the check inside the alphabet.)"""
+    of two neighbours except "0Z" <-> "Z0" (Luhn's one blind spot). (Crockford's own mod-37
+    check adds symbols like '*' and '~' that print and type badly, so we keep the check inside
+    the alphabet.)"""
     n = len(CROCKFORD_ALPHABET)
     factor, total = 2, 0
     for char in reversed(payload):

@@ -108,7 +108,13 @@ def inject_labels():
         "payout_label": lambda status: PAYOUT_LABELS.get(status, status),
         "model_label": lambda kind: MODEL_LABELS.get(kind, kind),
         "rate_label": format_rate,
+        "area_uses_cheques": _uses_cheques,
     }
+
+
+def _uses_cheques(area: Area) -> bool:
+    config = budgets.config_for(area)
+    return config is not None and config.kind is BudgetModelKind.HOUSEHOLD_CHEQUES
 
 
 class AmountMixin:

@@ -220,7 +220,7 @@ def test_the_check_character_catches_typos_and_swaps():
                     normalise_cheque_code(typo)
     for position in range(len(code) - 1):
         a, b = code[position], code[position + 1]
-        if a != b:
+        if a != b and {a, b} != {"0", "Z"}:  # Luhn mod N cannot see that one swap
             with pytest.raises(InvalidChequeCode):
                 normalise_cheque_code(code[:position] + b + a + code[position + 2 :])
     for bad in ("", "TOO-SHORT", code + "X", code[:-1] + "U"):

@@ -33,6 +33,13 @@ from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFa
 THIS_YEAR = date.today().year
 
 
+@pytest.fixture(autouse=True)
+def english(app):
+    """Messages in English, as the web tests see them (the default language is Dutch)."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        yield
+
+
 def _balance(period, kind=AccountKind.AREA):
     return ledger.account_balance(period.account(kind))
 

@@ -322,3 +322,19 @@ def test_council_member_records_a_meeting_and_a_decision(app, make, client_for):
         data={"held_on": f"{THIS_YEAR + 1}-01-01", "attendees_count": "3"},
     )
     assert future.status_code == 400
+
+
+def test_initiative_page_links_to_pooling_and_payouts(ede, delft, client_for, make):
+    resident = client_for(make.resident(ede["area"]))
+    page = resident.get(f"/initiatives/{ede['initiative'].id}").get_data(as_text=True)
+    assert f"/budgets/initiatives/{ede['initiative'].id}/cheques" in page
+    initiative = delft["initiative"]
+    initiative.status = Status.SELECTED
+    db.session.commit()
+    page = client_for(initiative.initiator).get(f"/initiatives/{initiative.id}")
+    html = page.get_data(as_text=True)
+    assert f"/budgets/initiatives/{initiative.id}/payouts" in html
+    assert "/cheques" not in html  # Delft does not use cheques
+    assert "€2,500.00" in html  # granted, from the ledger
+    nav = client_for(delft["member"]).get("/").get_data(as_text=True)
+    assert "/budgets/" in nav
