@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
     DateField,
@@ -44,6 +44,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
     BudgetPeriod,
+    Cheque,
     CouncilMeeting,
     Initiative,
     PayoutRequest,
@@ -205,6 +206,15 @@ class DirectSpendForm(AmountMixin, FlaskForm):
     theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])
 
 
+def _paginate(query):
+    return db.paginate(
+        query,
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+
+
 def _period_or_404(period_id: int) -> BudgetPeriod:
     period = db.session.get(BudgetPeriod, period_id)
     if period is None or period.area is None:
@@ -293,24 +303,20 @@ def period(period_id: int):
 def _cheque_stats(period: BudgetPeriod) -> dict[str, int] | None:
     if period.model_kind is not BudgetModelKind.HOUSEHOLD_CHEQUES:
         return None
-    rows = db.session.scalars(cheques.cheques_query(period)).all()
-    return {
-        "issued": len(rows),
-        "redeemed": sum(1 for c in rows if c.redeemed_at),
-        "expired": sum(1 for c in rows if c.expired_at),
-    }
+    cheque_ids = cheques.cheques_query(period).with_only_columns(Cheque.id).order_by(None)
+    issued, redeemed, expired = db.session.execute(
+        select(
+            func.count(Cheque.id), func.count(Cheque.redeemed_at), func.count(Cheque.expired_at)
+        ).where(Cheque.id.in_(cheque_ids))
+    ).one()
+    return {"issued": issued, "redeemed": redeemed, "expired": expired}
 
 
 @bp.route("/periods/<int:period_id>/ledger")
 @login_required
 def period_ledger(period_id: int):
     period = _period_or_404(period_id)
-    page = db.paginate(
-        budget_reports.ledger_query(period),
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = _paginate(budget_reports.ledger_query(period))
     return render_template("budgets/ledger.html", period=period, page=page)
 
 
@@ -493,12 +499,7 @@ def new_decision(meeting_id: int):
 @role_required(Role.ADMINISTRATOR)
 def cheque_list(period_id: int):
     period = _period_or_404(period_id)
-    page = db.paginate(
-        cheques.cheques_query(period),
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = _paginate(cheques.cheques_query(period))
     return render_template("budgets/cheques.html", period=period, page=page)
 
 
@@ -583,12 +584,7 @@ def payout_queue():
     query = payouts.requests_query(area_ids=area_ids).where(
         PayoutRequest.status.in_(payouts.OPEN_REQUEST_STATUSES)
     )
-    page = db.paginate(
-        query,
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = _paginate(query)
     return render_template(
         "budgets/payouts.html",
         page=page,

@@ -338,3 +338,11 @@ def test_initiative_page_links_to_pooling_and_payouts(ede, delft, client_for, ma
     assert "€2,500.00" in html  # granted, from the ledger
     nav = client_for(delft["member"]).get("/").get_data(as_text=True)
     assert "/budgets/" in nav
+
+
+def test_cheque_figures_on_the_period_page(ede, client_for, make):
+    cheques.redeem(make.resident(ede["area"]), ede["cheques"][0].code, ede["initiative"])
+    page = client_for(ede["admin"]).get(f"/budgets/periods/{ede['period'].id}")
+    html = page.get_data(as_text=True)
+    assert "2 cheques issued, 1 pooled on initiatives, 0 expired." in html
+    assert "Value of cheques in circulation: €7.50" in html
