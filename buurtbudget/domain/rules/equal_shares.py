@@ -288,7 +288,9 @@ class _Run:
         classes, codes, weights = self._groups(data)
         money = self.money_f[classes]
         err = self.err_f[classes]
-        utility = data.utility_values_f[codes]
+        # Approval ballots: one utility value per project, kept as a scalar (fewer array ops).
+        scalar = data.utility_code is None
+        utility = data.utility_values_f[0] if scalar else data.utility_values_f[codes]
         cost = data.cost
         gamma = _gamma(len(classes))
         available = float(np.dot(weights, money))
@@ -313,7 +315,8 @@ class _Run:
         order = np.argsort(ratios, kind="stable")
         w_sorted = weights[order]
         paid_before = np.concatenate(([0.0], np.cumsum(w_sorted * money[order])[:-1]))
-        utility_from = np.cumsum((w_sorted * utility[order])[::-1])[::-1]
+        utility_sorted = utility if scalar else utility[order]
+        utility_from = np.cumsum((w_sorted * utility_sorted)[::-1])[::-1]
         prices = (cost - paid_before) / utility_from
         valid = np.flatnonzero(prices <= ratios[order])
         first_rich = int(valid[0]) if len(valid) else len(order) - 1
