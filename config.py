@@ -46,6 +46,8 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    # Cheque codes typed per IP address: guessing codes must stay hopeless.
+    CHEQUE_REDEEM_RATE_LIMIT = "20 per minute;200 per hour"
 
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     PAGE_SIZE = 25
@@ -89,6 +91,7 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     # The limiter stays on, with a limit no test reaches; the rate-limit test lowers it.
     LOGIN_RATE_LIMIT = "100000 per minute"
+    CHEQUE_REDEEM_RATE_LIMIT = "100000 per minute"
     MINIMUM_PASSWORD_LENGTH = 8
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
 

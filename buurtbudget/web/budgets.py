@@ -40,7 +40,7 @@ from buurtbudget.domain.budget import (
     parse_euros,
 )
 from buurtbudget.domain.initiative_lifecycle import Status
-from buurtbudget.extensions import db
+from buurtbudget.extensions import db, limiter
 from buurtbudget.models import (
     Area,
     BudgetPeriod,
@@ -510,7 +510,12 @@ def cheque_letter(cheque_id: int):
     return render_template("budgets/letter.html", cheque=cheque, period=cheque.account.period)
 
 
+def _redeem_limit() -> str:
+    return current_app.config["CHEQUE_REDEEM_RATE_LIMIT"]
+
+
 @bp.route("/initiatives/<int:initiative_id>/cheques", methods=["GET", "POST"])
+@limiter.limit(_redeem_limit, methods=["POST"])
 @login_required
 def redeem(initiative_id: int):
     initiative = db.session.get(Initiative, initiative_id) or abort(404)

@@ -346,3 +346,11 @@ def test_cheque_figures_on_the_period_page(ede, client_for, make):
     html = page.get_data(as_text=True)
     assert "2 cheques issued, 1 pooled on initiatives, 0 expired." in html
     assert "Value of cheques in circulation: €7.50" in html
+
+
+def test_typing_cheque_codes_is_rate_limited(app, ede, client_for, make, monkeypatch):
+    monkeypatch.setitem(app.config, "CHEQUE_REDEEM_RATE_LIMIT", "3 per minute")
+    client = client_for(make.resident(ede["area"]))
+    url = f"/budgets/initiatives/{ede['initiative'].id}/cheques"
+    statuses = [client.post(url, data={"code": "XXXX"}).status_code for _ in range(4)]
+    assert statuses == [400, 400, 400, 429]
