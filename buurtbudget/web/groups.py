@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -17,6 +17,7 @@ from buurtbudget.services import initiatives, themes, working_groups
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.web.forms import attach_error
+from buurtbudget.web.initiatives import paginate
 from buurtbudget.web.security import login_required, public
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
@@ -64,11 +65,7 @@ def _creatable_areas() -> list[Area]:
 @public
 def index():
     area_id = request.args.get("area", type=int)
-    page = db.paginate(
-        working_groups.list_query(area_id=area_id),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(working_groups.list_query(area_id=area_id))
     area = db.session.get(Area, area_id) if area_id else None
     return render_template("groups/index.html", page=page, area=area, today=working_groups.today())
 

@@ -194,6 +194,11 @@ class BrowseForm(FlaskForm):
 # Helpers -------------------------------------------------------------------------------------
 
 
+def paginate(query):
+    """One page of ``query`` (page number from ?page=); past the end: an empty page."""
+    return db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+
+
 def _get_initiative(initiative_id: int) -> Initiative:
     initiative = db.session.get(Initiative, initiative_id) or abort(404)
     if not initiatives.can_view(current_user, initiative):
@@ -311,7 +316,7 @@ def browse():
         status=Status(filters["status"]) if filters.get("status") else None,
         text=filters.get("q"),
     )
-    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(query)
     link_filters = {k: v for k, v in filters.items() if v}
     return render_template("initiatives/browse.html", form=form, page=page, filters=link_filters), (
         200 if valid else 400
@@ -321,11 +326,7 @@ def browse():
 @bp.route("/initiatives/mine")
 @login_required
 def mine():
-    page = db.paginate(
-        initiatives.mine_query(current_user),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(initiatives.mine_query(current_user))
     return render_template("initiatives/mine.html", page=page)
 
 
@@ -573,22 +574,14 @@ def dismiss_reports(comment_id: int):
 @bp.route("/coordinator/reviews")
 @staff_required
 def reviews():
-    page = db.paginate(
-        initiatives.review_queue_query(current_user),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(initiatives.review_queue_query(current_user))
     return render_template("initiatives/reviews.html", page=page)
 
 
 @bp.route("/coordinator/reports")
 @staff_required
 def reports():
-    page = db.paginate(
-        comments.open_reports_query(current_user),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(comments.open_reports_query(current_user))
     forms = {
         report.comment_id: HideCommentForm(prefix=f"hide{report.comment_id}", formdata=None)
         for report in page.items

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from buurtbudget.extensions import db
 from buurtbudget.services import notifications
+from buurtbudget.web.initiatives import paginate
 from buurtbudget.web.security import login_required
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -33,11 +33,7 @@ def notification_text(notification) -> str:
 @bp.route("")
 @login_required
 def index():
-    page = db.paginate(
-        notifications.for_user(current_user),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(notifications.for_user(current_user))
     return render_template("notifications/index.html", page=page, form=ConfirmForm())
 
 
