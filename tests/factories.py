@@ -7,17 +7,22 @@ commits, so the records are visible to test clients and other connections.
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
+from buurtbudget.domain.initiative_lifecycle import Status
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
     AreaPopulation,
+    Initiative,
     Municipality,
     PostcodeRange,
     Role,
     RoleAssignment,
     User,
+    VotingRound,
 )
+from buurtbudget.models._base import utcnow
 
 TEST_PASSWORD = "correct horse battery"  # noqa: S105
 _sequence = itertools.count(1)
@@ -243,3 +248,57 @@ class Factories:
         db.session.add(initiative)
         db.session.commit()
         return initiative
+
+    # Voting ------------------------------------------------------------------------------
+
+    def open_initiative(
+        self, area: Area, title: str | None = None, cost_cents: int = 100_000, **fields
+    ) -> Initiative:
+        """An initiative that passed review (status open), ready to go on a ballot."""
+        n = next(_sequence)
+        initiator = fields.pop("initiator", None) or self.resident(area)
+        initiative = Initiative(
+            area=area,
+            title=title or f"Initiatief {n}",
+            description=fields.pop("description", "Een goed idee voor de wijk."),
+            requested_amount_cents=cost_cents,
+            checked_cost_cents=cost_cents,
+            initiator_user_id=initiator.id,
+            status=Status.OPEN,
+            **fields,
+        )
+        db.session.add(initiative)
+        db.session.commit()
+        return initiative
+
+    def voting_round(
+        self,
+        areas: list[Area] | Area,
+        *,
+        costs: tuple[int, ...] = (),
+        phase: str = "voting",
+        **fields,
+    ) -> VotingRound:
+        """A round of ``areas`` with one open initiative per cost in ``costs`` (cents) on the
+        ballot, its dates set so that it is in ``phase`` now (proposals, voting, counting)."""
+        from buurtbudget.services import voting
+
+        areas = [areas] if isinstance(areas, Area) else list(areas)
+        for index, cost in enumerate(costs, start=1):
+            self.open_initiative(areas[0], f"Project {index}", cost)
+        now = utcnow()
+        offsets = {"proposals": 10, "voting": -1, "counting": -20}[phase]
+        start = now + timedelta(days=offsets)
+        setup = voting.RoundSetup(
+            title=fields.pop("title", f"Stemronde {next(_sequence)}"),
+            areas=areas,
+            proposals_until=start - timedelta(days=2),
+            review_until=start - timedelta(days=1),
+            voting_opens_at=start,
+            voting_closes_at=start + timedelta(days=14),
+            budget_cents=fields.pop("budget_cents", 1_000_000),
+            **fields,
+        )
+        if phase == "counting":
+            setup.voting_closes_at = now - timedelta(minutes=1)
+        return voting.create_round(None, areas[0].municipality, setup)

@@ -1,0 +1,210 @@
+"""Counting: results with the round's rule, turnout per area, CSV, publishing (initiatives
+selected and granted), and pabulib export / import of whole rounds."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
+from buurtbudget.domain.pabulib import parse_pabulib, project_flags, read_pabulib
+from buurtbudget.domain.rules import compute
+from buurtbudget.extensions import db
+from buurtbudget.models import Ballot, Channel, Phase, RoundSource
+from buurtbudget.models._base import utcnow
+from buurtbudget.services import voting, voting_pabulib, voting_results
+from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
+
+
+@pytest.fixture(autouse=True)
+def english(app):
+    """Service messages render in the request's language: English here."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        yield
+
+
+PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
+
+
+@pytest.fixture
+def counted(make):
+    """A Tanthof round with 5 online and 2 paper ballots, voting just ended."""
+    municipality = make.municipality("Delft")
+    area = make.area(municipality, name="Tanthof", inhabitants=1_000)
+    other = make.area(municipality, name="Buitenhof")
+    voting_round = make.voting_round(
+        area, costs=(400_00, 300_00, 500_00), budget_cents=800_00, max_projects=2
+    )
+    a, b, c = (p.id for p in voting_round.projects)
+    ballots = [{a: 1}, {a: 1, b: 1}, {a: 1, c: 1}, {c: 1}, {b: 1, c: 1}]
+    for index, choices in enumerate(ballots):
+        voting.cast_ballot(make.resident(area, birth_year=1950 + index * 10), voting_round, choices)
+    admin = make.administrator(municipality)
+    voting.enter_paper_ballot(admin, voting_round, "1", {c: 1}, area=area)
+    voting.enter_paper_ballot(admin, voting_round, "2", {a: 1})  # area not on the form
+    voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    return {"round": voting_round, "admin": admin, "area": area, "other": other, "make": make}
+
+
+def test_results_follow_the_rule_and_explain_each_project(counted):
+    voting_round = counted["round"]
+    assert voting_round.phase() is Phase.COUNTING
+    outcome = voting_results.close_round(counted["admin"], voting_round)
+    # Votes: Project 1 = 4, Project 2 = 2, Project 3 = 4. Greedy: equal votes -> id order.
+    projects = {p.name: p for p in voting_round.projects}
+    assert {name: p.votes for name, p in projects.items()} == {
+        "Project 1": 4,
+        "Project 2": 2,
+        "Project 3": 4,
+    }
+    assert outcome.selected == (
+        projects["Project 1"].external_id,
+        projects["Project 2"].external_id,
+    )
+    assert [projects[n].selected for n in ("Project 1", "Project 2", "Project 3")] == [
+        True,
+        True,
+        False,
+    ]
+    assert "exceeds remaining" in projects["Project 3"].selection_reason
+    assert "4 votes" in projects["Project 1"].selection_reason
+    assert voting_round.result_total_cost_cents == 700_00
+    assert voting_round.phase() is Phase.RESULTS
+    assert voting_results.results_in_order(voting_round)[0].name == "Project 1"
+    with pytest.raises(Conflict, match="already closed"):
+        voting_results.close_round(counted["admin"], voting_round)
+
+
+def test_turnout_per_area_counts_paper_ballots(counted):
+    rows = voting_results.turnout(counted["round"])
+    tanthof, unknown = rows
+    assert tanthof.area.name == "Tanthof"
+    # 5 online + 1 paper ballot with the area; 1 paper ballot without it.
+    assert (tanthof.ballots, unknown.ballots, unknown.area) == (6, 1, None)
+    assert tanthof.inhabitants == 1_000
+    assert tanthof.share_of_inhabitants == pytest.approx(0.006)
+    # Eligible accounts: the 5 voters plus the 3 initiators of the projects (born 1980).
+    assert tanthof.eligible_accounts == 8
+    assert voting_results.ballots_by_channel(counted["round"]) == {"online": 5, "paper": 2}
+    cells = voting_results.ballot_cells(counted["round"])
+    assert cells[(counted["area"].id, "age_65_plus")] == 2  # born 1950 and 1960
+    assert cells[(None, None)] == 1
+
+
+def test_results_csv(counted):
+    voting_results.close_round(counted["admin"], counted["round"])
+    rows = list(csv.reader(io.StringIO(voting_results.results_csv(counted["round"]))))
+    assert rows[0] == list(voting_results.CSV_HEADER)
+    assert [(r[1], r[2], r[3], r[5]) for r in rows[1:]] == [
+        ("Project 1", "400.00", "4", "1"),
+        ("Project 2", "300.00", "2", "1"),
+        ("Project 3", "500.00", "4", "0"),
+    ]
+
+
+def test_publishing_selects_the_winning_initiatives(counted):
+    voting_round = counted["round"]
+    voting_results.close_round(counted["admin"], voting_round)
+    resident = counted["make"].resident(counted["area"])
+    with pytest.raises(PermissionDenied):
+        voting_results.publish_results(resident, voting_round)
+    voting_results.publish_results(counted["admin"], voting_round)
+    statuses = {p.name: p.initiative.status for p in voting_round.projects}
+    assert statuses == {
+        "Project 1": Status.SELECTED,
+        "Project 2": Status.SELECTED,
+        "Project 3": Status.OPEN,
+    }
+    winner = voting_round.projects[0].initiative
+    assert winner.funding_route is FundingRoute.VOTE
+    assert winner.history[-1].reason == f"selected in round {voting_round.title}"
+    assert winner.history[-1].actor is None
+    with pytest.raises(Conflict, match="already published"):
+        voting_results.publish_results(counted["admin"], voting_round)
+
+
+def test_publish_needs_a_closed_round(counted):
+    with pytest.raises(Conflict, match="Close the round first"):
+        voting_results.publish_results(counted["admin"], counted["round"])
+
+
+def test_weighting_hook_is_unweighted_by_default(counted):
+    ballots = voting_results.round_ballots(counted["round"])
+    assert voting_results.voter_weights_for(counted["round"], ballots) is None
+    assert [b.id for b in ballots] == sorted(b.id for b in ballots)
+
+
+# pabulib ---------------------------------------------------------------------------------------
+
+
+def _import(make, name: str, **options):
+    municipality = make.municipality("Amsterdam")
+    content = (PABULIB / name).read_bytes()
+    return voting_pabulib.import_round(
+        None, municipality, content, source_name=name, **options
+    ), read_pabulib(PABULIB / name)
+
+
+def test_import_amsterdam_179_equals_the_engine_on_the_file(make):
+    voting_round, election = _import(make, "Netherlands_Amsterdam_179.pb")
+    expected = compute("greedy", election)
+    selected = [p.external_id for p in voting_round.projects if p.selected]
+    assert sorted(selected) == sorted(expected.selected)
+    ordered = sorted(
+        (p for p in voting_round.projects if p.selected), key=lambda p: p.selection_order
+    )
+    assert tuple(p.external_id for p in ordered) == expected.selected
+    assert voting_round.source is RoundSource.PABULIB
+    assert voting_round.is_closed and voting_round.is_published and voting_round.is_locked
+    assert voting_round.budget_cents == 250_000_00
+    assert db.session.query(Ballot).filter_by(channel=Channel.IMPORTED).count() == 219
+    # The file's own vote counts equal ours.
+    file_votes = {p.id: int(p.extra["votes"]) for p in election.projects}
+    assert {p.external_id: p.votes for p in voting_round.projects} == file_votes
+    # The caps of the file are kept: some project was skipped for its category cap.
+    assert any("cap" in (p.selection_reason or "") for p in voting_round.projects)
+
+
+def test_import_assen_2024_reproduces_the_official_winners(make):
+    voting_round, election = _import(make, "Netherlands_Assen_2024.pb")
+    assert voting_round.rule_name == "mes_add1"
+    selected = sorted(p.external_id for p in voting_round.projects if p.selected)
+    assert selected == sorted(project_flags(election))
+
+
+def test_export_and_import_round_trip(counted):
+    voting_results.close_round(counted["admin"], counted["round"])
+    text = voting_pabulib.export_round(counted["round"])
+    election = parse_pabulib(text)
+    assert election.num_voters == 7
+    assert election.budget == 800  # euros
+    assert [p.cost for p in election.projects] == [400, 300, 500]
+    assert [p.extra["selected"] for p in election.projects] == ["1", "1", "0"]
+    assert election.meta["rule"] == "greedy" and election.meta["max_length"] == "2"
+    assert (
+        sorted(election.ballots.voter_columns["voting_method"]) == ["internet"] * 5 + ["paper"] * 2
+    )
+    assert "area" not in text.lower().split("votes")[-1]  # no area / age per ballot
+    again = voting_pabulib.import_round(
+        None, counted["round"].municipality, text.encode(), source_name="export.pb"
+    )
+    assert [p.selected for p in again.projects] == [p.selected for p in counted["round"].projects]
+
+
+def test_import_refuses_broken_files(make):
+    municipality = make.municipality()
+    with pytest.raises(ValidationFailed, match="not a valid pabulib file.*line 1"):
+        voting_pabulib.import_round(None, municipality, b"hello")
+    admin = make.administrator(make.municipality())
+    content = (PABULIB / "Netherlands_Assen_2024.pb").read_bytes()
+    with pytest.raises(PermissionDenied):
+        voting_pabulib.import_round(admin, municipality, content)
+    with pytest.raises(ValidationFailed, match="not a valid choice"):
+        voting_pabulib.import_round(None, municipality, content, rule_name="borda")
+    assert voting_pabulib.rule_for_file("equalshares/add1") == "mes_add1"
+    assert voting_pabulib.rule_for_file("something-new") == "greedy"
