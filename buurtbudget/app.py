@@ -107,6 +107,8 @@ def _register_blueprints(app: Flask) -> None:
         main,
         notifications,
         themes,
+        voting,
+        voting_staff,
     )
 
     app.register_blueprint(main.bp)
@@ -117,6 +119,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(themes.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(budgets.bp)
+    app.register_blueprint(voting.bp)
+    app.register_blueprint(voting_staff.bp)
     errors.register(app)
 
 

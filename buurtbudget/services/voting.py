@@ -693,6 +693,18 @@ def cast_ballot(
     return _with_write_retries(write)
 
 
+def ballot_for_receipt(voting_round: VotingRound, receipt_token: str | None) -> Ballot | None:
+    """The ballot whose receipt token this is (to show the voter their own choices)."""
+    if not receipt_token or not voting_round.allow_ballot_change:
+        return None
+    return db.session.scalar(
+        select(Ballot).where(
+            Ballot.round_id == voting_round.id,
+            Ballot.receipt_hash == _receipt_hash(receipt_token),
+        )
+    )
+
+
 def change_ballot(
     actor: User | None,
     voting_round: VotingRound,
@@ -708,12 +720,7 @@ def change_ballot(
     _require_voting_open(voting_round)
     if not voting_code_used and (actor is None or not has_voted(actor, voting_round)):
         raise Conflict(_l("You have not voted in this round yet."))
-    ballot = db.session.scalar(
-        select(Ballot).where(
-            Ballot.round_id == voting_round.id,
-            Ballot.receipt_hash == _receipt_hash(receipt_token or ""),
-        )
-    )
+    ballot = ballot_for_receipt(voting_round, receipt_token)
     if ballot is None:
         raise ValidationFailed(_l("This receipt code is not valid."), field="receipt")
     check_choices(voting_round, choices)

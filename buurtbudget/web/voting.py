@@ -1,0 +1,393 @@
+"""Voting rounds for residents: the rounds, the ballot (choose -> review -> confirm), the
+receipt, changing a ballot, voting with a mailed code, results, CSV and the pabulib export.
+
+The ballot views are deliberately public: residents without an account vote with a voting code
+(kept in their session once checked); everyone else is sent to the login page. Who may vote is
+decided by services.voting.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import format_percent
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from buurtbudget.domain.ballots import CUMULATIVE
+from buurtbudget.extensions import db, limiter
+from buurtbudget.models import Phase, VotingRound
+from buurtbudget.services import voting, voting_pabulib, voting_results
+from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.web.forms import attach_error
+from buurtbudget.web.security import public
+
+bp = Blueprint("voting", __name__, url_prefix="/rounds")
+
+CODES_KEY = "voting_codes"  # round id -> the checked voting code of this browser
+RECEIPTS_KEY = "ballot_receipts"  # round id -> {"voter": ..., "token": ..., "cast_on": ...}
+
+
+class CsrfForm(FlaskForm):
+    """The ballot's projects are dynamic; this carries the CSRF token."""
+
+
+class ReceiptForm(FlaskForm):
+    receipt = StringField(_l("Receipt code"), validators=[Length(max=100)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("Voting code"),
+        validators=[DataRequired(), Length(max=40)],
+        description=_l("The code on the letter you received, for example ABCD-EFGH-JKLM."),
+    )
+
+
+@bp.app_template_global()
+def phase_label(phase) -> str:
+    return str(voting.PHASE_LABELS.get(phase, phase))
+
+
+@bp.app_template_global()
+def rule_label(name: str) -> str:
+    return str(voting.RULE_LABELS.get(name, name))
+
+
+@bp.app_template_global()
+def percentage(share) -> str:
+    return "–" if share is None else format_percent(float(share), format="#,##0.0%")
+
+
+@bp.app_template_global()
+def age_band_label(band: str | None) -> str:
+    return str(voting.AGE_BAND_LABELS.get(band, _("unknown"))) if band else _("unknown")
+
+
+def _round(round_id: int) -> VotingRound:
+    return db.session.get(VotingRound, round_id) or abort(404)
+
+
+# Who is voting in this browser -----------------------------------------------------------------
+
+
+def _session_code(voting_round: VotingRound) -> str | None:
+    return session.get(CODES_KEY, {}).get(str(voting_round.id))
+
+
+def _voter_key() -> str:
+    return f"user:{current_user.id}" if current_user.is_authenticated else "code"
+
+
+def _receipt(voting_round: VotingRound) -> dict | None:
+    """This voter's receipt for the round, if cast in this browser session."""
+    receipt = session.get(RECEIPTS_KEY, {}).get(str(voting_round.id))
+    return receipt if receipt and receipt.get("voter") == _voter_key() else None
+
+
+def _remember(key: str, voting_round: VotingRound, value) -> None:
+    stored = dict(session.get(key, {}))
+    if value is None:
+        stored.pop(str(voting_round.id), None)
+    else:
+        stored[str(voting_round.id)] = value
+    session[key] = stored
+
+
+# Ballot form parsing ---------------------------------------------------------------------------
+
+
+def parse_choices(voting_round: VotingRound, form) -> voting.Choices:
+    """Choices from a submitted ballot (checkboxes ``project`` or inputs ``points-<id>``).
+    Raises ValidationFailed for anything that is not a whole number of a listed project."""
+    projects = {project.id for project in voting_round.projects}
+    if voting_round.ballot_type == CUMULATIVE:
+        choices = {}
+        for project_id in projects:
+            text = (form.get(f"points-{project_id}") or "").strip()
+            if not text:
+                continue
+            if not text.isdigit() or len(text) > 6:
+                raise ValidationFailed(_l("Enter whole numbers of points (0 or more)."))
+            if int(text):
+                choices[project_id] = int(text)
+        return choices
+    chosen = {}
+    for value in form.getlist("project"):
+        if not value.isdigit() or int(value) not in projects:
+            raise ValidationFailed(_l("This ballot lists a project that is not in this round."))
+        chosen[int(value)] = 1
+    return chosen
+
+
+def _ballot_context(voting_round: VotingRound, choices: voting.Choices) -> dict:
+    chosen_cost = sum(p.cost_cents for p in voting_round.projects if p.id in choices)
+    limit = voting_round.max_total_cost_cents or voting_round.budget_cents
+    return {
+        "round": voting_round,
+        "choices": choices,
+        "chosen_cost": chosen_cost,
+        "cost_limit": limit,
+        "points_used": sum(choices.values()),
+        "is_points": voting_round.ballot_type == CUMULATIVE,
+    }
+
+
+# Pages -----------------------------------------------------------------------------------------
+
+
+@bp.route("")
+@public
+def index():
+    rounds = db.session.scalars(
+        select(VotingRound).order_by(VotingRound.voting_opens_at.desc(), VotingRound.id.desc())
+    ).all()
+    groups: dict[str, list[VotingRound]] = {"voting": [], "upcoming": [], "done": []}
+    for voting_round in rounds:
+        phase = voting_round.phase()
+        if phase is Phase.VOTING:
+            groups["voting"].append(voting_round)
+        elif phase in (Phase.PROPOSALS, Phase.REVIEW):
+            groups["upcoming"].append(voting_round)
+        elif voting_round.is_published or voting.can_see_results(current_user, voting_round):
+            groups["done"].append(voting_round)
+    return render_template("voting/index.html", groups=groups)
+
+
+@bp.route("/<int:round_id>")
+@public
+def detail(round_id: int):
+    voting_round = _round(round_id)
+    user = current_user if current_user.is_authenticated else None
+    context = {
+        "round": voting_round,
+        "phase": voting_round.phase(),
+        "problem": voting.eligibility_problem(user, voting_round) if user else None,
+        "has_voted": bool(user) and voting.has_voted(user, voting_round),
+        "can_manage": voting.can_manage_round(user, voting_round),
+        "can_enter_paper": voting.can_enter_paper_ballots(user, voting_round),
+        "can_see_results": voting.can_see_results(user, voting_round),
+        "ballot_rules": voting_round.ballot_rules(),
+    }
+    return render_template("voting/detail.html", **context)
+
+
+def _guard_ballot(voting_round: VotingRound):
+    """A redirect when this browser cannot vote in the round now, else None."""
+    if not voting_round.is_voting_open():
+        flash(str(voting.VOTING_NOT_OPEN), "error")
+        return redirect(url_for("voting.detail", round_id=voting_round.id))
+    if _session_code(voting_round):
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    problem = voting.eligibility_problem(current_user, voting_round)
+    if problem is not None:
+        flash(problem, "error")
+        return redirect(url_for("voting.detail", round_id=voting_round.id))
+    if voting.has_voted(current_user, voting_round) and not voting_round.allow_ballot_change:
+        flash(str(voting.ALREADY_VOTED), "error")
+        return redirect(url_for("voting.detail", round_id=voting_round.id))
+    return None
+
+
+def _changing(voting_round: VotingRound) -> bool:
+    """Whether this voter already voted, so the ballot page changes their ballot."""
+    return (
+        current_user.is_authenticated
+        and not _session_code(voting_round)
+        and voting.has_voted(current_user, voting_round)
+    )
+
+
+@bp.route("/<int:round_id>/ballot", methods=["GET", "POST"])
+@public
+def ballot(round_id: int):
+    """Choose (GET, or POST from the review page's "change my choices"), then review (POST)."""
+    voting_round = _round(round_id)
+    refusal = _guard_ballot(voting_round)
+    if refusal is not None:
+        return refusal
+    form = CsrfForm()
+    receipt_form = ReceiptForm(prefix="r")
+    changing = _changing(voting_round)
+    stored = _receipt(voting_round)
+    choices: voting.Choices = {}
+    if request.method == "GET" and changing and stored:
+        own = voting.ballot_for_receipt(voting_round, stored.get("token"))
+        choices = {c.project_id: c.points for c in own.choices} if own else {}
+        receipt_form.receipt.data = stored.get("token") or ""
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        typed = (request.form.get("r-receipt") or "").strip()[:100]
+        receipt_form.receipt.data = typed or (stored or {}).get("token") or ""
+        try:
+            choices = parse_choices(voting_round, request.form)
+            if "review" in request.form:
+                voting.check_choices(voting_round, choices)
+                return render_template(
+                    "voting/review.html",
+                    form=form,
+                    receipt=receipt_form.receipt.data,
+                    changing=changing,
+                    chosen=[p for p in voting_round.projects if p.id in choices],
+                    **_ballot_context(voting_round, choices),
+                )
+        except ServiceError as error:
+            attach_error(form, error)
+            status = 400
+    return render_template(
+        "voting/ballot.html",
+        form=form,
+        receipt_form=receipt_form,
+        changing=changing,
+        **_ballot_context(voting_round, choices),
+    ), status
+
+
+@bp.route("/<int:round_id>/ballot/confirm", methods=["POST"])
+@public
+def confirm(round_id: int):
+    voting_round = _round(round_id)
+    refusal = _guard_ballot(voting_round)
+    if refusal is not None:
+        return refusal
+    form = CsrfForm()
+    if not form.validate_on_submit():
+        abort(400)
+    choices = parse_choices(voting_round, request.form)
+    code = _session_code(voting_round)
+    if _changing(voting_round):
+        stored = _receipt(voting_round) or {}
+        token = (request.form.get("receipt") or "").strip() or stored.get("token") or ""
+        voting.change_ballot(current_user, voting_round, token, choices)
+        flash(_("Your ballot has been changed."), "success")
+        return redirect(url_for("voting.receipt", round_id=voting_round.id))
+    actor = None if code else current_user
+    result = voting.cast_ballot(actor, voting_round, choices, voting_code=code)
+    if code:
+        _remember(CODES_KEY, voting_round, None)
+    _remember(
+        RECEIPTS_KEY,
+        voting_round,
+        {
+            "voter": _voter_key(),
+            "token": result.receipt_token,
+            "cast_on": result.cast_on.isoformat(),
+        },
+    )
+    flash(_("Thank you! Your vote has been counted."), "success")
+    return redirect(url_for("voting.receipt", round_id=voting_round.id))
+
+
+@bp.route("/<int:round_id>/receipt")
+@public
+def receipt(round_id: int):
+    voting_round = _round(round_id)
+    stored = _receipt(voting_round)
+    voted = stored is not None or (
+        current_user.is_authenticated and voting.has_voted(current_user, voting_round)
+    )
+    if not voted:
+        return redirect(url_for("voting.detail", round_id=voting_round.id))
+    cast_on = date.fromisoformat(stored["cast_on"]) if stored and stored.get("cast_on") else None
+    return render_template(
+        "voting/receipt.html", round=voting_round, stored=stored, cast_on=cast_on
+    )
+
+
+@bp.route("/<int:round_id>/code", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def code(round_id: int):
+    """Residents without an account enter the code from their letter."""
+    voting_round = _round(round_id)
+    if not voting_round.uses_voting_codes:
+        abort(404)
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            if not voting_round.is_voting_open():
+                raise ValidationFailed(voting.VOTING_NOT_OPEN)
+            voting.find_voting_code(voting_round, form.code.data)
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            _remember(CODES_KEY, voting_round, voting.normalise_code(form.code.data))
+            return redirect(url_for("voting.ballot", round_id=voting_round.id))
+    if form.errors or form.form_errors:
+        status = 400
+    return render_template("voting/code.html", round=voting_round, form=form), status
+
+
+@bp.route("/<int:round_id>/results")
+@public
+def results(round_id: int):
+    voting_round = _round(round_id)
+    user = current_user if current_user.is_authenticated else None
+    if not voting.can_see_results(user, voting_round):
+        abort(404)
+    return render_template(
+        "voting/results.html",
+        round=voting_round,
+        projects=voting_results.results_in_order(voting_round),
+        turnout=voting_results.turnout(voting_round),
+        channels=voting_results.ballots_by_channel(voting_round),
+        can_manage=voting.can_manage_round(user, voting_round),
+    )
+
+
+@bp.route("/<int:round_id>/results.csv")
+@public
+def results_csv(round_id: int):
+    voting_round = _round(round_id)
+    user = current_user if current_user.is_authenticated else None
+    if not voting.can_see_results(user, voting_round):
+        abort(404)
+    return Response(
+        voting_results.results_csv(voting_round),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="round-{voting_round.id}-results.csv"'
+        },
+    )
+
+
+@bp.route("/<int:round_id>/export.pb")
+@public
+def export(round_id: int):
+    """Public once the results are published; the round's staff once voting has ended
+    (earlier, an export would show interim results)."""
+    voting_round = _round(round_id)
+    user = current_user if current_user.is_authenticated else None
+    staff_may = voting.can_enter_paper_ballots(user, voting_round) and voting_round.phase() in (
+        Phase.COUNTING,
+        Phase.RESULTS,
+    )
+    if not (voting_round.is_published or staff_may):
+        abort(404)
+    return Response(
+        voting_pabulib.export_round(voting_round),
+        mimetype="text/plain",
+        headers={"Content-Disposition": f'attachment; filename="round-{voting_round.id}.pb"'},
+    )

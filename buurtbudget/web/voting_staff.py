@@ -1,0 +1,454 @@
+"""Voting rounds for staff: set up and edit a round, enter paper ballots, issue voting codes,
+close the round (count), publish the results, import a pabulib file."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from buurtbudget.extensions import db
+from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role, VotingRound
+from buurtbudget.services import voting, voting_pabulib, voting_results
+from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.services.permissions import can_manage_area, is_admin_of
+from buurtbudget.web.forms import EuroField, attach_error
+from buurtbudget.web.security import role_required, staff_required
+from buurtbudget.web.voting import CsrfForm, parse_choices
+
+bp = Blueprint("voting_staff", __name__, url_prefix="/staff/rounds")
+
+DATE_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RoundForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=voting.TITLE_MAX)])
+    description = TextAreaField(
+        _l("Description"), validators=[Optional(), Length(max=voting.DESCRIPTION_MAX)]
+    )
+    areas = MultiCheckboxField(_l("Areas"), coerce=int)
+    proposals_until = DateTimeLocalField(
+        _l("Proposals until"), format=DATE_FORMAT, validators=[InputRequired()]
+    )
+    review_until = DateTimeLocalField(
+        _l("Review until"), format=DATE_FORMAT, validators=[InputRequired()]
+    )
+    voting_opens_at = DateTimeLocalField(
+        _l("Voting opens"), format=DATE_FORMAT, validators=[InputRequired()]
+    )
+    voting_closes_at = DateTimeLocalField(
+        _l("Voting closes"), format=DATE_FORMAT, validators=[InputRequired()]
+    )
+    ballot_type = SelectField(
+        _l("Ballot"),
+        choices=[SelectChoice(k, label) for k, label in voting.BALLOT_TYPE_LABELS.items()],
+    )
+    rule_name = SelectField(_l("Counting rule"))
+    min_projects = IntegerField(
+        _l("Minimum number of projects"), validators=[Optional(), NumberRange(0, 1000)]
+    )
+    max_projects = IntegerField(
+        _l("Maximum number of projects"), validators=[Optional(), NumberRange(1, 1000)]
+    )
+    max_total_cost = EuroField(
+        _l("Cost limit per ballot in euros"),
+        validators=[Optional()],
+        description=_l("Empty: no limit. With a limit, voters choose within this amount."),
+    )
+    max_total_points = IntegerField(
+        _l("Points per voter (points ballot)"), validators=[Optional(), NumberRange(1, 10_000)]
+    )
+    max_points_per_project = IntegerField(
+        _l("Most points per project (points ballot)"),
+        validators=[Optional(), NumberRange(1, 10_000)],
+    )
+    min_age = IntegerField(
+        _l("Minimum age"), default=16, validators=[InputRequired(), NumberRange(0, 120)]
+    )
+    allow_ballot_change = BooleanField(_l("Voters may change their vote until voting closes"))
+    uses_voting_codes = BooleanField(_l("Residents without an account vote with a mailed code"))
+    budget_period = SelectField(_l("Budget period"), coerce=int)
+    budget = EuroField(
+        _l("Budget of the round in euros"),
+        validators=[Optional()],
+        description=_l("Empty: what is available in the budget period."),
+    )
+
+
+class PaperBallotForm(FlaskForm):
+    paper_number = StringField(
+        _l("Ballot paper number"),
+        validators=[DataRequired(), Length(max=voting.PAPER_NUMBER_MAX)],
+    )
+    area = SelectField(_l("Area of the voter (if on the form)"), coerce=int)
+    age_band = SelectField(_l("Age of the voter (if on the form)"))
+
+
+class CodesForm(FlaskForm):
+    recipients = TextAreaField(
+        _l("Recipients, one per line"),
+        validators=[DataRequired(), Length(max=2_000_000)],
+        description=_l("Per line: an address or name, then optionally ; and the area's name."),
+    )
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("pabulib file (.pb)"), validators=[FileRequired()])
+    area = SelectField(_l("Area"), coerce=int)
+    rule_name = SelectField(_l("Counting rule"))
+
+
+# Helpers ---------------------------------------------------------------------------------------
+
+
+def _round(round_id: int) -> VotingRound:
+    return db.session.get(VotingRound, round_id) or abort(404)
+
+
+def _municipality() -> Municipality:
+    ids = sorted(
+        {r.municipality_id for r in current_user.roles if r.role is not Role.COUNCIL_MEMBER}
+    )
+    if not ids:
+        abort(403)
+    return db.session.get(Municipality, ids[0]) or abort(404)
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def _to_utc(local: datetime | None) -> datetime | None:
+    return None if local is None else local.replace(tzinfo=_zone()).astimezone(UTC)
+
+
+def _to_local(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(_zone()).replace(tzinfo=None)
+
+
+def _rule_choices() -> list[SelectChoice]:
+    return [SelectChoice(name, voting.RULE_LABELS[name]) for name in voting.available_rules()]
+
+
+def _fill_choices(form: RoundForm, municipality: Municipality) -> None:
+    areas = [a for a in municipality.areas if can_manage_area(current_user, a)]
+    form.areas.choices = [SelectChoice(a.id, a.name) for a in areas]
+    form.rule_name.choices = _rule_choices()
+    periods = db.session.scalars(
+        select(BudgetPeriod)
+        .where(
+            BudgetPeriod.municipality_id == municipality.id,
+            BudgetPeriod.area_id.in_([a.id for a in areas]),
+        )
+        .order_by(BudgetPeriod.year.desc(), BudgetPeriod.area_id)
+    ).all()
+    form.budget_period.choices = [SelectChoice(0, _("No budget period"))] + [
+        SelectChoice(p.id, f"{p.area.name} {p.label}") for p in periods
+    ]
+
+
+def _setup_from(form: RoundForm, municipality: Municipality) -> voting.RoundSetup:
+    areas = [a for a in municipality.areas if a.id in set(form.areas.data or [])]
+    period = (
+        db.session.get(BudgetPeriod, form.budget_period.data) if form.budget_period.data else None
+    )
+    return voting.RoundSetup(
+        title=form.title.data or "",
+        description=form.description.data or "",
+        areas=areas,
+        proposals_until=_to_utc(form.proposals_until.data),
+        review_until=_to_utc(form.review_until.data),
+        voting_opens_at=_to_utc(form.voting_opens_at.data),
+        voting_closes_at=_to_utc(form.voting_closes_at.data),
+        ballot_type=form.ballot_type.data,
+        rule_name=form.rule_name.data,
+        min_projects=form.min_projects.data,
+        max_projects=form.max_projects.data,
+        max_total_cost_cents=form.max_total_cost.data,
+        max_points_per_project=form.max_points_per_project.data,
+        max_total_points=form.max_total_points.data,
+        min_age=form.min_age.data,
+        allow_ballot_change=form.allow_ballot_change.data,
+        uses_voting_codes=form.uses_voting_codes.data,
+        budget_period=period,
+        budget_cents=form.budget.data,
+    )
+
+
+# Setup -----------------------------------------------------------------------------------------
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required
+def new():
+    municipality = _municipality()
+    form = RoundForm()
+    _fill_choices(form, municipality)
+    if form.validate_on_submit():
+        try:
+            voting_round = voting.create_round(
+                current_user, municipality, _setup_from(form, municipality)
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The voting round has been set up."), "success")
+            return redirect(url_for("voting.detail", round_id=voting_round.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("voting/setup.html", form=form, round=None), status
+
+
+@bp.route("/<int:round_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit(round_id: int):
+    voting_round = _round(round_id)
+    if not voting.can_manage_round(current_user, voting_round):
+        abort(403)
+    form = RoundForm(obj=None if request.method == "POST" else voting_round)
+    _fill_choices(form, voting_round.municipality)
+    if request.method == "GET":
+        form.areas.data = [a.id for a in voting_round.areas]
+        for name in ("proposals_until", "review_until", "voting_opens_at", "voting_closes_at"):
+            getattr(form, name).data = _to_local(getattr(voting_round, name))
+        form.max_total_cost.data = voting_round.max_total_cost_cents
+        form.budget.data = voting_round.budget_cents
+        form.budget_period.data = voting_round.budget_period_id or 0
+    if form.validate_on_submit():
+        try:
+            voting.update_round(
+                current_user, voting_round, _setup_from(form, voting_round.municipality)
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The voting round has been saved."), "success")
+            return redirect(url_for("voting.detail", round_id=voting_round.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("voting/setup.html", form=form, round=voting_round), status
+
+
+# Paper ballots ---------------------------------------------------------------------------------
+
+
+@bp.route("/<int:round_id>/paper", methods=["GET", "POST"])
+@staff_required
+def paper(round_id: int):
+    voting_round = _round(round_id)
+    if not voting.can_enter_paper_ballots(current_user, voting_round):
+        abort(403)
+    form = PaperBallotForm()
+    form.area.choices = [SelectChoice(0, _("Not on the form"))] + [
+        SelectChoice(a.id, a.name) for a in voting_round.areas
+    ]
+    form.age_band.choices = [SelectChoice("", _("Not on the form"))] + [
+        SelectChoice(name, voting.AGE_BAND_LABELS[name]) for name, _low, _high in AGE_BANDS
+    ]
+    choices: voting.Choices = {}
+    if form.validate_on_submit():
+        try:
+            choices = parse_choices(voting_round, request.form)
+            voting.enter_paper_ballot(
+                current_user,
+                voting_round,
+                form.paper_number.data,
+                choices,
+                area=db.session.get(Area, form.area.data) if form.area.data else None,
+                age_band=form.age_band.data or None,
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(
+                _("Paper ballot %(number)s has been entered.", number=form.paper_number.data),
+                "success",
+            )
+            return redirect(url_for("voting_staff.paper", round_id=voting_round.id))
+    status = 400 if form.errors or form.form_errors else 200
+    counts = voting_results.ballots_by_channel(voting_round)
+    return render_template(
+        "voting/paper.html",
+        form=form,
+        round=voting_round,
+        choices=choices,
+        is_points=voting_round.ballot_type == "cumulative",
+        paper_count=counts.get("paper", 0),
+    ), status
+
+
+# Voting codes ----------------------------------------------------------------------------------
+
+
+def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipient]:
+    by_name = {area.name.lower(): area for area in voting_round.areas}
+    default_area = voting_round.areas[0] if len(voting_round.areas) == 1 else None
+    recipients = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        label, _sep, area_name = line.partition(";")
+        area = by_name.get(area_name.strip().lower()) if area_name.strip() else default_area
+        if area_name.strip() and area is None:
+            raise ValidationFailed(
+                _l("Unknown area: %(name)s", name=area_name.strip()[:60]), field="recipients"
+            )
+        recipients.append(voting.CodeRecipient(label.strip(), area))
+    return recipients
+
+
+@bp.route("/<int:round_id>/codes", methods=["GET", "POST"])
+@staff_required
+def codes(round_id: int):
+    """Issue codes: the response is a CSV with the codes, shown this once, for the mailing."""
+    voting_round = _round(round_id)
+    if not voting.can_manage_round(current_user, voting_round):
+        abort(403)
+    form = CodesForm()
+    if form.validate_on_submit():
+        try:
+            issued = voting.issue_voting_codes(
+                current_user, voting_round, _recipients(voting_round, form.recipients.data)
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(("label", "area", "code"))
+            for recipient, code in issued:
+                writer.writerow(
+                    (recipient.label, recipient.area.name if recipient.area else "", code)
+                )
+            return Response(
+                buffer.getvalue(),
+                mimetype="text/csv",
+                headers={
+                    "Content-Disposition": (
+                        f'attachment; filename="round-{voting_round.id}-voting-codes.csv"'
+                    ),
+                    "Cache-Control": "no-store",
+                },
+            )
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("voting/codes.html", form=form, round=voting_round), status
+
+
+# Closing and publishing ------------------------------------------------------------------------
+
+
+@bp.route("/<int:round_id>/close", methods=["GET", "POST"])
+@staff_required
+def close(round_id: int):
+    voting_round = _round(round_id)
+    if not voting.can_manage_round(current_user, voting_round):
+        abort(403)
+    form = CsrfForm()
+    if form.validate_on_submit():
+        voting_results.close_round(current_user, voting_round)
+        flash(_("The votes have been counted. Check the results, then publish them."), "success")
+        return redirect(url_for("voting.results", round_id=voting_round.id))
+    return render_template(
+        "voting/confirm.html",
+        form=form,
+        round=voting_round,
+        heading=_("Close the round and count the votes"),
+        explanation=_(
+            "The votes are counted with the rule of the round. After this no more paper ballots"
+            " can be entered. Only staff see the results until you publish them."
+        ),
+        button=_("Close and count"),
+    )
+
+
+@bp.route("/<int:round_id>/publish", methods=["GET", "POST"])
+@staff_required
+def publish(round_id: int):
+    voting_round = _round(round_id)
+    if not voting.can_manage_round(current_user, voting_round):
+        abort(403)
+    form = CsrfForm()
+    if form.validate_on_submit():
+        voting_results.publish_results(current_user, voting_round)
+        flash(_("The results are published."), "success")
+        return redirect(url_for("voting.results", round_id=voting_round.id))
+    return render_template(
+        "voting/confirm.html",
+        form=form,
+        round=voting_round,
+        heading=_("Publish the results"),
+        explanation=_(
+            "Everyone can then see the results. The selected initiatives get the status"
+            " “selected” and their money is reserved in the area budget."
+        ),
+        button=_("Publish"),
+    )
+
+
+# pabulib import --------------------------------------------------------------------------------
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(Role.ADMINISTRATOR)
+def import_file():
+    municipality = _municipality()
+    if not is_admin_of(current_user, municipality.id):
+        abort(403)
+    form = ImportForm()
+    form.area.choices = [SelectChoice(0, _("No area"))] + [
+        SelectChoice(a.id, a.name) for a in municipality.areas
+    ]
+    form.rule_name.choices = [SelectChoice("", _("As in the file"))] + _rule_choices()
+    if form.validate_on_submit():
+        upload = form.file.data
+        area = db.session.get(Area, form.area.data) if form.area.data else None
+        try:
+            voting_round = voting_pabulib.import_round(
+                current_user,
+                municipality,
+                upload.read(),
+                source_name=(upload.filename or "")[:200],
+                areas=[area] if area else [],
+                rule_name=form.rule_name.data or None,
+            )
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(_("The file has been imported as a closed round."), "success")
+            return redirect(url_for("voting.results", round_id=voting_round.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("voting/import.html", form=form), status

@@ -1,0 +1,388 @@
+"""Voting pages: the ballot path (choose -> review -> confirm -> receipt), refusals, voting
+codes, changing a vote, paper ballots, setup, closing, results, CSV and pabulib files."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Ballot, Role, VoterRecord, VotingRound
+from buurtbudget.models._base import utcnow
+from buurtbudget.services import voting, voting_results
+
+PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
+
+
+@pytest.fixture
+def world(make):
+    municipality = make.municipality("Delft")
+    area = make.area(municipality, name="Tanthof", inhabitants=13_600)
+    other = make.area(municipality, name="Buitenhof")
+    voting_round = make.voting_round(
+        area, costs=(300_00, 500_00, 700_00), max_projects=2, title="Tanthof kiest"
+    )
+    return {
+        "municipality": municipality,
+        "area": area,
+        "other": other,
+        "round": voting_round,
+        "projects": [p.id for p in voting_round.projects],
+        "resident": make.resident(area, birth_year=1990),
+        "council": make.council_member(area),
+        "coordinator": make.coordinator(area),
+        "other_coordinator": make.coordinator(other),
+        "admin": make.administrator(municipality),
+        "other_admin": make.administrator(make.municipality()),
+    }
+
+
+def _ballots() -> int:
+    return db.session.scalar(select(func.count()).select_from(Ballot))
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_rounds_are_public(client, world):
+    page = _text(client.get("/rounds"))
+    assert "Tanthof kiest" in page and "Voting now" in page
+    detail = _text(client.get(f"/rounds/{world['round'].id}"))
+    assert "Project 1" in detail and "€300.00" in detail and "Log in to vote" in detail
+    assert client.get("/rounds/987654").status_code == 404
+
+
+def test_a_resident_votes_in_one_path(client_for, world):
+    client = client_for(world["resident"])
+    round_id = world["round"].id
+    first, second, _ = world["projects"]
+    detail = _text(client.get(f"/rounds/{round_id}"))
+    assert "Vote now" in detail
+    ballot = client.get(f"/rounds/{round_id}/ballot")
+    assert ballot.status_code == 200
+    page = _text(ballot)
+    assert "<fieldset>" in page and 'aria-live="polite"' in page and "js/ballot.js" in page
+    assert "Left of the budget of €10,000.00: €10,000.00." in page
+
+    review = client.post(
+        f"/rounds/{round_id}/ballot", data={"project": [first, second], "review": "1"}
+    )
+    assert review.status_code == 200
+    text = _text(review)
+    assert "Check your vote" in text and "Together: €800.00." in text
+    assert _ballots() == 0  # nothing is cast before the confirmation
+
+    confirmed = client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [first, second]})
+    assert confirmed.status_code == 302
+    assert confirmed.headers["Location"].endswith(f"/rounds/{round_id}/receipt")
+    receipt = _text(client.get(f"/rounds/{round_id}/receipt"))
+    assert "Your vote has been counted" in receipt and "Date of your vote" in receipt
+    assert "receipt code" not in receipt  # the round does not allow changes
+    assert _ballots() == 1
+
+    again = client.get(f"/rounds/{round_id}/ballot", follow_redirects=True)
+    assert "You have already voted in this round." in _text(again)
+    twice = client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [first]})
+    assert twice.status_code == 302  # refused before casting, with the message on the page
+    assert _ballots() == 1 and "You have voted" in _text(client.get(f"/rounds/{round_id}"))
+
+
+def test_a_race_past_the_page_checks_gets_409(client_for, world, monkeypatch):
+    client = client_for(world["resident"])
+    round_id = world["round"].id
+    client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [world["projects"][0]]})
+    monkeypatch.setattr(voting, "has_voted", lambda user, voting_round: False)
+    response = client.post(
+        f"/rounds/{round_id}/ballot/confirm", data={"project": [world["projects"][1]]}
+    )
+    assert response.status_code == 409
+    assert "You have already voted in this round." in _text(response)
+    assert _ballots() == 1
+
+
+def test_invalid_ballots_are_explained_without_javascript(client_for, world):
+    client = client_for(world["resident"])
+    url = f"/rounds/{world['round'].id}/ballot"
+    too_many = client.post(url, data={"project": world["projects"], "review": "1"})
+    assert too_many.status_code == 400
+    assert "Choose at most 2 projects (you chose 3)." in _text(too_many)
+    assert "You chose 3 projects, together €1,500.00." in _text(too_many)
+    for bad in (["abc"], ["987654"], ["-1"]):
+        response = client.post(url, data={"project": bad, "review": "1"})
+        assert response.status_code == 400
+        assert "not in this round" in _text(response)
+    confirm = client.post(f"{url}/confirm", data={"project": world["projects"]})
+    assert confirm.status_code == 400 and _ballots() == 0
+
+
+@pytest.mark.parametrize(
+    "who, expected",
+    [
+        ("other_resident", "Only residents of Tanthof can vote in this round."),
+        ("coordinator", "Only residents of Tanthof can vote in this round."),
+        ("child", "You can vote from the year you turn 16."),
+    ],
+)
+def test_who_cannot_vote_is_told_why(make, client_for, world, who, expected):
+    users = {
+        "other_resident": lambda: make.resident(world["other"]),
+        "coordinator": lambda: world["coordinator"],
+        "child": lambda: make.resident(world["area"], birth_year=world["round"].year - 10),
+    }
+    client = client_for(users[who]())
+    response = client.get(f"/rounds/{world['round'].id}/ballot", follow_redirects=True)
+    assert expected in _text(response)
+    posted = client.post(
+        f"/rounds/{world['round'].id}/ballot/confirm", data={"project": [world["projects"][0]]}
+    )
+    assert posted.status_code == 302 and _ballots() == 0
+
+
+def test_anonymous_voters_are_sent_to_log_in(client, world):
+    response = client.get(f"/rounds/{world['round'].id}/ballot")
+    assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+    posted = client.post(
+        f"/rounds/{world['round'].id}/ballot/confirm", data={"project": [world["projects"][0]]}
+    )
+    assert posted.status_code == 302 and _ballots() == 0
+
+
+def test_changing_a_vote_with_the_receipt(make, client_for, world):
+    voting_round = make.voting_round(
+        world["other"], costs=(100_00, 200_00), allow_ballot_change=True
+    )
+    a, b = (p.id for p in voting_round.projects)
+    voter = make.resident(world["other"])
+    client = client_for(voter)
+    client.post(f"/rounds/{voting_round.id}/ballot/confirm", data={"project": [a]})
+    receipt = _text(client.get(f"/rounds/{voting_round.id}/receipt"))
+    assert "Your receipt code:" in receipt
+    page = _text(client.get(f"/rounds/{voting_round.id}/ballot"))
+    assert "Change your vote" in page
+    # The voter's own earlier choice is preselected (found through their receipt).
+    assert re.search(rf'id="project-{a}"[^>]*checked', page)
+    assert not re.search(rf'id="project-{b}"[^>]*checked', page)
+    review = _text(
+        client.post(f"/rounds/{voting_round.id}/ballot", data={"project": [b], "review": "1"})
+    )
+    assert "replaces your earlier vote" in review
+    token = review.split('name="receipt" value="')[1].split('"')[0]
+    assert len(token) >= 22
+    wrong = client.post(
+        f"/rounds/{voting_round.id}/ballot/confirm", data={"project": [b], "receipt": "wrong"}
+    )
+    assert wrong.status_code == 400 and "receipt code is not valid" in _text(wrong)
+    changed = client.post(
+        f"/rounds/{voting_round.id}/ballot/confirm", data={"project": [b], "receipt": token}
+    )
+    assert changed.status_code == 302
+    ballot = db.session.scalars(select(Ballot)).one()
+    db.session.refresh(ballot)
+    assert [c.project_id for c in ballot.choices] == [b]
+    # Another resident on the same browser profile does not see the first voter's receipt.
+    other_client = client_for(make.resident(world["other"]))
+    assert "receipt code" not in _text(other_client.get(f"/rounds/{voting_round.id}/receipt"))
+
+
+def test_voting_with_a_code(make, client, world):
+    voting_round = make.voting_round(world["area"], costs=(100_00,), uses_voting_codes=True)
+    [(_recipient, code)] = voting.issue_voting_codes(
+        None, voting_round, [voting.CodeRecipient("Kruithuisweg 1", world["area"])]
+    )
+    url = f"/rounds/{voting_round.id}/code"
+    assert client.get(url).status_code == 200
+    wrong = client.post(url, data={"code": "AAAA-BBBB-CCCC"})
+    assert wrong.status_code == 400 and "not valid for this round" in _text(wrong)
+    assert (
+        client.post(url, data={"code": code})
+        .headers["Location"]
+        .endswith(f"/rounds/{voting_round.id}/ballot")
+    )
+    assert client.get(f"/rounds/{voting_round.id}/ballot").status_code == 200
+    project = voting_round.projects[0].id
+    done = client.post(f"/rounds/{voting_round.id}/ballot/confirm", data={"project": [project]})
+    assert done.status_code == 302
+    assert db.session.scalars(select(Ballot)).one().channel.value == "code"
+    used = client.post(url, data={"code": code})
+    assert used.status_code == 400 and "already been used" in _text(used)
+    assert client.get(f"/rounds/{world['round'].id}/code").status_code == 404
+
+
+def test_paper_ballot_entry(client_for, world):
+    url = f"/staff/rounds/{world['round'].id}/paper"
+    for who in ("resident", "council"):
+        assert client_for(world[who]).get(url).status_code == 403
+    for who in ("other_coordinator", "other_admin"):
+        assert client_for(world[who]).get(url).status_code == 403
+    client = client_for(world["coordinator"])
+    assert "Enter paper ballots" in _text(client.get(url))
+    data = {"paper_number": "A-17", "project": [world["projects"][0]], "area": world["area"].id}
+    data["age_band"] = "age_65_plus"
+    assert client.post(url, data=data).status_code == 302
+    duplicate = client.post(url, data=data)
+    assert duplicate.status_code == 400
+    assert "Paper ballot A-17 has already been entered." in _text(duplicate)
+    too_many = client.post(url, data={"paper_number": "A-18", "project": world["projects"]})
+    assert too_many.status_code == 400 and "at most 2 projects" in _text(too_many)
+    bad_band = client.post(url, data={**data, "paper_number": "A-19", "age_band": "old"})
+    assert bad_band.status_code == 400
+    long_number = client.post(url, data={**data, "paper_number": "9" * 40})
+    assert long_number.status_code == 400
+    assert _ballots() == 1
+    assert "1 paper ballot entered so far." in _text(client.get(url))
+
+
+def _round_form(world, **changes) -> dict:
+    now = utcnow()
+    data = {
+        "title": "Buitenhof beslist",
+        "description": "Stem op de plannen voor Buitenhof.",
+        "areas": [world["other"].id],
+        "proposals_until": (now + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M"),
+        "review_until": (now + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M"),
+        "voting_opens_at": (now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"),
+        "voting_closes_at": (now + timedelta(days=44)).strftime("%Y-%m-%dT%H:%M"),
+        "ballot_type": "approval",
+        "rule_name": "mes_add1",
+        "max_projects": "3",
+        "min_age": "16",
+        "budget_period": "0",
+        "budget": "25.000,00",
+    }
+    data.update(changes)
+    return data
+
+
+def test_setting_up_and_editing_a_round(client_for, world):
+    admin = client_for(world["admin"])
+    assert admin.get("/staff/rounds/new").status_code == 200
+    created = admin.post("/staff/rounds/new", data=_round_form(world))
+    assert created.status_code == 302
+    voting_round = db.session.scalars(
+        select(VotingRound).where(VotingRound.title == "Buitenhof beslist")
+    ).one()
+    assert (voting_round.rule_name, voting_round.budget_cents) == ("mes_add1", 25_000_00)
+    assert voting_round.max_projects == 3 and voting_round.areas == [world["other"]]
+    bad = admin.post("/staff/rounds/new", data=_round_form(world, budget="-5", title=""))
+    assert bad.status_code == 400 and "cannot be negative" in _text(bad)
+    wrong_order = admin.post(
+        "/staff/rounds/new",
+        data=_round_form(world, voting_closes_at=utcnow().strftime("%Y-%m-%dT%H:%M")),
+    )
+    assert wrong_order.status_code == 400 and "follow each other" in _text(wrong_order)
+    edit_url = f"/staff/rounds/{voting_round.id}/edit"
+    form = _text(admin.get(edit_url))
+    assert "Buitenhof beslist" in form and 'value="250,00"' not in form
+    assert admin.post(edit_url, data=_round_form(world, title="Buitenhof kiest")).status_code == 302
+    db.session.refresh(voting_round)
+    assert voting_round.title == "Buitenhof kiest"
+    # A coordinator of another area cannot edit it, nor put their area in it.
+    other = client_for(world["coordinator"])
+    assert other.get(edit_url).status_code == 403
+    denied = other.post("/staff/rounds/new", data=_round_form(world))
+    assert (
+        denied.status_code == 400
+        and db.session.scalar(select(func.count()).select_from(VotingRound)) == 2
+    )
+    assert client_for(world["resident"]).get("/staff/rounds/new").status_code == 403
+
+
+def test_editing_after_the_first_ballot_keeps_the_rules(client_for, world):
+    voting.cast_ballot(world["resident"], world["round"], {world["projects"][0]: 1})
+    admin = client_for(world["admin"])
+    page = _text(admin.get(f"/staff/rounds/{world['round'].id}/edit"))
+    assert "Voting has started" in page
+    data = _round_form(world, areas=[world["area"].id], rule_name="mes")
+    response = admin.post(f"/staff/rounds/{world['round'].id}/edit", data=data)
+    assert response.status_code == 400 and "cannot change" in _text(response)
+
+
+def _end_voting(voting_round) -> None:
+    voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+
+
+def test_close_publish_results_and_files(client, client_for, world):
+    voting_round = world["round"]
+    first, second, third = world["projects"]
+    voting.cast_ballot(world["resident"], voting_round, {first: 1, second: 1})
+    voting.enter_paper_ballot(world["coordinator"], voting_round, "7", {third: 1})
+    urls = {
+        "results": f"/rounds/{voting_round.id}/results",
+        "csv": f"/rounds/{voting_round.id}/results.csv",
+        "pb": f"/rounds/{voting_round.id}/export.pb",
+    }
+    for url in urls.values():  # nothing to see while voting is open
+        assert client.get(url).status_code == 404
+        assert client_for(world["admin"]).get(url).status_code == 404
+    admin = client_for(world["admin"])
+    close_url = f"/staff/rounds/{voting_round.id}/close"
+    early = admin.post(close_url)
+    assert early.status_code == 409 and "has not ended" in _text(early)
+    _end_voting(voting_round)
+    assert client_for(world["resident"]).post(close_url).status_code == 403
+    assert client_for(world["other_coordinator"]).get(close_url).status_code == 403
+    assert "Close and count" in _text(admin.get(close_url))
+    assert admin.post(close_url).status_code == 302
+
+    # Closed, not published: staff see results, residents do not.
+    assert client.get(urls["results"]).status_code == 404
+    staff_page = _text(admin.get(urls["results"]))
+    assert "not published yet" in staff_page and "Turnout per area" in staff_page
+    assert admin.get(urls["pb"]).status_code == 200
+    publish_url = f"/staff/rounds/{voting_round.id}/publish"
+    assert client_for(world["council"]).post(publish_url).status_code == 403
+    assert admin.post(publish_url).status_code == 302
+
+    page = _text(client.get(urls["results"]))
+    assert "Results of Tanthof kiest" in page
+    assert page.count("Selected</span>") == 3  # budget €10,000 covers all three
+    assert "of which 1 on paper" in page
+    # Turnout: 2 ballots (1 with Tanthof as area, 1 paper without area), 13,600 inhabitants.
+    assert "0.0%" in page and "Area not known (paper)" in page
+    csv_text = _text(client.get(urls["csv"]))
+    assert csv_text.splitlines()[0] == ",".join(voting_results.CSV_HEADER)
+    assert "Project 1,300.00,1,1,1," in csv_text
+    pb = client.get(urls["pb"])
+    assert pb.status_code == 200 and _text(pb).startswith("META")
+    statuses = {p.initiative.status.value for p in voting_round.projects}
+    assert statuses == {"selected"}
+
+
+def test_import_a_pabulib_file(client_for, world):
+    url = "/staff/rounds/import"
+    assert client_for(world["coordinator"]).get(url).status_code == 403
+    admin = client_for(world["admin"])
+    assert admin.get(url).status_code == 200
+    content = (PABULIB / "Netherlands_Assen_2024.pb").read_bytes()
+    response = admin.post(
+        url,
+        data={"file": (io.BytesIO(content), "assen.pb"), "area": "0", "rule_name": ""},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    imported = db.session.scalars(
+        select(VotingRound).where(VotingRound.title == "Assen Top Idee")
+    ).one()
+    assert imported.is_published and imported.rule_name == "mes_add1"
+    assert "PopUp Podium" in _text(admin.get(response.headers["Location"]))
+    broken = admin.post(
+        url,
+        data={"file": (io.BytesIO(b"nonsense"), "x.pb"), "area": "0", "rule_name": ""},
+        content_type="multipart/form-data",
+    )
+    assert broken.status_code == 400 and "not a valid pabulib file" in _text(broken)
+
+
+def test_staff_of_one_municipality_only(client_for, world):
+    other_admin = client_for(world["other_admin"])
+    for path in ("edit", "paper", "close", "publish", "codes"):
+        assert other_admin.get(f"/staff/rounds/{world['round'].id}/{path}").status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(VoterRecord)) == 0
+    assert Role.ADMINISTRATOR in {r.role for r in world["other_admin"].roles}
