@@ -267,9 +267,8 @@ def _seed_delft(progress, today: date) -> None:
                 )
             _pay(initiative, paid, [coordinator, coordinator_second])
             if completed and initiative.status is Status.IN_EXECUTION:
+                # Completed below its budget: the rest goes back to the area pot by itself.
                 initiatives.change_status(None, initiative, Status.COMPLETED)
-                # Completed below its budget: the rest goes back to the area pot.
-                ledger.release_remaining(None, initiative, "Afgerond onder budget")
         for period in (last_year, this_year):
             fund = period.account(AccountKind.BOTTLENECK)
             if ledger.account_balance(fund).paid == 0:

@@ -8,7 +8,8 @@ Public functions other features build on:
   the cost, the ledger). It checks the transition against
   :mod:`buurtbudget.domain.initiative_lifecycle`, records who/when/why in
   ``InitiativeStatusChange``, writes the audit entry, notifies the initiator, commits and
-  e-mails.
+  e-mails. Cancelling or completing an initiative gives its granted, unpaid money back to the
+  area pot (services.ledger.post_release_remaining) in the same transaction.
 * :func:`apply_status_change`: the same without committing, for a caller that moves many
   initiatives in one transaction (e.g. closing a voting round): it returns the notifications,
   which the caller hands to ``notifications.deliver`` after its own commit.
@@ -38,7 +39,7 @@ from buurtbudget.models import (
     WorkingGroup,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit, notifications
+from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, require
 from buurtbudget.services.validation import check_amount, clean_text
@@ -78,6 +79,8 @@ FUNDING_ROUTE_LABELS = {
     FundingRoute.COUNCIL: _l("Area council decision"),
     FundingRoute.PROGRAMME: _l("Area programme of the coordinator"),
 }
+# Cancelled or completed: what was granted and not paid returns to the area pot.
+MONEY_RETURNING_STATUSES = (Status.CANCELLED, Status.COMPLETED)
 # Coordinators select through a council decision or their area programme; votes and cheques
 # select through the system.
 COORDINATOR_FUNDING_ROUTES = (FundingRoute.PROGRAMME, FundingRoute.COUNCIL)
@@ -342,6 +345,13 @@ def apply_status_change(
             from_status=old_status, to_status=new_status, actor=actor, at=now, reason=reason
         )
     )
+    released_cents = None
+    if new_status in MONEY_RETURNING_STATUSES:
+        # Unspent granted money goes back to the area pot in the same transaction; the ledger
+        # writes its own audit entry per release. Whoever may make this change may return it.
+        released_cents = ledger.post_release_remaining(
+            actor, initiative, memo=f"initiative {new_status.value}"
+        )
     audit.record(
         actor,
         "initiative.status_changed",
@@ -352,6 +362,7 @@ def apply_status_change(
         reason=reason,
         checked_cost_cents=initiative.checked_cost_cents if transition.needs_checked_cost else None,
         funding_route=funding_route.value if transition.needs_funding_route else None,
+        released_cents=released_cents or None,
     )
     return _notify_status_change(actor, initiative, reason)
 
@@ -435,8 +446,6 @@ def initiative_money(initiative: Initiative) -> dict[str, int | None]:
     when accepting it (None before); ``co_funding``: the initiator's own money. ``granted`` and
     ``paid`` come from the budget ledger (services.ledger.initiative_totals).
     """
-    from buurtbudget.services import ledger
-
     totals = ledger.initiative_totals(initiative) if initiative.id else None
     return {
         "requested": initiative.requested_amount_cents,

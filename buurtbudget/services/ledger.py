@@ -8,6 +8,8 @@ Public functions other features call (all amounts in integer cents):
   available; commits.
 * :func:`release_remaining` ``(actor, initiative, memo)``: give what an initiative was granted
   but not paid back to its pot (cancelled or completed below budget); commits.
+  services.initiatives does this by itself whenever an initiative is cancelled or completed,
+  through :func:`post_release_remaining` (in the status change's transaction).
 * :func:`initiative_totals` ``(initiative)``: granted / paid / pooled / outstanding.
 * :func:`account_balance` ``(account)`` and :func:`area_pot` ``(area, on=None)``: balances.
 
@@ -245,6 +247,16 @@ def release_remaining(
     """Return what ``initiative`` was granted and not paid to its pot(s); returns the cents."""
     if actor is not None:
         require(can_manage_area(actor, initiative.area))
+    released = post_release_remaining(actor, initiative, memo)
+    if commit:
+        db.session.commit()
+    return released
+
+
+def post_release_remaining(actor: User | None, initiative: Initiative, memo: str = "") -> int:
+    """:func:`release_remaining` in the caller's transaction, without a permission check: the
+    caller decided the money goes back (e.g. services.initiatives when an initiative is
+    cancelled or completed, whoever may make that status change)."""
     released = 0
     for account_id in accounts_of_initiative(initiative):
         lock_account(account_id)
@@ -253,8 +265,6 @@ def release_remaining(
             account = db.session.get(BudgetAccount, account_id)
             post(actor, account, EntryKind.RELEASE, outstanding, initiative=initiative, memo=memo)
             released += outstanding
-    if commit:
-        db.session.commit()
     return released
 
 
