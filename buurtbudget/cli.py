@@ -16,6 +16,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(import_population_command)
     app.cli.add_command(roles_group)
+    from buurtbudget import voting_cli  # flask rounds ..., flask pb ...
+
+    voting_cli.register(app)
 
 
 @click.command("seed-demo")

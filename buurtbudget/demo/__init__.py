@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from buurtbudget.demo import budgets, initiatives, people, places
+from buurtbudget.demo import budgets, initiatives, people, places, voting
 
 Progress = Callable[[str], None]
 
@@ -19,6 +19,7 @@ STEPS: list[tuple[str, Callable[[Progress], None]]] = [
     ("staff and residents", people.seed_people),
     ("area budgets (Delft, Zaanstad and Ede models)", budgets.seed_budgets),
     ("themes, area agendas, initiatives and working groups", initiatives.seed_initiatives),
+    ("voting rounds (Delft: one closed with results, one open)", voting.seed_voting),
 ]
 
 

@@ -1,0 +1,301 @@
+"""Demo voting rounds in Delft:
+
+* "Buitenhof kiest 2025": CLOSED and published. About 110 ballots: the demo residents of
+  Buitenhof online, households without an account with mailed voting codes, and paper ballots
+  entered by the coordinator; counted with the Method of Equal Shares (Add1). The winners are
+  "selected" and granted from Buitenhof's 2025 budget.
+* "Tanthof 2026": OPEN now (opened three days before seeding, closes in four weeks). Demo
+  residents of Tanthof (``bewoner<N>-<k>.delft@demo.buurtbudget.nl``) who have not voted yet
+  can vote; a few already have.
+
+Ballots are cast through services.voting, so they obey the same rules and secrecy as real ones.
+Idempotent: a round is looked up by title before it is created.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from buurtbudget.domain.initiative_lifecycle import Status, path_to
+from buurtbudget.extensions import db
+from buurtbudget.models import (
+    Area,
+    BudgetPeriod,
+    Initiative,
+    InitiativeStatusChange,
+    Municipality,
+    Role,
+    RoleAssignment,
+    Theme,
+    User,
+    VotingRound,
+)
+from buurtbudget.models._base import utcnow
+from buurtbudget.services import voting, voting_results
+
+CLOSED_TITLE = "Buitenhof kiest 2025"
+OPEN_TITLE = "Tanthof 2026"
+
+# (title, description, cost in cents, theme, popularity 0-1)
+BUITENHOF_PLANS = (
+    ("Moestuin achter de Aart van der Leeuwstraat", "Buurtbewoners beginnen een gezamenlijke"
+     " moestuin met twaalf bakken, een regenton en een gereedschapskist.", 8_500_00, "Groen", 0.62),
+    ("Speeltoestellen Bieslandpark vernieuwen", "De oude klimtoren is afgekeurd; een nieuwe"
+     " speelplek voor kinderen van 4 tot 12 jaar, samen met de school ontworpen.",
+     18_000_00, "Spelen", 0.55),
+    ("Taalcafé in het buurthuis", "Elke woensdagavond oefenen bewoners samen Nederlands, met"
+     " vrijwillige taalmaatjes en koffie.", 3_200_00, "Ontmoeting", 0.48),
+    ("Verlichting voetpad Buitenhofsepark", "Twaalf lage ledlampen langs het voetpad, zodat"
+     " het 's avonds veiliger voelt.", 14_500_00, "Veiligheid", 0.41),
+    ("Zomerfeest op het Mozartplein", "Een buurtfeest met muziek van bewoners, een"
+     " kookwedstrijd en spelletjes voor kinderen.", 4_800_00, "Ontmoeting", 0.36),
+    ("Bankjes en schaduwbomen bij de flats", "Zes bankjes en vier bomen op het grasveld, zodat"
+     " ouderen buiten kunnen zitten.", 9_600_00, "Groen", 0.30),
+    ("Jongerenstudio in de kelder", "Jongeren richten een kleine muziek- en podcaststudio in;"
+     " het jongerenwerk begeleidt.", 12_000_00, "Jongeren", 0.24),
+    ("Verkeersdrempels Diepenbrockstraat", "Twee drempels en een zebrapad bij de"
+     " basisschool.", 16_000_00, "Verkeer", 0.20),
+)  # fmt: skip
+TANTHOF_PLANS = (
+    ("Pluktuin langs de Tanthofkade", "Fruitbomen en bessenstruiken waar iedereen van mag"
+     " plukken, onderhouden door een groep vrijwilligers.", 7_400_00, "Groen"),
+    ("Trapveldje Tanthof-West opknappen", "Nieuwe doeltjes, een hek en een egale grasmat voor"
+     " het trapveld waar elke middag wordt gevoetbald.", 11_500_00, "Spelen"),
+    ("Repair Café in de bibliotheek", "Eens per maand repareren vrijwilligers kapotte"
+     " spullen samen met bewoners; geld voor gereedschap en materiaal.", 2_600_00, "Ontmoeting"),
+    ("Wandelroute met rustpunten voor ouderen", "Een bewegwijzerde ommetje van twee kilometer"
+     " met vijf bankjes, samen met de ouderenvereniging.", 8_900_00, "Ontmoeting"),
+    ("Buurtpreventie-app en bordjes", "Borden, stickers en een training voor de WhatsApp-"
+     "buurtpreventie in Tanthof-Oost.", 1_900_00, "Veiligheid"),
+    ("Schoolplein groen maken", "Tegels eruit, groen erin: een speelbos op het plein van de"
+     " basisschool, open voor de buurt na schooltijd.", 15_000_00, "Groen"),
+)  # fmt: skip
+
+RNG_SEED = 2025
+CODE_VOTERS = 55
+PAPER_BALLOTS = 40
+ALREADY_VOTED_IN_OPEN_ROUND = 4
+
+
+def seed_voting(progress) -> None:
+    municipality = db.session.scalar(select(Municipality).where(Municipality.slug == "delft"))
+    if municipality is None:
+        return
+    _seed_closed_round(municipality, progress)
+    _seed_open_round(municipality, progress)
+
+
+# Helpers ---------------------------------------------------------------------------------------
+
+
+def _round(municipality: Municipality, title: str) -> VotingRound | None:
+    return db.session.scalar(
+        select(VotingRound).where(
+            VotingRound.municipality_id == municipality.id, VotingRound.title == title
+        )
+    )
+
+
+def _area(municipality: Municipality, name: str) -> Area:
+    return next(area for area in municipality.areas if area.name == name)
+
+
+def _residents(area: Area) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.home_area_id == area.id, User.email.like("bewoner%@demo.buurtbudget.nl"))
+            .order_by(User.id)
+        )
+    )
+
+
+def _coordinator(area: Area) -> User:
+    return db.session.scalar(
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.role == Role.COORDINATOR, RoleAssignment.area_id == area.id)
+        .order_by(User.id)
+    )
+
+
+def _theme(municipality: Municipality, name: str) -> Theme:
+    theme = db.session.scalar(
+        select(Theme).where(Theme.municipality_id == municipality.id, Theme.name == name)
+    )
+    if theme is None:
+        theme = Theme(municipality=municipality, name=name)
+        db.session.add(theme)
+    return theme
+
+
+def _open_initiative(area: Area, initiator: User, title, description, cost, theme) -> Initiative:
+    """An initiative that passed the feasibility review, with its history."""
+    initiative = db.session.scalar(
+        select(Initiative).where(Initiative.area_id == area.id, Initiative.title == title)
+    )
+    if initiative is not None:
+        return initiative
+    initiative = Initiative(
+        area=area,
+        title=title,
+        description=description,
+        requested_amount_cents=cost,
+        checked_cost_cents=cost,
+        initiator=initiator,
+        status=Status.OPEN,
+        themes=[theme],
+    )
+    db.session.add(initiative)
+    previous = None
+    for status in path_to(Status.OPEN):
+        db.session.add(
+            InitiativeStatusChange(initiative=initiative, from_status=previous, to_status=status)
+        )
+        previous = status
+    db.session.commit()
+    return initiative
+
+
+def _period(area: Area, year: int) -> BudgetPeriod | None:
+    return db.session.scalar(
+        select(BudgetPeriod).where(
+            BudgetPeriod.area_id == area.id, BudgetPeriod.year == year, BudgetPeriod.half == 0
+        )
+    )
+
+
+def _setup(title, area, opens: datetime, closes: datetime, **fields) -> voting.RoundSetup:
+    return voting.RoundSetup(
+        title=title,
+        areas=[area],
+        proposals_until=opens - timedelta(days=45),
+        review_until=opens - timedelta(days=10),
+        voting_opens_at=opens,
+        voting_closes_at=closes,
+        ballot_type="approval",
+        min_projects=1,
+        max_projects=3,
+        min_age=16,
+        **fields,
+    )
+
+
+def _choices(rng: random.Random, popularity: dict[int, float]) -> dict[int, int]:
+    """A plausible ballot: each project with its popularity, between one and three."""
+    chosen = [pid for pid, share in popularity.items() if rng.random() < share][:3]
+    if not chosen:
+        chosen = [rng.choice(list(popularity))]
+    return dict.fromkeys(chosen, 1)
+
+
+# The closed round ------------------------------------------------------------------------------
+
+
+def _seed_closed_round(municipality: Municipality, progress) -> None:
+    if _round(municipality, CLOSED_TITLE) is not None:
+        return
+    area = _area(municipality, "Buitenhof")
+    residents = _residents(area)
+    coordinator = _coordinator(area)
+    popularity_by_title = {}
+    for number, (title, text, cost, theme, share) in enumerate(BUITENHOF_PLANS):
+        initiator = residents[number % len(residents)]
+        _open_initiative(area, initiator, title, text, cost, _theme(municipality, theme))
+        popularity_by_title[title] = share
+    year = date.today().year - 1
+    # Ballots go in while the round is open (the services insist), then it moves to May 2025.
+    now = utcnow()
+    voting_round = voting.create_round(
+        None,
+        municipality,
+        _setup(
+            CLOSED_TITLE,
+            area,
+            now - timedelta(days=1),
+            now + timedelta(days=1),
+            description="Bewoners van Buitenhof kiezen welke plannen het wijkbudget krijgen.",
+            rule_name="mes_add1",
+            uses_voting_codes=True,
+            budget_period=_period(area, year),
+            budget_cents=40_000_00,
+        ),
+    )
+    popularity = {p.id: popularity_by_title.get(p.name, 0.15) for p in voting_round.projects}
+    rng = random.Random(RNG_SEED)
+    cast_on = date(year, 5, 12)
+    for resident in residents:
+        voting.cast_ballot(resident, voting_round, _choices(rng, popularity), today=cast_on)
+    recipients = [
+        voting.CodeRecipient(f"Huishouden {number}, Buitenhof", area) for number in range(80)
+    ]
+    codes = voting.issue_voting_codes(None, voting_round, recipients)
+    for _recipient, code in codes[:CODE_VOTERS]:
+        voting.cast_ballot(
+            None, voting_round, _choices(rng, popularity), voting_code=code, today=cast_on
+        )
+    for number in range(1, PAPER_BALLOTS + 1):
+        voting.enter_paper_ballot(
+            coordinator,
+            voting_round,
+            f"BH-{number:04d}",
+            _choices(rng, popularity),
+            area=area if number % 4 else None,
+            age_band=rng.choice(voting.AGE_BAND_NAMES[1:]),
+            today=cast_on,
+        )
+    opens = datetime(year, 5, 1, 7, 0, tzinfo=UTC)
+    voting_round.proposals_until = opens - timedelta(days=45)
+    voting_round.review_until = opens - timedelta(days=10)
+    voting_round.voting_opens_at = opens
+    voting_round.voting_closes_at = datetime(year, 5, 31, 16, 0, tzinfo=UTC)
+    db.session.commit()
+    closed_at = datetime(year, 6, 2, 9, 0, tzinfo=UTC)
+    voting_results.close_round(coordinator, voting_round, now=closed_at)
+    voting_results.publish_results(coordinator, voting_round, now=closed_at + timedelta(days=1))
+    selected = sum(1 for p in voting_round.projects if p.selected)
+    progress(
+        f"  Delft: closed round {CLOSED_TITLE!r} with"
+        f" {len(voting_results.voting_round_ballot_ids(voting_round))} ballots,"
+        f" {selected} initiatives selected"
+    )
+
+
+# The open round --------------------------------------------------------------------------------
+
+
+def _seed_open_round(municipality: Municipality, progress) -> None:
+    if _round(municipality, OPEN_TITLE) is not None:
+        return
+    area = _area(municipality, "Tanthof")
+    residents = _residents(area)
+    for number, (title, text, cost, theme) in enumerate(TANTHOF_PLANS):
+        initiator = residents[-1 - number % len(residents)]
+        _open_initiative(area, initiator, title, text, cost, _theme(municipality, theme))
+    now = utcnow().replace(second=0, microsecond=0)
+    voting_round = voting.create_round(
+        None,
+        municipality,
+        _setup(
+            OPEN_TITLE,
+            area,
+            now - timedelta(days=3),
+            now + timedelta(days=28),
+            description="Welke plannen voor Tanthof krijgen dit jaar geld? Kies er één tot drie.",
+            rule_name="mes_add1",
+            budget_period=_period(area, now.year),
+            budget_cents=30_000_00,
+        ),
+    )
+    rng = random.Random(RNG_SEED + 1)
+    popularity = {p.id: rng.uniform(0.2, 0.6) for p in voting_round.projects}
+    # The last residents already voted; bewoner...-1 to -8 of Tanthof can still vote.
+    for resident in residents[-ALREADY_VOTED_IN_OPEN_ROUND:]:
+        voting.cast_ballot(resident, voting_round, _choices(rng, popularity))
+    progress(
+        f"  Delft: open round {OPEN_TITLE!r}; residents of Tanthof can vote, e.g."
+        f" {residents[0].email}"
+    )

@@ -1,0 +1,145 @@
+"""``flask rounds ...`` (close, publish, list) and ``flask pb ...`` (import, export, compute)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from buurtbudget.extensions import db
+
+rounds_group = AppGroup("rounds", help="Voting rounds: list, close (count), publish.")
+pb_group = AppGroup("pb", help="pabulib .pb files: import as a round, export a round, compute.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(rounds_group)
+    app.cli.add_command(pb_group)
+
+
+def _round(round_id: int):
+    from buurtbudget.models import VotingRound
+
+    voting_round = db.session.get(VotingRound, round_id)
+    if voting_round is None:
+        raise click.ClickException(f"no voting round {round_id}")
+    return voting_round
+
+
+def _run(action, *args, **kwargs):
+    from buurtbudget.services.errors import ServiceError
+
+    try:
+        return action(*args, **kwargs)
+    except ServiceError as error:
+        raise click.ClickException(str(error.message)) from None
+
+
+@rounds_group.command("list")
+def list_rounds() -> None:
+    """List every round with its phase."""
+    from buurtbudget.models import VotingRound
+
+    for voting_round in db.session.scalars(select(VotingRound).order_by(VotingRound.id)):
+        areas = ", ".join(area.name for area in voting_round.areas) or "-"
+        click.echo(
+            f"{voting_round.id}\t{voting_round.phase().value}\t{voting_round.title}\t{areas}"
+        )
+
+
+@rounds_group.command("close")
+@click.argument("round_id", type=int)
+@click.option("--publish", is_flag=True, help="Also publish the results.")
+def close_round(round_id: int, publish: bool) -> None:
+    """Count the votes of a round whose voting has ended (as the system)."""
+    from buurtbudget.services import voting_results
+
+    voting_round = _round(round_id)
+    outcome = _run(voting_results.close_round, None, voting_round)
+    click.echo(
+        f"{voting_round.title}: {len(outcome.selected)} projects selected with "
+        f"{voting_round.rule_name}, cost {voting_round.result_total_cost_cents / 100:.2f} EUR"
+    )
+    if publish:
+        _run(voting_results.publish_results, None, voting_round)
+        click.echo("results published")
+
+
+@rounds_group.command("publish")
+@click.argument("round_id", type=int)
+def publish_round(round_id: int) -> None:
+    """Publish the results of a closed round (selected initiatives get their grant)."""
+    from buurtbudget.services import voting_results
+
+    _run(voting_results.publish_results, None, _round(round_id))
+    click.echo("results published")
+
+
+@pb_group.command("import")
+@click.argument("pb_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--municipality", "municipality_slug", required=True, help="Municipality slug.")
+@click.option("--area", "area_name", help="Area the round belongs to.")
+@click.option("--rule", "rule_name", help="Rule to count with (default: the file's rule).")
+def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule_name) -> None:
+    """Import a .pb file as a closed round, counted with the rules engine."""
+    from buurtbudget.models import Area, Municipality
+    from buurtbudget.services import voting_pabulib
+
+    municipality = db.session.scalar(
+        select(Municipality).where(Municipality.slug == municipality_slug)
+    )
+    if municipality is None:
+        raise click.ClickException(f"no municipality {municipality_slug!r}")
+    areas = []
+    if area_name:
+        area = db.session.scalar(
+            select(Area).where(Area.municipality_id == municipality.id, Area.name == area_name)
+        )
+        if area is None:
+            raise click.ClickException(f"no area {area_name!r} in {municipality.name}")
+        areas.append(area)
+    voting_round = _run(
+        voting_pabulib.import_round,
+        None,
+        municipality,
+        pb_file.read_bytes(),
+        source_name=pb_file.name,
+        areas=areas,
+        rule_name=rule_name,
+    )
+    selected = [p.external_id for p in voting_round.projects if p.selected]
+    click.echo(
+        f"round {voting_round.id} ({voting_round.title}): {len(voting_round.projects)} projects,"
+        f" rule {voting_round.rule_name}, selected: {', '.join(selected)}"
+    )
+
+
+@pb_group.command("export")
+@click.argument("round_id", type=int)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+def export_pb(round_id: int, output: Path | None) -> None:
+    """Write a round as a .pb file (to stdout without --output)."""
+    from buurtbudget.services import voting_pabulib
+
+    text = voting_pabulib.export_round(_round(round_id))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"written to {output}", err=True)
+
+
+@pb_group.command(
+    "compute", context_settings={"ignore_unknown_options": True, "help_option_names": []}
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def compute_pb(args: tuple[str, ...]) -> None:
+    """Compute the outcome of a .pb file: FILE --rule greedy|mes|mes_add1 [--utility ...]
+    [--weights-column COLUMN] [--no-caps] [--trace] (see buurtbudget.domain.pbcli)."""
+    from buurtbudget.domain import pbcli
+
+    sys.exit(pbcli.main(["compute", *args]))
