@@ -31,7 +31,7 @@ from buurtbudget.domain.budget import (
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
 from buurtbudget.extensions import db
-from buurtbudget.models import BudgetAccount, BudgetPeriod, Cheque, Initiative, User
+from buurtbudget.models import Area, BudgetAccount, BudgetPeriod, Cheque, Initiative, User
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.budgets import config_for
@@ -269,6 +269,30 @@ def expire_cheques(actor: User | None, period: BudgetPeriod, today: date | None 
     )
     db.session.commit()
     return total
+
+
+def pooling_candidates(user: User) -> list[Initiative]:
+    """Open initiatives a resident may pool a cheque on: those of their home area when it
+    uses cheques, else of every cheque area of their municipality. Nothing here looks at a
+    cheque code, so the list reveals nothing about any code."""
+    if user.home_area_id:
+        areas = [db.session.get(Area, user.home_area_id)]
+    else:
+        areas = list(
+            db.session.scalars(select(Area).where(Area.municipality_id == user.municipality_id))
+        )
+    area_ids = [
+        a.id
+        for a in areas
+        if (config := config_for(a)) is not None and config.settings().uses_cheques
+    ]
+    return list(
+        db.session.scalars(
+            select(Initiative)
+            .where(Initiative.area_id.in_(area_ids), Initiative.status == Status.OPEN)
+            .order_by(Initiative.title, Initiative.id)
+        )
+    )
 
 
 def cheques_query(period: BudgetPeriod):

@@ -3,6 +3,7 @@ programme and knelpuntenpot, council meetings and decisions, household cheques a
 
 from __future__ import annotations
 
+import segno
 from flask import (
     Blueprint,
     Response,
@@ -18,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
@@ -507,7 +509,23 @@ def cheque_list(period_id: int):
 @role_required(Role.ADMINISTRATOR)
 def cheque_letter(cheque_id: int):
     cheque = cheques.get_cheque_for_letter(current_user, cheque_id)
-    return render_template("budgets/letter.html", cheque=cheque, period=cheque.account.period)
+    # The QR code opens the redeem form with the code filled in; redeeming stays a POST.
+    redeem_url = url_for("budgets.redeem_code", code=cheque.code, _external=True)
+    return render_template(
+        "budgets/letter.html",
+        cheque=cheque,
+        period=cheque.account.period,
+        qr_svg=qr_code_svg(redeem_url, _("QR code to pool this cheque")),
+        redeem_page=url_for("budgets.redeem_code", _external=True),
+    )
+
+
+def qr_code_svg(data: str, title: str) -> Markup:
+    """``data`` as an inline SVG QR code (segno: pure Python, no image files). It has no
+    style attribute or script, so the page's Content-Security-Policy allows it; error level M
+    survives a smudged or folded letter."""
+    svg = segno.make(data, error="m").svg_inline(scale=4, title=title, svgclass="qr-code")
+    return Markup(svg)  # noqa: S704 - segno's own SVG markup; the title is escaped by segno
 
 
 def _redeem_limit() -> str:
@@ -520,7 +538,7 @@ def _redeem_limit() -> str:
 def redeem(initiative_id: int):
     initiative = db.session.get(Initiative, initiative_id) or abort(404)
     initiatives.require_view(current_user, initiative)
-    form = RedeemForm()
+    form = RedeemForm(code=_code_from_link())
     if form.validate_on_submit():
         try:
             cheque = cheques.redeem(current_user, form.code.data, initiative)
@@ -535,6 +553,40 @@ def redeem(initiative_id: int):
     status = 400 if form.errors or form.form_errors else 200
     return render_template(
         "budgets/redeem.html", initiative=initiative, form=form, money=money, cost=cost
+    ), status
+
+
+def _code_from_link() -> str:
+    """A code from a scanned letter (``?code=``) only fills in the form: it redeems nothing."""
+    return (request.args.get("code") or "")[:40]
+
+
+class RedeemCodeForm(RedeemForm):
+    initiative = SelectField(_l("Initiative"), coerce=int, validators=[DataRequired()])
+
+
+@bp.route("/cheques/redeem", methods=["GET", "POST"])
+@limiter.limit(_redeem_limit, methods=["POST"])
+@login_required
+def redeem_code():
+    """Where the QR code on a cheque letter leads: the code filled in, an initiative to
+    choose."""
+    form = RedeemCodeForm(code=_code_from_link())
+    candidates = cheques.pooling_candidates(current_user)
+    form.initiative.choices = [SelectChoice(i.id, i.title) for i in candidates]
+    if form.validate_on_submit():
+        initiative = next(i for i in candidates if i.id == form.initiative.data)
+        try:
+            cheque = cheques.redeem(current_user, form.code.data, initiative)
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            value = format_cents(cheque.value_cents)
+            flash(_("Thank you! Your cheque of %(value)s is pooled.", value=value), "success")
+            return redirect(url_for("initiatives.detail", initiative_id=initiative.id))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template(
+        "budgets/redeem_code.html", form=form, has_candidates=bool(candidates)
     ), status
 
 
