@@ -1,0 +1,52 @@
+"""``flask rounds`` and ``flask pb`` commands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from buurtbudget.extensions import db
+from buurtbudget.models import VotingRound
+from buurtbudget.models._base import utcnow
+from buurtbudget.services import voting
+
+ASSEN = Path(__file__).resolve().parents[3] / "shared" / "pabulib" / "Netherlands_Assen_2024.pb"
+
+
+def test_close_and_publish_from_the_command_line(app, make):
+    area = make.area()
+    voting_round = make.voting_round(area, costs=(100_00, 200_00))
+    voting.cast_ballot(make.resident(area), voting_round, {voting_round.projects[0].id: 1})
+    runner = app.test_cli_runner()
+    early = runner.invoke(args=["rounds", "close", str(voting_round.id)])
+    # Commands speak the default language, Dutch.
+    assert early.exit_code == 1 and "Het stemmen is nog niet voorbij" in early.output
+    voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    result = runner.invoke(args=["rounds", "close", str(voting_round.id), "--publish"])
+    assert result.exit_code == 0, result.output
+    assert "2 projects selected with greedy" in result.output and "published" in result.output
+    listing = runner.invoke(args=["rounds", "list"])
+    assert f"{voting_round.id}\tresults\t{voting_round.title}" in listing.output
+    assert runner.invoke(args=["rounds", "close", "987654"]).exit_code == 1
+
+
+def test_pb_import_export_and_compute(app, make, tmp_path):
+    municipality = make.municipality()
+    make.area(municipality, name="Centrum")
+    runner = app.test_cli_runner()
+    imported = runner.invoke(
+        args=["pb", "import", str(ASSEN), "--municipality", municipality.slug, "--area", "Centrum"]
+    )
+    assert imported.exit_code == 0, imported.output
+    assert "rule mes_add1" in imported.output
+    voting_round = db.session.query(VotingRound).one()
+    assert [a.name for a in voting_round.areas] == ["Centrum"]
+    target = tmp_path / "out.pb"
+    exported = runner.invoke(args=["pb", "export", str(voting_round.id), "-o", str(target)])
+    assert exported.exit_code == 0 and target.read_text().startswith("META")
+    computed = runner.invoke(args=["pb", "compute", str(ASSEN), "--rule", "mes_add1"])
+    assert computed.exit_code == 0
+    assert "same projects as the file's 'selected' column: yes" in computed.output
+    bad = runner.invoke(args=["pb", "import", str(ASSEN), "--municipality", "nowhere"])
+    assert bad.exit_code == 1 and "no municipality" in bad.output
