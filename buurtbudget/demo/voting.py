@@ -8,6 +8,7 @@
   residents of Tanthof (``bewoner<N>-<k>.delft@demo.buurtbudget.nl``) who have not voted yet
   can vote; a few already have.
 
+Initiatives are made with the budgets demo's helper (open, with their review history).
 Ballots are cast through services.voting, so they obey the same rules and secrecy as real ones.
 Idempotent: a round is looked up by title before it is created.
 """
@@ -19,17 +20,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from buurtbudget.domain.initiative_lifecycle import Status, path_to
+from buurtbudget.demo.budgets import _initiative, _themes
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
     BudgetPeriod,
-    Initiative,
-    InitiativeStatusChange,
     Municipality,
     Role,
     RoleAssignment,
-    Theme,
     User,
     VotingRound,
 )
@@ -122,44 +120,6 @@ def _coordinator(area: Area) -> User:
     )
 
 
-def _theme(municipality: Municipality, name: str) -> Theme:
-    theme = db.session.scalar(
-        select(Theme).where(Theme.municipality_id == municipality.id, Theme.name == name)
-    )
-    if theme is None:
-        theme = Theme(municipality=municipality, name=name)
-        db.session.add(theme)
-    return theme
-
-
-def _open_initiative(area: Area, initiator: User, title, description, cost, theme) -> Initiative:
-    """An initiative that passed the feasibility review, with its history."""
-    initiative = db.session.scalar(
-        select(Initiative).where(Initiative.area_id == area.id, Initiative.title == title)
-    )
-    if initiative is not None:
-        return initiative
-    initiative = Initiative(
-        area=area,
-        title=title,
-        description=description,
-        requested_amount_cents=cost,
-        checked_cost_cents=cost,
-        initiator=initiator,
-        status=Status.OPEN,
-        themes=[theme],
-    )
-    db.session.add(initiative)
-    previous = None
-    for status in path_to(Status.OPEN):
-        db.session.add(
-            InitiativeStatusChange(initiative=initiative, from_status=previous, to_status=status)
-        )
-        previous = status
-    db.session.commit()
-    return initiative
-
-
 def _period(area: Area, year: int) -> BudgetPeriod | None:
     return db.session.scalar(
         select(BudgetPeriod).where(
@@ -201,10 +161,11 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
     area = _area(municipality, "Buitenhof")
     residents = _residents(area)
     coordinator = _coordinator(area)
+    themes = _themes(municipality)
     popularity_by_title = {}
     for number, (title, text, cost, theme, share) in enumerate(BUITENHOF_PLANS):
         initiator = residents[number % len(residents)]
-        _open_initiative(area, initiator, title, text, cost, _theme(municipality, theme))
+        _initiative(area, initiator, title, text, cost, [themes[theme]])
         popularity_by_title[title] = share
     year = date.today().year - 1
     # Ballots go in while the round is open (the services insist), then it moves to May 2025.
@@ -272,9 +233,10 @@ def _seed_open_round(municipality: Municipality, progress) -> None:
         return
     area = _area(municipality, "Tanthof")
     residents = _residents(area)
+    themes = _themes(municipality)
     for number, (title, text, cost, theme) in enumerate(TANTHOF_PLANS):
         initiator = residents[-1 - number % len(residents)]
-        _open_initiative(area, initiator, title, text, cost, _theme(municipality, theme))
+        _initiative(area, initiator, title, text, cost, [themes[theme]])
     now = utcnow().replace(second=0, microsecond=0)
     voting_round = voting.create_round(
         None,

@@ -340,13 +340,20 @@ def code(round_id: int):
     return render_template("voting/code.html", round=voting_round, form=form), status
 
 
-@bp.route("/<int:round_id>/results")
-@public
-def results(round_id: int):
+def _round_with_results(round_id: int) -> VotingRound:
+    """The round, if this visitor may see its results (404 otherwise: nothing to see yet)."""
     voting_round = _round(round_id)
     user = current_user if current_user.is_authenticated else None
     if not voting.can_see_results(user, voting_round):
         abort(404)
+    return voting_round
+
+
+@bp.route("/<int:round_id>/results")
+@public
+def results(round_id: int):
+    voting_round = _round_with_results(round_id)
+    user = current_user if current_user.is_authenticated else None
     return render_template(
         "voting/results.html",
         round=voting_round,
@@ -360,10 +367,7 @@ def results(round_id: int):
 @bp.route("/<int:round_id>/results.csv")
 @public
 def results_csv(round_id: int):
-    voting_round = _round(round_id)
-    user = current_user if current_user.is_authenticated else None
-    if not voting.can_see_results(user, voting_round):
-        abort(404)
+    voting_round = _round_with_results(round_id)
     return Response(
         voting_results.results_csv(voting_round),
         mimetype="text/csv",

@@ -30,13 +30,11 @@ from wtforms import (
     DateTimeLocalField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from buurtbudget.extensions import db
 from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role, VotingRound
@@ -44,17 +42,13 @@ from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
 from buurtbudget.web.forms import EuroField, attach_error
+from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.security import role_required, staff_required
 from buurtbudget.web.voting import CsrfForm, parse_choices
 
 bp = Blueprint("voting_staff", __name__, url_prefix="/staff/rounds")
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class RoundForm(FlaskForm):
@@ -371,21 +365,26 @@ def codes(round_id: int):
 # Closing and publishing ------------------------------------------------------------------------
 
 
-@bp.route("/<int:round_id>/close", methods=["GET", "POST"])
-@staff_required
-def close(round_id: int):
+def _confirmed_action(round_id: int, action, done: str, **page):
+    """A staff action on a round behind a confirmation page (GET shows it, POST does it)."""
     voting_round = _round(round_id)
     if not voting.can_manage_round(current_user, voting_round):
         abort(403)
     form = CsrfForm()
     if form.validate_on_submit():
-        voting_results.close_round(current_user, voting_round)
-        flash(_("The votes have been counted. Check the results, then publish them."), "success")
+        action(current_user, voting_round)
+        flash(done, "success")
         return redirect(url_for("voting.results", round_id=voting_round.id))
-    return render_template(
-        "voting/confirm.html",
-        form=form,
-        round=voting_round,
+    return render_template("voting/confirm.html", form=form, round=voting_round, **page)
+
+
+@bp.route("/<int:round_id>/close", methods=["GET", "POST"])
+@staff_required
+def close(round_id: int):
+    return _confirmed_action(
+        round_id,
+        voting_results.close_round,
+        _("The votes have been counted. Check the results, then publish them."),
         heading=_("Close the round and count the votes"),
         explanation=_(
             "The votes are counted with the rule of the round. After this no more paper ballots"
@@ -398,18 +397,10 @@ def close(round_id: int):
 @bp.route("/<int:round_id>/publish", methods=["GET", "POST"])
 @staff_required
 def publish(round_id: int):
-    voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
-        abort(403)
-    form = CsrfForm()
-    if form.validate_on_submit():
-        voting_results.publish_results(current_user, voting_round)
-        flash(_("The results are published."), "success")
-        return redirect(url_for("voting.results", round_id=voting_round.id))
-    return render_template(
-        "voting/confirm.html",
-        form=form,
-        round=voting_round,
+    return _confirmed_action(
+        round_id,
+        voting_results.publish_results,
+        _("The results are published."),
         heading=_("Publish the results"),
         explanation=_(
             "Everyone can then see the results. The selected initiatives get the status"
