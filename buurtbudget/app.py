@@ -100,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     from buurtbudget.web import (
         admin,
         auth,
+        budget_admin,
         budgets,
         errors,
         groups,
@@ -119,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(themes.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(budgets.bp)
+    app.register_blueprint(budget_admin.bp)
     app.register_blueprint(voting.bp)
     app.register_blueprint(voting_staff.bp)
     errors.register(app)

@@ -3,11 +3,14 @@ allocation in the ledger), the Delft area programme and the area report (wijkver
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select, true
 
 from buurtbudget.domain.budget import (
     AccountKind,
+    BudgetCalculation,
     BudgetModelSettings,
     EntryKind,
     calculate_budget,
@@ -100,6 +103,27 @@ def configure_model(
     return config
 
 
+def remove_area_model(actor: User | None, area: Area) -> None:
+    """The area follows its municipality's model again (for periods opened from now on)."""
+    if actor is not None:
+        require(is_admin_of(actor, area.municipality_id))
+    config = db.session.scalar(
+        select(BudgetModelConfig).where(BudgetModelConfig.area_id == area.id)
+    )
+    if config is None:
+        raise Conflict(_l("This area has no budget model of its own."))
+    audit.record(
+        actor,
+        "budget_model.removed",
+        config,
+        municipality_id=area.municipality_id,
+        area_id=area.id,
+        kind=config.kind.value,
+    )
+    db.session.delete(config)
+    db.session.commit()
+
+
 # Periods -------------------------------------------------------------------------------------
 
 
@@ -114,13 +138,45 @@ def find_period(area: Area | None, year: int, half: int, municipality_id: int | 
     return db.session.scalar(query)
 
 
-def open_period(actor: User | None, area: Area, year: int, half: int | None = None):
-    """Open the area's budget period: compute the budget from the population figures, create
-    the area pot (and knelpuntenpot) and book the allocations. ``actor`` None: the command
-    line or the demo. Administrators only."""
+@dataclass(frozen=True)
+class PeriodPlan:
+    """What opening an area's period would book, shown before it is confirmed."""
+
+    area: Area
+    year: int
+    half: int
+    settings: BudgetModelSettings
+    calculation: BudgetCalculation
+
+    @property
+    def bottleneck_cents(self) -> int:
+        return self.settings.bottleneck_fund_cents
+
+    @property
+    def total_cents(self) -> int:
+        return self.calculation.amount_cents + self.bottleneck_cents
+
+
+def overlapping_period(area: Area, year: int, half: int) -> BudgetPeriod | None:
+    """An opened period of the area that shares days with (year, half): the same half, or a
+    whole year against one of its halves (after the model changed from years to halves)."""
+    return db.session.scalar(
+        select(BudgetPeriod)
+        .where(
+            BudgetPeriod.area_id == area.id,
+            BudgetPeriod.year == year,
+            true() if half == 0 else or_(BudgetPeriod.half == half, BudgetPeriod.half == 0),
+        )
+        .limit(1)
+    )
+
+
+def plan_period(actor: User | None, area: Area, year: int, half: int | None = None) -> PeriodPlan:
+    """Check that the period can be opened and compute its budget, without booking anything.
+    Administrators of the area's municipality; ``actor`` None: the command line or the demo."""
     if actor is not None:
         require(is_admin_of(actor, area.municipality_id))
-    if not YEARS[0] <= year <= YEARS[1]:
+    if year is None or not YEARS[0] <= year <= YEARS[1]:
         raise ValidationFailed(_l("This is not a valid year."), field="year")
     config = config_for(area)
     if config is None:
@@ -129,24 +185,50 @@ def open_period(actor: User | None, area: Area, year: int, half: int | None = No
     halves = halves_for(settings)
     half = halves[0] if half is None else half
     if half not in halves:
-        raise ValidationFailed(_l("This model has no such period."), field="half")
-    if find_period(area, year, half) is not None:
-        raise Conflict(_l("This budget period is already open."))
+        raise ValidationFailed(
+            _l("The budget model of %(area)s has no such period.", area=area.name), field="half"
+        )
+    existing = overlapping_period(area, year, half)
+    if existing is not None:
+        raise Conflict(
+            _l(
+                "%(area)s already has the budget period %(period)s.",
+                area=area.name,
+                period=existing.label,
+            ),
+            field="half",
+        )
     figures = area.population_for(year)
     if figures is None:
-        raise Conflict(_l("There are no population figures for this area and year."))
+        raise Conflict(
+            _l("There are no population figures for %(area)s and this year.", area=area.name)
+        )
     calc = calculate_budget(
         settings,
         inhabitants=figures.inhabitants,
         households=figures.households,
         population_year=figures.year,
     )
+    return PeriodPlan(area=area, year=year, half=half, settings=settings, calculation=calc)
+
+
+def open_period(actor: User | None, area: Area, year: int, half: int | None = None):
+    """Open the area's budget period: compute the budget from the population figures, create
+    the area pot (and knelpuntenpot) and book the allocations. ``actor`` None: the command
+    line or the demo. Administrators only."""
+    period = _open_planned(actor, plan_period(actor, area, year, half))
+    db.session.commit()
+    return period
+
+
+def _open_planned(actor: User | None, plan: PeriodPlan) -> BudgetPeriod:
+    area, calc = plan.area, plan.calculation
     period = BudgetPeriod(
         municipality_id=area.municipality_id,
         area=area,
-        year=year,
-        half=half,
-        model_kind=settings.kind,
+        year=plan.year,
+        half=plan.half,
+        model_kind=plan.settings.kind,
         basis=calc.basis,
         basis_count=calc.count,
         population_year=calc.population_year,
@@ -156,8 +238,8 @@ def open_period(actor: User | None, area: Area, year: int, half: int | None = No
     )
     db.session.add(period)
     pots = [(AccountKind.AREA, calc.amount_cents)]
-    if settings.bottleneck_fund_cents:
-        pots.append((AccountKind.BOTTLENECK, settings.bottleneck_fund_cents))
+    if plan.bottleneck_cents:
+        pots.append((AccountKind.BOTTLENECK, plan.bottleneck_cents))
     _create_pots(actor, period, pots)
     audit.record(
         actor,
@@ -165,14 +247,82 @@ def open_period(actor: User | None, area: Area, year: int, half: int | None = No
         period,
         municipality_id=area.municipality_id,
         area_id=area.id,
-        year=year,
-        half=half,
+        year=plan.year,
+        half=plan.half,
         amount_cents=calc.amount_cents,
         basis_count=calc.count,
         rate_millicents=calc.rate_millicents,
     )
-    db.session.commit()
     return period
+
+
+@dataclass(frozen=True)
+class MunicipalityPlan:
+    """Opening a period for several areas at once: what each area would get, or why not."""
+
+    plans: list[PeriodPlan]
+    refused: list[tuple[Area, str]]  # the area and the (translated) reason
+    citywide_cents: int  # the city-wide pot that would open beside them (0: none)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(p.total_cents for p in self.plans) + self.citywide_cents
+
+
+def plan_periods(
+    actor: User | None,
+    municipality: Municipality,
+    year: int,
+    half: int,
+    areas: list[Area] | None = None,
+) -> MunicipalityPlan:
+    """:func:`plan_period` for ``areas`` (default: every area of the municipality, and then
+    the city-wide pot too when the model has one and it is not open yet)."""
+    if actor is not None:
+        require(is_admin_of(actor, municipality.id))
+    if year is None or not YEARS[0] <= year <= YEARS[1]:
+        raise ValidationFailed(_l("This is not a valid year."), field="year")
+    if half not in (0, 1, 2):
+        raise ValidationFailed(_l("This is not a valid choice."), field="half")
+    if areas is not None and any(a.municipality_id != municipality.id for a in areas):
+        raise ValidationFailed(_l("Choose an area of this municipality."), field="area")
+    plans, refused = [], []
+    for area in municipality.areas if areas is None else areas:
+        try:
+            plans.append(plan_period(actor, area, year, half))
+        except (Conflict, ValidationFailed) as error:
+            refused.append((area, str(error.message)))
+    citywide = 0
+    config = municipality_config(municipality)
+    if (
+        areas is None
+        and config is not None
+        and config.citywide_pot_cents
+        and find_period(None, year, half, municipality.id) is None
+    ):
+        citywide = config.citywide_pot_cents
+    return MunicipalityPlan(plans=plans, refused=refused, citywide_cents=citywide)
+
+
+def open_periods(
+    actor: User | None,
+    municipality: Municipality,
+    year: int,
+    half: int,
+    areas: list[Area] | None = None,
+) -> list[BudgetPeriod]:
+    """Open what :func:`plan_periods` shows, in one transaction; areas that cannot be opened
+    are skipped (the plan said why). Conflict when there is nothing to open."""
+    plan = plan_periods(actor, municipality, year, half, areas)
+    if not plan.plans and not plan.citywide_cents:
+        raise Conflict(_l("There is no budget period to open."))
+    opened = [_open_planned(actor, p) for p in plan.plans]
+    if plan.citywide_cents:
+        opened.append(
+            _open_citywide(actor, municipality, municipality_config(municipality), year, half)
+        )
+    db.session.commit()
+    return opened
 
 
 def open_citywide_period(actor: User | None, municipality: Municipality, year: int, half: int = 0):
@@ -184,6 +334,12 @@ def open_citywide_period(actor: User | None, municipality: Municipality, year: i
         raise Conflict(_l("This municipality has no city-wide pot."))
     if find_period(None, year, half, municipality.id) is not None:
         raise Conflict(_l("This budget period is already open."))
+    period = _open_citywide(actor, municipality, config, year, half)
+    db.session.commit()
+    return period
+
+
+def _open_citywide(actor, municipality: Municipality, config, year: int, half: int):
     period = BudgetPeriod(
         municipality_id=municipality.id,
         area=None,
@@ -204,7 +360,6 @@ def open_citywide_period(actor: User | None, municipality: Municipality, year: i
         half=half,
         amount_cents=config.citywide_pot_cents,
     )
-    db.session.commit()
     return period
 
 

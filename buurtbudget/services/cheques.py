@@ -28,6 +28,7 @@ from buurtbudget.domain.budget import (
     normalise_cheque_code,
     pooling_outcome,
 )
+from buurtbudget.domain.households import Address
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
 from buurtbudget.extensions import db
@@ -39,12 +40,8 @@ from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.initiatives import apply_status_change
 from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
 
-
-@dataclass(frozen=True)
-class Household:
-    postcode: str
-    house_number: int
-    addition: str = ""
+# One household's address (from the municipality's address list).
+Household = Address
 
 
 def cheque_pot(period: BudgetPeriod) -> BudgetAccount:
@@ -78,14 +75,7 @@ def issue_cheques(
             raise ValidationFailed(_l("This is not a valid house number."))
         clean.append((postcode, household.house_number, household.addition.strip().upper()))
     ledger.lock_account(account.id)
-    existing = {
-        tuple(row)
-        for row in db.session.execute(
-            select(Cheque.postcode, Cheque.house_number, Cheque.house_addition).where(
-                Cheque.account_id == account.id
-            )
-        )
-    }
+    existing = _issued_addresses(account)
     expires_on = max(date.today(), period.starts_on) + timedelta(days=settings.cheque_valid_days)
     new = []
     for address in dict.fromkeys(clean):  # keeps order, drops duplicates
@@ -118,6 +108,60 @@ def issue_cheques(
     )
     db.session.commit()
     return new
+
+
+@dataclass(frozen=True)
+class IssuePlan:
+    """What issuing cheques to a list of households would do, shown before confirming."""
+
+    households: int  # distinct addresses in the list
+    already_issued: int  # of those, addresses that have a cheque for this period already
+    value_cents: int  # of one cheque
+    available_cents: int  # in the area pot now
+    issued_so_far: int  # cheques of this period, before this list
+    households_in_figures: int  # households of the area by the population figures
+
+    @property
+    def new(self) -> int:
+        return self.households - self.already_issued
+
+    @property
+    def total_cents(self) -> int:
+        return self.new * self.value_cents
+
+    @property
+    def fits(self) -> bool:
+        return self.total_cents <= self.available_cents
+
+
+def plan_issue(actor: User | None, period: BudgetPeriod, households: list[Household]) -> IssuePlan:
+    """Count what :func:`issue_cheques` would issue, without issuing. Administrators."""
+    if actor is not None:
+        require(is_admin_of(actor, period.municipality_id))
+    account = cheque_pot(period)
+    settings = config_for(period.area).settings()
+    existing = _issued_addresses(account)
+    addresses = {(h.postcode, h.house_number, h.addition) for h in households}
+    figures = period.area.population_for(period.year)
+    return IssuePlan(
+        households=len(addresses),
+        already_issued=len(addresses & existing),
+        value_cents=settings.cheque_value_cents,
+        available_cents=ledger.account_balance(account).available,
+        issued_so_far=len(existing),
+        households_in_figures=figures.households if figures else 0,
+    )
+
+
+def _issued_addresses(account: BudgetAccount) -> set[tuple[str, int, str]]:
+    return {
+        tuple(row)
+        for row in db.session.execute(
+            select(Cheque.postcode, Cheque.house_number, Cheque.house_addition).where(
+                Cheque.account_id == account.id
+            )
+        )
+    }
 
 
 def find_cheque(code_text: str) -> Cheque:
@@ -203,69 +247,114 @@ def redeem(actor: User, code_text: str, initiative: Initiative) -> Cheque:
     return cheque
 
 
-def expire_cheques(actor: User | None, period: BudgetPeriod, today: date | None = None) -> int:
-    """After the expiry date: unredeemed cheques lapse and value pooled on initiatives that
-    did not reach their cost is released. By the model's policy that money stays in the area
-    pot or goes back to the municipality. Returns the cents concerned."""
-    if actor is not None:
-        require(can_manage_area(actor, period.area))
-    account = cheque_pot(period)
-    settings = config_for(period.area).settings()
-    today = today or date.today()
-    ledger.lock_account(account.id)
-    expiring = select(Cheque.id).where(
+@dataclass(frozen=True)
+class ExpiryPlan:
+    """What an expiry run on ``today`` would do, shown before confirming."""
+
+    cheques: int  # unredeemed cheques past their date
+    cheque_value_cents: int
+    unfunded: list[tuple[Initiative, int]]  # open initiatives and their pooled value to release
+    final: bool  # every cheque of the period is past its date (pooled value is released)
+    last_expiry: date | None
+    policy: UnpooledValuePolicy
+
+    @property
+    def total_cents(self) -> int:
+        return self.cheque_value_cents + sum(cents for _, cents in self.unfunded)
+
+
+def _expiring(account: BudgetAccount, today: date):
+    return select(Cheque.id).where(
         Cheque.account_id == account.id,
         Cheque.expires_on < today,
         Cheque.redeemed_at.is_(None),
         Cheque.expired_at.is_(None),
     )
+
+
+def plan_expiry(actor: User | None, period: BudgetPeriod, today: date | None = None) -> ExpiryPlan:
+    """Unredeemed cheques past their date lapse; once every cheque of the period is past its
+    date, value pooled on initiatives that did not reach their cost is released too. By the
+    model's policy that money stays in the area pot or goes back to the municipality.
+    Coordinators of the area and administrators."""
+    if actor is not None:
+        require(period.area is not None and can_manage_area(actor, period.area))
+    account = cheque_pot(period)
+    today = today or date.today()
     count, value = db.session.execute(
         select(func.count(Cheque.id), func.coalesce(func.sum(Cheque.value_cents), 0)).where(
-            Cheque.id.in_(expiring)
+            Cheque.id.in_(_expiring(account, today))
         )
     ).one()
-    total = 0
-    if count:
-        db.session.execute(
-            update(Cheque)
-            .where(Cheque.id.in_(list(db.session.scalars(expiring))))
-            .values(expired_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        ledger.post(actor, account, EntryKind.CHEQUE_EXPIRY, int(value), cheque_count=count)
-        total += int(value)
     last_expiry = db.session.scalar(
         select(func.max(Cheque.expires_on)).where(Cheque.account_id == account.id)
     )
-    if last_expiry is not None and last_expiry < today:
-        unfunded = db.session.scalars(
+    final = last_expiry is not None and last_expiry < today
+    unfunded = []
+    if final:
+        open_pooled = db.session.scalars(
             select(Initiative)
             .join(Cheque, Cheque.initiative_id == Initiative.id)
             .where(Cheque.account_id == account.id, Initiative.status == Status.OPEN)
             .distinct()
+            .order_by(Initiative.id)
         ).all()
-        for initiative in unfunded:
+        for initiative in open_pooled:
             outstanding = ledger.holder_totals(account.id, initiative.id).outstanding
             if outstanding:
-                ledger.post(
-                    actor,
-                    account,
-                    EntryKind.RELEASE,
-                    outstanding,
-                    initiative=initiative,
-                    memo="cheques expired before the cost was reached",
-                )
-                total += outstanding
-    if total and settings.unpooled_value_policy is UnpooledValuePolicy.MUNICIPALITY:
+                unfunded.append((initiative, outstanding))
+    return ExpiryPlan(
+        cheques=int(count),
+        cheque_value_cents=int(value),
+        unfunded=unfunded,
+        final=final,
+        last_expiry=last_expiry,
+        policy=config_for(period.area).settings().unpooled_value_policy,
+    )
+
+
+def expire_cheques(actor: User | None, period: BudgetPeriod, today: date | None = None) -> int:
+    """Carry out :func:`plan_expiry` (under the account lock). Returns the cents concerned."""
+    if actor is not None:
+        require(period.area is not None and can_manage_area(actor, period.area))
+    today = today or date.today()
+    account = cheque_pot(period)
+    ledger.lock_account(account.id)
+    plan = plan_expiry(actor, period, today)
+    if plan.cheques:
+        db.session.execute(
+            update(Cheque)
+            .where(Cheque.id.in_(list(db.session.scalars(_expiring(account, today)))))
+            .values(expired_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        ledger.post(
+            actor,
+            account,
+            EntryKind.CHEQUE_EXPIRY,
+            plan.cheque_value_cents,
+            cheque_count=plan.cheques,
+        )
+    for initiative, outstanding in plan.unfunded:
+        ledger.post(
+            actor,
+            account,
+            EntryKind.RELEASE,
+            outstanding,
+            initiative=initiative,
+            memo="cheques expired before the cost was reached",
+        )
+    total = plan.total_cents
+    if total and plan.policy is UnpooledValuePolicy.MUNICIPALITY:
         ledger.post(actor, account, EntryKind.WITHDRAWAL, total, memo="unused cheque value")
     audit.record(
         actor,
         "cheque.expired",
         period,
         municipality_id=period.municipality_id,
-        cheques=count,
+        cheques=plan.cheques,
         amount_cents=total,
-        policy=settings.unpooled_value_policy.value,
+        policy=plan.policy.value,
     )
     db.session.commit()
     return total

@@ -328,3 +328,35 @@ def post_direct_spending(
     common = {"memo": purpose, "theme_id": theme_id, "spend_kind": spend_kind, **links}
     post(actor, account, EntryKind.COMMITMENT, amount_cents, **common)
     return post(actor, account, EntryKind.PAYOUT, amount_cents, **common)
+
+
+# Money that came back ------------------------------------------------------------------------
+
+# Releases (cancelled, completed, pooled beyond the cost, unfunded pools), money paid back,
+# expired cheques and withdrawals (back to the municipality).
+RETURNED_KINDS = (
+    EntryKind.RELEASE,
+    EntryKind.RETURN,
+    EntryKind.CHEQUE_EXPIRY,
+    EntryKind.WITHDRAWAL,
+)
+
+
+def returned_query(period: BudgetPeriod):
+    """The entries of ``period`` through which money came back, newest first."""
+    return (
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.account_id.in_([a.id for a in period.accounts]),
+            LedgerEntry.kind.in_(RETURNED_KINDS),
+        )
+        .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc())
+    )
+
+
+def returned_totals(period: BudgetPeriod) -> dict[EntryKind, int]:
+    totals = _totals(
+        LedgerEntry.account_id.in_([a.id for a in period.accounts]),
+        LedgerEntry.kind.in_(RETURNED_KINDS),
+    )
+    return {kind: totals.get(kind, 0) for kind in RETURNED_KINDS}
