@@ -143,7 +143,7 @@ def test_opening_periods_shows_the_calculation_first(delft, client_for, make):
     assert preview.status_code == 200
     html = preview.get_data(as_text=True)
     # 12,345 x EUR 9.30 = EUR 114,808.50; 1,001 x EUR 9.30 = EUR 9,309.30; + 2 x EUR 5,000.
-    assert f"12,345 per inhabitant (figures of {THIS_YEAR}) × EUR 9.30" in html
+    assert f"12,345 × EUR 9.30 per inhabitant (figures of {THIS_YEAR})" in html
     assert "€114,808.50" in html and "€9,309.30" in html and "€134,117.80" in html
     assert db.session.scalar(select(func.count(BudgetPeriod.id))) == 1  # nothing opened yet
     opened = client.post("/staff/budgets/periods/new", data={**choice, "confirm": "1"})
