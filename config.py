@@ -72,6 +72,16 @@ class Config:
     MAIL_PASSWORD = ""
     MAIL_DEFAULT_SENDER = "Buurtbudget <noreply@buurtbudget.local>"
 
+    # Monitoring: when the municipality overview flags an area as lagging behind (see
+    # buurtbudget/domain/monitoring.py and docs/monitoring.md). Turnout below this percentage
+    # of the median turnout of the areas; more than this percentage of the year's budget
+    # unspent after this many months; the area report of last year not published by this
+    # month-day.
+    MONITORING_LOW_TURNOUT_PERCENT = 50
+    MONITORING_UNSPENT_PERCENT = 50
+    MONITORING_UNSPENT_AFTER_MONTH = 9
+    MONITORING_REPORT_DEADLINE = "04-01"
+
     MINIMUM_PASSWORD_LENGTH = 10
     # werkzeug's default (scrypt); tests use a cheap method so each login takes microseconds.
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name, not a password

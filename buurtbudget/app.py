@@ -99,6 +99,7 @@ def select_locale() -> str:
 def _register_blueprints(app: Flask) -> None:
     from buurtbudget.web import (
         admin,
+        api,
         auth,
         budget_admin,
         budgets,
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
         groups,
         initiatives,
         main,
+        monitoring,
         notifications,
         themes,
         voting,
@@ -123,6 +125,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(budget_admin.bp)
     app.register_blueprint(voting.bp)
     app.register_blueprint(voting_staff.bp)
+    app.register_blueprint(monitoring.bp)
+    app.register_blueprint(api.bp)
     errors.register(app)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
@@ -165,33 +166,20 @@ def area_finances(period: BudgetPeriod) -> AreaFinances:
         )
     ]
 
-    themes: dict[str, ThemeLine] = {}
-    no_theme = _("No theme")
-
-    def add(name: str, granted: int, paid: int) -> None:
-        line = themes.setdefault(name, ThemeLine(name))
-        line.granted += granted
-        line.paid += paid
-
-    for line in lines:
-        names = [t.name for t in line.initiative.themes] or [no_theme]
-        for index, name in enumerate(names):
-            add(
-                name,
-                _share(line.money.granted, len(names), index),
-                _share(line.money.paid, len(names), index),
-            )
-    for item in direct:
-        name = item.entry.theme.name if item.entry.theme else no_theme
-        add(name, item.entry.amount_cents, item.entry.amount_cents)
-
-    by_kind = {kind.value: 0 for kind in SpendKind}
-    for line in lines:
-        if line.spend_kind:
-            by_kind[line.spend_kind.value] += line.money.granted
-    for item in direct:
-        if item.entry.spend_kind:
-            by_kind[item.entry.spend_kind.value] += item.entry.amount_cents
+    themes = theme_totals(
+        [
+            ([t.name for t in line.initiative.themes], line.money.granted, line.money.paid)
+            for line in lines
+        ],
+        [
+            (item.entry.theme.name if item.entry.theme else None, item.entry.amount_cents)
+            for item in direct
+        ],
+    )
+    by_kind = kind_totals(
+        [(line.spend_kind, line.money.granted) for line in lines],
+        [(item.entry.spend_kind, item.entry.amount_cents) for item in direct],
+    )
     config = config_for(area)
     return AreaFinances(
         area=area,
@@ -200,7 +188,7 @@ def area_finances(period: BudgetPeriod) -> AreaFinances:
         total=_sum_balances([b for _, b in pots]),
         initiatives=lines,
         direct=direct,
-        themes=sorted(themes.values(), key=lambda t: (t.name == no_theme, t.name)),
+        themes=themes,
         by_kind=by_kind,
         social_share=share_percent(by_kind["social"], sum(by_kind.values())),
         social_target=config.social_target_percent if config else None,
@@ -210,6 +198,42 @@ def area_finances(period: BudgetPeriod) -> AreaFinances:
         agenda=agenda_for(area, period.year),
         report=report_of(period),
     )
+
+
+def theme_totals(
+    initiatives: Iterable[tuple[list[str], int, int]],
+    direct: Iterable[tuple[str | None, int]],
+) -> list[ThemeLine]:
+    """Granted and paid per theme name. ``initiatives``: (theme names, granted, paid) per
+    initiative, each counting for its themes in equal parts; ``direct``: (theme name or None,
+    amount) per direct spending, granted and paid at once. "No theme" comes last."""
+    themes: dict[str, ThemeLine] = {}
+    no_theme = _("No theme")
+
+    def add(name: str, granted: int, paid: int) -> None:
+        line = themes.setdefault(name, ThemeLine(name))
+        line.granted += granted
+        line.paid += paid
+
+    for names, granted, paid in initiatives:
+        names = names or [no_theme]
+        for index, name in enumerate(names):
+            add(name, _share(granted, len(names), index), _share(paid, len(names), index))
+    for name, amount in direct:
+        add(name or no_theme, amount, amount)
+    return sorted(themes.values(), key=lambda t: (t.name == no_theme, t.name))
+
+
+def kind_totals(
+    initiatives: Iterable[tuple[SpendKind | None, int]],
+    direct: Iterable[tuple[SpendKind | None, int]],
+) -> dict[str, int]:
+    """Granted money per spend kind (physical / social); untagged money is left out."""
+    by_kind = {kind.value: 0 for kind in SpendKind}
+    for kind, amount in [*initiatives, *direct]:
+        if kind:
+            by_kind[SpendKind(kind).value] += amount
+    return by_kind
 
 
 def _share(amount: int, parts: int, index: int) -> int:
