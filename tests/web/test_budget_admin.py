@@ -196,7 +196,7 @@ def test_a_half_year_cannot_overlap_an_opened_year(app, delft, make):
 
 
 @pytest.fixture
-def ede(app, make):
+def veldhuizen(app, make):
     municipality = make.municipality("Ede")
     area = make.area(municipality, name="Veldhuizen", households=4, year=THIS_YEAR)
     period = make.budget_period(area, "household_cheques")  # 4 x EUR 7.50 = EUR 30
@@ -218,9 +218,9 @@ def _cheque_count(period) -> int:
     )
 
 
-def test_issuing_cheques_with_a_check_and_a_confirmation(ede, client_for):
-    client = client_for(ede["admin"])
-    url = f"/staff/budgets/periods/{ede['period'].id}/cheques/issue"
+def test_issuing_cheques_with_a_check_and_a_confirmation(veldhuizen, client_for):
+    client = client_for(veldhuizen["admin"])
+    url = f"/staff/budgets/periods/{veldhuizen['period'].id}/cheques/issue"
     assert client.get(url).status_code == 200
     text = "postcode;huisnummer;toevoeging\n6712 AA;1;\n6712AA;2;b\n6712AA;1\n"
     preview = client.post(url, data={"households": text})
@@ -228,22 +228,22 @@ def test_issuing_cheques_with_a_check_and_a_confirmation(ede, client_for):
     assert preview.status_code == 200
     assert "0 of the 4 households" in html and "2 addresses in the list" in html
     assert "2 × €7.50 = €15.00" in html and "available in the area budget: €30.00" in html
-    assert _cheque_count(ede["period"]) == 0
+    assert _cheque_count(veldhuizen["period"]) == 0
     assert client.post(url, data={"households": text, "confirm": "1"}).status_code == 302
-    assert _cheque_count(ede["period"]) == 2
+    assert _cheque_count(veldhuizen["period"]) == 2
     # Issuing is idempotent per household: the same list again issues nothing new.
     again = client.post(url, data={"households": text + "6712AB;3\n"}).get_data(as_text=True)
     assert "2 of the 4 households" in again and "of which 2 already have a cheque" in again
     client.post(url, data={"households": text + "6712AB;3\n", "confirm": "1"})
-    assert _cheque_count(ede["period"]) == 3
+    assert _cheque_count(veldhuizen["period"]) == 3
     too_many = "\n".join(f"6712AC;{n}" for n in range(1, 6))
     refused = client.post(url, data={"households": too_many}).get_data(as_text=True)
     assert "There is not enough money available" in refused
 
 
-def test_issuing_cheques_bad_input_and_permissions(ede, client_for, make):
-    url = f"/staff/budgets/periods/{ede['period'].id}/cheques/issue"
-    client = client_for(ede["admin"])
+def test_issuing_cheques_bad_input_and_permissions(veldhuizen, client_for, make):
+    url = f"/staff/budgets/periods/{veldhuizen['period'].id}/cheques/issue"
+    client = client_for(veldhuizen["admin"])
     bad = client.post(url, data={"households": "6712AA;1\nnonsense\n0000AA;2"})
     assert bad.status_code == 400
     assert "These lines are not addresses: 2 (nonsense), 3 (0000AA;2)" in bad.get_data(True)
@@ -256,24 +256,29 @@ def test_issuing_cheques_bad_input_and_permissions(ede, client_for, make):
     assert response.status_code == 409 and "does not use household cheques" in response.get_data(
         True
     )
-    assert client_for(ede["foreign_admin"]).get(url).status_code == 403
-    assert client_for(ede["coordinator"]).get(url).status_code == 403
-    assert client_for(ede["member"]).post(url, data={"households": "6712AA;1"}).status_code == 403
-    assert _cheque_count(ede["period"]) == 0
+    assert client_for(veldhuizen["foreign_admin"]).get(url).status_code == 403
+    assert client_for(veldhuizen["coordinator"]).get(url).status_code == 403
+    assert (
+        client_for(veldhuizen["member"]).post(url, data={"households": "6712AA;1"}).status_code
+        == 403
+    )
+    assert _cheque_count(veldhuizen["period"]) == 0
 
 
 @pytest.mark.parametrize("policy", ["area_pot", "municipality"])
-def test_expiring_cheques_with_a_confirmation(ede, client_for, make, policy):
-    config = budgets.config_for(ede["area"])
+def test_expiring_cheques_with_a_confirmation(veldhuizen, client_for, make, policy):
+    config = budgets.config_for(veldhuizen["area"])
     config.unpooled_value_policy = policy
     db.session.commit()
-    period = ede["period"]
+    period = veldhuizen["period"]
     issued = cheques.issue_cheques(None, period, [cheques.Household("6712AA", n) for n in (1, 2)])
-    initiative = make.budget_initiative(ede["area"], cost_cents=15_00, title="Straatfeest")
-    cheques.redeem(make.resident(ede["area"]), issued[0].code, initiative)
+    initiative = make.budget_initiative(veldhuizen["area"], cost_cents=15_00, title="Straatfeest")
+    cheques.redeem(make.resident(veldhuizen["area"]), issued[0].code, initiative)
     db.session.execute(update(Cheque).values(expires_on=date.today() - timedelta(days=1)))
     db.session.commit()
-    client = client_for(ede["coordinator"])  # coordinators may let their area's cheques expire
+    client = client_for(
+        veldhuizen["coordinator"]
+    )  # coordinators may let their area's cheques expire
     url = f"/staff/budgets/periods/{period.id}/cheques/expire"
     html = client.get(url).get_data(as_text=True)
     assert "Unused cheques past their date: 1, worth €7.50." in html
@@ -292,10 +297,12 @@ def test_expiring_cheques_with_a_confirmation(ede, client_for, make, policy):
     assert f'Returned to the municipality</th><td class="num">{withdrawn}' in returned
     assert "There is nothing to expire now." in client.get(url).get_data(as_text=True)
     assert (
-        client_for(make.coordinator(make.area(ede["area"].municipality))).get(url).status_code
+        client_for(make.coordinator(make.area(veldhuizen["area"].municipality)))
+        .get(url)
+        .status_code
         == 403
     )
-    assert client_for(ede["member"]).post(url).status_code == 403
+    assert client_for(veldhuizen["member"]).post(url).status_code == 403
 
 
 def test_returned_money_page_and_booking_a_return(delft, client_for, make):

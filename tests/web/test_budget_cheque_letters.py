@@ -5,30 +5,14 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
 import segno
 
 from buurtbudget.domain.budget import format_cheque_code
 from buurtbudget.domain.initiative_lifecycle import Status
 from buurtbudget.extensions import db
-from buurtbudget.services import cheques, ledger
+from buurtbudget.services import ledger
 
 THIS_YEAR = date.today().year
-
-
-@pytest.fixture
-def ede(app, make):
-    municipality = make.municipality("Ede")
-    area = make.area(municipality, name="Veldhuizen", households=300, year=THIS_YEAR)
-    period = make.budget_period(area, "household_cheques")
-    issued = cheques.issue_cheques(None, period, [cheques.Household("6712AA", n) for n in (1, 2)])
-    return {
-        "area": area,
-        "cheques": issued,
-        "admin": make.administrator(municipality),
-        "resident": make.resident(area),
-        "initiative": make.budget_initiative(area, cost_cents=1_500, title="Straatfeest"),
-    }
 
 
 def test_the_letter_has_a_qr_code_of_the_redeem_link(ede, client_for):

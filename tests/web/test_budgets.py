@@ -235,21 +235,6 @@ def test_payout_bad_input(delft, client_for, make):
 # Cheques -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ede(app, make):
-    municipality = make.municipality("Ede")
-    area = make.area(municipality, name="Veldhuizen", households=300, year=THIS_YEAR)
-    period = make.budget_period(area, "household_cheques")
-    issued = cheques.issue_cheques(None, period, [cheques.Household("6712AA", n) for n in (1, 2)])
-    return {
-        "area": area,
-        "period": period,
-        "cheques": issued,
-        "admin": make.administrator(municipality),
-        "initiative": make.budget_initiative(area, cost_cents=1_500, title="Straatfeest"),
-    }
-
-
 def test_cheque_letters_are_for_administrators(ede, client_for, make):
     cheque = ede["cheques"][0]
     url = f"/budgets/cheques/{cheque.id}/letter"

@@ -1,0 +1,26 @@
+"""Fixtures shared by the web tests of several features."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from buurtbudget.services import cheques
+
+
+@pytest.fixture
+def ede(app, make):
+    """An Ede area on household cheques: two cheques issued, an open initiative of EUR 15."""
+    municipality = make.municipality("Ede")
+    area = make.area(municipality, name="Veldhuizen", households=300, year=date.today().year)
+    period = make.budget_period(area, "household_cheques")
+    issued = cheques.issue_cheques(None, period, [cheques.Household("6712AA", n) for n in (1, 2)])
+    return {
+        "area": area,
+        "period": period,
+        "cheques": issued,
+        "admin": make.administrator(municipality),
+        "resident": make.resident(area),
+        "initiative": make.budget_initiative(area, cost_cents=1_500, title="Straatfeest"),
+    }
