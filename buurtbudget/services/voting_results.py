@@ -83,10 +83,13 @@ def voter_weights_for(
 ) -> Sequence[Fraction] | None:
     """One weight per ballot (same order as ``ballots``), or None for "every voter counts 1".
 
-    The hook for the weighting module: it reads ``voting_round.weighting_config`` and each
-    ballot's ``area_id`` / ``age_band``. Until it is wired in, rounds are unweighted.
+    The hook for the weighting module (services.weighting): it reads
+    ``voting_round.weighting_config`` and each ballot's ``area_id`` / ``age_band``, and gives
+    the exact (rounded) weights the ranking counts with too.
     """
-    return None
+    from buurtbudget.services import weighting
+
+    return weighting.voter_weights_for(voting_round, ballots)
 
 
 def _ballot_rules_in_unit(voting_round: VotingRound, unit: int) -> BallotRules:

@@ -1,0 +1,673 @@
+"""Correcting a voting round for participation gaps: the round's weighting settings, the voter
+weights of its ballots, the corrected ranking and the figures residents see.
+
+The arithmetic is domain/weighting (read its module docs); this module only connects it to
+the records:
+
+* the settings are ``VotingRound.weighting_config``: ``RankingConfig.to_dict()``, or None
+  when the correction is off. They may change until the results are published; every change
+  is audited with the old and the new settings, and a closed (counted, unpublished) round is
+  counted again with the new weights at once, so its stored results never go stale.
+* population: the round's areas' :class:`AreaPopulation` of the round's year (or the latest
+  earlier year). Age bands wholly below the round's minimum age have no voters and are left
+  out (the 15-24 band counts whole, although 15-year-olds cannot vote at a minimum age of 16).
+* ballots whose area is not one of the round's areas, or whose age band is not known, are
+  "unknown" on that characteristic. Raking handles them as the domain documents (they keep
+  their own unweighted share of that margin); post-stratification does the same: unknown
+  voters keep weight 1 and the known voters are post-stratified among themselves.
+* populated cells without voters (a small area, or an age band nobody of voted in) do not stop
+  the count: their population is spread over the other cells (``empty_cells="spread"``) and
+  listed in the diagnostics, so the page can say so.
+* own contribution = the volunteer hours the initiators offered (one unit for the whole
+  round, as the ranking needs; co-funding is shown on the initiative, not scored).
+* the voting rules count with ``exact_weights()``, the same rounded weights the ranking uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+import numpy as np
+from flask_babel import lazy_gettext as _l
+
+from buurtbudget.domain.ballots import CUMULATIVE
+from buurtbudget.domain.weighting import (
+    AREA_PERCENTILE,
+    CONTRIBUTION_MEASURES,
+    NEED,
+    NO_WEIGHTING,
+    PER_1000_INHABITANTS,
+    POST_STRATIFICATION,
+    RAKING,
+    RELATIVE_CONTRIBUTION,
+    SUPPORT,
+    WEIGHTED_SUPPORT,
+    ProjectInfo,
+    Ranking,
+    RankingConfig,
+    RankingConfigError,
+    TurnoutReport,
+    WeightDiagnostics,
+    WeightingError,
+    WeightingResult,
+    cell_shares,
+    design_effect,
+    effective_sample_size,
+    post_stratification_weights,
+    rake,
+    rank_projects,
+    turnout,
+)
+from buurtbudget.extensions import db
+from buurtbudget.models import AGE_BANDS, Area, AreaPopulation, Ballot, User, VotingRound
+from buurtbudget.services import audit
+from buurtbudget.services.errors import Conflict, ValidationFailed
+from buurtbudget.services.permissions import require
+from buurtbudget.services.voting import can_manage_round
+
+AREA = "area"
+AGE_BAND = "age_band"
+
+# What the coordinator chooses -> (domain method, dimensions).
+METHOD_NONE = "none"
+METHOD_AREA = "area"
+METHOD_AREA_AGE = "area_age"
+METHOD_RAKING = "raking"
+METHODS = {
+    METHOD_NONE: (NO_WEIGHTING, ()),
+    METHOD_AREA: (POST_STRATIFICATION, (AREA,)),
+    METHOD_AREA_AGE: (POST_STRATIFICATION, (AREA, AGE_BAND)),
+    METHOD_RAKING: (RAKING, (AREA, AGE_BAND)),
+}
+METHOD_LABELS = {
+    METHOD_NONE: _l("No weights: every vote counts once"),
+    METHOD_AREA: _l("By area (post-stratification)"),
+    METHOD_AREA_AGE: _l("By area and age band (post-stratification)"),
+    METHOD_RAKING: _l("By area and by age band separately (raking)"),
+}
+MEASURE_LABELS = {
+    AREA_PERCENTILE: _l("Compared with the other projects in the same area"),
+    PER_1000_INHABITANTS: _l("Per 1,000 inhabitants of the area"),
+}
+FACTOR_LABELS = {
+    SUPPORT: _l("Support"),
+    WEIGHTED_SUPPORT: _l("Weighted support"),
+    RELATIVE_CONTRIBUTION: _l("Own contribution, relative"),
+    "own_contribution": _l("Own contribution, absolute"),
+    NEED: _l("Need"),
+}
+FORM_FACTORS = (SUPPORT, WEIGHTED_SUPPORT, RELATIVE_CONTRIBUTION, NEED)
+MAX_FACTOR_WEIGHT = Decimal(100)
+MAX_WEIGHT_CAP = Decimal(20)
+DECIMALS = 6
+# Cells (area x age band) with fewer ballots are not shown: with the voter register they could
+# identify a voter's ballot (see services/voting.py, "Secret ballot").
+SMALL_CELL = 10
+
+
+@dataclass
+class WeightingSettings:
+    """What the settings form sends (numbers as typed; the service parses them)."""
+
+    enabled: bool = False
+    method: str = METHOD_AREA
+    weight_cap: str = ""
+    support: str = "0"
+    weighted_support: str = "1"
+    relative_contribution: str = "0"
+    need: str = "0"
+    contribution_measure: str = AREA_PERCENTILE
+    area_balance: bool = False
+
+    @classmethod
+    def from_config(cls, stored: dict | None) -> WeightingSettings:
+        if not stored:
+            return cls()
+        config = RankingConfig.from_dict(stored)
+        method = next(
+            (
+                name
+                for name, (kind, dims) in METHODS.items()
+                if kind == config.weighting and dims == config.weighting_dimensions
+            ),
+            METHOD_AREA,
+        )
+        weights = config.factor_weights
+
+        def text(value: Fraction | None) -> str:
+            return "" if value is None else _number_text(value)
+
+        return cls(
+            enabled=True,
+            method=method,
+            weight_cap=text(config.weight_cap),
+            support=text(weights.get(SUPPORT, Fraction(0))),
+            weighted_support=text(weights.get(WEIGHTED_SUPPORT, Fraction(0))),
+            relative_contribution=text(weights.get(RELATIVE_CONTRIBUTION, Fraction(0))),
+            need=text(weights.get(NEED, Fraction(0))),
+            contribution_measure=config.contribution_measure,
+            area_balance=config.area_balance,
+        )
+
+
+def _number_text(value: Fraction) -> str:
+    text = format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _parse_number(text: str, field_name: str, maximum: Decimal) -> Decimal:
+    cleaned = (text or "").strip().replace(",", ".")
+    if not cleaned:
+        return Decimal(0)
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValidationFailed(_l("Enter a number, for example 0.5."), field=field_name) from None
+    if not number.is_finite():
+        raise ValidationFailed(_l("Enter a number, for example 0.5."), field=field_name)
+    if number < 0:
+        raise ValidationFailed(_l("The number cannot be negative."), field=field_name)
+    if number > maximum:
+        raise ValidationFailed(
+            _l("Enter at most %(max)s.", max=_number_text(Fraction(maximum))), field=field_name
+        )
+    if number != round(number, DECIMALS):
+        raise ValidationFailed(
+            _l("Use at most %(decimals)d decimals.", decimals=DECIMALS), field=field_name
+        )
+    return number
+
+
+def config_from_settings(settings: WeightingSettings) -> RankingConfig | None:
+    """The domain configuration for the form's settings (None: correction off)."""
+    if not settings.enabled:
+        return None
+    if settings.method not in METHODS:
+        raise ValidationFailed(_l("Choose a weighting method from the list."), field="method")
+    if settings.contribution_measure not in CONTRIBUTION_MEASURES:
+        raise ValidationFailed(_l("Choose a measure from the list."), field="contribution_measure")
+    weights = {
+        name: _parse_number(getattr(settings, name), name, MAX_FACTOR_WEIGHT)
+        for name in FORM_FACTORS
+    }
+    if not any(weights.values()):
+        raise ValidationFailed(
+            _l("Give at least one factor a weight above 0."), field="weighted_support"
+        )
+    cap = None
+    if (settings.weight_cap or "").strip():
+        cap = _parse_number(settings.weight_cap, "weight_cap", MAX_WEIGHT_CAP)
+        if cap < 1:
+            raise ValidationFailed(
+                _l("The cap is a multiple of the average weight and must be at least 1."),
+                field="weight_cap",
+            )
+    kind, dimensions = METHODS[settings.method]
+    if kind == NO_WEIGHTING:
+        cap = None  # nothing to cap
+    try:
+        return RankingConfig(
+            {name: str(value) for name, value in weights.items() if value},
+            contribution_measure=settings.contribution_measure,
+            weighting=kind,
+            weighting_dimensions=dimensions,
+            weight_cap=str(cap) if cap is not None else None,
+            area_balance=bool(settings.area_balance),
+        )
+    except RankingConfigError as error:  # the checks above should have caught it
+        raise ValidationFailed(str(error)) from None
+
+
+def round_config(voting_round: VotingRound) -> RankingConfig | None:
+    """The round's stored settings, validated by the domain (None: correction off)."""
+    if not voting_round.weighting_config:
+        return None
+    try:
+        return RankingConfig.from_dict(voting_round.weighting_config)
+    except RankingConfigError as error:
+        raise Conflict(
+            _l("The weighting settings of this round are invalid: %(error)s", error=str(error))
+        ) from None
+
+
+# Population ------------------------------------------------------------------------------------
+
+
+def eligible_bands(voting_round: VotingRound) -> tuple[str, ...]:
+    """CBS age bands with at least some people old enough to vote in the round."""
+    return tuple(
+        name for name, _low, high in AGE_BANDS if high is None or high >= voting_round.min_age
+    )
+
+
+@dataclass(frozen=True)
+class Population:
+    areas: dict[int, Area]
+    inhabitants: dict[int, int]
+    need_index: dict[int, float | None]
+    # (area id, band) -> inhabitants, only when every area has age figures.
+    cells: dict[tuple[int, str], int] | None
+
+    def area_totals_of_cells(self) -> dict[int, int]:
+        totals: dict[int, int] = dict.fromkeys(self.areas, 0)
+        for (area_id, _band), count in (self.cells or {}).items():
+            totals[area_id] += count
+        return totals
+
+    def band_totals(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for (_area, band), count in (self.cells or {}).items():
+            totals[band] = totals.get(band, 0) + count
+        return totals
+
+
+def population(voting_round: VotingRound) -> Population:
+    areas, inhabitants, need, cells = {}, {}, {}, {}
+    all_ages = True
+    bands = eligible_bands(voting_round)
+    for area in voting_round.areas:
+        figures: AreaPopulation | None = area.population_for(voting_round.year)
+        areas[area.id] = area
+        if figures is None:
+            all_ages = False
+            continue
+        inhabitants[area.id] = figures.inhabitants
+        need[area.id] = figures.need_index
+        counts = figures.age_band_counts()
+        if counts is None:
+            all_ages = False
+        else:
+            cells.update({(area.id, band): counts[band] for band in bands})
+    return Population(areas, inhabitants, need, cells if all_ages and cells else None)
+
+
+def check_round_can_use(voting_round: VotingRound, config: RankingConfig | None) -> None:
+    """The round has what these settings need (population figures, age figures, need index,
+    approval ballots); ValidationFailed naming the form field otherwise."""
+    if config is None:
+        return
+    if voting_round.ballot_type == CUMULATIVE:
+        raise ValidationFailed(
+            _l("The corrected ranking counts approvals; it is not available for points ballots."),
+            field="enabled",
+        )
+    if not voting_round.areas:
+        raise ValidationFailed(
+            _l("This round has no areas, so there are no population figures to weight with."),
+            field="enabled",
+        )
+    figures = population(voting_round)
+    missing = [a.name for a in voting_round.areas if not figures.inhabitants.get(a.id)]
+    if missing:
+        raise ValidationFailed(
+            _l(
+                "No population figures for %(year)d of: %(areas)s.",
+                year=voting_round.year,
+                areas=", ".join(missing),
+            ),
+            field="method",
+        )
+    if AGE_BAND in config.weighting_dimensions and figures.cells is None:
+        raise ValidationFailed(
+            _l(
+                "Not every area of the round has population figures per age band; "
+                "weight by area only."
+            ),
+            field="method",
+        )
+    if NEED in config.factor_weights:
+        without = [a.name for a in voting_round.areas if figures.need_index.get(a.id) is None]
+        if without:
+            raise ValidationFailed(
+                _l("No need index is published for: %(areas)s.", areas=", ".join(without)),
+                field="need",
+            )
+    if any(p.area_id is None for p in voting_round.projects):
+        raise ValidationFailed(
+            _l("Some projects on the ballot have no area; the ranking needs one for each."),
+            field="enabled",
+        )
+
+
+# Voter weights ---------------------------------------------------------------------------------
+
+
+def _voter_area(voting_round: VotingRound, ballot: Ballot) -> int | None:
+    return ballot.area_id if ballot.area_id in voting_round.area_ids else None
+
+
+def _voter_band(bands: tuple[str, ...], ballot: Ballot) -> str | None:
+    return ballot.age_band if ballot.age_band in bands else None
+
+
+def _known_only(
+    known: list[int], result: WeightingResult, n: int, diagnostics: WeightDiagnostics
+) -> WeightingResult:
+    """Weights of all ``n`` voters: the known voters' weights, 1 for the unknown ones."""
+    weights = np.ones(n, dtype=np.float64)
+    weights[known] = result.weights
+    weights.flags.writeable = False
+    return WeightingResult(
+        weights,
+        WeightDiagnostics(
+            n=n,
+            effective_sample_size=effective_sample_size(weights),
+            design_effect=design_effect(weights),
+            min_weight=float(weights.min()),
+            max_weight=float(weights.max()),
+            cap=diagnostics.cap,
+            trimmed=diagnostics.trimmed,
+            spread_cells=diagnostics.spread_cells,
+        ),
+    )
+
+
+def compute_weights(
+    voting_round: VotingRound, ballots: Sequence[Ballot], config: RankingConfig
+) -> WeightingResult | None:
+    """Voter weights for ``ballots`` (in their order) as ``config`` says; None when the config
+    does not weight or there are no ballots. Raises WeightingError when the figures do not
+    allow it."""
+    if config.weighting == NO_WEIGHTING or not ballots:
+        return None
+    figures = population(voting_round)
+    cap = float(config.weight_cap) if config.weight_cap is not None else None
+    bands = eligible_bands(voting_round)
+    areas = [_voter_area(voting_round, b) for b in ballots]
+    ages = [_voter_band(bands, b) for b in ballots]
+    with_ages = AGE_BAND in config.weighting_dimensions
+    if with_ages and figures.cells is None:
+        raise WeightingError("not every area has population figures per age band")
+    if config.weighting == RAKING:
+        margins = {AREA: figures.area_totals_of_cells(), AGE_BAND: figures.band_totals()}
+        return rake({AREA: areas, AGE_BAND: ages}, margins, cap=cap, empty_cells="spread")
+    if with_ages:
+        cells: list[Hashable] = [
+            (a, g) if a is not None and g is not None else None
+            for a, g in zip(areas, ages, strict=True)
+        ]
+        population_per_cell: dict[Hashable, int] = dict(figures.cells or {})
+    else:
+        cells = list(areas)
+        population_per_cell = dict(figures.inhabitants)
+    known = [i for i, cell in enumerate(cells) if cell is not None]
+    if not known:
+        raise WeightingError("no ballot has a known area (and age band)")
+    result = post_stratification_weights(
+        [cells[i] for i in known], population_per_cell, cap=cap, empty_cells="spread"
+    )
+    if len(known) == len(cells):
+        return result
+    return _known_only(known, result, len(cells), result.diagnostics)
+
+
+def _weighting_problem(error: Exception) -> Conflict:
+    return Conflict(
+        _l(
+            "The voter weights cannot be computed (%(error)s). Check the population figures "
+            "or change the weighting settings of the round.",
+            error=str(error),
+        )
+    )
+
+
+def voter_weights_for(
+    voting_round: VotingRound, ballots: Sequence[Ballot]
+) -> list[Fraction] | None:
+    """The hook of services.voting_results: one exact weight per ballot, or None (unweighted)."""
+    config = round_config(voting_round)
+    if config is None:
+        return None
+    try:
+        result = compute_weights(voting_round, ballots, config)
+    except WeightingError as error:
+        raise _weighting_problem(error) from None
+    return None if result is None else result.exact_weights()
+
+
+# The analysis residents and staff see ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AreaRow:
+    area: Area
+    inhabitants: int
+    ballots: int
+    turnout: Fraction
+    voter_share: Fraction
+    population_share: Fraction
+    weighted_share: Fraction | None
+    need_index: float | None
+
+
+@dataclass(frozen=True)
+class CellRow:
+    area: Area
+    band: str
+    inhabitants: int
+    ballots: int | None  # None: fewer than SMALL_CELL, not shown
+    turnout: Fraction | None
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    project: object  # RoundProject
+    ranked: object  # domain RankedProject
+    volunteer_hours: int
+
+
+@dataclass
+class Analysis:
+    voting_round: VotingRound
+    config: RankingConfig
+    ballots: int
+    weights: WeightingResult | None = None
+    ranking: Ranking | None = None
+    rows: list[ProjectRow] = field(default_factory=list)
+    areas: list[AreaRow] = field(default_factory=list)
+    area_report: TurnoutReport | None = None
+    cells: list[CellRow] = field(default_factory=list)
+    cell_report: TurnoutReport | None = None
+    unknown_area: int = 0
+    unknown_age: int = 0
+    problem: str | None = None
+
+    @property
+    def diagnostics(self) -> WeightDiagnostics | None:
+        return self.weights.diagnostics if self.weights is not None else None
+
+    def spread_labels(self) -> list[str]:
+        """The populated cells without voters whose population was spread over the others."""
+        from buurtbudget.services.voting import AGE_BAND_LABELS
+
+        if self.weights is None:
+            return []
+        names = {row.area.id: row.area.name for row in self.areas}
+
+        def label(key) -> str:
+            if isinstance(key, tuple) and len(key) == 2 and key[0] == AREA:
+                return label(key[1])
+            if isinstance(key, tuple) and len(key) == 2 and key[0] == AGE_BAND:
+                return str(AGE_BAND_LABELS.get(key[1], key[1]))
+            if isinstance(key, tuple):
+                return ", ".join(label(part) for part in key)
+            if key in names:
+                return names[key]
+            return str(AGE_BAND_LABELS.get(key, key))
+
+        return [label(cell) for cell in self.weights.diagnostics.spread_cells]
+
+
+def analyse(voting_round: VotingRound, config: RankingConfig | None = None) -> Analysis:
+    """Weights, ranking and turnout of the round under ``config`` (default: its own)."""
+    from buurtbudget.services.voting_results import round_ballots
+
+    config = config or round_config(voting_round)
+    if config is None:
+        raise Conflict(_l("The correction is not switched on for this round."))
+    ballots = round_ballots(voting_round)
+    figures = population(voting_round)
+    analysis = Analysis(voting_round, config, len(ballots))
+    voter_areas = [_voter_area(voting_round, b) for b in ballots]
+    bands = eligible_bands(voting_round)
+    analysis.unknown_area = sum(1 for a in voter_areas if a is None)
+    analysis.unknown_age = sum(1 for b in ballots if _voter_band(bands, b) is None)
+    try:
+        analysis.weights = compute_weights(voting_round, ballots, config)
+    except WeightingError as error:
+        analysis.problem = str(_weighting_problem(error).message)
+    weights = analysis.weights.weights if analysis.weights is not None else None
+    _turnout(analysis, figures, ballots, voter_areas, weights)
+    if analysis.problem is None:
+        _rank(analysis, figures, ballots, voter_areas, weights)
+    return analysis
+
+
+def _turnout(analysis, figures: Population, ballots, voter_areas, weights) -> None:
+    voting_round = analysis.voting_round
+    if not figures.inhabitants:
+        return
+    counted = dict.fromkeys(figures.inhabitants, 0)
+    for area_id in voter_areas:
+        if area_id in counted:
+            counted[area_id] += 1
+    report = turnout(counted, figures.inhabitants)
+    analysis.area_report = report
+    known = [i for i, a in enumerate(voter_areas) if a in counted]
+    weighted = (
+        cell_shares([voter_areas[i] for i in known], [weights[i] for i in known])
+        if weights is not None and known
+        else {}
+    )
+    for cell in report.cells:
+        analysis.areas.append(
+            AreaRow(
+                area=figures.areas[cell.cell],
+                inhabitants=cell.population,
+                ballots=cell.voters,
+                turnout=cell.turnout,
+                voter_share=cell.voter_share,
+                population_share=cell.population_share,
+                weighted_share=Fraction(weighted.get(cell.cell, 0.0)).limit_denominator(10**6)
+                if weights is not None
+                else None,
+                need_index=figures.need_index.get(cell.cell),
+            )
+        )
+    if figures.cells is None:
+        return
+    bands = eligible_bands(voting_round)
+    per_cell = dict.fromkeys(figures.cells, 0)
+    for ballot, area_id in zip(ballots, voter_areas, strict=True):
+        key = (area_id, _voter_band(bands, ballot))
+        if key in per_cell:
+            per_cell[key] += 1
+    analysis.cell_report = turnout(per_cell, figures.cells)
+    for cell in analysis.cell_report.cells:
+        area_id, band = cell.cell
+        shown = cell.voters >= SMALL_CELL
+        analysis.cells.append(
+            CellRow(
+                area=figures.areas[area_id],
+                band=band,
+                inhabitants=cell.population,
+                ballots=cell.voters if shown else None,
+                turnout=cell.turnout if shown else None,
+            )
+        )
+
+
+def _hours(project) -> int:
+    return project.initiative.volunteer_hours if project.initiative else 0
+
+
+def _rank(analysis, figures: Population, ballots, voter_areas, weights) -> None:
+    voting_round = analysis.voting_round
+    projects = list(voting_round.projects)
+    if not projects:
+        return
+    by_id = {p.id: p for p in projects}
+    infos = [
+        ProjectInfo(
+            id=p.external_id,
+            area=p.area_id,
+            cost=p.cost_cents,
+            own_contribution=_hours(p),
+        )
+        for p in projects
+    ]
+    chosen = [{by_id[c.project_id].external_id for c in b.choices} for b in ballots]
+    need = {a: v for a, v in figures.need_index.items() if v is not None}
+    try:
+        ranking = rank_projects(
+            infos,
+            chosen,
+            weights,
+            analysis.config,
+            area_population=figures.inhabitants,
+            need_index=need,
+            voter_areas=voter_areas,
+        )
+    except ValueError as error:
+        analysis.problem = str(_l("The ranking cannot be computed (%(error)s).", error=str(error)))
+        return
+    analysis.ranking = ranking
+    external = {p.external_id: p for p in projects}
+    analysis.rows = [
+        ProjectRow(
+            project=external[entry.project_id],
+            ranked=entry,
+            volunteer_hours=_hours(external[entry.project_id]),
+        )
+        for entry in ranking.entries
+    ]
+
+
+# Changing the settings -------------------------------------------------------------------------
+
+
+def preview(actor: User, voting_round: VotingRound, settings: WeightingSettings) -> Analysis | None:
+    """The effect of ``settings`` on the round now, without saving them (None: off)."""
+    require(can_manage_round(actor, voting_round))
+    config = config_from_settings(settings)
+    check_round_can_use(voting_round, config)
+    return analyse(voting_round, config) if config is not None else None
+
+
+def update_settings(actor: User | None, voting_round: VotingRound, settings: WeightingSettings):
+    """Store the round's weighting settings (until the results are published); audited. A
+    counted round is counted again with the new weights."""
+    from buurtbudget.services import voting_results
+
+    if actor is not None:
+        require(can_manage_round(actor, voting_round))
+    if voting_round.is_published:
+        raise Conflict(
+            _l("The results of this round are published: the weighting can no longer change.")
+        )
+    config = config_from_settings(settings)
+    check_round_can_use(voting_round, config)
+    old = voting_round.weighting_config
+    new = config.to_dict() if config is not None else None
+    if old == new:
+        return
+    voting_round.weighting_config = new
+    if voting_round.is_closed:
+        try:
+            voting_results.store_results(voting_round)
+        except Conflict:
+            db.session.rollback()
+            raise
+    audit.record(
+        actor,
+        "round.weighting_changed",
+        voting_round,
+        municipality_id=voting_round.municipality_id,
+        old=old,
+        new=new,
+        recounted=voting_round.is_closed,
+    )
+    db.session.commit()

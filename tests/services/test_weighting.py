@@ -1,0 +1,273 @@
+"""services.weighting: voter weights from the records (equal to the domain functions on the
+same data), the weighted count when a round is closed, settings validation, locking after
+publication, permissions and the figures residents see (turnout, small cells)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import select
+
+from buurtbudget.domain.weighting import (
+    post_stratification_weights,
+    rake,
+    turnout,
+)
+from buurtbudget.extensions import db
+from buurtbudget.models import AuditEntry, Role
+from buurtbudget.services import voting_results, weighting
+from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
+from buurtbudget.services.weighting import WeightingSettings
+from tests.weighting_world import add_ballots, end_voting
+
+AGES_A = {"age_0_14": 150, "age_15_24": 100, "age_25_44": 300, "age_45_64": 250, "age_65_plus": 200}
+AGES_B = {"age_0_14": 600, "age_15_24": 500, "age_25_44": 900, "age_45_64": 600, "age_65_plus": 400}
+
+
+@pytest.fixture(autouse=True)
+def english(app):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        yield
+
+
+@pytest.fixture
+def world(make):
+    """Dorp (1,000 inhabitants) votes 30 times for its own playground; Stadswijk (3,000) 10
+    times for its community garden. The budget pays for one of the two."""
+    municipality = make.municipality("Venray")
+    dorp = make.area(municipality, name="Dorp", inhabitants=1_000, need_index=0.8, **AGES_A)
+    wijk = make.area(municipality, name="Stadswijk", inhabitants=3_000, need_index=1.5, **AGES_B)
+    make.open_initiative(dorp, "Speeltuin Dorp", 5_000_00, volunteer_hours=400)
+    make.open_initiative(wijk, "Buurttuin Stadswijk", 5_000_00, volunteer_hours=20)
+    voting_round = make.voting_round([dorp, wijk], budget_cents=6_000_00)
+    projects = {p.name: p for p in voting_round.projects}
+    speeltuin, buurttuin = projects["Speeltuin Dorp"], projects["Buurttuin Stadswijk"]
+    bands = ["age_25_44", "age_45_64", "age_65_plus"]
+    add_ballots(
+        voting_round,
+        [(dorp, bands[i % 3], [speeltuin]) for i in range(30)]
+        + [(wijk, bands[i % 3] if i else "age_15_24", [buurttuin]) for i in range(10)],
+    )
+    end_voting(voting_round)
+    return {
+        "round": voting_round,
+        "dorp": dorp,
+        "wijk": wijk,
+        "speeltuin": speeltuin,
+        "buurttuin": buurttuin,
+        "municipality": municipality,
+        "coordinator": make.coordinator(dorp),
+        "admin": make.administrator(municipality),
+        "make": make,
+    }
+
+
+def _by_area(**changes) -> WeightingSettings:
+    return WeightingSettings(
+        **{"enabled": True, "method": "area", "weighted_support": "1", **changes}
+    )
+
+
+def _ballots(voting_round):
+    return voting_results.round_ballots(voting_round)
+
+
+def test_weights_from_the_records_equal_the_domain_function(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _by_area())
+    ballots = _ballots(voting_round)
+    weights = voting_results.voter_weights_for(voting_round, ballots)
+    expected = post_stratification_weights(
+        [b.area_id for b in ballots], {world["dorp"].id: 1_000, world["wijk"].id: 3_000}
+    ).exact_weights()
+    assert weights == expected
+    dorp_weight = next(
+        w for w, b in zip(weights, ballots, strict=True) if b.area_id == world["dorp"].id
+    )
+    # 40 voters * 25 % / 30 Dorp voters = 1/3, rounded to 6 decimals as the rules count it.
+    assert dorp_weight == Fraction(333_333, 10**6)
+
+
+def test_weights_by_area_and_age_band_and_by_raking_equal_the_domain(world):
+    voting_round = world["round"]
+    ballots = _ballots(voting_round)
+    cells = [(b.area_id, b.age_band) for b in ballots]
+    # Minimum age 16: the 0-14 band has no voters and is left out of the population.
+    population = {
+        (world[name].id, band): count
+        for name, ages in (("dorp", AGES_A), ("wijk", AGES_B))
+        for band, count in ages.items()
+        if band != "age_0_14"
+    }
+    weighting.update_settings(
+        world["admin"], voting_round, _by_area(method="area_age", weight_cap="5")
+    )
+    weights = voting_results.voter_weights_for(voting_round, ballots)
+    assert (
+        weights
+        == post_stratification_weights(
+            cells, population, cap=5, empty_cells="spread"
+        ).exact_weights()
+    )
+    assert max(weights) <= 5
+
+    weighting.update_settings(world["admin"], voting_round, _by_area(method="raking"))
+    area_margin = {world["dorp"].id: 850, world["wijk"].id: 2_400}
+    band_margin = {"age_15_24": 600, "age_25_44": 1_200, "age_45_64": 850, "age_65_plus": 600}
+    expected = rake(
+        {"area": [c[0] for c in cells], "age_band": [c[1] for c in cells]},
+        {"area": area_margin, "age_band": band_margin},
+        empty_cells="spread",
+    ).exact_weights()
+    assert voting_results.voter_weights_for(voting_round, ballots) == expected
+
+
+def test_ballots_without_area_keep_weight_one(world):
+    voting_round = world["round"]
+    add_ballots(voting_round, [(None, None, [world["speeltuin"]])] * 4)
+    weighting.update_settings(world["admin"], voting_round, _by_area())
+    ballots = _ballots(voting_round)
+    weights = voting_results.voter_weights_for(voting_round, ballots)
+    known = [b.area_id for b in ballots if b.area_id is not None]
+    domain = iter(
+        post_stratification_weights(
+            known, {world["dorp"].id: 1_000, world["wijk"].id: 3_000}
+        ).exact_weights()
+    )
+    assert weights == [next(domain) if b.area_id is not None else 1 for b in ballots]
+
+
+def test_closing_a_weighted_round_selects_differently(world):
+    voting_round = world["round"]
+    voting_results.close_round(world["admin"], voting_round)
+    assert world["speeltuin"].selected and not world["buurttuin"].selected  # 30 votes to 10
+
+    weighting.update_settings(world["admin"], voting_round, _by_area())
+    # Saving new settings for a counted round counts it again with the weights:
+    # Dorp votes weigh 1/3 (about 10 in all), Stadswijk votes 3 (30 in all).
+    assert world["buurttuin"].selected and not world["speeltuin"].selected
+    assert world["buurttuin"].votes == 10
+    assert Fraction(world["buurttuin"].score) == 30
+    assert Fraction(world["speeltuin"].score) == 30 * Fraction(333_333, 10**6)
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "round.weighting_changed")
+    )
+    assert entry.details.get("old") is None  # audit leaves out None: the correction was off
+    assert entry.details["new"]["weighting"] == "post_stratification"
+    assert entry.details["recounted"] is True
+
+
+def test_settings_are_stored_as_the_domain_config_and_read_back(world):
+    voting_round = world["round"]
+    settings = _by_area(weight_cap="3", relative_contribution="0,2", need="0.1", area_balance=True)
+    weighting.update_settings(world["admin"], voting_round, settings)
+    assert voting_round.weighting_config == {
+        "factor_weights": {"weighted_support": "1", "relative_contribution": "0.2", "need": "0.1"},
+        "contribution_measure": "area_percentile",
+        "weighting": "post_stratification",
+        "weighting_dimensions": ["area"],
+        "weight_cap": "3",
+        "area_balance": True,
+    }
+    again = WeightingSettings.from_config(voting_round.weighting_config)
+    assert (again.method, again.weight_cap, again.relative_contribution, again.need) == (
+        "area",
+        "3",
+        "0.2",
+        "0.1",
+    )
+    weighting.update_settings(world["admin"], voting_round, WeightingSettings(enabled=False))
+    assert voting_round.weighting_config is None
+    assert voting_results.voter_weights_for(voting_round, _ballots(voting_round)) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"weighted_support": "-1"}, "weighted_support", "cannot be negative"),
+        ({"need": "veel"}, "need", "Enter a number"),
+        ({"support": "0.1234567"}, "support", "at most 6 decimals"),
+        ({"support": "1000"}, "support", "at most 100"),
+        ({"weighted_support": "0"}, "weighted_support", "at least one factor"),
+        ({"weight_cap": "0.5"}, "weight_cap", "at least 1"),
+        ({"method": "magic"}, "method", "from the list"),
+        ({"contribution_measure": "euros"}, "contribution_measure", "from the list"),
+    ],
+)
+def test_invalid_settings_name_the_field(world, changes, field, message):
+    with pytest.raises(ValidationFailed, match=message) as caught:
+        weighting.update_settings(world["admin"], world["round"], _by_area(**changes))
+    assert caught.value.field == field
+    assert world["round"].weighting_config is None
+
+
+def test_settings_need_the_population_figures_they_use(world, make):
+    municipality = world["municipality"]
+    bare = make.area(municipality, name="Kerkdorp", inhabitants=800)  # no age bands, no need
+    voting_round = make.voting_round([world["dorp"], bare])
+    with pytest.raises(ValidationFailed, match="per age band") as caught:
+        weighting.update_settings(None, voting_round, _by_area(method="raking"))
+    assert caught.value.field == "method"
+    with pytest.raises(ValidationFailed, match="Kerkdorp") as caught:
+        weighting.update_settings(None, voting_round, _by_area(need="0.5"))
+    assert caught.value.field == "need"
+    points = make.voting_round(world["dorp"], ballot_type="cumulative", max_total_points=10)
+    with pytest.raises(ValidationFailed, match="points ballots"):
+        weighting.update_settings(None, points, _by_area())
+
+
+def test_settings_are_locked_once_the_results_are_published(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _by_area())
+    voting_results.close_round(world["admin"], voting_round)
+    voting_results.publish_results(world["admin"], voting_round)
+    with pytest.raises(Conflict, match="published"):
+        weighting.update_settings(world["admin"], voting_round, WeightingSettings(enabled=False))
+    assert voting_round.weighting_config is not None
+
+
+def test_only_managers_of_the_round_may_change_or_preview_it(world, make):
+    voting_round = world["round"]
+    elsewhere = make.municipality("Horst")
+    outsiders = [
+        make.resident(world["dorp"]),
+        make.council_member(world["dorp"]),
+        world["coordinator"],  # coordinates Dorp only, not every area of the round
+        make.administrator(elsewhere),
+    ]
+    for user in outsiders:
+        with pytest.raises(PermissionDenied):
+            weighting.update_settings(user, voting_round, _by_area())
+        with pytest.raises(PermissionDenied):
+            weighting.preview(user, voting_round, _by_area())
+    both = make.user(
+        world["dorp"], roles=((Role.COORDINATOR, world["dorp"]), (Role.COORDINATOR, world["wijk"]))
+    )
+    weighting.update_settings(both, voting_round, _by_area())
+    assert voting_round.weighting_config is not None
+
+
+def test_analysis_shows_turnout_representativeness_and_hides_small_cells(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _by_area(method="area_age"))
+    analysis = weighting.analyse(voting_round)
+    dorp, wijk = world["dorp"].id, world["wijk"].id
+    expected = turnout({dorp: 30, wijk: 10}, {dorp: 1_000, wijk: 3_000})
+    assert analysis.area_report.representativeness == expected.representativeness == Fraction(1, 2)
+    rows = {row.area.name: row for row in analysis.areas}
+    assert rows["Dorp"].turnout == Fraction(3, 100)
+    # Dorp's 15-24 band (100) has no voters: its inhabitants are spread over the other cells,
+    # so Stadswijk's eligible 2,400 weigh against Dorp's 750 represented ones.
+    assert rows["Stadswijk"].weighted_share == Fraction(2_400, 3_150)
+    assert analysis.spread_labels() == ["Dorp, 15 to 24 years"]
+    cells = {(row.area.name, row.band): row for row in analysis.cells}
+    assert cells[("Dorp", "age_25_44")].ballots == 10  # shown: 10 ballots
+    assert cells[("Stadswijk", "age_25_44")].ballots is None  # 3 ballots: hidden
+    assert cells[("Stadswijk", "age_25_44")].turnout is None
+    assert ("Dorp", "age_0_14") not in cells  # below the minimum age
+    assert analysis.diagnostics.n == 40
+    assert analysis.diagnostics.design_effect > 1
+    ranking = {row.project.name: row.ranked for row in analysis.rows}
+    assert ranking["Speeltuin Dorp"].raw_rank == 1
+    assert ranking["Buurttuin Stadswijk"].corrected_rank == 1
