@@ -1,5 +1,7 @@
 """SQLAlchemy models, one module per aggregate. Import them from here."""
 
+# Not a model: attaches the PostgreSQL append-only triggers to the audit and ledger tables.
+from buurtbudget.models import append_only  # noqa: F401
 from buurtbudget.models.audit import AuditEntry
 from buurtbudget.models.budget import (
     AreaReport,

@@ -567,13 +567,26 @@ def _receipt_hash(token: str) -> str:
     return hashlib.sha256(token.strip().encode()).hexdigest()
 
 
+def _is_transient_conflict(error: OperationalError) -> bool:
+    """SQLite's "database is locked", PostgreSQL's serialization failure or deadlock: the
+    attempt changed nothing and may be tried again (unlike a lost connection)."""
+    if error.connection_invalidated:
+        return False
+    retryable_states = ("40001", "40P01")
+    return "database is locked" in str(error.orig) or (
+        getattr(error.orig, "sqlstate", None) in retryable_states
+    )
+
+
 def _with_write_retries(write: Callable[[], T]) -> T:
     """Run a write transaction, retrying when SQLite reports "database is locked"."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
             return write()
-        except OperationalError:
+        except OperationalError as error:
             db.session.rollback()
+            if not _is_transient_conflict(error):
+                raise  # e.g. the database went away: web/errors.py answers 503
             if attempt == WRITE_ATTEMPTS - 1:
                 raise Conflict(_l("It is very busy right now. Please try again.")) from None
             time.sleep(0.05 * 2**attempt + secrets.randbelow(50) / 1000)
@@ -583,6 +596,8 @@ def _with_write_retries(write: Callable[[], T]) -> T:
 def _lock_round_setup(voting_round: VotingRound, choices: Choices) -> None:
     """Mark the round locked at its first ballot. The first caster re-reads the setup under
     the lock and validates again, in case the setup changed a moment before."""
+    if voting_round.locked_at is not None:
+        return  # locked for good (it is never unlocked): no write needed on the cast path
     result = db.session.execute(
         update(VotingRound)
         .where(VotingRound.id == voting_round.id, VotingRound.locked_at.is_(None))

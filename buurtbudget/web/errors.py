@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from contextlib import suppress
+
+from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from buurtbudget.services.errors import ServiceError
@@ -19,7 +22,10 @@ _TITLES = {
     413: _l("File too large"),
     429: _l("Too many attempts"),
     500: _l("Something went wrong"),
+    503: _l("Temporarily unavailable"),
 }
+# Seconds a client is asked to wait when the database cannot be reached.
+RETRY_AFTER_SECONDS = 5
 
 
 def _render(status: int, message: str):
@@ -48,6 +54,29 @@ def register(app: Flask) -> None:
         }
         status = error.code or 500
         return _render(status, messages.get(status, error.description or ""))
+
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(error: Exception):
+        """The database cannot be reached or is busy (restart, failover, lock timeout). A
+        transaction is all or nothing, so nothing half-written remains. Answer 503 at once;
+        the pool's pre-ping reconnects on a later request. Other database errors stay 500s."""
+        from buurtbudget.extensions import db
+
+        unavailable = isinstance(error, DisconnectionError | OperationalError | InterfaceError)
+        if not unavailable and not error.connection_invalidated:
+            raise error
+        with suppress(DBAPIError, DisconnectionError):
+            db.session.rollback()
+        message = _("The service is briefly unavailable. Please try again in a minute.")
+        try:
+            response = _render(503, message)
+        except Exception:  # noqa: BLE001 - the page itself may need the database (current user)
+            response = Response(message, status=503, mimetype="text/plain")
+        if isinstance(response, tuple):
+            response = app.make_response(response)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(500)
     def server_error(error):

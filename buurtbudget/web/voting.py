@@ -102,12 +102,12 @@ def _receipt(voting_round: VotingRound) -> dict | None:
     return receipt if receipt and receipt.get("voter") == _voter_key() else None
 
 
-def _remember(key: str, voting_round: VotingRound, value) -> None:
+def _remember(key: str, round_id: int, value) -> None:
     stored = dict(session.get(key, {}))
     if value is None:
-        stored.pop(str(voting_round.id), None)
+        stored.pop(str(round_id), None)
     else:
-        stored[str(voting_round.id)] = value
+        stored[str(round_id)] = value
     session[key] = stored
 
 
@@ -212,6 +212,7 @@ def _changing(voting_round: VotingRound) -> bool:
     """Whether this voter already voted, so the ballot page changes their ballot."""
     return (
         current_user.is_authenticated
+        and voting_round.allow_ballot_change  # else _guard_ballot turned voters away
         and not _session_code(voting_round)
         and voting.has_voted(current_user, voting_round)
     )
@@ -283,20 +284,20 @@ def confirm(round_id: int):
         flash(_("Your ballot has been changed."), "success")
         return redirect(url_for("voting.receipt", round_id=voting_round.id))
     actor = None if code else current_user
+    # Read before casting: the commit expires the loaded user (whose locale the message
+    # needs) and round, so this saves reloading them.
+    voter_key = _voter_key()
+    thanks = _("Thank you! Your vote has been counted.")
     result = voting.cast_ballot(actor, voting_round, choices, voting_code=code)
     if code:
-        _remember(CODES_KEY, voting_round, None)
+        _remember(CODES_KEY, round_id, None)
     _remember(
         RECEIPTS_KEY,
-        voting_round,
-        {
-            "voter": _voter_key(),
-            "token": result.receipt_token,
-            "cast_on": result.cast_on.isoformat(),
-        },
+        round_id,
+        {"voter": voter_key, "token": result.receipt_token, "cast_on": result.cast_on.isoformat()},
     )
-    flash(_("Thank you! Your vote has been counted."), "success")
-    return redirect(url_for("voting.receipt", round_id=voting_round.id))
+    flash(thanks, "success")
+    return redirect(url_for("voting.receipt", round_id=round_id))
 
 
 @bp.route("/<int:round_id>/receipt")
@@ -333,7 +334,7 @@ def code(round_id: int):
         except ServiceError as error:
             attach_error(form, error)
         else:
-            _remember(CODES_KEY, voting_round, voting.normalise_code(form.code.data))
+            _remember(CODES_KEY, voting_round.id, voting.normalise_code(form.code.data))
             return redirect(url_for("voting.ballot", round_id=voting_round.id))
     if form.errors or form.form_errors:
         status = 400

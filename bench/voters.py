@@ -1,0 +1,339 @@
+"""Shared by bench/load.py and tests/faults: the app under gunicorn, a seeded voting round and
+residents who log in and cast their ballot over real HTTP on loopback.
+
+The client is the standard library's http.client (one connection per request, as gunicorn's
+sync workers close the connection after each response), so the bench needs no extra package.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+VOTER_PASSWORD = "stemmen in de wijk"  # noqa: S105 - bench and test data only
+# Login is outside the measured path; a cheap hash keeps seeding and logging in fast.
+CHEAP_HASH = "pbkdf2:sha256:1000"
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+# gunicorn ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def app_environment(database_url: str, **extra: str) -> dict[str, str]:
+    """Environment for the production app on ``database_url``: no login throttling (every
+    voter logs in from 127.0.0.1) and a cheap password hash (login is not measured)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUURTBUDGET_")}
+    env.update(
+        BUURTBUDGET_ENV="production",
+        BUURTBUDGET_SECRET_KEY="bench-" + "k" * 40,
+        BUURTBUDGET_DATABASE_URL=database_url,
+        BUURTBUDGET_RATELIMIT_ENABLED="false",
+        BUURTBUDGET_PASSWORD_HASH_METHOD=CHEAP_HASH,
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+class Gunicorn:
+    """``gunicorn -w WORKERS -b 127.0.0.1:PORT APP`` as a subprocess, stopped on exit."""
+
+    def __init__(self, app_spec: str, env: dict[str, str], workers: int = 2, timeout: int = 30):
+        self.port = free_port()
+        self.app_spec = app_spec
+        self.env = env
+        self.workers = workers
+        self.timeout = timeout
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Gunicorn:
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.process = subprocess.Popen(
+            [
+                str(gunicorn),
+                "-w",
+                str(self.workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--timeout",
+                str(self.timeout),
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+                self.app_spec,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()}")
+            if len(self.worker_pids()) == self.workers:
+                try:
+                    status = request(self.port, "GET", "/")[0]
+                except OSError:
+                    status = None
+                if status is not None:
+                    return self
+            time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("gunicorn did not start within 30 s")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            return []
+
+    def __exit__(self, *exc_info) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+# HTTP ------------------------------------------------------------------------------------------
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: str | None = None,
+    cookie: str | None = None,
+    timeout: float = 30,
+) -> tuple[int, dict[str, str], str]:
+    """One request on a fresh connection: status, headers (lower-case names) and text."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"User-Agent": "buurtbudget-bench", "Accept-Language": "en"}
+    if cookie:
+        headers["Cookie"] = cookie
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode("utf-8", "replace")
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, text
+    finally:
+        connection.close()
+
+
+@dataclass
+class Voter:
+    email: str
+    cookie: str = ""
+    csrf_token: str = ""
+
+    def send(self, port: int, method: str, path: str, data: Iterable | None = None, **kw):
+        body = urlencode(list(data)) if data is not None else None
+        status, headers, text = request(port, method, path, body, self.cookie or None, **kw)
+        session = re.search(r"session=([^;]*)", headers.get("set-cookie", ""))
+        if session:
+            self.cookie = f"session={session.group(1)}"
+        return status, headers, text
+
+    def log_in(self, port: int, round_id: int) -> None:
+        """Log in through the form and fetch the ballot page for its CSRF token."""
+        status, _headers, page = self.send(port, "GET", "/account/login")
+        token = _CSRF.search(page).group(1)
+        data = [("email", self.email), ("password", VOTER_PASSWORD), ("csrf_token", token)]
+        status, _headers, _page = self.send(port, "POST", "/account/login", data)
+        if status != 302:
+            raise RuntimeError(f"login of {self.email} failed with {status}")
+        status, _headers, page = self.send(port, "GET", f"/rounds/{round_id}/ballot")
+        if status != 200:
+            raise RuntimeError(f"ballot page for {self.email} answered {status}")
+        self.csrf_token = _CSRF.search(page).group(1)
+
+    def cast(self, port: int, round_id: int, project_ids: Iterable[int], **kw) -> Cast:
+        """POST the confirm form, as the review page does; accepted = sent to the receipt."""
+        data = [("csrf_token", self.csrf_token)] + [("project", p) for p in project_ids]
+        started = time.perf_counter()
+        try:
+            status, headers, _text = self.send(
+                port, "POST", f"/rounds/{round_id}/ballot/confirm", data, **kw
+            )
+        except OSError as error:
+            return Cast(self.email, None, False, time.perf_counter() - started, repr(error))
+        elapsed = time.perf_counter() - started
+        accepted = status == 302 and headers.get("location", "").endswith(
+            f"/rounds/{round_id}/receipt"
+        )
+        return Cast(self.email, status, accepted, elapsed)
+
+
+@dataclass(frozen=True)
+class Cast:
+    email: str
+    status: int | None
+    accepted: bool
+    seconds: float
+    error: str = ""
+
+
+def run_concurrently(work: Callable[[int], object], count: int, concurrency: int) -> list:
+    """Call ``work(i)`` for i in range(count) from ``concurrency`` threads; results in order."""
+    results: list = [None] * count
+    next_index = iter(range(count))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            results[index] = work(index)
+
+    threads = [threading.Thread(target=worker) for _ in range(min(concurrency, count))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+# Seeding ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Election:
+    round_ids: list[int]
+    project_ids: dict[int, list[int]]
+    voters: list[Voter] = field(default_factory=list)
+
+
+def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> Election:
+    """In the current app context: a municipality with one area, five open initiatives,
+    ``rounds`` open approval rounds (at most 3 projects) and ``voter_count`` residents who may
+    vote in them."""
+    from werkzeug.security import generate_password_hash
+
+    from buurtbudget.domain.initiative_lifecycle import Status
+    from buurtbudget.extensions import db
+    from buurtbudget.models import Area, AreaPopulation, Initiative, Municipality, User
+    from buurtbudget.models._base import utcnow
+    from buurtbudget.services import voting
+
+    municipality = Municipality(name="Gemeente Bench", slug=f"bench-{prefix}")
+    area = Area(municipality=municipality, name="Tanthof-Oost")
+    db.session.add_all(
+        [
+            municipality,
+            area,
+            AreaPopulation(area=area, year=2026, inhabitants=9000, households=4000),
+        ]
+    )
+    initiator = User(
+        email=f"{prefix}-initiatiefnemer@example.org",
+        display_name="Initiatiefnemer",
+        password_hash=generate_password_hash(VOTER_PASSWORD, method=CHEAP_HASH),
+        municipality=municipality,
+        home_area=area,
+        birth_year=1970,
+    )
+    titles = ("Speeltuin", "Buurtmoestuin", "Bankjes", "Boomspiegels", "Straatfeest")
+    for index, title in enumerate(titles):
+        db.session.add(
+            Initiative(
+                area=area,
+                title=title,
+                description="Een goed idee voor de wijk.",
+                requested_amount_cents=(index + 1) * 100_000,
+                checked_cost_cents=(index + 1) * 100_000,
+                initiator=initiator,
+                status=Status.OPEN,
+            )
+        )
+    password_hash = generate_password_hash(VOTER_PASSWORD, method=CHEAP_HASH)
+    emails = [f"{prefix}{n}@example.org" for n in range(voter_count)]
+    db.session.add_all(
+        User(
+            email=email,
+            display_name=f"Bewoner {n}",
+            password_hash=password_hash,
+            municipality=municipality,
+            home_area=area,
+            birth_year=1980,
+        )
+        for n, email in enumerate(emails)
+    )
+    db.session.commit()
+    now = utcnow()
+    election = Election(round_ids=[], project_ids={}, voters=[Voter(email) for email in emails])
+    for number in range(rounds):
+        setup = voting.RoundSetup(
+            title=f"Stemronde {number + 1}",
+            areas=[area],
+            proposals_until=now - timedelta(days=3),
+            review_until=now - timedelta(days=2),
+            voting_opens_at=now - timedelta(days=1),
+            voting_closes_at=now + timedelta(days=14),
+            budget_cents=1_000_000,
+            max_projects=3,
+        )
+        voting_round = voting.create_round(None, municipality, setup)
+        election.round_ids.append(voting_round.id)
+        election.project_ids[voting_round.id] = [p.id for p in voting_round.projects]
+    return election
+
+
+def ballot_counts(round_id: int) -> dict[str, int]:
+    """In the current app context: the round's ballots, voter records, voters with more than
+    one record, voter records without a ballot count, ballots without choices."""
+    from sqlalchemy import func, select
+
+    from buurtbudget.extensions import db
+    from buurtbudget.models import Ballot, BallotChoice, VoterRecord
+
+    def count(statement) -> int:
+        return db.session.scalar(statement) or 0
+
+    doubled = (
+        select(VoterRecord.user_id)
+        .where(VoterRecord.round_id == round_id)
+        .group_by(VoterRecord.user_id)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    return {
+        "ballots": count(select(func.count()).where(Ballot.round_id == round_id)),
+        "voter_records": count(select(func.count()).where(VoterRecord.round_id == round_id)),
+        "voters_with_two": count(select(func.count()).select_from(doubled)),
+        "ballots_without_choices": count(
+            select(func.count())
+            .select_from(Ballot)
+            .where(Ballot.round_id == round_id, ~Ballot.choices.any(BallotChoice.points > 0))
+        ),
+    }
