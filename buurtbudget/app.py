@@ -112,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
         themes,
         voting,
         voting_staff,
+        weighting,
     )
 
     app.register_blueprint(main.bp)
@@ -125,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(budget_admin.bp)
     app.register_blueprint(voting.bp)
     app.register_blueprint(voting_staff.bp)
+    app.register_blueprint(weighting.bp)
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
