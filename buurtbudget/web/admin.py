@@ -18,7 +18,7 @@ from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import is_admin_of
 from buurtbudget.web.forms import attach_error
-from buurtbudget.web.security import staff_required
+from buurtbudget.web.security import login_required, staff_required
 
 bp = Blueprint("admin", __name__, url_prefix="/staff")
 
@@ -59,6 +59,25 @@ def _manageable_areas(municipality: Municipality) -> list[Area]:
         return list(municipality.areas)
     own = current_user.area_ids_with(Role.COORDINATOR)
     return [a for a in municipality.areas if a.id in own]
+
+
+@bp.route("/")
+@login_required
+def hub():
+    """One page with every tool the user's roles give access to, so the menu stays short."""
+    if not current_user.roles:
+        abort(403)
+    council_areas = sorted(
+        (r.area for r in current_user.roles if r.role is Role.COUNCIL_MEMBER and r.area),
+        key=lambda area: area.name,
+    )
+    coordinated_areas = sorted(
+        (r.area for r in current_user.roles if r.role is Role.COORDINATOR and r.area),
+        key=lambda area: area.name,
+    )
+    return render_template(
+        "admin/hub.html", council_areas=council_areas, coordinated_areas=coordinated_areas
+    )
 
 
 @bp.route("/residents")

@@ -46,7 +46,8 @@ def test_propose_review_and_open(app, make, page):
         _log_out(page)
 
         _log_in(page, coordinator)
-        page.get_by_role("link", name="Beoordelen").click()
+        page.get_by_role("link", name="Beheer").click()
+        page.get_by_role("link", name="Haalbaarheidstoetsen").click()
         page.get_by_role("link", name="Bloembakken op de Mekelweg").click()
         page.locator("summary", has_text="Beoordeling starten").click()
         page.get_by_role("button", name="Beoordeling starten").click()

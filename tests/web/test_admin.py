@@ -124,3 +124,23 @@ def test_admin_of_other_municipality_cannot_revoke(town, client_for):
     client = client_for(town["foreign_admin"])
     assert client.post(f"/staff/roles/{assignment.id}/revoke").status_code == 403
     assert client.get(f"/staff/roles/{assignment.id}/revoke").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("who", "status", "expected", "absent"),
+    [
+        (None, 302, None, None),
+        ("resident", 403, None, None),
+        ("council_north", 200, b"Dashboard of Noord", b"Payout requests"),
+        ("coordinator_north", 200, b"Payout requests", b"Roles</a>"),
+        ("admin", 200, b"Roles</a>", b"Dashboard of"),
+    ],
+)
+def test_management_hub_shows_the_tools_of_each_role(
+    town, client_for, who, status, expected, absent
+):
+    response = client_for(town[who] if who else None).get("/staff/")
+    assert response.status_code == status
+    if expected:
+        assert expected in response.data
+        assert absent not in response.data
