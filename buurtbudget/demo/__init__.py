@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from buurtbudget.demo import budgets, initiatives, people, places, voting
+from buurtbudget.demo import budgets, initiatives, people, places, voting, weighting
 
 Progress = Callable[[str], None]
 
@@ -20,6 +20,10 @@ STEPS: list[tuple[str, Callable[[Progress], None]]] = [
     ("area budgets (Delft, Zaanstad and Ede models)", budgets.seed_budgets),
     ("themes, area agendas, initiatives and working groups", initiatives.seed_initiatives),
     ("voting rounds (Delft: one closed with results, one open)", voting.seed_voting),
+    (
+        "weighting (Delft: a closed round of three areas, corrected for turnout)",
+        weighting.seed_weighting,
+    ),
 ]
 
 
