@@ -1,13 +1,14 @@
 """Benchmark: our pabulib parser and rules next to pabutools 1.2.3, in one run.
 
-    .venv/bin/python bench/rules.py [--pabutools-timeout SECONDS] [--files NAME ...]
+    .venv/bin/python bench/rules.py [--pabutools-timeout SECONDS] [--files NAME ...] [--ours-only]
 
 For Warsaw 2026 and Amsterdam 309 it times parse, greedy, MES and MES+Add1 (cost utilities),
 ours (best of several runs) and pabutools' (one run each, in a child process so that a
 pabutools run longer than the timeout can be stopped), prints the ratio pabutools / ours, and
 checks that both select the same projects in the same order. When a pabutools run is stopped,
 the winners are compared with the stored pabutools result
-(tests/domain/data/pabutools_reference.json) instead.
+(tests/domain/data/pabutools_reference.json) instead. ``--ours-only`` skips pabutools entirely
+and compares with that stored result (seconds instead of minutes).
 
 Targets (Warsaw 2026): parse <= 0.5 s, greedy <= 0.05 s, MES+Add1 <= 1 s.
 """
@@ -105,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pabutools-timeout", type=float, default=600.0)
     parser.add_argument("--files", nargs="*", default=FILES)
+    parser.add_argument(
+        "--ours-only",
+        action="store_true",
+        help="time only our side; compare winners with the stored pabutools result",
+    )
     args = parser.parse_args(argv)
 
     rows = [("file", "step", "ours (s)", "pabutools (s)", "ratio", "same winners", "target")]
@@ -113,11 +119,16 @@ def main(argv: list[str] | None = None) -> int:
         path = PABULIB_DIR / name
         print(f"timing {name} ...", file=sys.stderr, flush=True)
         mine = ours(path)
-        theirs = pabutools(path, args.pabutools_timeout)
+        if args.ours_only:
+            theirs = dict.fromkeys(STEPS, (None, None))
+        else:
+            theirs = pabutools(path, args.pabutools_timeout)
         for step in STEPS:
             my_seconds, my_selected = mine[step]
             their_seconds, their_selected = theirs[step]
-            if their_seconds is None:
+            if args.ours_only:
+                their_text = ratio = "-"
+            elif their_seconds is None:
                 their_text = f"> {args.pabutools_timeout:.0f}"
                 ratio = f"> {args.pabutools_timeout / my_seconds:.0f}x"
             else:
