@@ -1,0 +1,78 @@
+"""In real Chromium: a coordinator switches the turnout correction on for a round, the votes
+are counted and published, and a resident opens "why projects rank where they do" and sees
+the corrected rank next to the raw one."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Role
+from buurtbudget.services import voting_results
+from tests.factories import TEST_PASSWORD
+from tests.weighting_world import add_ballots, end_voting
+
+
+def _log_in(page, user) -> None:
+    page.context.clear_cookies()
+    page.goto("/account/login")
+    page.get_by_label("E-mailadres").fill(user.email)
+    page.get_by_label("Wachtwoord").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+
+
+def test_coordinator_switches_the_correction_on_and_a_resident_sees_why(app, make, page):
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        municipality = make.municipality("Venray")
+        dorp = make.area(municipality, name="Oostrum", inhabitants=1_000)
+        wijk = make.area(municipality, name="Brukske", inhabitants=3_000)
+        make.open_initiative(dorp, "Speeltuin Oostrum", 5_000_00)
+        make.open_initiative(wijk, "Buurttuin Brukske", 5_000_00)
+        voting_round = make.voting_round([dorp, wijk], budget_cents=6_000_00, title="Venray 2026")
+        projects = {p.name: p for p in voting_round.projects}
+        add_ballots(
+            voting_round,
+            [(dorp, None, [projects["Speeltuin Oostrum"]])] * 30
+            + [(wijk, None, [projects["Buurttuin Brukske"]])] * 10,
+        )
+        coordinator = make.user(
+            dorp,
+            email="wijkcoordinator@example.org",
+            roles=((Role.COORDINATOR, dorp), (Role.COORDINATOR, wijk)),
+        )
+        resident = make.resident(wijk, email="fatima@example.org")
+
+        _log_in(page, coordinator)
+        page.goto(f"/rounds/{voting_round.id}")
+        page.get_by_role("link", name="Corrigeren voor verschillen in opkomst (weging)").click()
+        page.get_by_label("Deze stemronde corrigeren voor verschillen in opkomst").check()
+        page.get_by_label("Gewichten van de stemmen").select_option("area")
+        page.get_by_label("Maximaal gewicht (keer het gemiddelde)").fill("5")
+        page.get_by_role("button", name="Effect bekijken").click()
+        preview = page.locator("table.ranking")
+        expect(preview.locator("tbody tr").first).to_contain_text("Buurttuin Brukske")
+        page.get_by_role("button", name="Opslaan").click()
+        expect(page.get_by_text("De instellingen voor de weging zijn opgeslagen.")).to_be_visible()
+
+        db.session.expire_all()
+        assert voting_round.weighting_config["weighting"] == "post_stratification"
+        end_voting(voting_round)
+        voting_results.close_round(None, voting_round)
+        voting_results.publish_results(None, voting_round)
+
+        _log_in(page, resident)
+        page.goto(f"/rounds/{voting_round.id}/results")
+        page.get_by_role("link", name="Waarom initiatieven op hun plaats staan").click()
+        expect(
+            page.get_by_role("heading", name="Waarom initiatieven op hun plaats staan")
+        ).to_be_visible()
+        garden = page.locator("table.ranking tbody tr").first
+        expect(garden).to_contain_text("Buurttuin Brukske")
+        # Corrected rank 1, raw rank 2 (10 votes against 30), weighted support 30.
+        expect(garden.locator("td").nth(0)).to_have_text("1")
+        expect(garden.locator("td").nth(2)).to_contain_text("2")
+        expect(garden.locator("td").nth(4)).to_have_text("30,00")
+        expect(garden).to_contain_text("Gekozen")
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
