@@ -13,6 +13,7 @@ import pytest
 
 from buurtbudget.domain.rules.greedy import greedy
 from buurtbudget.domain.weighting import cell_shares
+from tests.domain.conftest import shared_file
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "weighting_warszawa.py"
 
@@ -22,8 +23,7 @@ def bench():
     spec = importlib.util.spec_from_file_location("weighting_warszawa", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    if not module.WARSZAWA_2026.exists():
-        pytest.skip("shared pabulib file Poland_Warszawa_2026.pb not available")
+    shared_file(module.WARSZAWA_2026.name)  # skips, or fails on CI, when shared/ is absent
     return module
 
 
