@@ -16,6 +16,9 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
 from tests.domain.test_weighting_venray import AREAS, BUDGET_CENTS, venray_scenario
 
+AGES_A = {"age_0_14": 150, "age_15_24": 100, "age_25_44": 300, "age_45_64": 250, "age_65_plus": 200}
+AGES_B = {"age_0_14": 600, "age_15_24": 500, "age_25_44": 900, "age_45_64": 600, "age_65_plus": 400}
+
 
 def add_ballots(voting_round: VotingRound, rows) -> None:
     """``rows``: (area or None, age band or None, [RoundProject, ...]) per ballot."""
@@ -79,3 +82,34 @@ def venray_round(make, rule_name: str = "greedy"):
     )
     end_voting(voting_round)
     return voting_round, projects, ballots, voter_areas, areas
+
+
+def two_area_round(make):
+    """Dorp (1,000 inhabitants) votes 30 times for its own playground; Stadswijk (3,000) 10
+    times for its community garden. The budget pays for one of the two."""
+    municipality = make.municipality("Venray")
+    dorp = make.area(municipality, name="Dorp", inhabitants=1_000, need_index=0.8, **AGES_A)
+    wijk = make.area(municipality, name="Stadswijk", inhabitants=3_000, need_index=1.5, **AGES_B)
+    make.open_initiative(dorp, "Speeltuin Dorp", 5_000_00, volunteer_hours=400)
+    make.open_initiative(wijk, "Buurttuin Stadswijk", 5_000_00, volunteer_hours=20)
+    voting_round = make.voting_round([dorp, wijk], budget_cents=6_000_00)
+    projects = {p.name: p for p in voting_round.projects}
+    speeltuin, buurttuin = projects["Speeltuin Dorp"], projects["Buurttuin Stadswijk"]
+    bands = ["age_25_44", "age_45_64", "age_65_plus"]
+    add_ballots(
+        voting_round,
+        [(dorp, bands[i % 3], [speeltuin]) for i in range(30)]
+        + [(wijk, bands[i % 3] if i else "age_15_24", [buurttuin]) for i in range(10)],
+    )
+    end_voting(voting_round)
+    return {
+        "round": voting_round,
+        "dorp": dorp,
+        "wijk": wijk,
+        "speeltuin": speeltuin,
+        "buurttuin": buurttuin,
+        "municipality": municipality,
+        "coordinator": make.coordinator(dorp),
+        "admin": make.administrator(municipality),
+        "make": make,
+    }

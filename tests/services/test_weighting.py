@@ -19,10 +19,7 @@ from buurtbudget.models import AuditEntry, Role
 from buurtbudget.services import voting_results, weighting
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 from buurtbudget.services.weighting import WeightingSettings
-from tests.weighting_world import add_ballots, end_voting
-
-AGES_A = {"age_0_14": 150, "age_15_24": 100, "age_25_44": 300, "age_45_64": 250, "age_65_plus": 200}
-AGES_B = {"age_0_14": 600, "age_15_24": 500, "age_25_44": 900, "age_45_64": 600, "age_65_plus": 400}
+from tests.weighting_world import AGES_A, AGES_B, add_ballots, two_area_round
 
 
 @pytest.fixture(autouse=True)
@@ -33,34 +30,7 @@ def english(app):
 
 @pytest.fixture
 def world(make):
-    """Dorp (1,000 inhabitants) votes 30 times for its own playground; Stadswijk (3,000) 10
-    times for its community garden. The budget pays for one of the two."""
-    municipality = make.municipality("Venray")
-    dorp = make.area(municipality, name="Dorp", inhabitants=1_000, need_index=0.8, **AGES_A)
-    wijk = make.area(municipality, name="Stadswijk", inhabitants=3_000, need_index=1.5, **AGES_B)
-    make.open_initiative(dorp, "Speeltuin Dorp", 5_000_00, volunteer_hours=400)
-    make.open_initiative(wijk, "Buurttuin Stadswijk", 5_000_00, volunteer_hours=20)
-    voting_round = make.voting_round([dorp, wijk], budget_cents=6_000_00)
-    projects = {p.name: p for p in voting_round.projects}
-    speeltuin, buurttuin = projects["Speeltuin Dorp"], projects["Buurttuin Stadswijk"]
-    bands = ["age_25_44", "age_45_64", "age_65_plus"]
-    add_ballots(
-        voting_round,
-        [(dorp, bands[i % 3], [speeltuin]) for i in range(30)]
-        + [(wijk, bands[i % 3] if i else "age_15_24", [buurttuin]) for i in range(10)],
-    )
-    end_voting(voting_round)
-    return {
-        "round": voting_round,
-        "dorp": dorp,
-        "wijk": wijk,
-        "speeltuin": speeltuin,
-        "buurttuin": buurttuin,
-        "municipality": municipality,
-        "coordinator": make.coordinator(dorp),
-        "admin": make.administrator(municipality),
-        "make": make,
-    }
+    return two_area_round(make)
 
 
 def _by_area(**changes) -> WeightingSettings:

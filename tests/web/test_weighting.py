@@ -11,8 +11,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Role
 from buurtbudget.services import voting_results, weighting
 from buurtbudget.services.weighting import WeightingSettings
-from tests.services.test_weighting import AGES_A, AGES_B
-from tests.weighting_world import add_ballots, end_voting
+from tests.weighting_world import two_area_round
 
 SAVE = {
     "enabled": "y",
@@ -29,27 +28,13 @@ SAVE = {
 
 @pytest.fixture
 def world(make):
-    municipality = make.municipality("Venray")
-    dorp = make.area(municipality, name="Dorp", inhabitants=1_000, need_index=0.8, **AGES_A)
-    wijk = make.area(municipality, name="Stadswijk", inhabitants=3_000, need_index=1.5, **AGES_B)
-    make.open_initiative(dorp, "Speeltuin Dorp", 5_000_00, volunteer_hours=400)
-    make.open_initiative(wijk, "Buurttuin Stadswijk", 5_000_00, volunteer_hours=20)
-    voting_round = make.voting_round([dorp, wijk], budget_cents=6_000_00)
-    projects = {p.name: p for p in voting_round.projects}
-    add_ballots(
-        voting_round,
-        [(dorp, "age_25_44", [projects["Speeltuin Dorp"]])] * 30
-        + [(wijk, "age_25_44", [projects["Buurttuin Stadswijk"]])] * 10,
+    """The two-area round, with a coordinator of both its areas (who may manage it)."""
+    world = two_area_round(make)
+    areas = (world["dorp"], world["wijk"])
+    world["coordinator"] = make.user(
+        areas[0], roles=tuple((Role.COORDINATOR, area) for area in areas)
     )
-    end_voting(voting_round)
-    return {
-        "round": voting_round,
-        "dorp": dorp,
-        "wijk": wijk,
-        "admin": make.administrator(municipality),
-        "coordinator": make.user(dorp, roles=((Role.COORDINATOR, dorp), (Role.COORDINATOR, wijk))),
-        "make": make,
-    }
+    return world
 
 
 def _url(voting_round, page: str) -> str:
