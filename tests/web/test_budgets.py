@@ -321,8 +321,10 @@ def test_initiative_page_links_to_pooling_and_payouts(ede, delft, client_for, ma
     assert f"/budgets/initiatives/{initiative.id}/payouts" in html
     assert "/cheques" not in html  # Delft does not use cheques
     assert "€2,500.00" in html  # granted, from the ledger
-    nav = client_for(delft["member"]).get("/").get_data(as_text=True)
-    assert "/budgets/" in nav
+    member = client_for(delft["member"])
+    assert "/staff/" in member.get("/").get_data(as_text=True)  # "My area council" in the menu
+    hub = member.get("/staff/").get_data(as_text=True)
+    assert f"/budgets/areas/{delft['area'].id}" in hub
 
 
 def test_cheque_figures_on_the_period_page(ede, client_for, make):
