@@ -7,6 +7,11 @@ one differ visibly. The administrator switches the correction on before voting (
 area, capped at 5, weighted support 1, own contribution relative to the area 0.2, need 0.1,
 area balance); closing counts with weighted greedy. Ballots are paper ballots entered through
 services.voting, like real ones. Idempotent: the round is looked up by title first.
+
+The money follows the counting rule (the default ``funding``, services.weighting): here weighted
+greedy funds the same three projects as going down the corrected ranking would (only their
+order differs), so choosing the corrected ranking would change nothing but the wording. Rounds
+where the two differ are in tests/services/test_weighting_funding.py and the Venray test.
 """
 
 from __future__ import annotations

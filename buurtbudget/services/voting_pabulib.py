@@ -35,12 +35,14 @@ from buurtbudget.models import (
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
-from buurtbudget.services import audit
+from buurtbudget.services import audit, weighting
 from buurtbudget.services.errors import ValidationFailed
 from buurtbudget.services.permissions import is_admin_of, require
 from buurtbudget.services.voting_results import build_election, store_results
 
 CENTS_PER_UNIT = 100
+# META "rule" of an exported round whose money followed the corrected ranking (services.weighting).
+CORRECTED_RANKING_RULE = "buurtbudget-corrected-ranking"
 # The ``rule`` values pabulib files use -> our rule names.
 FILE_RULES = {
     "greedy": "greedy",
@@ -71,6 +73,9 @@ def export_round(voting_round: VotingRound) -> str:
             extra["selected"] = "1" if stored.selected else "0"
             projects.append(replace(project, extra=extra))
         election = replace(election, projects=tuple(projects))
+        if weighting.funded_by_corrected_ranking(voting_round):
+            # META "rule" says how the "selected" column came about: not the counting rule.
+            election = replace(election, meta={**election.meta, "rule": CORRECTED_RANKING_RULE})
     return format_pabulib(election)
 
 

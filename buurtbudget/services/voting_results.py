@@ -191,9 +191,16 @@ class Computation:
 
 
 def compute_outcome(voting_round: VotingRound) -> Computation:
-    """Run the round's stored rule on its ballots (weighted if the weighting hook says so)."""
+    """Run the round's stored rule on its ballots (weighted if the weighting hook says so), or,
+    when its weighting settings say the corrected ranking decides the money, fund down that
+    ranking (services.weighting.corrected_outcome)."""
+    from buurtbudget.services import weighting
+
     election, ballots = build_election(voting_round)
     weights = voter_weights_for(voting_round, ballots)
+    if weighting.funded_by_corrected_ranking(voting_round):
+        outcome = weighting.corrected_outcome(voting_round, election)
+        return Computation(election, outcome, ballots, weights)
     options = {}
     if money_unit(voting_round) == 1 and "add1" in voting_round.rule_name:
         options["increment"] = EURO

@@ -21,6 +21,13 @@ the records:
 * own contribution = the volunteer hours the initiators offered (one unit for the whole
   round, as the ranking needs; co-funding is shown on the initiative, not scored).
 * the voting rules count with ``exact_weights()``, the same rounded weights the ranking uses.
+* which decides the money (``funding``, stored beside the domain config in the same JSON, key
+  absent = the default): the round's counting rule with the voter weights (``rule``), or the
+  corrected ranking itself (``corrected_ranking``: fund down it over the round's budget,
+  skipping what no longer fits; :func:`corrected_outcome`, called by
+  ``voting_results.compute_outcome``). The ranking counts approvals, so the second needs the
+  correction on and an approval ballot. Caps from a pabulib META (per category or
+  neighbourhood) belong to the counting rule and do not apply to it.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import numpy as np
 from flask_babel import lazy_gettext as _l
 
 from buurtbudget.domain.ballots import CUMULATIVE
+from buurtbudget.domain.rules import Election, Outcome, TraceStep
 from buurtbudget.domain.weighting import (
     AREA_PERCENTILE,
     CONTRIBUTION_MEASURES,
@@ -56,6 +64,7 @@ from buurtbudget.domain.weighting import (
     cell_shares,
     design_effect,
     effective_sample_size,
+    fund_in_order,
     post_stratification_weights,
     rake,
     rank_projects,
@@ -99,6 +108,20 @@ FACTOR_LABELS = {
     "own_contribution": _l("Own contribution, absolute"),
     NEED: _l("Need"),
 }
+# Which decides the money (see the module doc).
+FUNDING_KEY = "funding"
+FUNDING_RULE = "rule"
+FUNDING_CORRECTED = "corrected_ranking"
+FUNDING_LABELS = {
+    FUNDING_RULE: _l("The counting rule of the round, with the voter weights"),
+    FUNDING_CORRECTED: _l(
+        "The corrected ranking: fund from the top down, skipping what no longer fits"
+    ),
+}
+NOT_FOR_POINTS = _l(
+    "The corrected ranking counts approvals; it cannot decide the money of a round with "
+    "points ballots."
+)
 FORM_FACTORS = (SUPPORT, WEIGHTED_SUPPORT, RELATIVE_CONTRIBUTION, NEED)
 MAX_FACTOR_WEIGHT = Decimal(100)
 MAX_WEIGHT_CAP = Decimal(20)
@@ -121,12 +144,13 @@ class WeightingSettings:
     need: str = "0"
     contribution_measure: str = AREA_PERCENTILE
     area_balance: bool = False
+    funding: str = FUNDING_RULE
 
     @classmethod
     def from_config(cls, stored: dict | None) -> WeightingSettings:
         if not stored:
             return cls()
-        config = RankingConfig.from_dict(stored)
+        config = RankingConfig.from_dict(_ranking_part(stored))
         method = next(
             (
                 name
@@ -150,7 +174,15 @@ class WeightingSettings:
             need=text(weights.get(NEED, Fraction(0))),
             contribution_measure=config.contribution_measure,
             area_balance=config.area_balance,
+            funding=str(stored.get(FUNDING_KEY, FUNDING_RULE)),
         )
+
+
+def _ranking_part(stored: dict) -> dict:
+    """The stored settings without the funding choice: what the domain's config reads."""
+    if not isinstance(stored, dict):
+        return stored
+    return {key: value for key, value in stored.items() if key != FUNDING_KEY}
 
 
 def _number_text(value: Fraction) -> str:
@@ -221,16 +253,63 @@ def config_from_settings(settings: WeightingSettings) -> RankingConfig | None:
         raise ValidationFailed(str(error)) from None
 
 
+def _invalid_settings(error: str) -> Conflict:
+    return Conflict(_l("The weighting settings of this round are invalid: %(error)s", error=error))
+
+
 def round_config(voting_round: VotingRound) -> RankingConfig | None:
     """The round's stored settings, validated by the domain (None: correction off)."""
     if not voting_round.weighting_config:
         return None
     try:
-        return RankingConfig.from_dict(voting_round.weighting_config)
+        return RankingConfig.from_dict(_ranking_part(voting_round.weighting_config))
     except RankingConfigError as error:
-        raise Conflict(
-            _l("The weighting settings of this round are invalid: %(error)s", error=str(error))
-        ) from None
+        raise _invalid_settings(str(error)) from None
+
+
+def round_funding(voting_round: VotingRound) -> str:
+    """What decides the round's money: FUNDING_RULE (also when the correction is off) or
+    FUNDING_CORRECTED."""
+    stored = voting_round.weighting_config
+    if not stored:
+        return FUNDING_RULE
+    funding = stored.get(FUNDING_KEY, FUNDING_RULE) if isinstance(stored, dict) else None
+    if funding not in FUNDING_LABELS:
+        raise _invalid_settings(f"funding must be one of {', '.join(FUNDING_LABELS)}")
+    return funding
+
+
+def funded_by_corrected_ranking(voting_round: VotingRound) -> bool:
+    return round_funding(voting_round) == FUNDING_CORRECTED
+
+
+def _check_funding(
+    voting_round: VotingRound, settings: WeightingSettings, config: RankingConfig | None
+) -> None:
+    """The corrected ranking may decide the money only when there is one, of approvals."""
+    if settings.funding not in FUNDING_LABELS:
+        raise ValidationFailed(_l("Choose what decides the money from the list."), field="funding")
+    if settings.funding != FUNDING_CORRECTED:
+        return
+    if config is None:
+        raise ValidationFailed(
+            _l("The corrected ranking can decide the money only when the correction is on."),
+            field="funding",
+        )
+    if voting_round.ballot_type == CUMULATIVE:
+        raise ValidationFailed(NOT_FOR_POINTS, field="funding")
+
+
+def stored_settings(config: RankingConfig | None, funding: str) -> dict | None:
+    """The JSON kept in ``VotingRound.weighting_config``: the domain config, plus the funding
+    choice when it is not the default (so rounds funded by their rule store what they always
+    did)."""
+    if config is None:
+        return None
+    stored = config.to_dict()
+    if funding != FUNDING_RULE:
+        stored[FUNDING_KEY] = funding
+    return stored
 
 
 # Population ------------------------------------------------------------------------------------
@@ -474,6 +553,8 @@ class Analysis:
     unknown_area: int = 0
     unknown_age: int = 0
     problem: str | None = None
+    # External ids of the projects the corrected ranking funds, when it decides the money.
+    funded: frozenset[str] | None = None
 
     @property
     def diagnostics(self) -> WeightDiagnostics | None:
@@ -633,8 +714,66 @@ def preview(actor: User, voting_round: VotingRound, settings: WeightingSettings)
     """The effect of ``settings`` on the round now, without saving them (None: off)."""
     require(can_manage_round(actor, voting_round))
     config = config_from_settings(settings)
+    _check_funding(voting_round, settings, config)
     check_round_can_use(voting_round, config)
-    return analyse(voting_round, config) if config is not None else None
+    if config is None:
+        return None
+    analysis = analyse(voting_round, config)
+    if settings.funding == FUNDING_CORRECTED and analysis.ranking is not None:
+        funding = fund_in_order(analysis.ranking.entries, voting_round.budget_cents)
+        analysis.funded = frozenset(funding.selected)
+    return analysis
+
+
+# Funding down the corrected ranking ------------------------------------------------------------
+
+
+def _euros(cents: int) -> str:
+    """Cents as euros the way the rules' traces write amounts ("4,500" or "4,500.50")."""
+    whole = f"{cents // 100:,}"
+    return whole if cents % 100 == 0 else f"{whole}.{cents % 100:02d}"
+
+
+def corrected_outcome(voting_round: VotingRound, election: Election) -> Outcome:
+    """The round's result when the corrected ranking decides the money: fund down the
+    ranking over the round's budget, skipping what no longer fits (domain ``fund_in_order``).
+
+    An :class:`Outcome` like a rule's, so storing, publishing and grants work unchanged:
+    ``selected`` in funding order, a readable reason per project (amounts in euros),
+    ``total_cost`` and ``budget`` in the election's money unit."""
+    if voting_round.ballot_type == CUMULATIVE:
+        raise Conflict(NOT_FOR_POINTS)
+    analysis = analyse(voting_round)
+    if analysis.problem is not None:
+        raise Conflict(analysis.problem)
+    entries = analysis.ranking.entries if analysis.ranking is not None else ()
+    funding = fund_in_order(entries, voting_round.budget_cents)
+    funded = set(funding.selected)
+    remaining = voting_round.budget_cents
+    trace = []
+    for entry in entries:
+        if entry.project_id in funded:
+            remaining -= entry.cost
+            reason = (
+                f"funded: corrected rank {entry.corrected_rank} (raw rank {entry.raw_rank}), "
+                f"cost {_euros(entry.cost)} fits (remaining {_euros(remaining)})"
+            )
+            trace.append(TraceStep(entry.project_id, "selected", reason))
+        else:
+            reason = (
+                f"skipped: corrected rank {entry.corrected_rank}, cost {_euros(entry.cost)} "
+                f"exceeds remaining {_euros(remaining)}"
+            )
+            trace.append(TraceStep(entry.project_id, "skipped", reason))
+    cost_in_unit = {project.id: project.cost for project in election.projects}
+    return Outcome(
+        rule=FUNDING_CORRECTED,
+        selected=funding.selected,
+        trace=tuple(trace),
+        total_cost=sum(cost_in_unit[project_id] for project_id in funding.selected),
+        budget=election.budget,
+        details={"funding": FUNDING_CORRECTED, "leftover_cents": funding.leftover},
+    )
 
 
 def update_settings(actor: User | None, voting_round: VotingRound, settings: WeightingSettings):
@@ -649,9 +788,10 @@ def update_settings(actor: User | None, voting_round: VotingRound, settings: Wei
             _l("The results of this round are published: the weighting can no longer change.")
         )
     config = config_from_settings(settings)
+    _check_funding(voting_round, settings, config)
     check_round_can_use(voting_round, config)
     old = voting_round.weighting_config
-    new = config.to_dict() if config is not None else None
+    new = stored_settings(config, settings.funding)
     if old == new:
         return
     voting_round.weighting_config = new

@@ -50,6 +50,14 @@ class WeightingForm(FlaskForm):
     )
     need = StringField(_l("Weight of the need index of the area"), validators=_NUMBER)
     area_balance = BooleanField(_l("Area balance: every area gets its share of the ranking"))
+    funding = SelectField(
+        _l("Which projects get money is decided by"),
+        choices=[SelectChoice(k, label) for k, label in weighting.FUNDING_LABELS.items()],
+        default=weighting.FUNDING_RULE,
+        description=_l(
+            "The corrected ranking counts approvals and needs the correction switched on."
+        ),
+    )
     preview = SubmitField(_l("Show the effect"))
     save = SubmitField(_l("Save"))
 
@@ -64,6 +72,7 @@ class WeightingForm(FlaskForm):
             need=self.need.data or "",
             contribution_measure=self.contribution_measure.data,
             area_balance=self.area_balance.data,
+            funding=self.funding.data or weighting.FUNDING_RULE,
         )
 
     def fill(self, settings: weighting.WeightingSettings) -> None:
@@ -77,6 +86,7 @@ class WeightingForm(FlaskForm):
             "need",
             "contribution_measure",
             "area_balance",
+            "funding",
         ):
             getattr(self, name).data = getattr(settings, name)
 
@@ -84,6 +94,12 @@ class WeightingForm(FlaskForm):
 @bp.app_template_global()
 def factor_label(name: str) -> str:
     return str(weighting.FACTOR_LABELS.get(name, name))
+
+
+@bp.app_template_global()
+def funded_by_corrected_ranking(voting_round: VotingRound) -> bool:
+    """Whether the corrected ranking (not the counting rule) decides the round's money."""
+    return weighting.funded_by_corrected_ranking(voting_round)
 
 
 @bp.app_template_filter()

@@ -6,6 +6,7 @@ with weighted Equal Shares uses the same weights."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -84,5 +85,32 @@ def test_venray_through_the_database(make):
     voting_results.close_round(admin, voting_round)
     selected = [p.external_id for p in voting_round.projects if p.selected]
     ratios, _ = _shares(voting_round, selected, areas)
+    measured = {a: round(float(r), 2) for a, r in ratios.items()}
+    assert all(Fraction(4, 5) <= r <= Fraction(6, 5) for r in ratios.values()), measured
+
+
+def test_venray_money_follows_the_corrected_ranking_when_the_round_says_so(make):
+    """Raw greedy (every vote once) gives the villages far more than their population share;
+    with the corrected ranking deciding the money, closing funds every area within 20 %."""
+    voting_round, _projects, _ballots, _voter_areas, areas = venray_round(make)
+    admin = make.administrator(voting_round.municipality)
+
+    voting_results.close_round(admin, voting_round)  # no correction: plain greedy
+    raw_selected = [p.external_id for p in voting_round.projects if p.selected]
+    ratios, _ = _shares(voting_round, raw_selected, areas)
+    assert all(ratios[v] > Fraction(6, 5) for v in VILLAGES), ratios
+    assert not all(Fraction(4, 5) <= r <= Fraction(6, 5) for r in ratios.values())
+
+    corrected = replace(CORRECTED, funding=weighting.FUNDING_CORRECTED)
+    weighting.update_settings(admin, voting_round, corrected)  # counts the closed round again
+    winners = sorted(
+        (p for p in voting_round.projects if p.selected), key=lambda p: p.selection_order
+    )
+    ranking = weighting.analyse(voting_round).ranking
+    assert [p.external_id for p in winners] == list(
+        fund_in_order(ranking.entries, BUDGET_CENTS).selected
+    )
+    assert voting_round.result_total_cost_cents == sum(p.cost_cents for p in winners)
+    ratios, _ = _shares(voting_round, [p.external_id for p in winners], areas)
     measured = {a: round(float(r), 2) for a, r in ratios.items()}
     assert all(Fraction(4, 5) <= r <= Fraction(6, 5) for r in ratios.values()), measured

@@ -1,0 +1,260 @@
+"""services.weighting: the per-round choice of what decides the money, the counting rule with
+the voter weights (default) or the corrected ranking (fund down it, skipping what no longer
+fits). Stored in the round's weighting settings, validated, audited, recounted on change, and
+used by closing, publishing and the pabulib export."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import select
+
+from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
+from buurtbudget.domain.weighting import RankingConfig, fund_in_order
+from buurtbudget.extensions import db
+from buurtbudget.models import AuditEntry, VotingRound
+from buurtbudget.services import voting_pabulib, voting_results, weighting
+from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
+from buurtbudget.services.weighting import FUNDING_CORRECTED, FUNDING_RULE, WeightingSettings
+from tests.weighting_world import two_area_round
+
+
+@pytest.fixture(autouse=True)
+def english(app):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        yield
+
+
+@pytest.fixture
+def world(make):
+    return two_area_round(make)
+
+
+def _settings(**changes) -> WeightingSettings:
+    return WeightingSettings(
+        **{"enabled": True, "method": "area", "weighted_support": "1", **changes}
+    )
+
+
+def _selected(voting_round) -> list[str]:
+    winners = sorted(
+        (p for p in voting_round.projects if p.selected), key=lambda p: p.selection_order
+    )
+    return [p.name for p in winners]
+
+
+# Dorp (1,000 inhabitants) votes 30 times for Speeltuin, Stadswijk (3,000) 10 times for
+# Buurttuin; both cost EUR 5,000 and the budget of EUR 6,000 pays for one.
+CASES = {
+    # Weights by area (Dorp votes 1/3, Stadswijk votes 3): weighted greedy funds Buurttuin
+    # (30 weighted votes against 10). The score also counts the unweighted votes, twice:
+    # Speeltuin 2 * 1 + 1 * 1/3 = 2.33, Buurttuin 2 * 1/3 + 1 * 1 = 1.67.
+    "weighted rule vs ranking with unweighted votes": (
+        _settings(support="2"),
+        "Buurttuin Stadswijk",
+        "Speeltuin Dorp",
+        "funded: corrected rank 1 (raw rank 1), cost 5,000 fits (remaining 1,000)",
+        "skipped: corrected rank 2, cost 5,000 exceeds remaining 1,000",
+    ),
+    # No weights: greedy funds Speeltuin (30 votes to 10). The score adds the need index
+    # (Dorp 0.8, Stadswijk 1.5) with weight 2: Speeltuin 1 + 2 * 0.8/1.5 = 2.07, Buurttuin
+    # 1/3 + 2 * 1 = 2.33.
+    "unweighted rule vs ranking with need": (
+        _settings(method="none", need="2"),
+        "Speeltuin Dorp",
+        "Buurttuin Stadswijk",
+        "funded: corrected rank 1 (raw rank 2), cost 5,000 fits (remaining 1,000)",
+        "skipped: corrected rank 2, cost 5,000 exceeds remaining 1,000",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("settings", "by_rule", "by_ranking", "funded", "skipped"), CASES.values(), ids=list(CASES)
+)
+def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
+    world, settings, by_rule, by_ranking, funded, skipped
+):
+    voting_round, admin = world["round"], world["admin"]
+    weighting.update_settings(admin, voting_round, settings)
+    voting_results.close_round(admin, voting_round)
+    assert _selected(voting_round) == [by_rule]
+    assert weighting.round_funding(voting_round) == FUNDING_RULE
+    by_rule_project = next(p for p in voting_round.projects if p.name == by_rule)
+
+    # Changing the choice of a counted round counts it again, now down the corrected ranking.
+    settings.funding = FUNDING_CORRECTED
+    weighting.update_settings(admin, voting_round, settings)
+    assert weighting.funded_by_corrected_ranking(voting_round)
+    assert _selected(voting_round) == [by_ranking]
+    winner = next(p for p in voting_round.projects if p.name == by_ranking)
+    assert winner.selection_order == 0
+    assert winner.selection_reason == funded
+    assert by_rule_project.selection_reason == skipped
+    assert voting_round.result_total_cost_cents == 5_000_00
+    # The votes and weighted support per project are stored as before.
+    assert world["speeltuin"].votes == 30 and world["buurttuin"].votes == 10
+    analysis = weighting.analyse(voting_round)
+    assert [row.project.name for row in analysis.rows][0] == by_ranking
+    assert {Fraction(p.score) for p in voting_round.projects} == {
+        row.ranked.weighted_support for row in analysis.rows
+    }
+    change = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "round.weighting_changed")
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    assert change.details["new"]["funding"] == FUNDING_CORRECTED
+    assert "funding" not in change.details["old"]
+    assert change.details["recounted"] is True
+
+    # Publishing selects the initiative the ranking funded, funded by the vote.
+    voting_results.publish_results(admin, voting_round)
+    assert winner.initiative.status is Status.SELECTED
+    assert winner.initiative.funding_route is FundingRoute.VOTE
+    assert by_rule_project.initiative.status is Status.OPEN
+    csv = voting_results.results_csv(voting_round)
+    assert f'"{funded}"' in csv
+
+
+def test_funding_is_stored_beside_the_domain_config_and_read_back(world):
+    voting_round = world["round"]
+    weighting.update_settings(
+        world["admin"], voting_round, _settings(area_balance=True, funding=FUNDING_CORRECTED)
+    )
+    stored = voting_round.weighting_config
+    assert stored["funding"] == FUNDING_CORRECTED
+    assert weighting.round_config(voting_round) == RankingConfig(
+        {"weighted_support": 1},
+        weighting="post_stratification",
+        weighting_dimensions=("area",),
+        area_balance=True,
+    )
+    again = WeightingSettings.from_config(stored)
+    assert (again.funding, again.area_balance, again.method) == (FUNDING_CORRECTED, True, "area")
+
+    # Back to the rule: the stored settings are exactly the domain config again.
+    weighting.update_settings(world["admin"], voting_round, _settings(area_balance=True))
+    assert "funding" not in voting_round.weighting_config
+    assert weighting.round_funding(voting_round) == FUNDING_RULE
+    assert WeightingSettings.from_config(voting_round.weighting_config).funding == FUNDING_RULE
+    weighting.update_settings(world["admin"], voting_round, WeightingSettings(enabled=False))
+    assert weighting.round_funding(voting_round) == FUNDING_RULE
+
+
+def test_funding_choice_changes_are_audited_even_alone(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _settings())
+    weighting.update_settings(world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED))
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "round.weighting_changed")
+        .order_by(AuditEntry.id)
+    ).all()
+    assert len(entries) == 2
+    assert entries[1].details["old"] == entries[0].details["new"]
+    assert entries[1].details["new"] == {**entries[0].details["new"], "funding": FUNDING_CORRECTED}
+    assert entries[1].details["recounted"] is False  # voting has ended, but not closed yet
+
+
+def test_corrected_funding_is_refused_without_the_correction_or_for_points(world, make):
+    with pytest.raises(ValidationFailed, match="only when the correction is on") as caught:
+        weighting.update_settings(
+            world["admin"], world["round"], WeightingSettings(funding=FUNDING_CORRECTED)
+        )
+    assert caught.value.field == "funding"
+    with pytest.raises(ValidationFailed, match="from the list") as caught:
+        weighting.update_settings(world["admin"], world["round"], _settings(funding="lottery"))
+    assert caught.value.field == "funding"
+    assert world["round"].weighting_config is None
+
+    points = make.voting_round(world["dorp"], ballot_type="cumulative", max_total_points=10)
+    with pytest.raises(ValidationFailed, match="points ballots") as caught:
+        weighting.update_settings(None, points, _settings(funding=FUNDING_CORRECTED))
+    assert caught.value.field == "funding"
+    with pytest.raises(ValidationFailed, match="points ballots"):
+        weighting.preview(world["admin"], points, _settings(funding=FUNDING_CORRECTED))
+    assert points.weighting_config is None
+
+
+def test_funding_is_locked_once_the_results_are_published(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _settings())
+    voting_results.close_round(world["admin"], voting_round)
+    voting_results.publish_results(world["admin"], voting_round)
+    with pytest.raises(Conflict, match="published"):
+        weighting.update_settings(
+            world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED)
+        )
+    assert weighting.round_funding(voting_round) == FUNDING_RULE
+
+
+def test_only_managers_of_the_round_may_choose_the_funding(world, make):
+    voting_round = world["round"]
+    for user in (
+        make.resident(world["dorp"]),
+        make.council_member(world["wijk"]),
+        world["coordinator"],  # Dorp only
+        make.administrator(make.municipality("Horst")),
+    ):
+        with pytest.raises(PermissionDenied):
+            weighting.update_settings(user, voting_round, _settings(funding=FUNDING_CORRECTED))
+    assert voting_round.weighting_config is None
+
+
+def test_preview_shows_what_the_corrected_ranking_would_fund(world):
+    voting_round = world["round"]
+    analysis = weighting.preview(
+        world["admin"], voting_round, _settings(method="none", need="2", funding=FUNDING_CORRECTED)
+    )
+    assert analysis.funded == {world["buurttuin"].external_id}
+    assert weighting.preview(world["admin"], voting_round, _settings()).funded is None
+    assert voting_round.weighting_config is None
+
+
+def test_a_round_switched_to_points_after_the_choice_is_not_counted(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED))
+    voting_round.ballot_type = "cumulative"  # as if the setup changed behind the settings' back
+    with pytest.raises(Conflict, match="points ballots"):
+        voting_results.close_round(world["admin"], voting_round)
+
+
+def test_an_unknown_stored_funding_is_reported_not_guessed(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _settings())
+    voting_round.weighting_config = {**voting_round.weighting_config, "funding": "lottery"}
+    with pytest.raises(Conflict, match="funding must be one of"):
+        voting_results.close_round(world["admin"], voting_round)
+    # The ranking part is still read (the funding key is not part of the domain config).
+    assert weighting.round_config(voting_round).weighting == "post_stratification"
+
+
+def test_pabulib_export_names_the_corrected_ranking_as_the_rule(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED))
+    assert "rule;greedy" in voting_pabulib.export_round(voting_round)  # not counted yet
+    voting_results.close_round(world["admin"], voting_round)
+    text = voting_pabulib.export_round(voting_round)
+    assert f"rule;{voting_pabulib.CORRECTED_RANKING_RULE}" in text
+    assert "rule;greedy" not in text
+
+
+def test_demo_round_keeps_the_rule_which_funds_what_the_ranking_would(app):
+    """The documented choice of demo/weighting.py: its money follows weighted greedy, which
+    funds the same projects as the corrected ranking would, in another order."""
+    from buurtbudget.demo import STEPS
+    from buurtbudget.demo import weighting as demo_weighting
+
+    for _label, step in STEPS:
+        step(lambda message: None)
+    voting_round = db.session.scalar(
+        select(VotingRound).where(VotingRound.title == demo_weighting.TITLE)
+    )
+    assert weighting.round_funding(voting_round) == FUNDING_RULE
+    by_rule = [p.external_id for p in voting_results.results_in_order(voting_round) if p.selected]
+    ranking = weighting.analyse(voting_round).ranking
+    by_ranking = list(fund_in_order(ranking.entries, voting_round.budget_cents).selected)
+    assert sorted(by_rule) == sorted(by_ranking)
+    assert by_rule != by_ranking
