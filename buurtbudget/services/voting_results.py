@@ -268,6 +268,8 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         voting_round,
         municipality_id=voting_round.municipality_id,
         rule=voting_round.rule_name,
+        # Set when not the rule but the corrected ranking decided (services.weighting).
+        funding=outcome.details.get("funding"),
         ballots=len(voting_round_ballot_ids(voting_round)),
         selected=list(outcome.selected),
         total_cost_cents=voting_round.result_total_cost_cents,

@@ -108,6 +108,8 @@ def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
     assert change.details["new"]["funding"] == FUNDING_CORRECTED
     assert "funding" not in change.details["old"]
     assert change.details["recounted"] is True
+    closed = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "round.closed"))
+    assert "funding" not in closed.details  # closed while the rule decided
 
     # Publishing selects the initiative the ranking funded, funded by the vote.
     voting_results.publish_results(admin, voting_round)
@@ -211,6 +213,15 @@ def test_preview_shows_what_the_corrected_ranking_would_fund(world):
     assert analysis.funded == {world["buurttuin"].external_id}
     assert weighting.preview(world["admin"], voting_round, _settings()).funded is None
     assert voting_round.weighting_config is None
+
+
+def test_closing_records_that_the_corrected_ranking_decided(world):
+    voting_round = world["round"]
+    weighting.update_settings(world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED))
+    voting_results.close_round(world["admin"], voting_round)
+    closed = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "round.closed"))
+    assert closed.details["funding"] == FUNDING_CORRECTED
+    assert closed.details["selected"] == [world["buurttuin"].external_id]
 
 
 def test_a_round_switched_to_points_after_the_choice_is_not_counted(world):
