@@ -1,7 +1,7 @@
 """Parallel grants, payout approvals and cheque redemptions cannot overspend or redeem twice.
 
-Each thread has its own app and request context, hence its own session and database connection, and all
-start together at a barrier. Run on SQLite (a file) and on PostgreSQL
+Each thread has its own app and request context, hence its own session and database connection,
+and all start together at a barrier. Run on SQLite (a file) and on PostgreSQL
 (BUURTBUDGET_TEST_DATABASE_URL)."""
 
 from __future__ import annotations
