@@ -17,7 +17,7 @@ from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
 from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import is_admin_of
-from buurtbudget.web.forms import attach_error
+from buurtbudget.web.forms import ConfirmForm, attach_error
 from buurtbudget.web.security import login_required, staff_required
 
 bp = Blueprint("admin", __name__, url_prefix="/staff")
@@ -38,10 +38,6 @@ class GrantRoleForm(FlaskForm):
         ],
     )
     area = SelectField(_l("Area"), coerce=int, validators=[Optional()])
-
-
-class ConfirmForm(FlaskForm):
-    """An empty form: a POST with a CSRF token after the user confirmed."""
 
 
 def _staff_municipality() -> Municipality:

@@ -40,7 +40,7 @@ from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
 from buurtbudget.web.budgets import MODEL_LABELS, _paginate
 from buurtbudget.web.formatting import format_cents
-from buurtbudget.web.forms import EuroField, attach_error
+from buurtbudget.web.forms import ConfirmForm, EuroField, attach_error, require_confirmation
 from buurtbudget.web.security import login_required, role_required, staff_required
 
 bp = Blueprint("budget_admin", __name__)
@@ -183,10 +183,6 @@ class IssueForm(FlaskForm):
     upload = FileField(_l("Address file (CSV)"))
 
 
-class ConfirmForm(FlaskForm):
-    """An empty form: a POST with a CSRF token after the user confirmed."""
-
-
 class ReturnForm(FlaskForm):
     initiative = SelectField(_l("Initiative"), coerce=int, validators=[DataRequired()])
     amount = EuroField(_l("Amount paid back (EUR)"), validators=[InputRequired()])
@@ -272,8 +268,7 @@ def model():
 @role_required(Role.ADMINISTRATOR)
 def remove_area_model(area_id: int):
     area = _area_or_404(area_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    require_confirmation()
     budgets.remove_area_model(current_user, area)
     flash(_("%(area)s follows the model of the municipality again.", area=area.name), "success")
     return redirect(url_for("budget_admin.overview", municipality=area.municipality_id))

@@ -67,7 +67,7 @@ from buurtbudget.services import (
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
 from buurtbudget.web.formatting import format_cents
-from buurtbudget.web.forms import attach_error
+from buurtbudget.web.forms import ConfirmForm, attach_error, require_confirmation
 from buurtbudget.web.security import login_required, role_required, staff_required
 
 bp = Blueprint("budgets", __name__, url_prefix="/budgets")
@@ -162,10 +162,6 @@ class PayoutForm(AmountMixin, FlaskForm):
 
 class RejectForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
-
-
-class ConfirmForm(FlaskForm):
-    """An empty form: a POST with a CSRF token."""
 
 
 class MeetingForm(FlaskForm):
@@ -655,8 +651,7 @@ def payout_queue():
 @staff_required
 def approve_payout(request_id: int):
     payout = db.session.get(PayoutRequest, request_id) or abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    require_confirmation()
     payouts.approve(current_user, payout)  # ServiceError -> a 4xx page with the message
     if payout.status is PayoutStatus.AWAITING_SECOND:
         flash(_("Approved. A second coordinator must approve this amount too."), "info")

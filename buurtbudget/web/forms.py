@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask import abort
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -11,6 +12,18 @@ from wtforms import StringField
 
 from buurtbudget.domain.budget import InvalidAmount, parse_euros
 from buurtbudget.services.errors import ServiceError
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: its POST carries only the CSRF token, after the user confirmed (or from
+    a page whose fields the view reads itself, like the ballot)."""
+
+
+def require_confirmation() -> None:
+    """A 400 unless this is a POST of a :class:`ConfirmForm` with a valid CSRF token: for the
+    actions a button on another page confirms."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
 
 
 def attach_error(form: FlaskForm, error: ServiceError) -> None:

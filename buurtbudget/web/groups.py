@@ -16,7 +16,7 @@ from buurtbudget.models import Area, WorkingGroup
 from buurtbudget.services import initiatives, themes, working_groups
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area
-from buurtbudget.web.forms import attach_error
+from buurtbudget.web.forms import ConfirmForm, attach_error, require_confirmation
 from buurtbudget.web.initiatives import paginate
 from buurtbudget.web.security import login_required, public
 
@@ -43,10 +43,6 @@ class MessageForm(FlaskForm):
     body = TextAreaField(
         _l("Message"), validators=[DataRequired(), Length(max=working_groups.MESSAGE_MAX)]
     )
-
-
-class ConfirmForm(FlaskForm):
-    pass
 
 
 def _creatable_areas() -> list[Area]:
@@ -132,8 +128,7 @@ def detail(group_id: int):
 @login_required
 def join(group_id: int):
     group = db.session.get(WorkingGroup, group_id) or abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    require_confirmation()
     working_groups.join(current_user, group)
     flash(_("You have joined %(name)s.", name=group.name), "success")
     return redirect(url_for(".detail", group_id=group.id))
@@ -143,8 +138,7 @@ def join(group_id: int):
 @login_required
 def leave(group_id: int):
     group = db.session.get(WorkingGroup, group_id) or abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    require_confirmation()
     working_groups.leave(current_user, group)
     flash(_("You have left %(name)s.", name=group.name), "success")
     return redirect(url_for(".detail", group_id=group.id))

@@ -47,7 +47,7 @@ from buurtbudget.services.initiatives import (
     InitiativeData,
 )
 from buurtbudget.services.permissions import can_manage_area
-from buurtbudget.web.forms import EuroField, attach_error
+from buurtbudget.web.forms import ConfirmForm, EuroField, attach_error, require_confirmation
 from buurtbudget.web.security import login_required, public, staff_required
 
 bp = Blueprint("initiatives", __name__)
@@ -175,10 +175,6 @@ class AttachmentForm(FlaskForm):
         validators=[FileRequired()],
         description=_l("PNG, JPEG, WebP or PDF."),
     )
-
-
-class ConfirmForm(FlaskForm):
-    pass
 
 
 class BrowseForm(FlaskForm):
@@ -561,8 +557,7 @@ def report_comment(comment_id: int):
 @staff_required
 def dismiss_reports(comment_id: int):
     found = _get_comment(comment_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    require_confirmation()
     comments.dismiss_reports(current_user, found)
     flash(_("The reports are closed; the comment stays visible."), "success")
     return redirect(url_for(".reports"))

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from buurtbudget.services import notifications
+from buurtbudget.web.forms import ConfirmForm, require_confirmation
 from buurtbudget.web.initiatives import paginate
 from buurtbudget.web.security import login_required
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
-
-
-class ConfirmForm(FlaskForm):
-    pass
 
 
 @bp.app_context_processor
@@ -40,8 +36,7 @@ def index():
 @bp.route("/read", methods=["POST"])
 @login_required
 def mark_read():
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    require_confirmation()
     notifications.mark_all_read(current_user)
     flash(_("All notifications are marked as read."), "success")
     return redirect(url_for(".index"))

@@ -36,17 +36,13 @@ from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Phase, VotingRound
 from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
-from buurtbudget.web.forms import attach_error
+from buurtbudget.web.forms import ConfirmForm, attach_error, require_confirmation
 from buurtbudget.web.security import public
 
 bp = Blueprint("voting", __name__, url_prefix="/rounds")
 
 CODES_KEY = "voting_codes"  # round id -> the checked voting code of this browser
 RECEIPTS_KEY = "ballot_receipts"  # round id -> {"voter": ..., "token": ..., "cast_on": ...}
-
-
-class CsrfForm(FlaskForm):
-    """The ballot's projects are dynamic; this carries the CSRF token."""
 
 
 class ReceiptForm(FlaskForm):
@@ -226,7 +222,7 @@ def ballot(round_id: int):
     refusal = _guard_ballot(voting_round)
     if refusal is not None:
         return refusal
-    form = CsrfForm()
+    form = ConfirmForm()
     receipt_form = ReceiptForm(prefix="r")
     changing = _changing(voting_round)
     stored = _receipt(voting_round)
@@ -272,9 +268,7 @@ def confirm(round_id: int):
     refusal = _guard_ballot(voting_round)
     if refusal is not None:
         return refusal
-    form = CsrfForm()
-    if not form.validate_on_submit():
-        abort(400)
+    require_confirmation()
     choices = parse_choices(voting_round, request.form)
     code = _session_code(voting_round)
     if _changing(voting_round):

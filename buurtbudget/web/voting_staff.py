@@ -41,10 +41,10 @@ from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role
 from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
-from buurtbudget.web.forms import EuroField, attach_error
+from buurtbudget.web.forms import ConfirmForm, EuroField, attach_error
 from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.security import role_required, staff_required
-from buurtbudget.web.voting import CsrfForm, parse_choices
+from buurtbudget.web.voting import parse_choices
 
 bp = Blueprint("voting_staff", __name__, url_prefix="/staff/rounds")
 
@@ -370,7 +370,7 @@ def _confirmed_action(round_id: int, action, done: str, **page):
     voting_round = _round(round_id)
     if not voting.can_manage_round(current_user, voting_round):
         abort(403)
-    form = CsrfForm()
+    form = ConfirmForm()
     if form.validate_on_submit():
         action(current_user, voting_round)
         flash(done, "success")
