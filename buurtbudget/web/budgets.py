@@ -535,21 +535,27 @@ def redeem(initiative_id: int):
     initiative = db.session.get(Initiative, initiative_id) or abort(404)
     initiatives.require_view(current_user, initiative)
     form = RedeemForm(code=_code_from_link())
-    if form.validate_on_submit():
-        try:
-            cheque = cheques.redeem(current_user, form.code.data, initiative)
-        except ServiceError as error:
-            attach_error(form, error)
-        else:
-            value = format_cents(cheque.value_cents)
-            flash(_("Thank you! Your cheque of %(value)s is pooled.", value=value), "success")
-            return redirect(url_for("budgets.redeem", initiative_id=initiative.id))
+    if form.validate_on_submit() and _redeem_cheque(form, initiative):
+        return redirect(url_for("budgets.redeem", initiative_id=initiative.id))
     money = ledger.initiative_totals(initiative)
     cost = initiative.checked_cost_cents or initiative.requested_amount_cents
     status = 400 if form.errors or form.form_errors else 200
     return render_template(
         "budgets/redeem.html", initiative=initiative, form=form, money=money, cost=cost
     ), status
+
+
+def _redeem_cheque(form: RedeemForm, initiative: Initiative) -> bool:
+    """Redeem the form's code for ``initiative`` and thank the resident; False (the error on
+    the form) when the service refused."""
+    try:
+        cheque = cheques.redeem(current_user, form.code.data, initiative)
+    except ServiceError as error:
+        attach_error(form, error)
+        return False
+    value = format_cents(cheque.value_cents)
+    flash(_("Thank you! Your cheque of %(value)s is pooled.", value=value), "success")
+    return True
 
 
 def _code_from_link() -> str:
@@ -572,13 +578,7 @@ def redeem_code():
     form.initiative.choices = [SelectChoice(i.id, i.title) for i in candidates]
     if form.validate_on_submit():
         initiative = next(i for i in candidates if i.id == form.initiative.data)
-        try:
-            cheque = cheques.redeem(current_user, form.code.data, initiative)
-        except ServiceError as error:
-            attach_error(form, error)
-        else:
-            value = format_cents(cheque.value_cents)
-            flash(_("Thank you! Your cheque of %(value)s is pooled.", value=value), "success")
+        if _redeem_cheque(form, initiative):
             return redirect(url_for("initiatives.detail", initiative_id=initiative.id))
     status = 400 if form.errors or form.form_errors else 200
     return render_template(
