@@ -208,6 +208,19 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
             age_band=rng.choice(voting.AGE_BAND_NAMES[1:]),
             today=cast_on,
         )
+    _close_last_may(coordinator, voting_round)
+    selected = sum(1 for p in voting_round.projects if p.selected)
+    progress(
+        f"  Delft: closed round {CLOSED_TITLE!r} with"
+        f" {len(voting_results.voting_round_ballot_ids(voting_round))} ballots,"
+        f" {selected} initiatives selected"
+    )
+
+
+def _close_last_may(staff, voting_round: VotingRound) -> None:
+    """Move ``voting_round`` (its ballots cast while it was open) to May of last year, then
+    close and publish it in June, as ``staff``."""
+    year = date.today().year - 1
     opens = datetime(year, 5, 1, 7, 0, tzinfo=UTC)
     voting_round.proposals_until = opens - timedelta(days=45)
     voting_round.review_until = opens - timedelta(days=10)
@@ -215,14 +228,8 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
     voting_round.voting_closes_at = datetime(year, 5, 31, 16, 0, tzinfo=UTC)
     db.session.commit()
     closed_at = datetime(year, 6, 2, 9, 0, tzinfo=UTC)
-    voting_results.close_round(coordinator, voting_round, now=closed_at)
-    voting_results.publish_results(coordinator, voting_round, now=closed_at + timedelta(days=1))
-    selected = sum(1 for p in voting_round.projects if p.selected)
-    progress(
-        f"  Delft: closed round {CLOSED_TITLE!r} with"
-        f" {len(voting_results.voting_round_ballot_ids(voting_round))} ballots,"
-        f" {selected} initiatives selected"
-    )
+    voting_results.close_round(staff, voting_round, now=closed_at)
+    voting_results.publish_results(staff, voting_round, now=closed_at + timedelta(days=1))
 
 
 # The open round --------------------------------------------------------------------------------

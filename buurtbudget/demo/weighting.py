@@ -17,13 +17,13 @@ where the two differ are in tests/services/test_weighting_funding.py and the Ven
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from buurtbudget.demo.budgets import _initiative, _themes
 from buurtbudget.demo.people import demo_email
-from buurtbudget.demo.voting import _area, _residents, _round, _setup
+from buurtbudget.demo.voting import _area, _close_last_may, _residents, _round, _setup
 from buurtbudget.extensions import db
 from buurtbudget.models import Municipality, User
 from buurtbudget.models._base import utcnow
@@ -111,7 +111,7 @@ def seed_weighting(progress) -> None:
     db.session.commit()
     weighting.update_settings(admin, voting_round, SETTINGS)
     _cast_paper_ballots(admin, voting_round, areas)
-    _close_in_2025(admin, voting_round)
+    _close_last_may(admin, voting_round)
     progress(
         f"  Delft: closed round {TITLE!r} with weights by area"
         f" ({len(voting_results.voting_round_ballot_ids(voting_round))} paper ballots)"
@@ -142,16 +142,3 @@ def _cast_paper_ballots(admin, voting_round, areas) -> None:
                 age_band=rng.choice(voting.AGE_BAND_NAMES[1:]),
                 today=cast_on,
             )
-
-
-def _close_in_2025(admin, voting_round) -> None:
-    year = date.today().year - 1
-    opens = datetime(year, 5, 1, 7, 0, tzinfo=UTC)
-    voting_round.proposals_until = opens - timedelta(days=45)
-    voting_round.review_until = opens - timedelta(days=10)
-    voting_round.voting_opens_at = opens
-    voting_round.voting_closes_at = datetime(year, 5, 31, 16, 0, tzinfo=UTC)
-    db.session.commit()
-    closed_at = datetime(year, 6, 2, 9, 0, tzinfo=UTC)
-    voting_results.close_round(admin, voting_round, now=closed_at)
-    voting_results.publish_results(admin, voting_round, now=closed_at + timedelta(days=1))
