@@ -125,23 +125,23 @@ def area_report_pdf(f: AreaFinances) -> bytes:
 
     if period.basis_count:
         pdf.heading(_("How the budget was calculated"))
+        figures = {
+            "count": period.basis_count,
+            "year": period.population_year,
+            "rate": format_rate(period.rate_millicents),
+            "amount": format_cents(period.amount_cents),
+        }
         if period.basis and period.basis.value == "per_household":
             text = _(
                 "%(count)s households (figures of %(year)s) × EUR %(rate)s per household"
                 " = %(amount)s",
-                count=period.basis_count,
-                year=period.population_year,
-                rate=format_rate(period.rate_millicents),
-                amount=format_cents(period.amount_cents),
+                **figures,
             )
         else:
             text = _(
                 "%(count)s inhabitants (figures of %(year)s) × EUR %(rate)s per inhabitant"
                 " = %(amount)s",
-                count=period.basis_count,
-                year=period.population_year,
-                rate=format_rate(period.rate_millicents),
-                amount=format_cents(period.amount_cents),
+                **figures,
             )
         pdf.paragraph(text)
 
