@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from buurtbudget.extensions import login_manager
 from buurtbudget.services.errors import ServiceError
 
 _TITLES = {
@@ -68,6 +69,9 @@ def register(app: Flask) -> None:
             raise error
         with suppress(DBAPIError, DisconnectionError):
             db.session.rollback()
+        # Translating and rendering would (re)load the user, expired by the rollback, to
+        # choose their language: from the database that just failed. Show it as to a visitor.
+        g._login_user = login_manager.anonymous_user()
         message = _("The service is briefly unavailable. Please try again in a minute.")
         try:
             response = _render(503, message)
@@ -77,6 +81,20 @@ def register(app: Flask) -> None:
             response = app.make_response(response)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    @app.teardown_appcontext
+    def close_session_quietly(_error):
+        """Ends the request's session before Flask-SQLAlchemy's own teardown does (the last
+        registered runs first). Its rollback fails when the server closed the connection after
+        the response was made; that must not turn the response into an error."""
+        from buurtbudget.extensions import db
+
+        try:
+            db.session.remove()
+        except (DBAPIError, DisconnectionError):
+            # The connection died with the server: close it without a rollback.
+            db.session.invalidate()
+            db.session.remove()
 
     @app.errorhandler(500)
     def server_error(error):

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from buurtbudget.app import create_app
+from buurtbudget.extensions import db
 
 
 @pytest.fixture
@@ -15,6 +16,8 @@ def csrf_app(app):
     secured.test_client_class = app.test_client_class
     with secured.app_context():
         yield secured
+        db.session.remove()
+        db.engine.dispose()  # its own pool: left open, its connections leak (ResourceWarning)
 
 
 def test_post_without_csrf_token_is_refused_with_clear_400(csrf_app):
