@@ -33,11 +33,7 @@ from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFa
 THIS_YEAR = date.today().year
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    """Messages in English, as the web tests see them (the default language is Dutch)."""
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def _balance(period, kind=AccountKind.AREA):

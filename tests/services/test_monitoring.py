@@ -20,10 +20,7 @@ THIS_YEAR = date.today().year
 BANDS = {"age_0_14": 2_000, "age_15_24": 1_000, "age_25_44": 3_000, "age_45_64": 2_000}
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def pay(initiative, amount_cents: int, period) -> None:

@@ -14,12 +14,7 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.services import voting
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    """Service messages render in the request's language: English here."""
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

@@ -19,12 +19,7 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    """Service messages render in the request's language: English here."""
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"

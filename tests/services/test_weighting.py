@@ -21,11 +21,7 @@ from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFa
 from buurtbudget.services.weighting import WeightingSettings
 from tests.weighting_world import AGES_A, AGES_B, add_ballots, two_area_round
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture

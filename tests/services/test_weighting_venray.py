@@ -33,10 +33,7 @@ CORRECTED = WeightingSettings(
 )
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def _shares(voting_round, selected_external_ids, areas):
