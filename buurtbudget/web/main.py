@@ -22,7 +22,9 @@ class LanguageForm(FlaskForm):
 
 @bp.app_context_processor
 def inject_language_form():
-    return {"language_form": LanguageForm()}
+    # Never bound to the request: an error page (e.g. 413 for an oversized POST) renders it
+    # too, and reading that request's body again would fail once more.
+    return {"language_form": LanguageForm(formdata=None)}
 
 
 @bp.route("/")

@@ -6,7 +6,20 @@ from datetime import date
 
 import pytest
 
+from buurtbudget.app import create_app
+from buurtbudget.extensions import db
 from buurtbudget.services import cheques
+
+
+@pytest.fixture
+def csrf_app(app):
+    """A second app on the test database with CSRF protection on, as in production."""
+    secured = create_app("testing", DATABASE_URL=app.config["DATABASE_URL"], WTF_CSRF_ENABLED=True)
+    secured.test_client_class = app.test_client_class
+    with secured.app_context():
+        yield secured
+        db.session.remove()
+        db.engine.dispose()  # its own pool: left open, its connections leak (ResourceWarning)
 
 
 @pytest.fixture

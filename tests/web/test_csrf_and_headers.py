@@ -4,21 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from buurtbudget.app import create_app
-from buurtbudget.extensions import db
-
-
-@pytest.fixture
-def csrf_app(app):
-    secured = create_app("testing", DATABASE_URL=app.config["DATABASE_URL"], WTF_CSRF_ENABLED=True)
-    secured.test_client_class = app.test_client_class
-    with secured.app_context():
-        yield secured
-        db.session.remove()
-        db.engine.dispose()  # its own pool: left open, its connections leak (ResourceWarning)
-
 
 def test_post_without_csrf_token_is_refused_with_clear_400(csrf_app):
     client = csrf_app.test_client()
