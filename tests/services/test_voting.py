@@ -13,26 +13,14 @@ from buurtbudget.models import AuditEntry, Ballot, BallotChoice, Channel, Phase,
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import voting
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
+from tests.voting_world import tanthof_round
 
 pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
 def world(make):
-    municipality = make.municipality("Delft")
-    area = make.area(municipality, name="Tanthof", inhabitants=13_600)
-    other = make.area(municipality, name="Buitenhof")
-    voting_round = make.voting_round(area, costs=(300_00, 500_00, 700_00), max_projects=2)
-    return {
-        "municipality": municipality,
-        "area": area,
-        "other": other,
-        "round": voting_round,
-        "projects": [p.id for p in voting_round.projects],
-        "resident": make.resident(area, birth_year=1990),
-        "coordinator": make.coordinator(area),
-        "admin": make.administrator(municipality),
-    }
+    return tanthof_round(make)
 
 
 def _count(model) -> int:

@@ -15,29 +15,18 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, Role, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import voting, voting_results
+from tests.voting_world import tanthof_round
 
 PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
 
 
 @pytest.fixture
 def world(make):
-    municipality = make.municipality("Delft")
-    area = make.area(municipality, name="Tanthof", inhabitants=13_600)
-    other = make.area(municipality, name="Buitenhof")
-    voting_round = make.voting_round(
-        area, costs=(300_00, 500_00, 700_00), max_projects=2, title="Tanthof kiest"
-    )
-    return {
-        "municipality": municipality,
-        "area": area,
-        "other": other,
-        "round": voting_round,
-        "projects": [p.id for p in voting_round.projects],
-        "resident": make.resident(area, birth_year=1990),
-        "council": make.council_member(area),
-        "coordinator": make.coordinator(area),
-        "other_coordinator": make.coordinator(other),
-        "admin": make.administrator(municipality),
+    """The shared Tanthof round, titled, with the staff of elsewhere and a council member."""
+    world = tanthof_round(make, title="Tanthof kiest")
+    return world | {
+        "council": make.council_member(world["area"]),
+        "other_coordinator": make.coordinator(world["other"]),
         "other_admin": make.administrator(make.municipality()),
     }
 
