@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import insert
 
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, BallotChoice, Channel, VotingRound
+from buurtbudget.models import Ballot, BallotChoice, Channel, Role, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
 from tests.domain.test_weighting_venray import AREAS, BUDGET_CENTS, venray_scenario
@@ -113,3 +113,14 @@ def two_area_round(make):
         "admin": make.administrator(municipality),
         "make": make,
     }
+
+
+def two_area_round_with_its_coordinator(make):
+    """The two-area round, its "coordinator" replaced by one of both its areas (who may
+    manage the round, e.g. its weighting settings)."""
+    world = two_area_round(make)
+    areas = (world["dorp"], world["wijk"])
+    world["coordinator"] = make.user(
+        areas[0], roles=tuple((Role.COORDINATOR, area) for area in areas)
+    )
+    return world

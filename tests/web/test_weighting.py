@@ -8,10 +8,9 @@ import re
 import pytest
 
 from buurtbudget.extensions import db
-from buurtbudget.models import Role
 from buurtbudget.services import voting_results, weighting
 from buurtbudget.services.weighting import WeightingSettings
-from tests.weighting_world import two_area_round
+from tests.weighting_world import two_area_round_with_its_coordinator
 
 SAVE = {
     "enabled": "y",
@@ -28,13 +27,7 @@ SAVE = {
 
 @pytest.fixture
 def world(make):
-    """The two-area round, with a coordinator of both its areas (who may manage it)."""
-    world = two_area_round(make)
-    areas = (world["dorp"], world["wijk"])
-    world["coordinator"] = make.user(
-        areas[0], roles=tuple((Role.COORDINATOR, area) for area in areas)
-    )
-    return world
+    return two_area_round_with_its_coordinator(make)
 
 
 def _url(voting_round, page: str) -> str:

@@ -9,10 +9,9 @@ import re
 import pytest
 
 from buurtbudget.extensions import db
-from buurtbudget.models import Role
 from buurtbudget.services import voting_results, weighting
 from buurtbudget.services.weighting import FUNDING_CORRECTED, WeightingSettings
-from tests.weighting_world import two_area_round
+from tests.weighting_world import two_area_round_with_its_coordinator
 
 # Unweighted votes plus the need index (weight 2): the ranking funds Buurttuin, plain greedy
 # would fund Speeltuin (see tests/services/test_weighting_funding.py).
@@ -32,12 +31,7 @@ SAVE = {
 
 @pytest.fixture
 def world(make):
-    world = two_area_round(make)
-    areas = (world["dorp"], world["wijk"])
-    world["coordinator"] = make.user(
-        areas[0], roles=tuple((Role.COORDINATOR, area) for area in areas)
-    )
-    return world
+    return two_area_round_with_its_coordinator(make)
 
 
 def _settings_url(voting_round) -> str:
