@@ -14,10 +14,19 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, BallotChoice, Channel, Role, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
+from buurtbudget.services.weighting import WeightingSettings
 from tests.domain.test_weighting_venray import AREAS, BUDGET_CENTS, venray_scenario
 
 AGES_A = {"age_0_14": 150, "age_15_24": 100, "age_25_44": 300, "age_45_64": 250, "age_65_plus": 200}
 AGES_B = {"age_0_14": 600, "age_15_24": 500, "age_25_44": 900, "age_45_64": 600, "age_65_plus": 400}
+
+
+def weighting_settings(**changes) -> WeightingSettings:
+    """The correction switched on: weights by area, ranked by weighted support alone, unless
+    ``changes`` say otherwise."""
+    return WeightingSettings(
+        **{"enabled": True, "method": "area", "weighted_support": "1", **changes}
+    )
 
 
 def add_ballots(voting_round: VotingRound, rows) -> None:

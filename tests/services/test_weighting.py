@@ -19,7 +19,7 @@ from buurtbudget.models import AuditEntry, Role
 from buurtbudget.services import voting_results, weighting
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 from buurtbudget.services.weighting import WeightingSettings
-from tests.weighting_world import AGES_A, AGES_B, add_ballots, two_area_round
+from tests.weighting_world import AGES_A, AGES_B, add_ballots, two_area_round, weighting_settings
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -29,19 +29,13 @@ def world(make):
     return two_area_round(make)
 
 
-def _by_area(**changes) -> WeightingSettings:
-    return WeightingSettings(
-        **{"enabled": True, "method": "area", "weighted_support": "1", **changes}
-    )
-
-
 def _ballots(voting_round):
     return voting_results.round_ballots(voting_round)
 
 
 def test_weights_from_the_records_equal_the_domain_function(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _by_area())
+    weighting.update_settings(world["admin"], voting_round, weighting_settings())
     ballots = _ballots(voting_round)
     weights = voting_results.voter_weights_for(voting_round, ballots)
     expected = post_stratification_weights(
@@ -67,7 +61,7 @@ def test_weights_by_area_and_age_band_and_by_raking_equal_the_domain(world):
         if band != "age_0_14"
     }
     weighting.update_settings(
-        world["admin"], voting_round, _by_area(method="area_age", weight_cap="5")
+        world["admin"], voting_round, weighting_settings(method="area_age", weight_cap="5")
     )
     weights = voting_results.voter_weights_for(voting_round, ballots)
     assert (
@@ -78,7 +72,7 @@ def test_weights_by_area_and_age_band_and_by_raking_equal_the_domain(world):
     )
     assert max(weights) <= 5
 
-    weighting.update_settings(world["admin"], voting_round, _by_area(method="raking"))
+    weighting.update_settings(world["admin"], voting_round, weighting_settings(method="raking"))
     area_margin = {world["dorp"].id: 850, world["wijk"].id: 2_400}
     band_margin = {"age_15_24": 600, "age_25_44": 1_200, "age_45_64": 850, "age_65_plus": 600}
     expected = rake(
@@ -92,7 +86,7 @@ def test_weights_by_area_and_age_band_and_by_raking_equal_the_domain(world):
 def test_ballots_without_area_keep_weight_one(world):
     voting_round = world["round"]
     add_ballots(voting_round, [(None, None, [world["speeltuin"]])] * 4)
-    weighting.update_settings(world["admin"], voting_round, _by_area())
+    weighting.update_settings(world["admin"], voting_round, weighting_settings())
     ballots = _ballots(voting_round)
     weights = voting_results.voter_weights_for(voting_round, ballots)
     known = [b.area_id for b in ballots if b.area_id is not None]
@@ -109,7 +103,7 @@ def test_closing_a_weighted_round_selects_differently(world):
     voting_results.close_round(world["admin"], voting_round)
     assert world["speeltuin"].selected and not world["buurttuin"].selected  # 30 votes to 10
 
-    weighting.update_settings(world["admin"], voting_round, _by_area())
+    weighting.update_settings(world["admin"], voting_round, weighting_settings())
     # Saving new settings for a counted round counts it again with the weights:
     # Dorp votes weigh 1/3 (about 10 in all), Stadswijk votes 3 (30 in all).
     assert world["buurttuin"].selected and not world["speeltuin"].selected
@@ -126,7 +120,9 @@ def test_closing_a_weighted_round_selects_differently(world):
 
 def test_settings_are_stored_as_the_domain_config_and_read_back(world):
     voting_round = world["round"]
-    settings = _by_area(weight_cap="3", relative_contribution="0,2", need="0.1", area_balance=True)
+    settings = weighting_settings(
+        weight_cap="3", relative_contribution="0,2", need="0.1", area_balance=True
+    )
     weighting.update_settings(world["admin"], voting_round, settings)
     assert voting_round.weighting_config == {
         "factor_weights": {"weighted_support": "1", "relative_contribution": "0.2", "need": "0.1"},
@@ -163,7 +159,7 @@ def test_settings_are_stored_as_the_domain_config_and_read_back(world):
 )
 def test_invalid_settings_name_the_field(world, changes, field, message):
     with pytest.raises(ValidationFailed, match=message) as caught:
-        weighting.update_settings(world["admin"], world["round"], _by_area(**changes))
+        weighting.update_settings(world["admin"], world["round"], weighting_settings(**changes))
     assert caught.value.field == field
     assert world["round"].weighting_config is None
 
@@ -173,19 +169,19 @@ def test_settings_need_the_population_figures_they_use(world, make):
     bare = make.area(municipality, name="Kerkdorp", inhabitants=800)  # no age bands, no need
     voting_round = make.voting_round([world["dorp"], bare])
     with pytest.raises(ValidationFailed, match="per age band") as caught:
-        weighting.update_settings(None, voting_round, _by_area(method="raking"))
+        weighting.update_settings(None, voting_round, weighting_settings(method="raking"))
     assert caught.value.field == "method"
     with pytest.raises(ValidationFailed, match="Kerkdorp") as caught:
-        weighting.update_settings(None, voting_round, _by_area(need="0.5"))
+        weighting.update_settings(None, voting_round, weighting_settings(need="0.5"))
     assert caught.value.field == "need"
     points = make.voting_round(world["dorp"], ballot_type="cumulative", max_total_points=10)
     with pytest.raises(ValidationFailed, match="points ballots"):
-        weighting.update_settings(None, points, _by_area())
+        weighting.update_settings(None, points, weighting_settings())
 
 
 def test_settings_are_locked_once_the_results_are_published(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _by_area())
+    weighting.update_settings(world["admin"], voting_round, weighting_settings())
     voting_results.close_round(world["admin"], voting_round)
     voting_results.publish_results(world["admin"], voting_round)
     with pytest.raises(Conflict, match="published"):
@@ -204,19 +200,19 @@ def test_only_managers_of_the_round_may_change_or_preview_it(world, make):
     ]
     for user in outsiders:
         with pytest.raises(PermissionDenied):
-            weighting.update_settings(user, voting_round, _by_area())
+            weighting.update_settings(user, voting_round, weighting_settings())
         with pytest.raises(PermissionDenied):
-            weighting.preview(user, voting_round, _by_area())
+            weighting.preview(user, voting_round, weighting_settings())
     both = make.user(
         world["dorp"], roles=((Role.COORDINATOR, world["dorp"]), (Role.COORDINATOR, world["wijk"]))
     )
-    weighting.update_settings(both, voting_round, _by_area())
+    weighting.update_settings(both, voting_round, weighting_settings())
     assert voting_round.weighting_config is not None
 
 
 def test_analysis_shows_turnout_representativeness_and_hides_small_cells(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _by_area(method="area_age"))
+    weighting.update_settings(world["admin"], voting_round, weighting_settings(method="area_age"))
     analysis = weighting.analyse(voting_round)
     dorp, wijk = world["dorp"].id, world["wijk"].id
     expected = turnout({dorp: 30, wijk: 10}, {dorp: 1_000, wijk: 3_000})

@@ -17,7 +17,7 @@ from buurtbudget.models import AuditEntry, VotingRound
 from buurtbudget.services import voting_pabulib, voting_results, weighting
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 from buurtbudget.services.weighting import FUNDING_CORRECTED, FUNDING_RULE, WeightingSettings
-from tests.weighting_world import two_area_round
+from tests.weighting_world import two_area_round, weighting_settings
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -25,12 +25,6 @@ pytestmark = pytest.mark.usefixtures("english")
 @pytest.fixture
 def world(make):
     return two_area_round(make)
-
-
-def _settings(**changes) -> WeightingSettings:
-    return WeightingSettings(
-        **{"enabled": True, "method": "area", "weighted_support": "1", **changes}
-    )
 
 
 def _selected(voting_round) -> list[str]:
@@ -47,7 +41,7 @@ CASES = {
     # (30 weighted votes against 10). The score also counts the unweighted votes, twice:
     # Speeltuin 2 * 1 + 1 * 1/3 = 2.33, Buurttuin 2 * 1/3 + 1 * 1 = 1.67.
     "weighted rule vs ranking with unweighted votes": (
-        _settings(support="2"),
+        weighting_settings(support="2"),
         "Buurttuin Stadswijk",
         "Speeltuin Dorp",
         "funded: corrected rank 1 (raw rank 1), cost 5,000 fits (remaining 1,000)",
@@ -57,7 +51,7 @@ CASES = {
     # (Dorp 0.8, Stadswijk 1.5) with weight 2: Speeltuin 1 + 2 * 0.8/1.5 = 2.07, Buurttuin
     # 1/3 + 2 * 1 = 2.33.
     "unweighted rule vs ranking with need": (
-        _settings(method="none", need="2"),
+        weighting_settings(method="none", need="2"),
         "Speeltuin Dorp",
         "Buurttuin Stadswijk",
         "funded: corrected rank 1 (raw rank 2), cost 5,000 fits (remaining 1,000)",
@@ -119,7 +113,9 @@ def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
 def test_funding_is_stored_beside_the_domain_config_and_read_back(world):
     voting_round = world["round"]
     weighting.update_settings(
-        world["admin"], voting_round, _settings(area_balance=True, funding=FUNDING_CORRECTED)
+        world["admin"],
+        voting_round,
+        weighting_settings(area_balance=True, funding=FUNDING_CORRECTED),
     )
     stored = voting_round.weighting_config
     assert stored["funding"] == FUNDING_CORRECTED
@@ -133,7 +129,7 @@ def test_funding_is_stored_beside_the_domain_config_and_read_back(world):
     assert (again.funding, again.area_balance, again.method) == (FUNDING_CORRECTED, True, "area")
 
     # Back to the rule: the stored settings are exactly the domain config again.
-    weighting.update_settings(world["admin"], voting_round, _settings(area_balance=True))
+    weighting.update_settings(world["admin"], voting_round, weighting_settings(area_balance=True))
     assert "funding" not in voting_round.weighting_config
     assert weighting.round_funding(voting_round) == FUNDING_RULE
     assert WeightingSettings.from_config(voting_round.weighting_config).funding == FUNDING_RULE
@@ -143,8 +139,10 @@ def test_funding_is_stored_beside_the_domain_config_and_read_back(world):
 
 def test_funding_choice_changes_are_audited_even_alone(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _settings())
-    weighting.update_settings(world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED))
+    weighting.update_settings(world["admin"], voting_round, weighting_settings())
+    weighting.update_settings(
+        world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
+    )
     entries = db.session.scalars(
         select(AuditEntry)
         .where(AuditEntry.action == "round.weighting_changed")
@@ -163,27 +161,29 @@ def test_corrected_funding_is_refused_without_the_correction_or_for_points(world
         )
     assert caught.value.field == "funding"
     with pytest.raises(ValidationFailed, match="from the list") as caught:
-        weighting.update_settings(world["admin"], world["round"], _settings(funding="lottery"))
+        weighting.update_settings(
+            world["admin"], world["round"], weighting_settings(funding="lottery")
+        )
     assert caught.value.field == "funding"
     assert world["round"].weighting_config is None
 
     points = make.voting_round(world["dorp"], ballot_type="cumulative", max_total_points=10)
     with pytest.raises(ValidationFailed, match="points ballots") as caught:
-        weighting.update_settings(None, points, _settings(funding=FUNDING_CORRECTED))
+        weighting.update_settings(None, points, weighting_settings(funding=FUNDING_CORRECTED))
     assert caught.value.field == "funding"
     with pytest.raises(ValidationFailed, match="points ballots"):
-        weighting.preview(world["admin"], points, _settings(funding=FUNDING_CORRECTED))
+        weighting.preview(world["admin"], points, weighting_settings(funding=FUNDING_CORRECTED))
     assert points.weighting_config is None
 
 
 def test_funding_is_locked_once_the_results_are_published(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _settings())
+    weighting.update_settings(world["admin"], voting_round, weighting_settings())
     voting_results.close_round(world["admin"], voting_round)
     voting_results.publish_results(world["admin"], voting_round)
     with pytest.raises(Conflict, match="published"):
         weighting.update_settings(
-            world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED)
+            world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
         )
     assert weighting.round_funding(voting_round) == FUNDING_RULE
 
@@ -197,23 +197,29 @@ def test_only_managers_of_the_round_may_choose_the_funding(world, make):
         make.administrator(make.municipality("Horst")),
     ):
         with pytest.raises(PermissionDenied):
-            weighting.update_settings(user, voting_round, _settings(funding=FUNDING_CORRECTED))
+            weighting.update_settings(
+                user, voting_round, weighting_settings(funding=FUNDING_CORRECTED)
+            )
     assert voting_round.weighting_config is None
 
 
 def test_preview_shows_what_the_corrected_ranking_would_fund(world):
     voting_round = world["round"]
     analysis = weighting.preview(
-        world["admin"], voting_round, _settings(method="none", need="2", funding=FUNDING_CORRECTED)
+        world["admin"],
+        voting_round,
+        weighting_settings(method="none", need="2", funding=FUNDING_CORRECTED),
     )
     assert analysis.funded == {world["buurttuin"].external_id}
-    assert weighting.preview(world["admin"], voting_round, _settings()).funded is None
+    assert weighting.preview(world["admin"], voting_round, weighting_settings()).funded is None
     assert voting_round.weighting_config is None
 
 
 def test_closing_records_that_the_corrected_ranking_decided(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED))
+    weighting.update_settings(
+        world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
+    )
     voting_results.close_round(world["admin"], voting_round)
     closed = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "round.closed"))
     assert closed.details["funding"] == FUNDING_CORRECTED
@@ -222,7 +228,9 @@ def test_closing_records_that_the_corrected_ranking_decided(world):
 
 def test_a_round_switched_to_points_after_the_choice_is_not_counted(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED))
+    weighting.update_settings(
+        world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
+    )
     voting_round.ballot_type = "cumulative"  # as if the setup changed behind the settings' back
     with pytest.raises(Conflict, match="points ballots"):
         voting_results.close_round(world["admin"], voting_round)
@@ -230,7 +238,7 @@ def test_a_round_switched_to_points_after_the_choice_is_not_counted(world):
 
 def test_an_unknown_stored_funding_is_reported_not_guessed(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _settings())
+    weighting.update_settings(world["admin"], voting_round, weighting_settings())
     voting_round.weighting_config = {**voting_round.weighting_config, "funding": "lottery"}
     with pytest.raises(Conflict, match="funding must be one of"):
         voting_results.close_round(world["admin"], voting_round)
@@ -240,7 +248,9 @@ def test_an_unknown_stored_funding_is_reported_not_guessed(world):
 
 def test_pabulib_export_names_the_corrected_ranking_as_the_rule(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, _settings(funding=FUNDING_CORRECTED))
+    weighting.update_settings(
+        world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
+    )
     assert "rule;greedy" in voting_pabulib.export_round(voting_round)  # not counted yet
     voting_results.close_round(world["admin"], voting_round)
     text = voting_pabulib.export_round(voting_round)
