@@ -239,6 +239,23 @@ def _initiative_choices(area: Area, statuses) -> list[tuple[int, str]]:
     return [SelectChoice(0, "–")] + [SelectChoice(i.id, i.title) for i in items]
 
 
+def _programme_form(area: Area, **form_args) -> ProgrammeLineForm:
+    """A line of the area programme: for a theme of the municipality, or an initiative of the
+    area that is open, selected or running."""
+    form = ProgrammeLineForm(**form_args)
+    form.theme.choices = _theme_choices(area)
+    form.initiative.choices = _initiative_choices(
+        area, (Status.OPEN, Status.SELECTED, Status.IN_EXECUTION)
+    )
+    return form
+
+
+def _direct_spend_form(area: Area, **form_args) -> DirectSpendForm:
+    form = DirectSpendForm(**form_args)
+    form.theme.choices = _theme_choices(area)
+    return form
+
+
 # Finances: where every euro went --------------------------------------------------------------
 
 
@@ -278,13 +295,8 @@ def period(period_id: int):
     manage = can_manage_area(current_user, area)
     programme_form = direct_form = None
     if manage:
-        programme_form = ProgrammeLineForm()
-        programme_form.theme.choices = _theme_choices(area)
-        programme_form.initiative.choices = _initiative_choices(
-            area, (Status.OPEN, Status.SELECTED, Status.IN_EXECUTION)
-        )
-        direct_form = DirectSpendForm()
-        direct_form.theme.choices = _theme_choices(area)
+        programme_form = _programme_form(area)
+        direct_form = _direct_spend_form(area)
     return render_template(
         "budgets/period.html",
         f=finances,
@@ -363,11 +375,7 @@ def save_report(period_id: int):
 @staff_required
 def add_programme_line(period_id: int):
     period = _period_or_404(period_id)
-    form = ProgrammeLineForm()
-    form.theme.choices = _theme_choices(period.area)
-    form.initiative.choices = _initiative_choices(
-        period.area, (Status.OPEN, Status.SELECTED, Status.IN_EXECUTION)
-    )
+    form = _programme_form(period.area)
     cents = form.cents() if form.validate_on_submit() else None
     if cents is not None:
         try:
@@ -393,8 +401,7 @@ def add_programme_line(period_id: int):
 @staff_required
 def spend_directly(period_id: int):
     period = _period_or_404(period_id)
-    form = DirectSpendForm()
-    form.theme.choices = _theme_choices(period.area)
+    form = _direct_spend_form(period.area)
     cents = form.cents() if form.validate_on_submit() else None
     if cents is not None:
         account = period.account(AccountKind.BOTTLENECK) or period.account(AccountKind.AREA)
@@ -411,14 +418,8 @@ def spend_directly(period_id: int):
 
 
 def _rerender_period(period: BudgetPeriod, **forms):
-    area = period.area
-    programme_form = forms.get("programme_form") or ProgrammeLineForm(formdata=None)
-    programme_form.theme.choices = _theme_choices(area)
-    programme_form.initiative.choices = _initiative_choices(
-        area, (Status.OPEN, Status.SELECTED, Status.IN_EXECUTION)
-    )
-    direct_form = forms.get("direct_form") or DirectSpendForm(formdata=None)
-    direct_form.theme.choices = _theme_choices(area)
+    programme_form = forms.get("programme_form") or _programme_form(period.area, formdata=None)
+    direct_form = forms.get("direct_form") or _direct_spend_form(period.area, formdata=None)
     return render_template(
         "budgets/period.html",
         f=budget_reports.area_finances(period),
