@@ -42,6 +42,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -132,9 +133,74 @@ class _Prepared:
             (d.index for d in self.data if d.cost == 0 and d.total_utility > 0), key=ids.__getitem__
         )
         self.candidates = [d.index for d in self.data if d.cost > 0 and d.total_utility > 0]
+        self._kernel_inputs: _KernelInputs | None = None
+
+    def kernel_inputs(self) -> _KernelInputs:
+        """The projects' supporters and utilities as flat arrays for ``_mes_kernel``."""
+        if self._kernel_inputs is None:
+            self._kernel_inputs = _KernelInputs(self)
+        return self._kernel_inputs
+
+
+class _KernelGroups(NamedTuple):
+    """The supporter groups of the projects selected by the compiled rounds, one per row."""
+
+    classes: np.ndarray
+    weights: np.ndarray  # float64 holding exact integers
+    units: np.ndarray  # int64 utilities
+    poor: np.ndarray  # bool: paid all its money
+
+
+class _KernelInputs:
+    """Per project, in CSR form (``sup_ptr[i]:sup_ptr[i + 1]`` and ``u_ptr[i]:...``): the
+    supporters, their weights and utility codes, and the distinct utility values."""
+
+    def __init__(self, prepared: _Prepared):
+        data = prepared.data
+        sizes = [len(d.supporters) for d in data]
+        self.sup_ptr = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        self.sup_voter = np.concatenate([d.supporters for d in data]).astype(np.int32)
+        self.sup_weight = np.concatenate([d.weights_f for d in data]).astype(np.int64)
+        self.sup_code = np.concatenate(
+            [
+                np.zeros(len(d.supporters), dtype=np.int64)
+                if d.utility_code is None
+                else d.utility_code
+                for d in data
+            ]
+        ).astype(np.int64)
+        self.widths = np.array([max(1, len(d.utility_values)) for d in data], dtype=np.int64)
+        self.u_ptr = np.concatenate(([0], np.cumsum(self.widths))).astype(np.int64)
+        values = [v for d in data for v in (d.utility_values or [1])]
+        self.uval_i = np.array(values, dtype=np.int64)
+        self.uval_f = self.uval_i.astype(np.float64)
+        self.cost_f = np.array([float(d.cost) for d in data])
+        self.total_utility_f = np.array([d.total_utility_f for d in data])
+        self.max_support = max(sizes, default=0)
+        self.unit_weights = bool(np.all(self.sup_weight == 1))
+        self.candidates = np.zeros(len(data), dtype=bool)
+        self.candidates[prepared.candidates] = True
+        self.lower_bounds = np.zeros(len(data))
+        for index, bound in _initial_lower_bounds(prepared).items():
+            self.lower_bounds[index] = bound
+        # Every selection turns each of its supporter groups into at most one new class, and a
+        # project has at most one group per supporter.
+        self.capacity = 2 + len(self.sup_voter)
+        # Scratch space of the kernel, one entry per (class, utility code); kept all zero.
+        self.total = np.zeros(self.capacity * int(self.widths.max(initial=1)), dtype=np.int64)
+        # Class ids fit in int32 for any realistic election; int32 halves the cache traffic.
+        self.class_dtype = np.int32 if self.capacity < 2**31 else np.int64
 
 
 UNIT_ROUNDOFF = 2.0**-53
+
+
+def _initial_lower_bounds(prepared: _Prepared) -> dict[int, float]:
+    """A lower bound on the first price of each candidate: nobody has run out of money yet."""
+    return {
+        i: prepared.data[i].cost / prepared.data[i].total_utility * (1 - 8 * UNIT_ROUNDOFF)
+        for i in prepared.candidates
+    }
 
 
 def _gamma(terms: int) -> float:
@@ -158,13 +224,14 @@ class _Evaluation:
 
 @dataclass
 class _Selection:
-    """What is needed to recompute a selected project's price exactly, if ever needed."""
+    """What is needed to recompute a selected project's price exactly, if ever needed: its
+    supporter groups and which of them paid all their money."""
 
     cost: int
-    poor_classes: np.ndarray
-    poor_weights: np.ndarray  # float64 holding exact integers
-    rich_weights: np.ndarray
-    rich_units: np.ndarray  # int64 utilities
+    classes: np.ndarray
+    weights: np.ndarray  # float64 holding exact integers
+    units: np.ndarray  # int64 utilities
+    poor: np.ndarray  # bool
     rho: Fraction | None
 
 
@@ -178,21 +245,32 @@ class _Run:
     otherwise the exact Fractions are computed. Typically no Fraction is needed in a whole run.
     """
 
-    def __init__(self, prepared: _Prepared, share: Fraction):
+    def __init__(self, prepared: _Prepared, share: Fraction, compiled: bool = True):
         self.p = prepared
         self.share = share
-        self.class_of_voter = np.zeros(prepared.num_voters, dtype=np.int64)
-        capacity = 256
-        self.money_f = np.zeros(capacity)
-        self.err_f = np.zeros(capacity)
-        self.parent = np.zeros(capacity, dtype=np.int64)
-        self.paid_at = np.zeros(capacity, dtype=np.int64)  # position in self.selections
-        self.unit = np.zeros(capacity, dtype=np.int64)  # utility it paid rho for
+        self.compiled = compiled
+        self.class_of_voter = np.zeros(
+            prepared.num_voters,
+            dtype=prepared.kernel_inputs().class_dtype if compiled else np.int64,
+        )
+        # The compiled rounds cannot grow the class arrays: give them the most they can need.
+        # (only the first ``num_classes`` entries are ever read: no need to clear them).
+        capacity = prepared.kernel_inputs().capacity if compiled else 256
+        new = np.empty if compiled else np.zeros
+        self.money_f = new(capacity)
+        self.err_f = new(capacity)
+        self.parent = new(capacity, dtype=np.int64)
+        self.paid_at = new(capacity, dtype=np.int64)  # position in self.selections
+        self.unit = new(capacity, dtype=np.int64)  # utility it paid rho for
         self.num_classes = 2  # class 0: untouched voters; class ZERO_CLASS: no money left
         self.money_f[0] = float(share)
         self.err_f[0] = float(share) * UNIT_ROUNDOFF
+        self.money_f[ZERO_CLASS] = self.err_f[ZERO_CLASS] = 0.0
         self.exact_money: dict[int, Fraction] = {0: share, ZERO_CLASS: Fraction(0)}
-        self.selections: list[_Selection] = []
+        # A selection of the compiled rounds is kept as (cost, first row, end row) of
+        # ``_kernel_groups`` until its exact price is needed.
+        self.selections: list[_Selection | tuple[int, int, int]] = []
+        self._kernel_groups: _KernelGroups | None = None
         self.selected: list[int] = []
         self.steps: list[TraceStep] = []
         self.total_cost = 0
@@ -200,16 +278,30 @@ class _Run:
         self.exact_upto = 0  # selections[:exact_upto] have their exact rho
 
     # -- exact values, on demand ------------------------------------------------------------
+    def _selection(self, position: int) -> _Selection:
+        selection = self.selections[position]
+        if isinstance(selection, tuple):  # rows of the compiled rounds' output
+            cost, start, end = selection
+            g = self._kernel_groups
+            rows = slice(start, end)
+            selection = _Selection(
+                cost, g.classes[rows], g.weights[rows], g.units[rows], g.poor[rows], rho=None
+            )
+            self.selections[position] = selection
+        return selection
+
     def _selection_rho(self, position: int) -> Fraction:
         for i in range(self.exact_upto, position + 1):
-            selection = self.selections[i]
+            selection = self._selection(i)
             if selection.rho is None:
+                poor = selection.poor & (selection.classes != ZERO_CLASS)
+                rich = ~selection.poor
                 paid = sum(
                     (
                         int(w) * self.money(c)
                         for c, w in zip(
-                            selection.poor_classes.tolist(),
-                            selection.poor_weights.tolist(),
+                            selection.classes[poor].tolist(),
+                            selection.weights[poor].tolist(),
                             strict=True,
                         )
                     ),
@@ -218,12 +310,14 @@ class _Run:
                 denominator = sum(
                     int(w) * u
                     for w, u in zip(
-                        selection.rich_weights.tolist(), selection.rich_units.tolist(), strict=True
+                        selection.weights[rich].tolist(),
+                        selection.units[rich].tolist(),
+                        strict=True,
                     )
                 )
                 selection.rho = (selection.cost - paid) / denominator
         self.exact_upto = max(self.exact_upto, position + 1)
-        rho = self.selections[position].rho
+        rho = self._selection(position).rho
         assert rho is not None
         return rho
 
@@ -398,19 +492,10 @@ class _Run:
             rho = self.exact_price(evaluation)
             for g in unclear.tolist():
                 poor[g] = self.money(int(classes[g])) <= rho * int(utility_int[g])
-        rich = ~poor
         position = len(self.selections)
-        poor_idx = np.flatnonzero(poor & (classes != ZERO_CLASS))
-        rich_idx = np.flatnonzero(rich)
+        rich_idx = np.flatnonzero(~poor)
         self.selections.append(
-            _Selection(
-                cost=data.cost,
-                poor_classes=classes[poor_idx],
-                poor_weights=weights[poor_idx],
-                rich_weights=weights[rich_idx],
-                rich_units=utility_int[rich_idx],
-                rho=evaluation.exact,
-            )
+            _Selection(data.cost, classes, weights, utility_int, poor, rho=evaluation.exact)
         )
         new_ids = self._new_classes(len(rich_idx))
         payment = rho_f * utility[rich_idx]
@@ -444,54 +529,114 @@ class _Run:
 
     def run(self, with_trace: bool) -> None:
         p = self.p
-        ids = p.ids
         for index in p.free:
             self.selected.append(index)
             if with_trace:
-                self.steps.append(TraceStep(ids[index], "selected", "free project with support"))
-        remaining = set(p.candidates)
-        lower_bound = {
-            i: p.data[i].cost / p.data[i].total_utility * (1 - 8 * UNIT_ROUNDOFF) for i in remaining
-        }
-        while remaining:
-            best_high = math.inf
-            evaluated: list[_Evaluation] = []
-            for index in sorted(remaining, key=lower_bound.__getitem__):
-                if lower_bound[index] > best_high:
-                    break
-                evaluation = self.evaluate(p.data[index])
-                if evaluation is None:
-                    remaining.discard(index)
-                    continue
-                lower_bound[index] = evaluation.rho_f - evaluation.err
-                best_high = min(best_high, evaluation.rho_f + evaluation.err)
-                evaluated.append(evaluation)
-            if not evaluated:
-                break
-            contenders = [e for e in evaluated if e.rho_f - e.err <= best_high]
-            if len(contenders) > 1:
-                # Too close for floats (often an exact tie): decide on exact prices.
-                winner = min(contenders, key=lambda e: (self.exact_price(e), ids[e.data.index]))
-            else:
-                winner = contenders[0]
-            data = winner.data
-            largest = self.charge(winner)
-            remaining.discard(data.index)
-            self.selected.append(data.index)
-            self.total_cost += data.cost
-            if with_trace:
-                self.steps.append(
-                    TraceStep(
-                        ids[data.index],
-                        "selected",
-                        f"cost {fmt_amount(data.cost)} shared by "
-                        f"{fmt_votes(data.supporter_weight, p.scale)} supporters, at most "
-                        f"{fmt_amount(largest * p.scale)} each (lowest price per unit of "
-                        f"utility: {winner.rho_f:.6g})",
-                    )
-                )
+                self.steps.append(TraceStep(p.ids[index], "selected", "free project with support"))
+        if self.compiled:
+            self._run_compiled(with_trace)
+        else:
+            remaining = set(p.candidates)
+            lower_bound = _initial_lower_bounds(p)
+            while remaining and self._round(remaining, lower_bound, with_trace):
+                pass
         if with_trace:
             self._trace_rest()
+
+    def _round(self, remaining: set[int], lower_bound: dict[int, float], with_trace: bool) -> bool:
+        """Select the next project (False if none is affordable any more)."""
+        p = self.p
+        ids = p.ids
+        best_high = math.inf
+        evaluated: list[_Evaluation] = []
+        for index in sorted(remaining, key=lower_bound.__getitem__):
+            if lower_bound[index] > best_high:
+                break
+            evaluation = self.evaluate(p.data[index])
+            if evaluation is None:
+                remaining.discard(index)
+                continue
+            lower_bound[index] = evaluation.rho_f - evaluation.err
+            best_high = min(best_high, evaluation.rho_f + evaluation.err)
+            evaluated.append(evaluation)
+        if not evaluated:
+            return False
+        contenders = [e for e in evaluated if e.rho_f - e.err <= best_high]
+        if len(contenders) > 1:
+            # Too close for floats (often an exact tie): decide on exact prices.
+            winner = min(contenders, key=lambda e: (self.exact_price(e), ids[e.data.index]))
+        else:
+            winner = contenders[0]
+        largest = self.charge(winner)
+        remaining.discard(winner.data.index)
+        self._record(winner.data.index, largest, winner.rho_f, with_trace)
+        return True
+
+    def _record(self, index: int, largest: float, rho_f: float, with_trace: bool) -> None:
+        data = self.p.data[index]
+        self.selected.append(index)
+        self.total_cost += data.cost
+        if with_trace:
+            self.steps.append(
+                TraceStep(
+                    self.p.ids[index],
+                    "selected",
+                    f"cost {fmt_amount(data.cost)} shared by "
+                    f"{fmt_votes(data.supporter_weight, self.p.scale)} supporters, at most "
+                    f"{fmt_amount(largest * self.p.scale)} each (lowest price per unit of "
+                    f"utility: {rho_f:.6g})",
+                )
+            )
+
+    def _run_compiled(self, with_trace: bool) -> None:
+        """The rounds in compiled code (``_mes_kernel``) as long as floats certify every
+        decision; a round that needs exact arithmetic is played by ``_round``."""
+        from buurtbudget.domain.rules import _mes_kernel as kernel  # numba: imported on use
+
+        p = self.p
+        k = p.kernel_inputs()
+        num_projects = len(p.data)
+        remaining = k.candidates.copy()
+        lower_bound = k.lower_bounds.copy()
+        out_project = np.empty(num_projects, dtype=np.int64)
+        out_rho = np.empty(num_projects)
+        out_largest = np.empty(num_projects)
+        out_group_end = np.empty(num_projects, dtype=np.int64)
+        rows = k.capacity  # one row per supporter group of a selected project: at most this
+        groups = _KernelGroups(
+            np.empty(rows, dtype=np.int64), np.empty(rows), np.empty(rows, dtype=np.int64),
+            np.empty(rows, dtype=bool),
+        )  # fmt: skip
+        self._kernel_groups = groups
+        counters = np.zeros(3, dtype=np.int64)
+        used_rows = 0
+        while True:
+            counters[:] = (self.num_classes, len(self.selections), used_rows)
+            status, count = kernel.mes_rounds(
+                k.sup_ptr, k.sup_voter, k.sup_weight, k.sup_code, k.widths, k.u_ptr, k.uval_f,
+                k.uval_i, k.cost_f, k.total_utility_f, k.max_support, k.unit_weights,
+                remaining, lower_bound, self.class_of_voter, self.money_f, self.err_f,
+                self.parent, self.paid_at, self.unit, counters, k.total,
+                out_project, out_rho, out_largest, out_group_end,
+                groups.classes, groups.weights, groups.units, groups.poor,
+            )  # fmt: skip
+            self.num_classes = int(counters[0])
+            for s in range(count):
+                index, end = int(out_project[s]), int(out_group_end[s])
+                # Made into a _Selection only if its exact price is ever needed.
+                self.selections.append((p.data[index].cost, used_rows, end))
+                self._record(index, float(out_largest[s]), float(out_rho[s]), with_trace)
+                used_rows = end
+            if status == kernel.DONE:
+                return
+            candidates = set(np.flatnonzero(remaining).tolist())
+            bounds = {i: float(lower_bound[i]) for i in candidates}
+            more = self._round(candidates, bounds, with_trace)
+            remaining[:] = False
+            remaining[list(candidates)] = True
+            lower_bound[list(bounds)] = list(bounds.values())
+            if not more or not candidates:
+                return
 
     def _trace_rest(self) -> None:
         p = self.p
@@ -527,10 +672,13 @@ def equal_shares(
     increment: int | Fraction = 1,
     rule_name: str | None = None,
     progress: Progress | None = None,
+    compiled: bool = True,
 ) -> Outcome:
     """Method of Equal Shares; ``completion="add1"`` adds the Add1 completion (see module doc).
 
-    ``increment`` is the money added per voter (of weight 1) in each Add1 step.
+    ``increment`` is the money added per voter (of weight 1) in each Add1 step. ``compiled``
+    plays the float rounds in compiled code (``_mes_kernel``, numba); ``False`` plays them with
+    numpy only (same results, slower; kept for tests and comparisons).
     """
     if completion not in (None, ADD1):
         raise ValueError(f"unknown completion {completion!r}")
@@ -544,7 +692,7 @@ def equal_shares(
     step = Fraction(increment) / prepared.scale
 
     def run(k: int, with_trace: bool = False) -> _Run:
-        mes = _Run(prepared, base_share + k * step)
+        mes = _Run(prepared, base_share + k * step, compiled)
         mes.run(with_trace)
         return mes
 
