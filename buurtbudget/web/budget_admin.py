@@ -40,7 +40,13 @@ from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
 from buurtbudget.web.budgets import MODEL_LABELS, _paginate
 from buurtbudget.web.formatting import format_cents
-from buurtbudget.web.forms import ConfirmForm, EuroField, attach_error, require_confirmation
+from buurtbudget.web.forms import (
+    ConfirmForm,
+    EuroField,
+    attach_error,
+    form_status,
+    require_confirmation,
+)
 from buurtbudget.web.security import login_required, role_required, staff_required
 
 bp = Blueprint("budget_admin", __name__)
@@ -258,7 +264,7 @@ def model():
         else:
             flash(_("The budget model has been saved."), "success")
             return redirect(url_for("budget_admin.overview", municipality=municipality.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "budget_admin/model.html", form=form, municipality=municipality, area=area
     ), status
@@ -303,7 +309,7 @@ def open_periods():
             )
         except ServiceError as error:
             attach_error(form, error)
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "budget_admin/periods.html", form=form, plan=plan, municipality=municipality
     ), status
@@ -345,7 +351,7 @@ def issue_cheques(period_id: int):
             attach_error(form, error)
     elif request.method == "GET":
         cheques.plan_issue(current_user, period, [])  # the permission check, before the form
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "budget_admin/issue.html",
         form=form,

@@ -67,7 +67,7 @@ from buurtbudget.services import (
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
 from buurtbudget.web.formatting import format_cents
-from buurtbudget.web.forms import ConfirmForm, attach_error, require_confirmation
+from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
 from buurtbudget.web.security import login_required, role_required, staff_required
 
 bp = Blueprint("budgets", __name__, url_prefix="/budgets")
@@ -456,7 +456,7 @@ def new_meeting(area_id: int):
         else:
             flash(_("The meeting has been recorded."), "success")
             return redirect(url_for("budgets.new_decision", meeting_id=meeting.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("budgets/meeting_form.html", area=area, form=form), status
 
 
@@ -487,7 +487,7 @@ def new_decision(meeting_id: int):
             else:
                 flash(_("The decision has been recorded."), "success")
                 return redirect(url_for("budgets.new_decision", meeting_id=meeting.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("budgets/decision_form.html", meeting=meeting, form=form), status
 
 
@@ -540,7 +540,7 @@ def redeem(initiative_id: int):
         return redirect(url_for("budgets.redeem", initiative_id=initiative.id))
     money = ledger.initiative_totals(initiative)
     cost = initiative.checked_cost_cents or initiative.requested_amount_cents
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "budgets/redeem.html", initiative=initiative, form=form, money=money, cost=cost
     ), status
@@ -581,7 +581,7 @@ def redeem_code():
         initiative = next(i for i in candidates if i.id == form.initiative.data)
         if _redeem_cheque(form, initiative):
             return redirect(url_for("initiatives.detail", initiative_id=initiative.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "budgets/redeem_code.html", form=form, has_candidates=bool(candidates)
     ), status
@@ -620,7 +620,7 @@ def request_payout(initiative_id: int):
                 flash(_("Your payout request has been sent to the coordinator."), "success")
                 return redirect(url_for("budgets.request_payout", initiative_id=initiative.id))
     requests = db.session.scalars(payouts.requests_query(initiative)).all()
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "budgets/payout_form.html",
         initiative=initiative,

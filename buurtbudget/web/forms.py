@@ -26,6 +26,11 @@ def require_confirmation() -> None:
         abort(400)
 
 
+def form_status(form: FlaskForm) -> int:
+    """The status of a page that shows ``form``: 400 when it comes back with errors."""
+    return 400 if form.errors or form.form_errors else 200
+
+
 def attach_error(form: FlaskForm, error: ServiceError) -> None:
     """Show a service's error next to the field it concerns, or above the form."""
     field = form._fields.get(error.field) if error.field else None

@@ -16,7 +16,7 @@ from buurtbudget.models import Area, WorkingGroup
 from buurtbudget.services import initiatives, themes, working_groups
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area
-from buurtbudget.web.forms import ConfirmForm, attach_error, require_confirmation
+from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
 from buurtbudget.web.initiatives import paginate
 from buurtbudget.web.security import login_required, public
 
@@ -96,9 +96,7 @@ def new():
         else:
             flash(_("The working group has been started."), "success")
             return redirect(url_for(".detail", group_id=group.id))
-    return render_template("groups/form.html", form=form), (
-        400 if form.errors or form.form_errors else 200
-    )
+    return render_template("groups/form.html", form=form), form_status(form)
 
 
 def _render_detail(group: WorkingGroup, message_form: MessageForm | None = None, code=200):

@@ -47,7 +47,13 @@ from buurtbudget.services.initiatives import (
     InitiativeData,
 )
 from buurtbudget.services.permissions import can_manage_area
-from buurtbudget.web.forms import ConfirmForm, EuroField, attach_error, require_confirmation
+from buurtbudget.web.forms import (
+    ConfirmForm,
+    EuroField,
+    attach_error,
+    form_status,
+    require_confirmation,
+)
 from buurtbudget.web.security import login_required, public, staff_required
 
 bp = Blueprint("initiatives", __name__)
@@ -358,9 +364,7 @@ def new():
             else:
                 flash(_("Your draft has been saved. Only you and staff can see it."), "success")
             return redirect(url_for(".detail", initiative_id=initiative.id))
-    return render_template("initiatives/form.html", form=form, initiative=None), (
-        400 if form.errors or form.form_errors else 200
-    )
+    return render_template("initiatives/form.html", form=form, initiative=None), form_status(form)
 
 
 @bp.route("/initiatives/<int:initiative_id>/edit", methods=["GET", "POST"])
@@ -396,9 +400,8 @@ def edit(initiative_id: int):
         else:
             flash(_("Your changes have been saved."), "success")
             return redirect(url_for(".detail", initiative_id=initiative.id))
-    return render_template("initiatives/form.html", form=form, initiative=initiative), (
-        400 if form.errors or form.form_errors else 200
-    )
+    status = form_status(form)
+    return render_template("initiatives/form.html", form=form, initiative=initiative), status
 
 
 @bp.route("/initiatives/<int:initiative_id>/status", methods=["POST"])

@@ -17,7 +17,7 @@ from buurtbudget.models import Area, Municipality, Role, Theme
 from buurtbudget.services import themes
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
-from buurtbudget.web.forms import attach_error
+from buurtbudget.web.forms import attach_error, form_status
 from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.security import public, role_required, staff_required
 
@@ -73,9 +73,7 @@ def index():
             flash(_("The theme %(name)s has been added.", name=theme.name), "success")
             return redirect(url_for(".index"))
     listing = {m: themes.themes_of(m.id, active_only=False) for m in municipalities}
-    return render_template("themes/index.html", form=form, listing=listing), (
-        400 if form.errors or form.form_errors else 200
-    )
+    return render_template("themes/index.html", form=form, listing=listing), form_status(form)
 
 
 @bp.route("/themes/<int:theme_id>/edit", methods=["GET", "POST"])
@@ -101,9 +99,7 @@ def edit(theme_id: int):
         else:
             flash(_("The theme has been saved."), "success")
             return redirect(url_for(".index"))
-    return render_template("themes/edit.html", form=form, theme=theme), (
-        400 if form.errors or form.form_errors else 200
-    )
+    return render_template("themes/edit.html", form=form, theme=theme), form_status(form)
 
 
 @bp.route("/areas/<int:area_id>/agenda")
@@ -147,6 +143,4 @@ def edit_agenda(area_id: int):
         else:
             flash(_("The area agenda has been saved."), "success")
             return redirect(url_for(".agenda", area_id=area.id))
-    return render_template("themes/edit_agenda.html", form=form, area=area), (
-        400 if form.errors or form.form_errors else 200
-    )
+    return render_template("themes/edit_agenda.html", form=form, area=area), form_status(form)

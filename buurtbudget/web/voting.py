@@ -36,7 +36,7 @@ from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Phase, VotingRound
 from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
-from buurtbudget.web.forms import ConfirmForm, attach_error, require_confirmation
+from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
 from buurtbudget.web.security import public
 
 bp = Blueprint("voting", __name__, url_prefix="/rounds")
@@ -319,7 +319,6 @@ def code(round_id: int):
     if not voting_round.uses_voting_codes:
         abort(404)
     form = CodeForm()
-    status = 200
     if form.validate_on_submit():
         try:
             if not voting_round.is_voting_open():
@@ -330,9 +329,7 @@ def code(round_id: int):
         else:
             _remember(CODES_KEY, voting_round.id, voting.normalise_code(form.code.data))
             return redirect(url_for("voting.ballot", round_id=voting_round.id))
-    if form.errors or form.form_errors:
-        status = 400
-    return render_template("voting/code.html", round=voting_round, form=form), status
+    return render_template("voting/code.html", round=voting_round, form=form), form_status(form)
 
 
 def _round_with_results(round_id: int) -> VotingRound:

@@ -41,7 +41,7 @@ from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role
 from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
-from buurtbudget.web.forms import ConfirmForm, EuroField, attach_error
+from buurtbudget.web.forms import ConfirmForm, EuroField, attach_error, form_status
 from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.security import role_required, staff_required
 from buurtbudget.web.voting import parse_choices
@@ -224,7 +224,7 @@ def new():
         else:
             flash(_("The voting round has been set up."), "success")
             return redirect(url_for("voting.detail", round_id=voting_round.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("voting/setup.html", form=form, round=None), status
 
 
@@ -253,7 +253,7 @@ def edit(round_id: int):
         else:
             flash(_("The voting round has been saved."), "success")
             return redirect(url_for("voting.detail", round_id=voting_round.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("voting/setup.html", form=form, round=voting_round), status
 
 
@@ -293,7 +293,7 @@ def paper(round_id: int):
                 "success",
             )
             return redirect(url_for("voting_staff.paper", round_id=voting_round.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     counts = voting_results.ballots_by_channel(voting_round)
     return render_template(
         "voting/paper.html",
@@ -358,7 +358,7 @@ def codes(round_id: int):
                     "Cache-Control": "no-store",
                 },
             )
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("voting/codes.html", form=form, round=voting_round), status
 
 
@@ -441,5 +441,5 @@ def import_file():
         else:
             flash(_("The file has been imported as a closed round."), "success")
             return redirect(url_for("voting.results", round_id=voting_round.id))
-    status = 400 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("voting/import.html", form=form), status
