@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,6 +18,7 @@ from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import is_admin_of
 from buurtbudget.web.forms import ConfirmForm, attach_error
+from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, staff_required
 
 bp = Blueprint("admin", __name__, url_prefix="/staff")
@@ -98,11 +99,7 @@ def residents():
                 User.postcode.like(like.upper()),
             )
         )
-    page = db.paginate(
-        stmt.order_by(User.display_name, User.id),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
+    page = paginate(stmt.order_by(User.display_name, User.id))
     form = HomeAreaForm()
     form.area.choices = [SelectChoice(a.id, a.name) for a in areas]
     return render_template(

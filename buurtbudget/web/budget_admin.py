@@ -38,7 +38,7 @@ from buurtbudget.models import Area, BudgetPeriod, Initiative, LedgerEntry, Muni
 from buurtbudget.services import budget_reports, budgets, cheques, ledger
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
-from buurtbudget.web.budgets import MODEL_LABELS, _paginate
+from buurtbudget.web.budgets import MODEL_LABELS
 from buurtbudget.web.formatting import format_cents
 from buurtbudget.web.forms import (
     ConfirmForm,
@@ -47,6 +47,7 @@ from buurtbudget.web.forms import (
     form_status,
     require_confirmation,
 )
+from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, role_required, staff_required
 
 bp = Blueprint("budget_admin", __name__)
@@ -396,7 +397,7 @@ def _render_returned(period: BudgetPeriod, form: ReturnForm, status: int = 200):
         "budget_admin/returned.html",
         period=period,
         totals=ledger.returned_totals(period),
-        page=_paginate(ledger.returned_query(period)),
+        page=paginate(ledger.returned_query(period)),
         policy=config.unpooled_value_policy if config and config.settings().uses_cheques else None,
         form=form if manage else None,
     ), status

@@ -68,6 +68,7 @@ from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
 from buurtbudget.web.formatting import format_cents
 from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
+from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, role_required, staff_required
 
 bp = Blueprint("budgets", __name__, url_prefix="/budgets")
@@ -204,15 +205,6 @@ class DirectSpendForm(AmountMixin, FlaskForm):
     theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])
 
 
-def _paginate(query):
-    return db.paginate(
-        query,
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PAGE_SIZE"],
-        error_out=False,
-    )
-
-
 def _period_or_404(period_id: int) -> BudgetPeriod:
     period = db.session.get(BudgetPeriod, period_id)
     if period is None or period.area is None:
@@ -326,7 +318,7 @@ def _cheque_stats(period: BudgetPeriod) -> dict[str, int] | None:
 @login_required
 def period_ledger(period_id: int):
     period = _period_or_404(period_id)
-    page = _paginate(budget_reports.ledger_query(period))
+    page = paginate(budget_reports.ledger_query(period))
     return render_template("budgets/ledger.html", period=period, page=page)
 
 
@@ -498,7 +490,7 @@ def new_decision(meeting_id: int):
 @role_required(Role.ADMINISTRATOR)
 def cheque_list(period_id: int):
     period = _period_or_404(period_id)
-    page = _paginate(cheques.cheques_query(period))
+    page = paginate(cheques.cheques_query(period))
     return render_template("budgets/cheques.html", period=period, page=page)
 
 
@@ -638,7 +630,7 @@ def payout_queue():
     query = payouts.requests_query(area_ids=area_ids).where(
         PayoutRequest.status.in_(payouts.OPEN_REQUEST_STATUSES)
     )
-    page = _paginate(query)
+    page = paginate(query)
     return render_template(
         "budgets/payouts.html",
         page=page,

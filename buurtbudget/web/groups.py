@@ -17,7 +17,7 @@ from buurtbudget.services import initiatives, themes, working_groups
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
-from buurtbudget.web.initiatives import paginate
+from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, public
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")

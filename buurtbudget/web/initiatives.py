@@ -54,6 +54,7 @@ from buurtbudget.web.forms import (
     form_status,
     require_confirmation,
 )
+from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, public, staff_required
 
 bp = Blueprint("initiatives", __name__)
@@ -194,11 +195,6 @@ class BrowseForm(FlaskForm):
 
 
 # Helpers -------------------------------------------------------------------------------------
-
-
-def paginate(query):
-    """One page of ``query`` (page number from ?page=); past the end: an empty page."""
-    return db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
 
 
 def _get_initiative(initiative_id: int) -> Initiative:

@@ -21,7 +21,7 @@ from buurtbudget.services.errors import ValidationFailed
 from buurtbudget.services.initiatives import status_label
 from buurtbudget.services.permissions import can_read_area_finances
 from buurtbudget.web import report_files
-from buurtbudget.web.initiatives import paginate
+from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, public
 
 bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from buurtbudget.services import notifications
 from buurtbudget.web.forms import ConfirmForm, require_confirmation
-from buurtbudget.web.initiatives import paginate
+from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
