@@ -270,6 +270,15 @@ def format_rate(rate_millicents: int) -> str:
     return f"{whole}.{fraction.ljust(2, '0')}"
 
 
+def csv_euros(cents: int | None) -> str:
+    """Cents as euros with a decimal comma, the way Dutch spreadsheets read them (CSV files):
+    -123456 -> "-1234,56"; no amount -> an empty cell."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100},{abs(cents) % 100:02d}"
+
+
 # Ledger arithmetic --------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from buurtbudget.domain.budget import (
     EntryKind,
     HolderMoney,
     SpendKind,
+    csv_euros,
     format_rate,
     holder_money,
     share_percent,
@@ -250,12 +251,6 @@ def ledger_query(period: BudgetPeriod):
     )
 
 
-def _euros(cents: int) -> str:
-    """Cents as euros with a decimal comma, the way Dutch spreadsheets read them."""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100},{abs(cents) % 100:02d}"
-
-
 def report_csv(finances: AreaFinances) -> str:
     """The wijkverslag as CSV (semicolon separated, decimal comma, euros)."""
     out = io.StringIO()
@@ -270,13 +265,13 @@ def report_csv(finances: AreaFinances) -> str:
             _("%(count)s x EUR %(rate)s", count=period.basis_count, rate=rate)
             if period.basis_count
             else "",
-            _euros(finances.total.budget),
+            csv_euros(finances.total.budget),
             "",
         ]
     )
     for account, balance in finances.pots:
         writer.writerow(
-            [_("pot"), str(account.kind), "", _euros(balance.budget), _euros(balance.paid)]
+            [_("pot"), str(account.kind), "", csv_euros(balance.budget), csv_euros(balance.paid)]
         )
     for line in finances.initiatives:
         writer.writerow(
@@ -284,8 +279,8 @@ def report_csv(finances: AreaFinances) -> str:
                 _("initiative"),
                 line.initiative.title,
                 ", ".join(t.name for t in line.initiative.themes),
-                _euros(line.money.granted),
-                _euros(line.money.paid),
+                csv_euros(line.money.granted),
+                csv_euros(line.money.paid),
             ]
         )
     for item in finances.direct:
@@ -294,15 +289,17 @@ def report_csv(finances: AreaFinances) -> str:
                 _("direct spending"),
                 item.entry.memo,
                 item.entry.theme.name if item.entry.theme else "",
-                _euros(item.entry.amount_cents),
-                _euros(item.entry.amount_cents),
+                csv_euros(item.entry.amount_cents),
+                csv_euros(item.entry.amount_cents),
             ]
         )
     for theme in finances.themes:
-        writer.writerow([_("theme"), theme.name, "", _euros(theme.granted), _euros(theme.paid)])
+        writer.writerow(
+            [_("theme"), theme.name, "", csv_euros(theme.granted), csv_euros(theme.paid)]
+        )
     for kind, amount in finances.by_kind.items():
-        writer.writerow([_("spend kind"), kind, "", _euros(amount), ""])
-    writer.writerow([_("total"), _("committed"), "", _euros(finances.total.committed), ""])
-    writer.writerow([_("total"), _("paid"), "", "", _euros(finances.total.paid)])
-    writer.writerow([_("total"), _("unspent"), "", _euros(finances.total.available), ""])
+        writer.writerow([_("spend kind"), kind, "", csv_euros(amount), ""])
+    writer.writerow([_("total"), _("committed"), "", csv_euros(finances.total.committed), ""])
+    writer.writerow([_("total"), _("paid"), "", "", csv_euros(finances.total.paid)])
+    writer.writerow([_("total"), _("unspent"), "", csv_euros(finances.total.available), ""])
     return out.getvalue()

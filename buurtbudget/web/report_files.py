@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from buurtbudget.domain.budget import format_rate
+from buurtbudget.domain.budget import csv_euros, format_rate
 from buurtbudget.domain.monitoring import percent
 from buurtbudget.services.budget_reports import AreaFinances
 from buurtbudget.services.monitoring import SIGNAL_LABELS, MunicipalityOverview
@@ -259,14 +259,6 @@ def area_report_pdf(f: AreaFinances) -> bytes:
 # The municipality summary --------------------------------------------------------------------
 
 
-def _euros(cents: int | None) -> str:
-    """Cents as euros with a decimal comma, the way Dutch spreadsheets read them."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100},{abs(cents) % 100:02d}"
-
-
 def _csv_percent(fraction) -> str:
     value = percent(fraction)
     return "" if value is None else f"{value:.1f}".replace(".", ",")
@@ -299,11 +291,11 @@ def summary_csv(o: MunicipalityOverview) -> str:
             [
                 r.area.name,
                 r.inhabitants if r.inhabitants is not None else "",
-                _euros(r.balance.budget),
-                _euros(r.balance.committed),
-                _euros(r.balance.paid),
-                _euros(r.balance.available),
-                _euros(r.spent_per_inhabitant),
+                csv_euros(r.balance.budget),
+                csv_euros(r.balance.committed),
+                csv_euros(r.balance.paid),
+                csv_euros(r.balance.available),
+                csv_euros(r.spent_per_inhabitant),
                 r.rounds,
                 r.ballots,
                 _csv_percent(r.turnout),
@@ -318,11 +310,11 @@ def summary_csv(o: MunicipalityOverview) -> str:
         [
             _("total"),
             o.inhabitants,
-            _euros(t.budget),
-            _euros(t.committed),
-            _euros(t.paid),
-            _euros(t.available),
-            _euros(o.spent_per_inhabitant),
+            csv_euros(t.budget),
+            csv_euros(t.committed),
+            csv_euros(t.paid),
+            csv_euros(t.available),
+            csv_euros(o.spent_per_inhabitant),
             sum(r.rounds for r in o.rows),
             sum(r.ballots for r in o.rows),
             _csv_percent(o.turnout),
