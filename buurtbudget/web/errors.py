@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, abort, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -37,6 +37,14 @@ def _render(status: int, message: str):
 
 
 def register(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_characters():
+        """PostgreSQL text cannot hold NUL (0x00): refuse such input clearly, before any form
+        or service sees it (SQLite would store it, so both databases behave the same)."""
+        fields = [*request.args.lists(), *request.form.lists()]
+        if any("\x00" in key or any("\x00" in v for v in values) for key, values in fields):
+            abort(400, _("The form contains a character that is not allowed."))
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return _render(400, _("The form expired or was sent from elsewhere. Please try again."))

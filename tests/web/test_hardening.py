@@ -149,3 +149,29 @@ def test_oversized_request_gets_the_413_page(app, make, client_for):
         app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
     assert response.status_code == 413
     assert b"The file is too large" in response.data
+
+
+def test_nul_characters_are_refused_with_a_clear_400(app, client):
+    response = client.post("/account/login", data={"email": "a\x00@b.nl", "password": "x"})
+    assert response.status_code == 400
+    assert b"The form contains a character that is not allowed" in response.data
+    assert client.get("/rounds?page=\x00").status_code == 400
+
+
+def test_other_residents_objects_by_id_are_refused(app, make, client_for):
+    area = make.area()
+    owner, other = make.resident(area), make.resident(area)
+    draft = make.initiative(area, initiator=owner, status="draft")
+    granted = make.budget_initiative(area, initiator=owner)
+    client = client_for(other)
+    refused = {
+        ("GET", f"/initiatives/{draft.id}"),
+        ("GET", f"/initiatives/{draft.id}/edit"),
+        ("POST", f"/initiatives/{draft.id}/edit"),
+        ("POST", f"/initiatives/{draft.id}/status"),
+        ("POST", f"/budgets/initiatives/{granted.id}/payouts"),
+    }
+    for method, url in sorted(refused):
+        status = client.open(url, method=method, data={"title": "Overgenomen"}).status_code
+        assert status in (403, 404), f"{method} {url}: {status}"
+    assert db.session.get(type(draft), draft.id).title != "Overgenomen"
