@@ -19,7 +19,7 @@ from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import is_admin_of
 from buurtbudget.web.forms import ConfirmForm, attach_error
 from buurtbudget.web.pagination import paginate
-from buurtbudget.web.security import login_required, staff_required
+from buurtbudget.web.security import login_required, staff_municipality, staff_required
 
 bp = Blueprint("admin", __name__, url_prefix="/staff")
 
@@ -39,16 +39,6 @@ class GrantRoleForm(FlaskForm):
         ],
     )
     area = SelectField(_l("Area"), coerce=int, validators=[Optional()])
-
-
-def _staff_municipality() -> Municipality:
-    """The municipality the staff member works for (staff belong to one)."""
-    ids = {r.municipality_id for r in current_user.roles if r.role is not Role.COUNCIL_MEMBER}
-    if not ids:
-        abort(403)
-    wanted = request.args.get("municipality", type=int)
-    municipality_id = wanted if wanted in ids else min(ids)
-    return db.session.get(Municipality, municipality_id) or abort(404)
 
 
 def _manageable_areas(municipality: Municipality) -> list[Area]:
@@ -80,7 +70,7 @@ def hub():
 @bp.route("/residents")
 @staff_required
 def residents():
-    municipality = _staff_municipality()
+    municipality = staff_municipality()
     areas = _manageable_areas(municipality)
     only_unassigned = request.args.get("unassigned") == "1"
     query_text = (request.args.get("q") or "").strip()[:100]
@@ -115,7 +105,7 @@ def residents():
 @bp.route("/residents/<int:user_id>/area", methods=["POST"])
 @staff_required
 def set_home_area(user_id: int):
-    municipality = _staff_municipality()
+    municipality = staff_municipality()
     resident = db.session.get(User, user_id) or abort(404)
     if resident.municipality_id not in (None, municipality.id):
         abort(404)
@@ -134,7 +124,7 @@ def set_home_area(user_id: int):
 @bp.route("/roles", methods=["GET", "POST"])
 @staff_required
 def roles():
-    municipality = _staff_municipality()
+    municipality = staff_municipality()
     if not is_admin_of(current_user, municipality.id):
         abort(403)
     form = GrantRoleForm()

@@ -34,7 +34,7 @@ from buurtbudget.domain.households import (
     parse_household_list,
 )
 from buurtbudget.extensions import db
-from buurtbudget.models import Area, BudgetPeriod, Initiative, LedgerEntry, Municipality, Role
+from buurtbudget.models import Area, BudgetPeriod, Initiative, LedgerEntry, Role
 from buurtbudget.services import budget_reports, budgets, cheques, ledger
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
@@ -48,7 +48,12 @@ from buurtbudget.web.forms import (
     require_confirmation,
 )
 from buurtbudget.web.pagination import paginate
-from buurtbudget.web.security import login_required, role_required, staff_required
+from buurtbudget.web.security import (
+    login_required,
+    role_required,
+    staff_municipality,
+    staff_required,
+)
 
 bp = Blueprint("budget_admin", __name__)
 
@@ -199,15 +204,6 @@ class ReturnForm(FlaskForm):
 # Helpers -------------------------------------------------------------------------------------
 
 
-def _municipality(roles: tuple[Role, ...]) -> Municipality:
-    """The municipality the staff member works for (``?municipality=`` when several)."""
-    ids = {r.municipality_id for r in current_user.roles if r.role in roles}
-    if not ids:
-        abort(403)
-    wanted = request.args.get("municipality", type=int)
-    return db.session.get(Municipality, wanted if wanted in ids else min(ids)) or abort(404)
-
-
 def _area_period(period_id: int) -> BudgetPeriod:
     period = db.session.get(BudgetPeriod, period_id)
     if period is None or period.area is None:
@@ -225,7 +221,7 @@ def _area_or_404(area_id: int) -> Area:
 @bp.route("/staff/budgets/")
 @staff_required
 def overview():
-    municipality = _municipality((Role.ADMINISTRATOR, Role.COORDINATOR))
+    municipality = staff_municipality()
     admin = is_admin_of(current_user, municipality.id)
     areas = [a for a in municipality.areas if can_manage_area(current_user, a)]
     return render_template(
@@ -243,7 +239,7 @@ def overview():
 @bp.route("/staff/budgets/model", methods=["GET", "POST"])
 @role_required(Role.ADMINISTRATOR)
 def model():
-    municipality = _municipality((Role.ADMINISTRATOR,))
+    municipality = staff_municipality((Role.ADMINISTRATOR,))
     area = None
     if request.args.get("area"):
         area = db.session.get(Area, request.args.get("area", type=int) or 0)
@@ -288,7 +284,7 @@ def remove_area_model(area_id: int):
 @role_required(Role.ADMINISTRATOR)
 def open_periods():
     """Step 1: choose; step 2 (``preview``): the calculation per area; step 3: confirm."""
-    municipality = _municipality((Role.ADMINISTRATOR,))
+    municipality = staff_municipality((Role.ADMINISTRATOR,))
     form = PeriodForm()
     form.area.choices = [SelectChoice(0, _("All areas"))] + [
         SelectChoice(a.id, a.name) for a in municipality.areas

@@ -7,9 +7,12 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, url_for
+from flask import abort, redirect, request, url_for
 from flask_login import current_user
 from flask_login import login_required as _flask_login_required
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Municipality, Role
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -24,6 +27,18 @@ def is_safe_next(target: str | None) -> bool:
 
 def redirect_next(target: str | None, fallback: str = "main.index"):
     return redirect(target if is_safe_next(target) else url_for(fallback))
+
+
+def staff_municipality(
+    roles: tuple[Role, ...] = (Role.ADMINISTRATOR, Role.COORDINATOR),
+) -> Municipality:
+    """The municipality the user works for in one of ``roles`` (``?municipality=`` picks one
+    when there are several, else the first); 403 without such a role."""
+    ids = {r.municipality_id for r in current_user.roles if r.role in roles}
+    if not ids:
+        abort(403)
+    wanted = request.args.get("municipality", type=int)
+    return db.session.get(Municipality, wanted if wanted in ids else min(ids)) or abort(404)
 
 
 # Every view states who may call it by one of the decorators below, which also set
