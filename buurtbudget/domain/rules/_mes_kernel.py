@@ -5,13 +5,15 @@ rigorous error bounds, the class history) exactly as ``_Run.evaluate`` / ``_Run.
 numpy, but only as long as every decision is certified by the error bounds: which projects are
 unaffordable, who pays all their money, and which project has the lowest price. At the first
 round where that fails (a price too close to call, an exact tie, an affordability too close to
-call) it stops *before* changing anything in that round and returns ``NEEDS_EXACT``; the caller
-then plays that round in Python with exact Fractions and calls the kernel again.
+call) it returns ``NEEDS_EXACT`` before charging anybody in that round (it may have dropped
+unaffordable projects and raised lower bounds, which stay true); the caller then plays that
+round in Python with exact Fractions and calls the kernel again.
 
-Float operations follow the numpy code in the same order (group order by class, stable sort by
-money per utility, sequential cumulative sums), so prices and money amounts are the same floats.
-Only the sums that feed the error bounds may be summed in another order than numpy's ``dot``;
-the bounds hold for any summation order.
+The floats are the same as numpy's, bit for bit (the tests compare the money of every class):
+groups come in ascending key order as from ``np.bincount``, prices are summed one by one in that
+order as ``_Run.evaluate`` does, and new classes are numbered in that order as ``_Run.charge``
+does. Only the sums that feed the error bounds may be added in another order than numpy's
+``dot``; the bounds hold for any summation order.
 
 Compiled code is cached next to this file (``cache=True``), so only the first use after an
 install or a change of this file pays the compile time.
@@ -22,11 +24,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# A count-trailing-zeros intrinsic; numba's own, not re-exported elsewhere (used in _groups).
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+from buurtbudget.domain.rules.equal_shares import UNIT_ROUNDOFF, ZERO_CLASS
+
 DONE = 0  # no affordable project left
 NEEDS_EXACT = 1  # the next round needs exact arithmetic: play it in Python
 
-UNIT_ROUNDOFF = 2.0**-53
-ZERO_CLASS = 1
 _UNAFFORDABLE = 0
 _CERTIFIED = 1
 _UNCERTAIN = 2
@@ -45,17 +50,19 @@ def _groups(
     unit_weights,
     class_of_voter,
     total,
+    seen,
     out_key,
     out_weight,
 ):
-    """Supporter groups (key = class * width + utility code, total weight) in order of first
-    appearance; ``_Run._groups`` has them in ascending key order, which ``_sorted_by`` and the
-    charge restore where the order matters. ``total`` (per key) is all 0 on entry and exit.
+    """Supporter groups (key = class * width + utility code, total weight) in ascending key
+    order, as ``_Run._groups`` has them. ``total`` (per key) and ``seen`` (a bit per key) are
+    all 0 on entry and on exit.
 
     This is the hottest loop of a run, hence: branch-free (whether a supporter opens a new
     group is unpredictable, and a mispredicted branch per supporter doubled its time), and
     special loops for approval ballots (one utility code) and unweighted votes, which read
-    less memory (a third and half less time)."""
+    less memory (a third and half less time). The keys come out in order through the bitmap
+    ``seen`` instead of a sort."""
     width = widths[project]
     start, end = sup_ptr[project], sup_ptr[project + 1]
     count = 0
@@ -80,9 +87,24 @@ def _groups(
             out_key[count] = key
             count += before == 0
             total[key] = before + sup_weight[i]
+    first_word = len(seen)
+    last_word = -1
     for g in range(count):
-        out_weight[g] = total[out_key[g]]  # an integer below 2**53: exact as a float
-        total[out_key[g]] = 0
+        word = out_key[g] >> 6
+        seen[word] |= np.uint64(1) << np.uint64(out_key[g] & 63)
+        first_word = min(first_word, word)
+        last_word = max(last_word, word)
+    g = 0
+    for word in range(first_word, last_word + 1):
+        bits = seen[word]
+        seen[word] = 0
+        while bits != 0:
+            key = word * 64 + np.int64(trailing_zeros(bits))
+            out_key[g] = key
+            out_weight[g] = total[key]  # an integer below 2**53: exact as a float
+            total[key] = 0
+            g += 1
+            bits &= bits - np.uint64(1)
     return count
 
 
@@ -100,10 +122,10 @@ def _sort_by(primary, secondary, order, count):
     """Sort ``order[:count]`` (indices) in place by (primary[i], secondary[i]), ascending; the
     secondary values are distinct, so the order is unique (no stability question).
 
-    A plain bottom-up merge sort instead of ``np.argsort`` and array slicing: numba compiles
-    those slowly (seconds each). One sort serves every ordering here: groups by money per
-    utility then key (= numpy's stable argsort of the key-sorted groups, so sums below add in
-    ``_Run.evaluate``'s order), groups by key, projects by lower bound then index."""
+    A plain merge sort instead of ``np.argsort`` and array slicing: numba compiles those
+    slowly (seconds each). It orders candidate projects by lower bound then index, and, when
+    ``_poor_threshold`` fails, groups by money per utility then key (= numpy's stable argsort
+    of the key-sorted groups)."""
     # Runs of _RUN items by insertion sort, then merge them pairwise.
     for low in range(0, count, _RUN):
         for i in range(low + 1, min(low + _RUN, count)):
@@ -179,43 +201,32 @@ def _poor_threshold(count, cost, total_utility, ratios, paid_if_poor, utility_if
 
 
 @njit(cache=True)
-def _poor_first(count, cost, total_utility, ratios, keys, paid_if_poor, utility_if_rich):
-    """Who pays all their money, as ``_Run.evaluate`` finds it: returns (p, order) where
-    ``order[:p]`` are those groups sorted as numpy sorts them and ``order[p:]`` the others.
-    Sorting only the poor groups (when ``_poor_threshold`` finds them) saves most of the time
-    of sorting all groups, as numpy does."""
+def _mark_poor(count, cost, total_utility, ratios, keys, paid_if_poor, utility_if_rich, poor):
+    """Sets ``poor[g]`` for the groups that pay all their money, as ``_Run.evaluate`` guesses
+    them (without sorting all groups when ``_poor_threshold`` finds them)."""
     price = _poor_threshold(count, cost, total_utility, ratios, paid_if_poor, utility_if_rich)
     if price >= 0.0:
-        order = np.empty(count, dtype=np.int64)
-        poor = 0
         for g in range(count):
-            poor += ratios[g] < price
-        low = 0
-        high = poor
-        for g in range(count):
-            if ratios[g] < price:
-                order[low] = g
-                low += 1
-            else:
-                order[high] = g
-                high += 1
-        _sort_by(ratios, keys, order, poor)
-        return poor, order
+            poor[g] = ratios[g] < price
+        return
     # No fixed point in a few steps: sort everything and scan, as numpy does.
     order = np.empty(count, dtype=np.int64)
     for g in range(count):
         order[g] = g
     _sort_by(ratios, keys, order, count)
+    first_rich = count - 1
     paid_before = 0.0
     utility_from = 0.0
     for i in range(count):
         utility_from += utility_if_rich[order[i]]
     for i in range(count):
         if (cost - paid_before) / utility_from <= ratios[order[i]]:
-            return i, order
+            first_rich = i
+            break
         paid_before += paid_if_poor[order[i]]
         utility_from -= utility_if_rich[order[i]]
-    return count - 1, order
+    for i in range(count):
+        poor[order[i]] = i < first_rich
 
 
 @njit(cache=True)
@@ -269,18 +280,17 @@ def _price(count, cost, total_utility, width, keys, weights, u_start, uval_f, mo
             for g in range(count):
                 poor[g] = False
             return _CERTIFIED, rho_all, rho_err
-    first_rich, order = _poor_first(
-        count, cost, total_utility, ratios, keys, paid_if_poor, utility_if_rich
-    )
-    # The price from that guess, added up in numpy's order (same float as ``_Run.evaluate``).
+    _mark_poor(count, cost, total_utility, ratios, keys, paid_if_poor, utility_if_rich, poor)
+    # The price from that guess, added up in key order (the same float as ``_Run.evaluate``).
     paid = 0.0
     poor_err = 0.0
-    for i in range(first_rich):
-        paid += paid_if_poor[order[i]]
-        poor_err += weights[order[i]] * err[order[i]]
     denominator = 0.0
-    for i in range(count - 1, first_rich - 1, -1):
-        denominator += utility_if_rich[order[i]]
+    for g in range(count):
+        if poor[g]:
+            paid += paid_if_poor[g]
+            poor_err += weights[g] * err[g]
+        else:
+            denominator += utility_if_rich[g]
     rho = (cost - paid) / denominator
     paid_err = poor_err + gamma * (paid + money_err)
     denominator_err = gamma * denominator
@@ -289,8 +299,6 @@ def _price(count, cost, total_utility, width, keys, weights, u_start, uval_f, mo
         + rho * (denominator_err / denominator + 2 * UNIT_ROUNDOFF)
     )
     # Certify the guess of who pays all their money: every group must be clearly on its side.
-    for i in range(count):
-        poor[order[i]] = i < first_rich
     for g in range(count):
         margin = money[g] - rho * utility[g]
         tolerance = _tolerance(money[g], err[g], utility[g], rho, rho_err)
@@ -325,6 +333,7 @@ def mes_rounds(
     unit,
     counters,
     total,
+    seen,
     # what was selected: project, float price, largest payment, and the selection's groups
     out_project,
     out_rho,
@@ -348,7 +357,6 @@ def mes_rounds(
     weights = np.empty(max_support)
     poor = np.empty(max_support, dtype=np.bool_)
     by_bound = np.empty(len(remaining), dtype=np.int64)
-    by_key = np.empty(max_support, dtype=np.int64)
     projects = np.arange(len(remaining))
     evaluated_low = np.empty(len(remaining))
     selected = 0
@@ -380,6 +388,7 @@ def mes_rounds(
                 unit_weights,
                 class_of_voter,
                 total,
+                seen,
                 keys,
                 weights,
             )
@@ -419,17 +428,13 @@ def mes_rounds(
         if contenders > 1:
             return NEEDS_EXACT, selected  # too close for floats (often an exact tie)
 
-        # Charge the winner's supporters, as ``_Run.charge``: new classes in ascending key order.
+        # Charge the winner's supporters, as ``_Run.charge`` (new classes in ascending key order).
         width = widths[best]
         u_start = u_ptr[best]
         num_classes = counters[0]
         paid_for = counters[1] + selected  # position of this selection in ``_Run.selections``
         largest = 0.0
         for g in range(best_count):
-            by_key[g] = g
-        _sort_by(best_keys, best_keys, by_key, best_count)
-        for i in range(best_count):
-            g = by_key[i]
             key = best_keys[g]
             c, code = _split(key, width)
             money = money_f[c]

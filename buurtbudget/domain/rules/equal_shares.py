@@ -188,6 +188,7 @@ class _KernelInputs:
         self.capacity = 2 + len(self.sup_voter)
         # Scratch space of the kernel, one entry per (class, utility code); kept all zero.
         self.total = np.zeros(self.capacity * int(self.widths.max(initial=1)), dtype=np.int64)
+        self.seen = np.zeros(len(self.total) // 64 + 1, dtype=np.uint64)  # a bit per key
         # Class ids fit in int32 for any realistic election; int32 halves the cache traffic.
         self.class_dtype = np.int32 if self.capacity < 2**31 else np.int64
 
@@ -414,11 +415,15 @@ class _Run:
         prices = (cost - paid_before) / utility_from
         valid = np.flatnonzero(prices <= ratios[order])
         first_rich = int(valid[0]) if len(valid) else len(order) - 1
-        rho_f = float(prices[first_rich])
         poor = order[:first_rich]
-        paid = float(paid_before[first_rich])
+        is_poor = np.zeros(len(classes), dtype=bool)
+        is_poor[poor] = True
+        # The price for that guess, summed one by one in group order: the same float as in the
+        # compiled rounds (which find the poor groups without sorting all groups).
+        paid = float(np.cumsum((weights * money)[is_poor])[-1]) if first_rich else 0.0
+        denominator = float(np.cumsum((weights * utility)[~is_poor])[-1])
+        rho_f = (cost - paid) / denominator
         paid_err = float(np.dot(weights[poor], err[poor])) + gamma * (paid + money_err)
-        denominator = float(utility_from[first_rich])
         denominator_err = gamma * denominator  # zero in practice: sums of integers below 2**53
         rho_err = 2.0 * (
             (paid_err + 2 * UNIT_ROUNDOFF * (cost + paid)) / denominator
@@ -427,8 +432,6 @@ class _Run:
         # Certify the guess of who pays all their money: every group must be clearly on its side.
         margin = money - rho_f * utility
         tolerance = err + utility * rho_err + 4 * UNIT_ROUNDOFF * (money + rho_f * utility)
-        is_poor = np.zeros(len(classes), dtype=bool)
-        is_poor[poor] = True
         certified = np.all(np.where(is_poor, margin < -tolerance, margin > tolerance))
         if not certified:
             return self._exact_evaluation(data, classes, codes, weights)
@@ -616,7 +619,7 @@ class _Run:
                 k.sup_ptr, k.sup_voter, k.sup_weight, k.sup_code, k.widths, k.u_ptr, k.uval_f,
                 k.uval_i, k.cost_f, k.total_utility_f, k.max_support, k.unit_weights,
                 remaining, lower_bound, self.class_of_voter, self.money_f, self.err_f,
-                self.parent, self.paid_at, self.unit, counters, k.total,
+                self.parent, self.paid_at, self.unit, counters, k.total, k.seen,
                 out_project, out_rho, out_largest, out_group_end,
                 groups.classes, groups.weights, groups.units, groups.poor,
             )  # fmt: skip
