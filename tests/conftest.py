@@ -9,12 +9,14 @@ environment cannot change what the tests see.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 TEST_DATABASE_URL = os.environ.get("BUURTBUDGET_TEST_DATABASE_URL")
 for _key in [k for k in os.environ if k.startswith("BUURTBUDGET_")]:
@@ -38,6 +40,25 @@ def database_url(tmp_path_factory) -> str:
         return TEST_DATABASE_URL
     # A file, not :memory:, so concurrency tests and the browser tests' server threads share it.
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture
+def empty_database_url(database_url: str, tmp_path) -> Iterator[str]:
+    """A new, empty database on the suite's server (a SQLite file, or a PostgreSQL database
+    dropped afterwards), for tests that build their own schema or break connections."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 class EnglishClient(FlaskClient):

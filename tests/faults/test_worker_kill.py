@@ -24,7 +24,7 @@ CONCURRENCY = 8
 KILL_AFTER_CASTS = (15, 30)
 
 
-def test_killed_workers_lose_no_confirmed_ballot(scratch_app, scratch_database_url):
+def test_killed_workers_lose_no_confirmed_ballot(scratch_app, empty_database_url):
     with scratch_app.test_request_context():
         election = seed_election(VOTERS)
         db.session.remove()
@@ -34,7 +34,7 @@ def test_killed_workers_lose_no_confirmed_ballot(scratch_app, scratch_database_u
     casts_started = threading.Semaphore(0)
     killed: list[int] = []
 
-    with Gunicorn("buurtbudget:create_app()", app_environment(scratch_database_url)) as server:
+    with Gunicorn("buurtbudget:create_app()", app_environment(empty_database_url)) as server:
         run_concurrently(lambda i: election.voters[i].log_in(server.port, round_id), VOTERS, 8)
 
         def killer() -> None:
