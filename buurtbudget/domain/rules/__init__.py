@@ -25,7 +25,8 @@ weight w counts as w voters; ``None`` means all 1):
 * ``greedy(election, weights=None, *, utility="cost", caps=True, category_caps=None,
   neighborhood_caps=None, leftover=None, min_score=None)``
 * ``equal_shares(election, weights=None, *, utility="cost", completion=None | "add1",
-  increment=1, progress=None)``
+  increment=1, progress=None, compiled=True)`` (``compiled=False``: the same rounds without
+  numba, slower; for tests and comparisons)
 
 Tie-breaking, everywhere: among projects that are exactly equal for the rule (same votes per
 cost in greedy, same price rho in MES), the one whose id sorts first as a string wins (Python

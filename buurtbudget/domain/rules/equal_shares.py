@@ -24,13 +24,18 @@ Add1 completion (``completion="add1"``, pabutools' ``voter_budget_increment=1``)
 
 Exactness
     Voters who supported the same selected projects (with the same points) always hold the same
-    money, so voters are tracked in *classes* holding an exact ``Fraction`` budget, and each
-    project sees its supporters as a few (class, utility, total weight) groups. ``rho`` is first
-    computed in floating point to find the candidates; the projects within a relative 1e-9 of the
-    smallest float ``rho`` are then recomputed exactly (the float ordering only proposes which
-    supporters run out of money; that guess is verified exactly, with an exact fallback), and
-    the winner, the tie-break and the payments are all decided on exact Fractions. Float values
-    are only used as bounds with a safety margin far above their rounding error.
+    money, so voters are tracked in *classes*, and each project sees its supporters as a few
+    (class, utility, total weight) groups. Every class keeps a float amount with a rigorous
+    bound on its rounding error, and the history to recompute its exact ``Fraction`` on demand.
+    Every decision (affordable or not, who runs out of money, which project wins, the
+    tie-break) is taken on floats only when the error bounds prove it; otherwise it is taken on
+    exact Fractions. Typically no Fraction is needed in a whole run.
+
+Compiled rounds (``compiled=True``, the default)
+    The float rounds run in compiled code (``_mes_kernel``, numba) until a round cannot be
+    certified; that round is played by the numpy code with its exact fallback, then the
+    compiled rounds continue. Both compute the same float prices and amounts, bit for bit
+    (tests compare them), so the same outcome and trace. Warsaw 2026, MES+Add1 (186 runs): about 0.6 s instead of 3.5 s.
 
 Why not pabutools itself: it is GPL (test-only here) and takes > 240 s for MES+Add1 on Warsaw
 2026 because it recomputes every voter's payment with rationals per project and round.
