@@ -156,3 +156,21 @@ def test_exact_money_of_kernel_classes_is_recomputed_from_its_history() -> None:
         assert compiled_run.money(cls) == numpy_run.money(cls)
         assert float(compiled_run.money_f[cls]) == float(numpy_run.money_f[cls])
     assert not any(isinstance(s, tuple) for s in compiled_run.selections)
+
+
+@pytest.mark.parametrize(
+    ("budget", "projects", "ballots", "expected"),
+    [
+        (10, [], [[], []], ()),  # no projects at all
+        (10, [Project("a", 5)], [[], []], ()),  # no supporters
+        (10, [Project("a", 0)], [["a"]], ("a",)),  # free project only (cardinality picks it)
+        (10, [Project("a", 50)], [["a"], ["a"]], ()),  # unaffordable
+    ],
+    ids=["no-projects", "no-supporters", "free-only", "unaffordable"],
+)
+def test_degenerate_elections(budget, projects, ballots, expected) -> None:
+    election = Election.build(budget, projects, ballots)
+    for completion in COMPLETIONS:
+        compiled, numpy_only = _both(election, utility="cardinality", completion=completion)
+        assert compiled == numpy_only
+        assert compiled.selected == expected
