@@ -174,3 +174,8 @@ def test_degenerate_elections(budget, projects, ballots, expected) -> None:
         compiled, numpy_only = _both(election, utility="cardinality", completion=completion)
         assert compiled == numpy_only
         assert compiled.selected == expected
+
+
+def test_kernel_constants_match_the_numpy_code() -> None:
+    assert kernel.ZERO_CLASS == mes_module.ZERO_CLASS
+    assert kernel.UNIT_ROUNDOFF == mes_module.UNIT_ROUNDOFF

@@ -27,7 +27,10 @@ from numba import njit
 # A count-trailing-zeros intrinsic; numba's own, not re-exported elsewhere (used in _groups).
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from buurtbudget.domain.rules.equal_shares import UNIT_ROUNDOFF, ZERO_CLASS
+# Same values as in equal_shares (a test checks it). Defined here, not imported, because numba
+# freezes globals into the cached machine code and only notices changes to this file.
+UNIT_ROUNDOFF = 2.0**-53
+ZERO_CLASS = 1
 
 DONE = 0  # no affordable project left
 NEEDS_EXACT = 1  # the next round needs exact arithmetic: play it in Python
