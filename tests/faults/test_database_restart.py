@@ -3,14 +3,15 @@ outage get a quick, clean 503 page (no hang, no traceback), requests afterwards 
 (the pool's pre-ping replaces the dead connections), and nothing is half-written: every voter
 record has its ballot, every ledger entry its audit entry.
 
-Only on PostgreSQL, and only where this process may restart the server (root, or the postgres
-user, with Debian's pg_ctlcluster, as on CI). The cluster restarted is the one serving the
-suite's database port; work happens in a scratch database; the suite's own engine is disposed
-afterwards, so the tests after this one get fresh connections.
+Only on PostgreSQL, on CI (or with CI=1), and only where this process may restart the server
+(root, or the postgres user, with Debian's pg_ctlcluster, as on CI). The cluster restarted is
+the one serving the suite's database port; work happens in a scratch database; the suite's own
+engine is disposed afterwards, so the tests after this one get fresh connections.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -65,6 +66,12 @@ def _wait_until_ready(host: str, port: int, seconds: float = 60) -> None:
 def cluster(database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("restarts PostgreSQL: runs in the PostgreSQL pass only")
+    if not os.environ.get("CI"):
+        # On a developer machine the server is shared: a restart would break others' work.
+        pytest.skip(
+            "restarts the PostgreSQL server: runs on CI, or locally with CI=1 against "
+            "a cluster of your own (pg_createcluster 15 mine -p 5433)"
+        )
     url = make_url(database_url)
     host, port = url.host or "127.0.0.1", url.port or 5432
     found = _cluster_serving(port)
