@@ -5,9 +5,9 @@ raw ``UPDATE`` or a script with its own connection would pass the ORM by. On Pos
 trigger refuses them in the database itself. ``TRUNCATE`` fires no row trigger, so the test
 suite can still empty its tables; only the database owner can truncate anyway.
 
-The SQL lives here once: ``db.create_all()`` runs it through the ``after_create`` listeners
-below, and the migration ``append_only_triggers`` imports :func:`create_statements` and
-:func:`drop_statements`. SQLite keeps the ORM-level guard only (the suite empties SQLite
+The SQL lives here: ``db.create_all()`` runs it through the ``after_create`` listeners below;
+the migration ``append_only_triggers`` holds a copy of it, so that migration never changes
+meaning when this module does. SQLite keeps the ORM-level guard only (the suite empties SQLite
 tables with DELETE).
 """
 
@@ -43,10 +43,6 @@ def create_statements(table: str) -> list[str]:
         f"CREATE TRIGGER {_trigger_name(table)} BEFORE UPDATE OR DELETE ON {table}"
         f" FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()",
     ]
-
-
-def drop_statements(table: str) -> list[str]:
-    return [f"DROP TRIGGER IF EXISTS {_trigger_name(table)} ON {table}"]
 
 
 def _listen(table) -> None:
