@@ -44,7 +44,7 @@ from typing import TypeVar
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from buurtbudget.domain import ballots as ballot_domain
@@ -69,6 +69,7 @@ from buurtbudget.models import (
     VotingRound,
 )
 from buurtbudget.models._base import utcnow
+from buurtbudget.models.voting import new_ballot_id
 from buurtbudget.services import audit
 from buurtbudget.services.errors import (
     Conflict,
@@ -608,13 +609,20 @@ def _lock_round_setup(voting_round: VotingRound, choices: Choices) -> None:
         check_choices(voting_round, choices)
 
 
-def _new_ballot(voting_round: VotingRound, channel: Channel, choices: Choices, **fields) -> Ballot:
-    ballot = Ballot(round_id=voting_round.id, channel=channel, **fields)
-    ballot.choices = [
-        BallotChoice(project_id=pid, points=points) for pid, points in choices.items() if points
+def _insert_ballot(voting_round: VotingRound, channel: Channel, choices: Choices, **fields) -> None:
+    """INSERT the ballot and its choices (one executemany) right away, without ORM objects:
+    nothing reads them back in this transaction, and the cast path stays cheap."""
+    ballot_id = new_ballot_id()
+    db.session.execute(
+        insert(Ballot).values(id=ballot_id, round_id=voting_round.id, channel=channel, **fields)
+    )
+    rows = [
+        {"ballot_id": ballot_id, "project_id": pid, "points": points}
+        for pid, points in choices.items()
+        if points
     ]
-    db.session.add(ballot)
-    return ballot
+    if rows:
+        db.session.execute(insert(BallotChoice), rows)
 
 
 def _require_voting_open(voting_round: VotingRound) -> None:
@@ -661,8 +669,8 @@ def cast_ballot(
         problem = eligibility_problem(actor, voting_round)
         if problem is not None:
             raise PermissionDenied(problem)
-        if has_voted(actor, voting_round):
-            raise Conflict(ALREADY_VOTED)
+        # No "already voted?" query here: the voter record's unique constraint decides below
+        # (the web pages ask has_voted() once, for their friendlier message).
         voter_fields = {
             "area_id": actor.home_area_id,
             "age_band": age_band_for(actor.birth_year, voting_round.year),
@@ -677,11 +685,12 @@ def cast_ballot(
 
     def write() -> CastResult:
         # The voter record goes in first, on its own: its unique constraint decides.
-        db.session.add(
-            VoterRecord(round_id=round_id, user_id=user_id, voting_code_id=code_id, channel=channel)
-        )
         try:
-            db.session.flush()
+            db.session.execute(
+                insert(VoterRecord).values(
+                    round_id=round_id, user_id=user_id, voting_code_id=code_id, channel=channel
+                )
+            )
         except IntegrityError:
             db.session.rollback()
             raise Conflict(ALREADY_VOTED) from None
@@ -694,7 +703,7 @@ def cast_ballot(
         except ServiceError:
             db.session.rollback()
             raise
-        _new_ballot(
+        _insert_ballot(
             voting_round,
             channel,
             choices,
@@ -786,17 +795,16 @@ def enter_paper_ballot(
 
     def write() -> None:
         _lock_round_setup(voting_round, choices)
-        _new_ballot(
-            voting_round,
-            Channel.PAPER,
-            choices,
-            paper_number=number,
-            area_id=area.id if area else None,
-            age_band=age_band,
-            cast_on=today or date.today(),
-        )
         try:
-            db.session.flush()
+            _insert_ballot(
+                voting_round,
+                Channel.PAPER,
+                choices,
+                paper_number=number,
+                area_id=area.id if area else None,
+                age_band=age_band,
+                cast_on=today or date.today(),
+            )
         except IntegrityError:
             db.session.rollback()
             raise ValidationFailed(duplicate, field="paper_number") from None
