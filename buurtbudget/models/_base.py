@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, event
 from sqlalchemy.types import TypeDecorator
 
 
@@ -31,3 +31,16 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def refuse_orm_changes(model: type, error: type[Exception], noun: str) -> None:
+    """Make rows of ``model`` append-only for the ORM: updating or deleting one raises
+    ``error``. (PostgreSQL also refuses it in the database: see models/append_only.py.)"""
+
+    @event.listens_for(model, "before_update")
+    def _refuse_update(mapper, connection, target):  # noqa: ARG001
+        raise error(f"{noun} cannot be changed")
+
+    @event.listens_for(model, "before_delete")
+    def _refuse_delete(mapper, connection, target):  # noqa: ARG001
+        raise error(f"{noun} cannot be deleted")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from buurtbudget.extensions import db
-from buurtbudget.models._base import UTCDateTime, utcnow
+from buurtbudget.models._base import UTCDateTime, refuse_orm_changes, utcnow
 
 
 class AuditEntry(db.Model):
@@ -28,11 +28,4 @@ class AuditLogIsAppendOnly(RuntimeError):
     pass
 
 
-@event.listens_for(AuditEntry, "before_update")
-def _refuse_update(mapper, connection, target):  # noqa: ARG001
-    raise AuditLogIsAppendOnly("audit entries cannot be changed")
-
-
-@event.listens_for(AuditEntry, "before_delete")
-def _refuse_delete(mapper, connection, target):  # noqa: ARG001
-    raise AuditLogIsAppendOnly("audit entries cannot be deleted")
+refuse_orm_changes(AuditEntry, AuditLogIsAppendOnly, "audit entries")

@@ -21,7 +21,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -38,7 +37,7 @@ from buurtbudget.domain.budget import (
     period_dates,
 )
 from buurtbudget.extensions import db
-from buurtbudget.models._base import UTCDateTime, utcnow
+from buurtbudget.models._base import UTCDateTime, refuse_orm_changes, utcnow
 from buurtbudget.models.geo import Area, Municipality
 from buurtbudget.models.initiative import Attachment, Initiative, Theme
 from buurtbudget.models.user import User
@@ -240,14 +239,7 @@ class LedgerIsAppendOnly(RuntimeError):
     pass
 
 
-@event.listens_for(LedgerEntry, "before_update")
-def _refuse_update(mapper, connection, target):  # noqa: ARG001
-    raise LedgerIsAppendOnly("ledger entries cannot be changed")
-
-
-@event.listens_for(LedgerEntry, "before_delete")
-def _refuse_delete(mapper, connection, target):  # noqa: ARG001
-    raise LedgerIsAppendOnly("ledger entries cannot be deleted")
+refuse_orm_changes(LedgerEntry, LedgerIsAppendOnly, "ledger entries")
 
 
 class CouncilMeeting(db.Model):
