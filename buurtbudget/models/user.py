@@ -98,6 +98,9 @@ class User(UserMixin, db.Model):
     def area_ids_with(self, role: Role) -> set[int]:
         return {a.area_id for a in self.roles if a.role is role and a.area_id is not None}
 
+    def municipality_ids_with(self, *roles: Role) -> set[int]:
+        return {a.municipality_id for a in self.roles if a.role in roles}
+
     @property
     def is_staff(self) -> bool:
         return any(a.role in (Role.COORDINATOR, Role.ADMINISTRATOR) for a in self.roles)

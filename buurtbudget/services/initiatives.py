@@ -101,7 +101,7 @@ def managed_area_ids(user: User | None) -> set[int]:
     if user is None or not user.is_authenticated:
         return set()
     area_ids = user.area_ids_with(Role.COORDINATOR)
-    admin_of = {a.municipality_id for a in user.roles if a.role is Role.ADMINISTRATOR}
+    admin_of = user.municipality_ids_with(Role.ADMINISTRATOR)
     if admin_of:
         area_ids |= set(
             db.session.scalars(select(Area.id).where(Area.municipality_id.in_(admin_of)))

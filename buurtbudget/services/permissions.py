@@ -12,9 +12,7 @@ from buurtbudget.services.errors import PermissionDenied
 def is_admin_of(user: User | None, municipality_id: int | None) -> bool:
     if user is None or not user.is_authenticated:
         return False
-    return any(
-        a.role is Role.ADMINISTRATOR and a.municipality_id == municipality_id for a in user.roles
-    )
+    return municipality_id in user.municipality_ids_with(Role.ADMINISTRATOR)
 
 
 def holds_area_role(user: User | None, role: Role, area: Area) -> bool:

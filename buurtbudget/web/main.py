@@ -43,7 +43,7 @@ def index():
 @public
 def area(area_id: int):
     area = db.session.get(Area, area_id) or abort(404)
-    return render_template("main/area.html", area=area, latest=area.populations[-1:] or None)
+    return render_template("main/area.html", area=area)
 
 
 @bp.route("/language/<lang>", methods=["POST"])

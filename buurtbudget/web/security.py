@@ -34,7 +34,7 @@ def staff_municipality(
 ) -> Municipality:
     """The municipality the user works for in one of ``roles`` (``?municipality=`` picks one
     when there are several, else the first); 403 without such a role."""
-    ids = {r.municipality_id for r in current_user.roles if r.role in roles}
+    ids = current_user.municipality_ids_with(*roles)
     if not ids:
         abort(403)
     wanted = request.args.get("municipality", type=int)

@@ -47,7 +47,7 @@ class AgendaForm(FlaskForm):
 
 
 def _administered() -> list[Municipality]:
-    ids = {a.municipality_id for a in current_user.roles if a.role is Role.ADMINISTRATOR}
+    ids = current_user.municipality_ids_with(Role.ADMINISTRATOR)
     return list(
         db.session.scalars(
             select(Municipality).where(Municipality.id.in_(ids)).order_by(Municipality.name)

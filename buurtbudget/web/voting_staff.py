@@ -136,9 +136,7 @@ def _round(round_id: int) -> VotingRound:
 
 
 def _municipality() -> Municipality:
-    ids = sorted(
-        {r.municipality_id for r in current_user.roles if r.role is not Role.COUNCIL_MEMBER}
-    )
+    ids = sorted(current_user.municipality_ids_with(Role.COORDINATOR, Role.ADMINISTRATOR))
     if not ids:
         abort(403)
     return db.session.get(Municipality, ids[0]) or abort(404)
