@@ -44,7 +44,7 @@ from typing import TypeVar
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, case, func, insert, literal, null, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from buurtbudget.domain import ballots as ballot_domain
@@ -484,6 +484,18 @@ def age_band_for(birth_year: int | None, year: int) -> str | None:
     return None
 
 
+def age_band_sql(birth_year: ColumnElement[int], year: int) -> ColumnElement[str]:
+    """:func:`age_band_for` as an SQL expression, built from the same AGE_BANDS."""
+    age = year - birth_year
+    return case(
+        *(
+            (age >= low if high is None else age.between(low, high), literal(name))
+            for name, low, high in AGE_BANDS
+        ),
+        else_=null(),
+    )
+
+
 def eligibility_problem(user: User | None, voting_round: VotingRound) -> str | None:
     """Why ``user`` may not vote in the round (translated), or None when they may."""
     if user is None or not user.is_authenticated:
@@ -534,23 +546,29 @@ def _translated(error: ballot_domain.BallotError, names: Mapping[str, str]) -> s
     return _(template, **params) if template else error.message
 
 
+def domain_ballot(
+    ballot_type: str, external_ids: Mapping[int, str], choices: Choices
+) -> list[str] | dict[str, int]:
+    """The ballot in the domain's terms (projects by external id, as in pabulib). Raises
+    ValidationFailed for a project not in the round (``external_ids`` maps the round's project
+    ids) or points on a ballot without points."""
+    if any(pid not in external_ids for pid in choices):
+        raise ValidationFailed(_l("This ballot lists a project that is not in this round."))
+    if ballot_type == ballot_domain.CUMULATIVE:
+        return {external_ids[pid]: points for pid, points in choices.items()}
+    if any(points != 1 for points in choices.values()):
+        raise ValidationFailed(_l("This ballot does not use points."))
+    return [external_ids[pid] for pid in choices]
+
+
 def check_choices(voting_round: VotingRound, choices: Choices) -> None:
     """Validate a ballot with the round's rules (domain/ballots.py); raises ValidationFailed
     with every problem, translated, in one message."""
-    by_id = {project.id: project for project in voting_round.projects}
+    external_ids = {project.id: project.external_id for project in voting_round.projects}
     names = {project.external_id: project.name for project in voting_round.projects}
     costs = {project.external_id: project.cost_cents for project in voting_round.projects}
     problems: list[str] = []
-    ballot: list[str] | dict[str, int]
-    unknown = [pid for pid in choices if pid not in by_id]
-    if unknown:
-        raise ValidationFailed(_l("This ballot lists a project that is not in this round."))
-    if voting_round.ballot_type == ballot_domain.CUMULATIVE:
-        ballot = {by_id[pid].external_id: points for pid, points in choices.items()}
-    else:
-        if any(points != 1 for points in choices.values()):
-            raise ValidationFailed(_l("This ballot does not use points."))
-        ballot = [by_id[pid].external_id for pid in choices]
+    ballot = domain_ballot(voting_round.ballot_type, external_ids, choices)
     for error in ballot_domain.validate_ballot(ballot, voting_round.ballot_rules(), costs):
         problems.append(_translated(error, names))
     if problems:
@@ -564,7 +582,7 @@ class CastResult:
     receipt_token: str | None = None
 
 
-def _receipt_hash(token: str) -> str:
+def receipt_hash(token: str) -> str:
     return hashlib.sha256(token.strip().encode()).hexdigest()
 
 
@@ -579,7 +597,7 @@ def _is_transient_conflict(error: OperationalError) -> bool:
     )
 
 
-def _with_write_retries(write: Callable[[], T]) -> T:
+def with_write_retries(write: Callable[[], T]) -> T:
     """Run a write transaction, retrying when SQLite reports "database is locked"."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
@@ -592,6 +610,21 @@ def _with_write_retries(write: Callable[[], T]) -> T:
                 raise Conflict(_l("It is very busy right now. Please try again.")) from None
             time.sleep(0.05 * 2**attempt + secrets.randbelow(50) / 1000)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def hold_round_open(voting_round: VotingRound, phases: tuple[Phase, ...], refusal) -> None:
+    """Re-read the round's dates under a lock that closing waits for, and refuse (``refusal``)
+    unless the round is in one of ``phases``: a ballot commits before the count or not at all.
+    On PostgreSQL the lock is FOR KEY SHARE, which ballots share and which
+    voting_results.close_round's FOR UPDATE waits for; SQLite has a single writer anyway."""
+    db.session.refresh(
+        voting_round,
+        ["closed_at", "voting_opens_at", "voting_closes_at"],
+        with_for_update={"read": True, "key_share": True},
+    )
+    if voting_round.phase() not in phases:
+        db.session.rollback()
+        raise Conflict(refusal)
 
 
 def _lock_round_setup(voting_round: VotingRound, choices: Choices) -> None:
@@ -684,6 +717,7 @@ def cast_ballot(
     cast_on = today or date.today()
 
     def write() -> CastResult:
+        hold_round_open(voting_round, (Phase.VOTING,), VOTING_NOT_OPEN)
         # The voter record goes in first, on its own: its unique constraint decides.
         try:
             db.session.execute(
@@ -708,13 +742,13 @@ def cast_ballot(
             channel,
             choices,
             cast_on=cast_on,
-            receipt_hash=_receipt_hash(token) if token else None,
+            receipt_hash=receipt_hash(token) if token else None,
             **voter_fields,
         )
         db.session.commit()
         return CastResult(cast_on=cast_on, receipt_token=token)
 
-    return _with_write_retries(write)
+    return with_write_retries(write)
 
 
 def ballot_for_receipt(voting_round: VotingRound, receipt_token: str | None) -> Ballot | None:
@@ -724,7 +758,7 @@ def ballot_for_receipt(voting_round: VotingRound, receipt_token: str | None) -> 
     return db.session.scalar(
         select(Ballot).where(
             Ballot.round_id == voting_round.id,
-            Ballot.receipt_hash == _receipt_hash(receipt_token),
+            Ballot.receipt_hash == receipt_hash(receipt_token),
         )
     )
 
@@ -750,6 +784,7 @@ def change_ballot(
     check_choices(voting_round, choices)
 
     def write() -> None:
+        hold_round_open(voting_round, (Phase.VOTING,), VOTING_NOT_OPEN)
         ballot.choices.clear()
         db.session.flush()
         ballot.choices = [
@@ -758,7 +793,7 @@ def change_ballot(
         ballot.cast_on = today or date.today()
         db.session.commit()
 
-    _with_write_retries(write)
+    with_write_retries(write)
 
 
 def enter_paper_ballot(
@@ -774,10 +809,11 @@ def enter_paper_ballot(
     """A coordinator enters one paper ballot; the same ballot rules apply. A paper ballot
     number can be entered once per round."""
     require(can_enter_paper_ballots(actor, voting_round))
+    not_open = _l(
+        "Paper ballots can be entered from the opening of the vote until the round closes."
+    )
     if voting_round.phase() not in (Phase.VOTING, Phase.COUNTING):
-        raise Conflict(
-            _l("Paper ballots can be entered from the opening of the vote until the round closes.")
-        )
+        raise Conflict(not_open)
     number = (paper_number or "").strip()
     if not number:
         raise ValidationFailed(_l("This field is required."), field="paper_number")
@@ -794,6 +830,7 @@ def enter_paper_ballot(
     duplicate = _l("Paper ballot %(number)s has already been entered.", number=number)
 
     def write() -> None:
+        hold_round_open(voting_round, (Phase.VOTING, Phase.COUNTING), not_open)
         _lock_round_setup(voting_round, choices)
         try:
             _insert_ballot(
@@ -821,7 +858,7 @@ def enter_paper_ballot(
         select(Ballot.id).where(Ballot.round_id == voting_round.id, Ballot.paper_number == number)
     ):
         raise ValidationFailed(duplicate, field="paper_number")
-    _with_write_retries(write)
+    with_write_retries(write)
 
 
 # Voting codes --------------------------------------------------------------------------------

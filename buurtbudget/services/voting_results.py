@@ -256,6 +256,11 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
     them at once; residents once they are published (:func:`publish_results`)."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
+    # FOR UPDATE waits for ballots being cast (they hold FOR KEY SHARE on the round, see
+    # voting.hold_round_open) and keeps new ones out until the count is stored.
+    db.session.refresh(
+        voting_round, ["closed_at", "voting_opens_at", "voting_closes_at"], with_for_update=True
+    )
     if voting_round.is_closed:
         raise Conflict(_l("This round is already closed."))
     if voting_round.phase(now) is not Phase.COUNTING:
