@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,15 +83,23 @@ def _init_extensions(app: Flask) -> None:
 
 
 def select_locale() -> str:
-    from flask import current_app
     from flask_login import current_user
+
+    return choose_locale(lambda: current_user.locale if current_user.is_authenticated else None)
+
+
+def choose_locale(user_locale: Callable[[], str | None]) -> str:
+    """The language chosen in this session, else the user's own (asked only then, as it may
+    load the user), else the browser's best match, else the default."""
+    from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
-    if current_user and current_user.is_authenticated and current_user.locale in languages:
-        return current_user.locale
+    own = user_locale()
+    if own in languages:
+        return own
     return (
         request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
     )

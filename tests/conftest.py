@@ -25,6 +25,7 @@ for _key in [k for k in os.environ if k.startswith("BUURTBUDGET_")]:
 
 from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
+from buurtbudget.services import ballot_box  # noqa: E402
 from tests import factories  # noqa: E402
 
 TEST_PASSWORD = factories.TEST_PASSWORD
@@ -112,6 +113,8 @@ def app(_session_app: Flask) -> Iterator[Flask]:
         db.session.remove()
         _empty_all_tables()
         db.session.remove()
+        # Ids start again after emptying: what a process keeps per round must go too.
+        ballot_box.forget_all()
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, request, url_for
+from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
 from flask_login import login_required as _flask_login_required
 
-from buurtbudget.extensions import db
+from buurtbudget.extensions import db, login_manager
 from buurtbudget.models import Municipality, Role
 
 
@@ -27,6 +27,18 @@ def is_safe_next(target: str | None) -> bool:
 
 def redirect_next(target: str | None, fallback: str = "main.index"):
     return redirect(target if is_safe_next(target) else url_for(fallback))
+
+
+def session_token_unchecked() -> str | None:
+    """The session token of the logged-in resident, without loading them (the ballot box's
+    hot path, services/ballot_box.py, lets the database check it in the statement that
+    writes). None when there is none, or when Flask-Login's "strong" session protection would
+    refuse this session (another address or browser): then the normal way applies. Flask-Login
+    has no public call for that check; its identifier generator is the one it uses itself."""
+    token = session.get("_user_id")
+    if token is None or session.get("_id") != login_manager._session_identifier_generator():
+        return None
+    return token
 
 
 def staff_municipality(

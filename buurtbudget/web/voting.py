@@ -8,6 +8,7 @@ decided by services.voting.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from flask import (
@@ -23,7 +24,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_percent
+from flask_babel import force_locale, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -33,13 +34,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
 from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Phase, VotingRound
-from buurtbudget.services import voting, voting_pabulib, voting_results
+from buurtbudget.services import ballot_box, voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
-from buurtbudget.web.security import public
+from buurtbudget.web.security import public, session_token_unchecked
 
 bp = Blueprint("voting", __name__, url_prefix="/rounds")
 
@@ -131,8 +133,13 @@ def _remember(key: str, round_id: int, value) -> None:
 def parse_choices(voting_round: VotingRound, form) -> voting.Choices:
     """Choices from a submitted ballot (checkboxes ``project`` or inputs ``points-<id>``).
     Raises ValidationFailed for anything that is not a whole number of a listed project."""
-    projects = {project.id for project in voting_round.projects}
-    if voting_round.ballot_type == CUMULATIVE:
+    return parse_ballot_form(voting_round.ballot_type, {p.id for p in voting_round.projects}, form)
+
+
+def parse_ballot_form(ballot_type: str, projects: Collection[int], form) -> voting.Choices:
+    """:func:`parse_choices` for a ballot of ``ballot_type`` listing the project ids
+    ``projects``."""
+    if ballot_type == CUMULATIVE:
         choices = {}
         for project_id in projects:
             text = (form.get(f"points-{project_id}") or "").strip()
@@ -282,6 +289,9 @@ def ballot(round_id: int):
 @bp.route("/<int:round_id>/ballot/confirm", methods=["POST"])
 @public
 def confirm(round_id: int):
+    quick = _quick_cast(round_id)
+    if quick is not None:
+        return quick
     voting_round = _round_for_ballot(round_id)
     refusal = _guard_ballot(voting_round)
     if refusal is not None:
@@ -309,6 +319,31 @@ def confirm(round_id: int):
         {"voter": voter_key, "token": result.receipt_token, "cast_on": result.cast_on.isoformat()},
     )
     flash(thanks, "success")
+    return redirect(url_for("voting.receipt", round_id=round_id))
+
+
+def _quick_cast(round_id: int):
+    """The common case (a logged-in resident's valid first ballot) in one statement, without
+    loading the resident or the round (services/ballot_box.py); the redirect to the receipt,
+    or None to take the complete way, which also gives every refusal its message. CSRFProtect
+    has checked the token before any view runs."""
+    token = session_token_unchecked()
+    if token is None or str(round_id) in session.get(CODES_KEY, {}):
+        return None
+    setup = ballot_box.setup_for(round_id)
+    if setup is None:
+        return None
+    try:
+        choices = parse_ballot_form(setup.ballot_type, setup.external_ids, request.form)
+    except ValidationFailed:
+        return None
+    cast = ballot_box.try_cast(setup, token, choices)
+    if cast is None:
+        return None
+    receipt = {"voter": f"user:{cast.user_id}", "token": cast.receipt_token}
+    _remember(RECEIPTS_KEY, round_id, {**receipt, "cast_on": cast.cast_on.isoformat()})
+    with force_locale(choose_locale(lambda: cast.locale)):
+        flash(_("Thank you! Your vote has been counted."), "success")
     return redirect(url_for("voting.receipt", round_id=round_id))
 
 

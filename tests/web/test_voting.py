@@ -375,3 +375,67 @@ def test_staff_of_one_municipality_only(client_for, world):
         assert other_admin.get(f"/staff/rounds/{world['round'].id}/{path}").status_code == 403
     assert db.session.scalar(select(func.count()).select_from(VoterRecord)) == 0
     assert Role.ADMINISTRATOR in {r.role for r in world["other_admin"].roles}
+
+
+# The hot path of casting (services/ballot_box.py) -------------------------------------------
+
+
+def test_after_the_first_ballot_the_hot_path_casts_and_thanks_in_the_voters_language(
+    make, client_for, world, monkeypatch
+):
+    round_id = world["round"].id
+    first, second, _ = world["projects"]
+    client_for(world["resident"]).post(
+        f"/rounds/{round_id}/ballot/confirm", data={"project": [first]}
+    )  # the first ballot locks the round, the complete way
+    dutch = make.resident(world["area"], locale="nl")
+    client = client_for(dutch)
+
+    def complete_way(*args, **kwargs):
+        raise AssertionError("the hot path should have cast this ballot")
+
+    monkeypatch.setattr(voting, "cast_ballot", complete_way)
+    response = client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [second]})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/rounds/{round_id}/receipt")
+    receipt = _text(client.get(f"/rounds/{round_id}/receipt"))
+    assert "Bedankt! Uw stem is geteld." in receipt  # the resident's language, not the browser's
+    assert _ballots() == 2 and voting.has_voted(dutch, world["round"])
+
+    # Voting again goes the complete way, which explains (and writes nothing).
+    again = client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [first]})
+    assert again.status_code == 302 and _ballots() == 2
+
+
+def test_the_hot_path_keeps_csrf_protection(make, csrf_app, world):
+    round_id = world["round"].id
+    first = world["projects"][0]
+    voting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})  # locks
+    resident = make.resident(world["area"])
+    client = csrf_app.test_client()
+    page = _text(client.get("/account/login"))
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    login = {"email": resident.email, "password": "correct horse battery", "csrf_token": token}
+    assert client.post("/account/login", data=login).status_code == 302
+    url = f"/rounds/{round_id}/ballot/confirm"
+    for forged in ({}, {"csrf_token": "forged"}):
+        response = client.post(url, data={"project": [first], **forged})
+        assert response.status_code == 400 and _ballots() == 1
+    assert client.post(url, data={"project": [first], "csrf_token": token}).status_code == 302
+    assert _ballots() == 2
+
+
+def test_the_hot_path_refuses_a_session_from_another_browser(make, client_for, world):
+    """Flask-Login's strong session protection: the session cookie alone, from another
+    browser, does not cast (the complete way then sends the visitor to log in)."""
+    round_id = world["round"].id
+    first = world["projects"][0]
+    voting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})  # locks
+    client = client_for(make.resident(world["area"]))
+    response = client.post(
+        f"/rounds/{round_id}/ballot/confirm",
+        data={"project": [first]},
+        headers={"User-Agent": "another browser"},
+    )
+    assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+    assert _ballots() == 1

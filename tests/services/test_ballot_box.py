@@ -1,0 +1,261 @@
+"""The ballot box's hot path (services/ballot_box.py): it writes exactly what the complete use
+case writes, and answers None, writing nothing, whenever it is not the common case."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import create_engine, func, select, text, update
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Ballot, BallotChoice, Channel, User, VoterRecord, VotingRound
+from buurtbudget.models._base import utcnow
+from buurtbudget.services import ballot_box, voting
+from tests.voting_world import tanthof_round
+
+pytestmark = pytest.mark.usefixtures("english")
+
+
+@pytest.fixture
+def world(make):
+    world = tanthof_round(make)
+    # The first ballot locks the round (the complete use case); the hot path starts after it.
+    first_voter = make.resident(world["area"], birth_year=1960)
+    voting.cast_ballot(first_voter, world["round"], {world["projects"][0]: 1})
+    return world
+
+
+def _counts() -> tuple[int, int, int]:
+    return tuple(
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (VoterRecord, Ballot, BallotChoice)
+    )
+
+
+def _setup(world) -> ballot_box.BallotSetup:
+    setup = ballot_box.setup_for(world["round"].id)
+    assert setup is not None
+    return setup
+
+
+def test_casts_what_the_complete_use_case_casts(make, world):
+    resident = make.resident(world["area"], birth_year=2005, locale="nl")
+    first, second, _ = world["projects"]
+    cast = ballot_box.try_cast(_setup(world), resident.session_token, {first: 1, second: 1})
+    assert cast == ballot_box.QuickCast(resident.id, "nl", date.today(), None)
+    db.session.expire_all()
+    record = db.session.scalars(select(VoterRecord).where(VoterRecord.user_id == resident.id)).one()
+    assert (record.round_id, record.channel) == (world["round"].id, Channel.ONLINE)
+    assert abs(record.voted_at - utcnow()) < timedelta(minutes=1)
+    ballots = db.session.scalars(select(Ballot).where(Ballot.age_band == "age_15_24")).all()
+    assert len(ballots) == 1  # born 2005: 15-24 in the round's year, as age_band_for says
+    ballot = ballots[0]
+    assert voting.age_band_for(2005, world["round"].year) == "age_15_24"
+    assert (ballot.round_id, ballot.channel, ballot.area_id) == (
+        world["round"].id,
+        Channel.ONLINE,
+        world["area"].id,
+    )
+    assert (ballot.cast_on, ballot.receipt_hash, ballot.paper_number) == (date.today(), None, None)
+    assert sorted((c.project_id, c.points) for c in ballot.choices) == [(first, 1), (second, 1)]
+    assert voting.has_voted(resident, world["round"])
+
+
+def test_refuses_without_writing_when_it_is_not_the_common_case(make, world):
+    round_, area, other = world["round"], world["area"], world["other"]
+    first, second, third = world["projects"]
+    setup = _setup(world)
+    resident = make.resident(area)
+    cases = {
+        "unknown session": ("not-a-session-token", {first: 1}),
+        "another area": (make.resident(other).session_token, {first: 1}),
+        "too young": (make.resident(area, birth_year=round_.year - 10).session_token, {first: 1}),
+        "no year of birth": (make.resident(area, birth_year=None).session_token, {first: 1}),
+        "closed account": (
+            make.resident(area, is_active_account=False).session_token,
+            {first: 1},
+        ),
+        "too many projects": (resident.session_token, {first: 1, second: 1, third: 1}),
+        "a project of no round": (resident.session_token, {first: 1, 10**6: 1}),
+        "points on an approval ballot": (resident.session_token, {first: 2}),
+    }
+    before = _counts()
+    for name, (token, choices) in cases.items():
+        assert ballot_box.try_cast(setup, token, choices) is None, name
+        assert _counts() == before, name
+    # ... and the same resident with a valid ballot is accepted, once.
+    assert ballot_box.try_cast(setup, resident.session_token, {first: 1}) is not None
+    assert _counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+    assert ballot_box.try_cast(setup, resident.session_token, {second: 1}) is None
+    assert _counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+
+
+def test_an_unlocked_or_closed_round_has_no_setup(make):
+    world = tanthof_round(make)
+    assert ballot_box.setup_for(world["round"].id) is None  # nobody voted yet: not locked
+    assert ballot_box.setup_for(10**6) is None
+
+
+def test_the_round_is_checked_when_writing_not_when_kept(make, world):
+    """The kept setup of a round that closed, ended or is gone makes the hot path answer None
+    (and forget it), never write."""
+    round_id, first = world["round"].id, world["projects"][0]
+    setup = _setup(world)
+    residents = [make.resident(world["area"]) for _ in range(3)]
+    before = _counts()
+
+    db.session.execute(
+        update(VotingRound)
+        .where(VotingRound.id == round_id)
+        .values(voting_closes_at=utcnow() - timedelta(seconds=1))
+    )
+    db.session.commit()
+    assert ballot_box.try_cast(setup, residents[0].session_token, {first: 1}) is None
+    assert round_id not in ballot_box._kept_setups  # loaded again next time
+
+    db.session.execute(
+        update(VotingRound)
+        .where(VotingRound.id == round_id)
+        .values(voting_closes_at=utcnow() + timedelta(days=1), closed_at=utcnow())
+    )
+    db.session.commit()
+    assert ballot_box.try_cast(setup, residents[1].session_token, {first: 1}) is None
+    assert ballot_box.setup_for(round_id) is None
+
+    # A kept setup of an earlier round with the same id (ids are used again after a reset).
+    stale = ballot_box.BallotSetup(
+        **{**setup.__dict__, "locked_at": setup.locked_at - timedelta(1)}
+    )
+    db.session.execute(update(VotingRound).values(closed_at=None))
+    db.session.commit()
+    assert ballot_box.try_cast(stale, residents[2].session_token, {first: 1}) is None
+    assert _counts() == before
+
+
+def test_a_receipt_when_ballots_may_change(make):
+    world = tanthof_round(make, allow_ballot_change=True)
+    first, second, _ = world["projects"]
+    voting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})
+    resident = make.resident(world["area"])
+    cast = ballot_box.try_cast(_setup(world), resident.session_token, {second: 1})
+    assert cast is not None and cast.receipt_token
+    own = voting.ballot_for_receipt(world["round"], cast.receipt_token)
+    assert [(c.project_id, c.points) for c in own.choices] == [(second, 1)]
+    # Changing goes the complete way (the voter record exists): the hot path refuses.
+    assert ballot_box.try_cast(_setup(world), resident.session_token, {first: 1}) is None
+
+
+def test_cumulative_ballots_keep_their_points(make):
+    world = tanthof_round(
+        make, ballot_type="cumulative", max_points_per_project=5, max_total_points=6
+    )
+    first, second, third = world["projects"]
+    voting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})
+    resident = make.resident(world["area"])
+    setup = _setup(world)
+    assert ballot_box.try_cast(setup, resident.session_token, {first: 6}) is None  # > 5 a project
+    assert ballot_box.try_cast(setup, resident.session_token, {first: 4, second: 2}) is not None
+    db.session.expire_all()
+    assert sorted(
+        db.session.execute(
+            select(BallotChoice.project_id, BallotChoice.points).where(BallotChoice.points > 1)
+        ).all()
+    ) == [(first, 4), (second, 2)]
+    assert third  # not chosen
+
+
+def test_age_band_sql_matches_age_band_for(make):
+    make.resident(make.area(), birth_year=None)
+    for birth_year in range(1900, 2031, 3):
+        make.resident(make.area(), birth_year=birth_year)
+    for year in (2026, 2031):
+        rows = db.session.execute(
+            select(User.birth_year, voting.age_band_sql(User.birth_year, year))
+        ).all()
+        assert len(rows) > 40
+        for birth_year, band in rows:
+            assert band == voting.age_band_for(birth_year, year), (birth_year, year)
+
+
+def _waits_for_lock(app, round_id: int, lock: dict, action, before_release=None):
+    """Hold ``lock`` (with_for_update's arguments) on the round row in another connection, run
+    ``action()`` in a thread with an app context, check that it waits, then run
+    ``before_release(connection)``, commit and return what ``action`` returned."""
+    other = create_engine(db.engine.url)
+    outcome = {}
+    try:
+        with other.connect() as connection:
+            connection.execute(
+                select(VotingRound.id).where(VotingRound.id == round_id).with_for_update(**lock)
+            )
+
+            def run() -> None:
+                with app.app_context(), app.test_request_context():
+                    outcome["value"] = action()
+                    db.session.remove()
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            thread.join(timeout=1.5)
+            assert thread.is_alive(), f"should wait for the lock {lock}"
+            if before_release is not None:
+                before_release(connection)
+            connection.commit()
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+    finally:
+        other.dispose()
+    return outcome["value"]
+
+
+def test_closing_waits_for_ballots_being_cast_and_keeps_later_ones_out(app, make, world):
+    """Close takes the round row FOR UPDATE: a cast that comes while the count runs waits,
+    then sees the round closed and writes nothing (PostgreSQL; SQLite has one writer)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    round_id, first = world["round"].id, world["projects"][0]
+    setup = _setup(world)
+    resident = make.resident(world["area"])
+    token = resident.session_token
+    db.session.commit()
+
+    def close(connection) -> None:
+        connection.execute(
+            text("UPDATE voting_round SET closed_at = now() WHERE id = :id"), {"id": round_id}
+        )
+
+    cast = _waits_for_lock(
+        app,
+        round_id,
+        {},  # FOR UPDATE
+        lambda: ballot_box.try_cast(setup, token, {first: 1}),
+        before_release=close,
+    )
+    assert cast is None
+    db.session.expire_all()
+    assert not voting.has_voted(resident, world["round"])
+
+
+def test_close_round_waits_for_a_ballot_being_cast(app, make, world):
+    """A cast in progress holds FOR KEY SHARE on the round until it commits; close_round's
+    FOR UPDATE waits for it, so the count includes that ballot (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    from buurtbudget.services import voting_results
+
+    round_id = world["round"].id
+    db.session.execute(
+        update(VotingRound)
+        .where(VotingRound.id == round_id)
+        .values(voting_closes_at=utcnow() + timedelta(seconds=3))
+    )
+    db.session.commit()
+
+    def close():
+        voting_round = db.session.get(VotingRound, round_id)
+        now = utcnow() + timedelta(seconds=5)
+        return voting_results.close_round(None, voting_round, now=now)
+
+    assert _waits_for_lock(app, round_id, {"read": True, "key_share": True}, close) is not None
