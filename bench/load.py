@@ -1,22 +1,25 @@
-"""Load bench: residents casting ballots through the real app under gunicorn on PostgreSQL.
+"""Load bench: residents casting ballots through the real app under gunicorn on PostgreSQL,
+against a bare Flask endpoint doing one INSERT, measured in the same run.
 
     .venv/bin/python bench/load.py [--database-url URL] [--voters N] [--concurrency 50 200]
+                                   [--repeats 3] [--workers 2]
 
-Steps (loopback only, bounded: N requests per scenario, each with a 30 s timeout):
+Steps (loopback only, bounded: N requests per measurement, each with a 30 s timeout):
 
 1. (Re)create the PostgreSQL database of ``--database-url`` (default ``bb_reliability_bench``;
    it is DROPPED first) and build the schema with ``flask db upgrade``.
-2. Seed one area with five open initiatives, one open approval round per concurrency level
-   and N residents who may vote.
-3. Start ``gunicorn -w 2`` with the production config and log every resident in (login form,
-   then the ballot page for the CSRF token). Logging in is not measured.
-4. Per concurrency level: N residents cast their ballot in that level's round (POST of the
-   confirm form with the CSRF token, the real cast path), ``concurrency`` at a time.
-5. Start ``gunicorn -w 2`` with bench/bare_app.py (one INSERT per request) and send N requests
-   per level the same way.
-6. Print a table (throughput, p50/p99 latency, ratio to the bare endpoint) and check in the
-   database: ballots == accepted requests == voter records, nobody has two voter records,
-   no ballot without choices.
+2. Seed one area with five open initiatives, N residents who may vote and one open approval
+   round per concurrency level and repetition.
+3. Start ``gunicorn -w 2`` (sync workers) with the production config (rate limiting on), and
+   beside it ``gunicorn -w 2`` with bench/bare_app.py (one INSERT per request). Log every
+   resident in (login form, then the ballot page for the CSRF token); not measured.
+4. ``--repeats`` times, for each concurrency level: N residents cast their ballot in a fresh
+   round (POST of the confirm form with the CSRF token, the real cast path), ``concurrency``
+   at a time; then N requests to the bare endpoint the same way. Interleaving the two lets a
+   machine whose speed drifts (a shared VM) slow both alike.
+5. Print every measurement, then per scenario the repetition with the median throughput and
+   the ratio of the medians; check in the database: ballots == accepted requests == voter
+   records per round, nobody has two voter records, no ballot without choices.
 
 Targets (issue "Under load"): at 50 concurrent, >= 70% of the bare endpoint's throughput and
 p99 < 100 ms. The exit status is 1 when the database check fails (not when a target is missed:
@@ -85,8 +88,9 @@ def measure(send, count: int, concurrency: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--voters", type=int, default=1000, help="requests per scenario")
+    parser.add_argument("--voters", type=int, default=1000, help="requests per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
@@ -110,49 +114,58 @@ def main() -> int:
         DATABASE_URL=args.database_url,
         PASSWORD_HASH_METHOD=env["BUURTBUDGET_PASSWORD_HASH_METHOD"],
     )
+    plan = [(rep, c) for rep in range(args.repeats) for c in args.concurrency]
     with seeding_app.app_context(), seeding_app.test_request_context():
-        election = seed_election(args.voters, rounds=len(args.concurrency))
+        election = seed_election(args.voters, rounds=len(plan))
         db.session.remove()
+    bare_app.create_table(args.database_url)
+    bare_env = dict(env, BENCH_DATABASE_URL=args.database_url)
 
-    rows = []
-    with Gunicorn("buurtbudget:create_app()", env, workers=args.workers) as server:
+    rows = []  # (scenario, concurrency, repetition, round id or None, measurement)
+    with (
+        Gunicorn("buurtbudget:create_app()", env, workers=args.workers) as app_server,
+        Gunicorn("bench.bare_app:create_app()", bare_env, workers=args.workers) as bare_server,
+    ):
         started = time.perf_counter()
         first_round = election.round_ids[0]
         run_concurrently(
-            lambda i: election.voters[i].log_in(server.port, first_round), len(election.voters), 50
+            lambda i: election.voters[i].log_in(app_server.port, first_round),
+            len(election.voters),
+            50,
         )
         print(
             f"logged in {len(election.voters)} residents in "
             f"{time.perf_counter() - started:.1f} s (not measured)"
         )
-        for concurrency, round_id in zip(args.concurrency, election.round_ids, strict=True):
-            projects = election.project_ids[round_id][:2]
-
-            def cast(i, round_id=round_id, projects=projects):
-                result = election.voters[i].cast(server.port, round_id, projects)
-                return result.accepted, result.seconds
-
-            rows.append(
-                ("cast ballot", concurrency, round_id, measure(cast, args.voters, concurrency))
-            )
-
-    bare_app.create_table(args.database_url)
-    bare_env = dict(env, BENCH_DATABASE_URL=args.database_url)
-    with Gunicorn("bench.bare_app:create_app()", bare_env, workers=args.workers) as server:
 
         def insert(_i):
             started = time.perf_counter()
-            status = request(server.port, "POST", "/insert", body="")[0]
+            status = request(bare_server.port, "POST", "/insert", body="")[0]
             return status == 204, time.perf_counter() - started
 
-        for concurrency in args.concurrency:
-            rows.append(
-                ("bare insert", concurrency, None, measure(insert, args.voters, concurrency))
-            )
+        for (rep, concurrency), round_id in zip(plan, election.round_ids, strict=True):
+            projects = election.project_ids[round_id][:2]
 
-    bare = {
-        concurrency: m["throughput"] for name, concurrency, _r, m in rows if name == "bare insert"
-    }
+            def cast(i, round_id=round_id, projects=projects):
+                result = election.voters[i].cast(app_server.port, round_id, projects)
+                return result.accepted, result.seconds
+
+            for name, send, rid in (("cast ballot", cast, round_id), ("bare insert", insert, None)):
+                m = measure(send, args.voters, concurrency)
+                rows.append((name, concurrency, rep, rid, m))
+                print(
+                    f"  repetition {rep + 1}, {name}, {concurrency} concurrent: "
+                    f"{m['throughput']:.0f} req/s, p50 {m['p50']:.1f} ms, p99 {m['p99']:.1f} ms, "
+                    f"accepted {m['accepted']}/{m['requests']}"
+                )
+
+    def median_run(name: str, concurrency: int) -> dict:
+        runs = sorted(
+            (m for n, c, _rep, _rid, m in rows if n == name and c == concurrency),
+            key=lambda m: m["throughput"],
+        )
+        return runs[len(runs) // 2]
+
     header = (
         "scenario",
         "concurrency",
@@ -164,24 +177,28 @@ def main() -> int:
         "ratio vs bare",
     )
     print()
+    print(f"median of {args.repeats} repetitions (by throughput):")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
-    for name, concurrency, _round_id, m in rows:
-        ratio = m["throughput"] / bare[concurrency]
-        print(
-            f"| {name} | {concurrency} | {m['requests']} | {m['accepted']} | "
-            f"{m['throughput']:.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {ratio:.0%} |"
-        )
+    for name in ("cast ballot", "bare insert"):
+        for concurrency in args.concurrency:
+            m = median_run(name, concurrency)
+            ratio = m["throughput"] / median_run("bare insert", concurrency)["throughput"]
+            print(
+                f"| {name} | {concurrency} | {m['requests']} | {m['accepted']} | "
+                f"{m['throughput']:.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {ratio:.0%} |"
+            )
 
     print()
     problems = []
     with seeding_app.app_context():
-        for _name, concurrency, round_id, m in rows:
+        for _name, concurrency, rep, round_id, m in rows:
             if round_id is None:
                 continue
             counts = ballot_counts(round_id)
             print(
-                f"round {round_id} ({concurrency} concurrent): accepted {m['accepted']}, "
+                f"round {round_id} (repetition {rep + 1}, {concurrency} concurrent): "
+                f"accepted {m['accepted']}, "
                 + ", ".join(f"{key} {value}" for key, value in counts.items())
             )
             if not (counts["ballots"] == counts["voter_records"] == m["accepted"]):
@@ -190,9 +207,9 @@ def main() -> int:
                 problems.append(f"round {round_id}: a voter has two records or a ballot is empty")
         db.session.remove()
         db.engine.dispose()
-    at_50 = next((m for name, c, _r, m in rows if name == "cast ballot" and c == 50), None)
-    if at_50 is not None:
-        ratio = at_50["throughput"] / bare[50]
+    if 50 in args.concurrency:
+        at_50 = median_run("cast ballot", 50)
+        ratio = at_50["throughput"] / median_run("bare insert", 50)["throughput"]
         print(
             f"targets at 50 concurrent: throughput ratio {ratio:.0%} (target >= "
             f"{TARGET_RATIO:.0%}): {'met' if ratio >= TARGET_RATIO else 'MISSED'}; "

@@ -39,14 +39,15 @@ def free_port() -> int:
 
 
 def app_environment(database_url: str, **extra: str) -> dict[str, str]:
-    """Environment for the production app on ``database_url``: no login throttling (every
-    voter logs in from 127.0.0.1) and a cheap password hash (login is not measured)."""
+    """Environment for the production app on ``database_url``, rate limiting on as in
+    production but with a login limit every voter (all from 127.0.0.1) stays under, and a
+    cheap password hash (login is not measured)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUURTBUDGET_")}
     env.update(
         BUURTBUDGET_ENV="production",
         BUURTBUDGET_SECRET_KEY="bench-" + "k" * 40,
         BUURTBUDGET_DATABASE_URL=database_url,
-        BUURTBUDGET_RATELIMIT_ENABLED="false",
+        BUURTBUDGET_LOGIN_RATE_LIMIT="1000000 per minute",
         BUURTBUDGET_PASSWORD_HASH_METHOD=CHEAP_HASH,
         PYTHONPATH=str(ROOT),
     )
