@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 
+from flask import current_app
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -108,31 +109,46 @@ class BallotSetup:
         return not ballot_domain.validate_ballot(ballot, self.rules, self.costs)
 
 
-_kept_setups: dict[int, BallotSetup] = {}
+@dataclass
+class _Kept:
+    """What one app keeps in this process: per round its setup, and the statements built
+    for it. Kept per app, as two apps (on two databases) may run in one process."""
+
+    setups: dict[int, BallotSetup] = field(default_factory=dict)
+    statements: dict[tuple[int, str], tuple[BallotSetup, object]] = field(default_factory=dict)
+
+
+def _kept() -> _Kept:
+    return current_app.extensions.setdefault("ballot_box", _Kept())
 
 
 def setup_for(round_id: int) -> BallotSetup | None:
     """The setup of a locked, unclosed round (kept after the first call), else None."""
-    setup = _kept_setups.get(round_id)
+    kept = _kept().setups
+    setup = kept.get(round_id)
     if setup is None:
         options = (selectinload(VotingRound.areas), selectinload(VotingRound.projects))
         voting_round = db.session.get(VotingRound, round_id, options=options)
         if voting_round is None or not voting_round.is_locked or voting_round.is_closed:
             return None
-        if len(_kept_setups) >= MAX_KEPT_SETUPS:
-            _kept_setups.clear()
-        setup = _kept_setups[round_id] = BallotSetup.of(voting_round)
+        if len(kept) >= MAX_KEPT_SETUPS:
+            kept.clear()
+        setup = kept[round_id] = BallotSetup.of(voting_round)
     return setup
 
 
+def is_kept(round_id: int) -> bool:
+    return round_id in _kept().setups
+
+
 def forget(round_id: int) -> None:
-    _kept_setups.pop(round_id, None)
+    _kept().setups.pop(round_id, None)
 
 
 def forget_all() -> None:
     """For tests, which empty the database and so use round ids again."""
-    _kept_setups.clear()
-    _built.clear()
+    _kept().setups.clear()
+    _kept().statements.clear()
 
 
 @dataclass(frozen=True)
@@ -180,16 +196,15 @@ def try_cast(setup: BallotSetup, session_token: str, choices: voting.Choices) ->
 # Built once per setup and run with the cast's values as parameters: building SQLAlchemy
 # constructs of this size costs more CPU than running them.
 
-_built: dict[tuple[int, str], tuple[BallotSetup, object]] = {}
-
 
 def _statements(setup: BallotSetup, build):
+    built = _kept().statements
     key = (setup.round_id, build.__name__)
-    kept = _built.get(key)
+    kept = built.get(key)
     if kept is None or kept[0] is not setup:
-        if len(_built) >= 2 * MAX_KEPT_SETUPS:
-            _built.clear()
-        kept = _built[key] = (setup, build(setup))
+        if len(built) >= 2 * MAX_KEPT_SETUPS:
+            built.clear()
+        kept = built[key] = (setup, build(setup))
     return kept[1]
 
 

@@ -113,7 +113,7 @@ def test_the_round_is_checked_when_writing_not_when_kept(make, world):
     )
     db.session.commit()
     assert ballot_box.try_cast(setup, residents[0].session_token, {first: 1}) is None
-    assert round_id not in ballot_box._kept_setups  # loaded again next time
+    assert not ballot_box.is_kept(round_id)  # loaded again next time
 
     db.session.execute(
         update(VotingRound)
