@@ -115,7 +115,7 @@ class _Kept:
     for it. Kept per app, as two apps (on two databases) may run in one process."""
 
     setups: dict[int, BallotSetup] = field(default_factory=dict)
-    statements: dict[tuple[int, str], tuple[BallotSetup, object]] = field(default_factory=dict)
+    statements: dict[int, tuple[BallotSetup, object]] = field(default_factory=dict)
 
 
 def _kept() -> _Kept:
@@ -175,12 +175,8 @@ def try_cast(setup: BallotSetup, session_token: str, choices: voting.Choices) ->
         "project_ids": [pid for pid, _points in chosen],
         "points": [points for _pid, points in chosen],
     }
-    if db.session.get_bind().dialect.name == "postgresql":
-        statements = _statements(setup, _postgresql_statements)
-        write = partial(_cast_postgresql, setup, statements, params)
-    else:
-        statements = _statements(setup, _sqlite_statements)
-        write = partial(_cast_sqlite, setup, statements, params)
+    cast = _cast_postgresql if _on_postgresql() else _cast_sqlite
+    write = partial(cast, setup, _statements(setup), params)
     try:
         user_id, locale = voting.with_write_retries(write)
     except IntegrityError:
@@ -197,14 +193,19 @@ def try_cast(setup: BallotSetup, session_token: str, choices: voting.Choices) ->
 # constructs of this size costs more CPU than running them.
 
 
-def _statements(setup: BallotSetup, build):
+def _on_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _statements(setup: BallotSetup):
+    """The statements of ``setup`` for this app's database, built on first use."""
     built = _kept().statements
-    key = (setup.round_id, build.__name__)
-    kept = built.get(key)
+    kept = built.get(setup.round_id)
     if kept is None or kept[0] is not setup:
-        if len(built) >= 2 * MAX_KEPT_SETUPS:
+        if len(built) >= MAX_KEPT_SETUPS:
             built.clear()
-        kept = built[key] = (setup, build(setup))
+        build = _postgresql_statements if _on_postgresql() else _sqlite_statements
+        kept = built[setup.round_id] = (setup, build(setup))
     return kept[1]
 
 

@@ -612,16 +612,16 @@ def with_write_retries(write: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# What decides whether a round is open; re-read under a lock by casting and closing.
+ROUND_DATES = ["closed_at", "voting_opens_at", "voting_closes_at"]
+
+
 def hold_round_open(voting_round: VotingRound, phases: tuple[Phase, ...], refusal) -> None:
     """Re-read the round's dates under a lock that closing waits for, and refuse (``refusal``)
     unless the round is in one of ``phases``: a ballot commits before the count or not at all.
     On PostgreSQL the lock is FOR KEY SHARE, which ballots share and which
     voting_results.close_round's FOR UPDATE waits for; SQLite has a single writer anyway."""
-    db.session.refresh(
-        voting_round,
-        ["closed_at", "voting_opens_at", "voting_closes_at"],
-        with_for_update={"read": True, "key_share": True},
-    )
+    db.session.refresh(voting_round, ROUND_DATES, with_for_update={"read": True, "key_share": True})
     if voting_round.phase() not in phases:
         db.session.rollback()
         raise Conflict(refusal)

@@ -42,7 +42,7 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict
 from buurtbudget.services.permissions import require
-from buurtbudget.services.voting import can_manage_round, eligible_residents_count
+from buurtbudget.services.voting import ROUND_DATES, can_manage_round, eligible_residents_count
 
 EURO = 100
 # pabulib's names for how a ballot was cast; imported ballots keep no method.
@@ -258,9 +258,7 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         require(can_manage_round(actor, voting_round))
     # FOR UPDATE waits for ballots being cast (they hold FOR KEY SHARE on the round, see
     # voting.hold_round_open) and keeps new ones out until the count is stored.
-    db.session.refresh(
-        voting_round, ["closed_at", "voting_opens_at", "voting_closes_at"], with_for_update=True
-    )
+    db.session.refresh(voting_round, ROUND_DATES, with_for_update=True)
     if voting_round.is_closed:
         raise Conflict(_l("This round is already closed."))
     if voting_round.phase(now) is not Phase.COUNTING:

@@ -109,7 +109,11 @@ def _has_voted(voting_round: VotingRound) -> bool:
 
 
 def _voter_key() -> str:
-    return f"user:{current_user.id}" if current_user.is_authenticated else "code"
+    return _user_voter_key(current_user.id) if current_user.is_authenticated else "code"
+
+
+def _user_voter_key(user_id: int) -> str:
+    return f"user:{user_id}"
 
 
 def _receipt(voting_round: VotingRound) -> dict | None:
@@ -313,11 +317,13 @@ def confirm(round_id: int):
     result = voting.cast_ballot(actor, voting_round, choices, voting_code=code)
     if code:
         _remember(CODES_KEY, round_id, None)
-    _remember(
-        RECEIPTS_KEY,
-        round_id,
-        {"voter": voter_key, "token": result.receipt_token, "cast_on": result.cast_on.isoformat()},
-    )
+    return _to_receipt(round_id, voter_key, result.receipt_token, result.cast_on, thanks)
+
+
+def _to_receipt(round_id: int, voter_key: str, token: str | None, cast_on: date, thanks: str):
+    """After casting: remember the receipt in this browser, thank, show the receipt."""
+    receipt = {"voter": voter_key, "token": token, "cast_on": cast_on.isoformat()}
+    _remember(RECEIPTS_KEY, round_id, receipt)
     flash(thanks, "success")
     return redirect(url_for("voting.receipt", round_id=round_id))
 
@@ -340,11 +346,10 @@ def _quick_cast(round_id: int):
     cast = ballot_box.try_cast(setup, token, choices)
     if cast is None:
         return None
-    receipt = {"voter": f"user:{cast.user_id}", "token": cast.receipt_token}
-    _remember(RECEIPTS_KEY, round_id, {**receipt, "cast_on": cast.cast_on.isoformat()})
     with force_locale(choose_locale(lambda: cast.locale)):
-        flash(_("Thank you! Your vote has been counted."), "success")
-    return redirect(url_for("voting.receipt", round_id=round_id))
+        thanks = _("Thank you! Your vote has been counted.")
+    voter_key = _user_voter_key(cast.user_id)
+    return _to_receipt(round_id, voter_key, cast.receipt_token, cast.cast_on, thanks)
 
 
 @bp.route("/<int:round_id>/receipt")
