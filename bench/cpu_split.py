@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,13 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import bare_app  # noqa: E402
-from bench.load import recreate_database  # noqa: E402
 from bench.voters import (  # noqa: E402
     Gunicorn,
-    app_environment,
+    prepare_election,
     request,
     run_concurrently,
-    seed_election,
 )
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bb_cpu_split_bench"
@@ -94,27 +91,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    recreate_database(args.database_url)
-    env = app_environment(args.database_url)
-    subprocess.run(
-        [str(Path(sys.executable).with_name("flask")), "--app", "buurtbudget", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    from buurtbudget.app import create_app
-    from buurtbudget.extensions import db
-
-    seeding_app = create_app(
-        "production",
-        SECRET_KEY="seed-only-for-the-bench",  # noqa: S106
-        DATABASE_URL=args.database_url,
-        PASSWORD_HASH_METHOD=env["BUURTBUDGET_PASSWORD_HASH_METHOD"],
-    )
-    with seeding_app.app_context(), seeding_app.test_request_context():
-        election = seed_election(args.voters)
-        db.session.remove()
+    env, _seeding_app, election = prepare_election(args.database_url, args.voters)
     round_id = election.round_ids[0]
     projects = election.project_ids[round_id][:2]
     with Gunicorn("buurtbudget:create_app()", env, workers=args.workers) as server:

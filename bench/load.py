@@ -29,7 +29,6 @@ the table says that).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,31 +36,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench import bare_app  # noqa: E402
 from bench.voters import (  # noqa: E402
     Gunicorn,
-    app_environment,
     ballot_counts,
+    prepare_election,
     request,
     run_concurrently,
-    seed_election,
 )
+from buurtbudget.extensions import db  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bb_reliability_bench"
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 100
-
-
-def recreate_database(url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -95,29 +84,8 @@ def main() -> int:
     args = parser.parse_args()
 
     print(f"database: {make_url(args.database_url).render_as_string(hide_password=True)}")
-    recreate_database(args.database_url)
-    env = app_environment(args.database_url)
-    subprocess.run(
-        [str(Path(sys.executable).with_name("flask")), "--app", "buurtbudget", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-
-    from buurtbudget.app import create_app
-    from buurtbudget.extensions import db
-
-    seeding_app = create_app(
-        "production",
-        SECRET_KEY="seed-only-for-the-bench",  # noqa: S106
-        DATABASE_URL=args.database_url,
-        PASSWORD_HASH_METHOD=env["BUURTBUDGET_PASSWORD_HASH_METHOD"],
-    )
     plan = [(rep, c) for rep in range(args.repeats) for c in args.concurrency]
-    with seeding_app.app_context(), seeding_app.test_request_context():
-        election = seed_election(args.voters, rounds=len(plan))
-        db.session.remove()
+    env, seeding_app, election = prepare_election(args.database_url, args.voters, len(plan))
     bare_app.create_table(args.database_url)
     bare_env = dict(env, BENCH_DATABASE_URL=args.database_url)
 

@@ -310,6 +310,48 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
     return election
 
 
+def recreate_database(url: str) -> None:
+    """DROP the PostgreSQL database of ``url`` and create it empty."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def prepare_election(database_url: str, voter_count: int, rounds: int = 1):
+    """For the benches: (re)create the PostgreSQL database (DROPPED first), build its schema
+    with ``flask db upgrade`` and seed :func:`seed_election`. Returns the environment for
+    gunicorn (:func:`app_environment`), the seeding app (for checks afterwards) and the
+    election."""
+    from buurtbudget.app import create_app
+    from buurtbudget.extensions import db
+
+    recreate_database(database_url)
+    env = app_environment(database_url)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("flask")), "--app", "buurtbudget", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    seeding_app = create_app(
+        "production",
+        SECRET_KEY="seed-only-for-the-bench",  # noqa: S106
+        DATABASE_URL=database_url,
+        PASSWORD_HASH_METHOD=env["BUURTBUDGET_PASSWORD_HASH_METHOD"],
+    )
+    with seeding_app.app_context(), seeding_app.test_request_context():
+        election = seed_election(voter_count, rounds=rounds)
+        db.session.remove()
+    return env, seeding_app, election
+
+
 def ballot_counts(round_id: int) -> dict[str, int]:
     """In the current app context: the round's ballots, voter records, voters with more than
     one record, voter records without a ballot count, ballots without choices."""
