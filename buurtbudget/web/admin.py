@@ -6,7 +6,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from wtforms import EmailField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -17,18 +16,18 @@ from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
 from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import is_admin_of
-from buurtbudget.web.forms import ConfirmForm, attach_error
+from buurtbudget.web.forms import ConfirmForm, Form, attach_error
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, staff_municipality, staff_required
 
 bp = Blueprint("admin", __name__, url_prefix="/staff")
 
 
-class HomeAreaForm(FlaskForm):
+class HomeAreaForm(Form):
     area = SelectField(_l("Area"), coerce=int, validators=[DataRequired()])
 
 
-class GrantRoleForm(FlaskForm):
+class GrantRoleForm(Form):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
     role = SelectField(
         _l("Role"),

@@ -6,7 +6,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -26,7 +25,7 @@ from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Municipality
 from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
-from buurtbudget.web.forms import attach_error
+from buurtbudget.web.forms import Form, attach_error
 from buurtbudget.web.security import login_required, public, redirect_next
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
@@ -40,7 +39,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(
         _l("E-mail address"), validators=[DataRequired(), Length(max=254)], filters=[_strip]
     )
@@ -48,7 +47,7 @@ class LoginForm(FlaskForm):
     remember = BooleanField(_l("Keep me logged in on this device"))
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     display_name = StringField(
         _l("Name shown to others"), validators=[DataRequired(), Length(max=80)]
     )
@@ -93,7 +92,7 @@ class RegisterForm(FlaskForm):
             )
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
     confirm = PasswordField(

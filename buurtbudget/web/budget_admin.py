@@ -11,7 +11,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
@@ -43,6 +42,7 @@ from buurtbudget.web.formatting import format_cents
 from buurtbudget.web.forms import (
     ConfirmForm,
     EuroField,
+    Form,
     attach_error,
     form_status,
     require_confirmation,
@@ -81,7 +81,7 @@ def inject_labels():
 # Forms ---------------------------------------------------------------------------------------
 
 
-class ModelForm(FlaskForm):
+class ModelForm(Form):
     kind = SelectField(
         _l("Budget model"),
         choices=[SelectChoice(k.value, label) for k, label in MODEL_LABELS.items()],
@@ -173,7 +173,7 @@ class ModelForm(FlaskForm):
         )
 
 
-class PeriodForm(FlaskForm):
+class PeriodForm(Form):
     area = SelectField(_l("Area"), coerce=int, validators=[InputRequired()])
     year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
     half = SelectField(
@@ -183,7 +183,7 @@ class PeriodForm(FlaskForm):
     )
 
 
-class IssueForm(FlaskForm):
+class IssueForm(Form):
     households = TextAreaField(
         _l("Addresses of the households"),
         validators=[Optional(), Length(max=MAX_HOUSEHOLD_LIST)],
@@ -195,7 +195,7 @@ class IssueForm(FlaskForm):
     upload = FileField(_l("Address file (CSV)"))
 
 
-class ReturnForm(FlaskForm):
+class ReturnForm(Form):
     initiative = SelectField(_l("Initiative"), coerce=int, validators=[DataRequired()])
     amount = EuroField(_l("Amount paid back (EUR)"), validators=[InputRequired()])
     memo = StringField(_l("Note"), validators=[DataRequired(), Length(max=300)])

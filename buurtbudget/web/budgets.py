@@ -18,7 +18,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import func, select
 from wtforms import (
@@ -67,7 +66,7 @@ from buurtbudget.services import (
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
 from buurtbudget.web.formatting import format_cents
-from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
+from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, role_required, staff_required
 
@@ -140,12 +139,12 @@ def _amount_field(label=None) -> StringField:
     )
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     summary = TextAreaField(_l("Account by the coordinator"), validators=[Length(max=20_000)])
     publish = BooleanField(_l("Publish the report"))
 
 
-class RedeemForm(FlaskForm):
+class RedeemForm(Form):
     code = StringField(
         _l("Cheque code"),
         validators=[DataRequired(), Length(max=40)],
@@ -153,7 +152,7 @@ class RedeemForm(FlaskForm):
     )
 
 
-class PayoutForm(AmountMixin, FlaskForm):
+class PayoutForm(AmountMixin, Form):
     amount = _amount_field()
     description = TextAreaField(
         _l("What was the money spent on?"), validators=[DataRequired(), Length(max=1000)]
@@ -161,11 +160,11 @@ class PayoutForm(AmountMixin, FlaskForm):
     receipts = MultipleFileField(_l("Receipts (PDF or photo)"))
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(Form):
     held_on = DateField(_l("Date of the meeting"), validators=[InputRequired()])
     attendees_count = IntegerField(
         _l("Number of attendees"), validators=[InputRequired(), NumberRange(0, 100_000)]
@@ -174,7 +173,7 @@ class MeetingForm(FlaskForm):
     minutes = TextAreaField(_l("Minutes"), validators=[Optional(), Length(max=20_000)])
 
 
-class DecisionForm(AmountMixin, FlaskForm):
+class DecisionForm(AmountMixin, Form):
     title = StringField(_l("Decision"), validators=[DataRequired(), Length(max=200)])
     amount = StringField(
         _l("Amount (EUR)"),
@@ -192,14 +191,14 @@ class DecisionForm(AmountMixin, FlaskForm):
     initiative = SelectField(_l("Initiative"), coerce=int, validators=[Optional()])
 
 
-class ProgrammeLineForm(AmountMixin, FlaskForm):
+class ProgrammeLineForm(AmountMixin, Form):
     theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])
     initiative = SelectField(_l("Initiative"), coerce=int, validators=[Optional()])
     amount = _amount_field(_l("Indicative amount (EUR)"))
     note = StringField(_l("Note"), validators=[Optional(), Length(max=300)])
 
 
-class DirectSpendForm(AmountMixin, FlaskForm):
+class DirectSpendForm(AmountMixin, Form):
     amount = _amount_field()
     purpose = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=300)])
     theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])

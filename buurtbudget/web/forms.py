@@ -3,18 +3,54 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 
-from flask import abort
-from flask_babel import format_decimal
+from babel.support import Translations
+from flask import abort, current_app
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
+from wtforms.i18n import messages_path
 
 from buurtbudget.domain.budget import InvalidAmount, parse_euros
 from buurtbudget.services.errors import ServiceError
 
 
-class ConfirmForm(FlaskForm):
+@cache
+def _wtforms_catalogue(locale: str) -> Translations:
+    """WTForms' own messages ("This field is required.") in ``locale``, read once per process.
+    Flask-WTF reads and parses this catalogue again in every request that builds a form, and
+    every page builds the language form: that was a fifth of the CPU of a form post
+    (bench/cpu_split.py under py-spy)."""
+    return Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class _WTFormsMessages:
+    """The translations WTForms asks for its messages, in the language of this request."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalogue(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
+
+
+_WTFORMS_MESSAGES = _WTFormsMessages()
+
+
+class Form(FlaskForm):
+    """The base of every form in the app (tests/web/test_forms.py checks): Flask-WTF's form,
+    with WTForms' messages read once per process instead of once per request."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return _WTFORMS_MESSAGES
+
+
+class ConfirmForm(Form):
     """An empty form: its POST carries only the CSRF token, after the user confirmed (or from
     a page whose fields the view reads itself, like the ballot)."""
 

@@ -6,7 +6,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
@@ -16,14 +15,14 @@ from buurtbudget.models import Area, WorkingGroup
 from buurtbudget.services import initiatives, themes, working_groups
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area
-from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
+from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, public
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
 
-class GroupForm(FlaskForm):
+class GroupForm(Form):
     area_id = SelectField(_l("Area"), coerce=int, validators=[DataRequired()])
     theme_id = SelectField(_l("Theme"), coerce=int, validators=[DataRequired()])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=working_groups.NAME_MAX)])
@@ -39,7 +38,7 @@ class GroupForm(FlaskForm):
     )
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     body = TextAreaField(
         _l("Message"), validators=[DataRequired(), Length(max=working_groups.MESSAGE_MAX)]
     )

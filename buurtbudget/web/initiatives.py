@@ -17,7 +17,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
@@ -50,6 +49,7 @@ from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.web.forms import (
     ConfirmForm,
     EuroField,
+    Form,
     attach_error,
     form_status,
     require_confirmation,
@@ -85,7 +85,7 @@ def _optional_int(value) -> int:
     return int(value)
 
 
-class InitiativeForm(FlaskForm):
+class InitiativeForm(Form):
     area_id = SelectField(_l("Area"), coerce=int, validators=[InputRequired()])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=initiatives.TITLE_MAX)])
     description = TextAreaField(
@@ -143,7 +143,7 @@ class InitiativeForm(FlaskForm):
         )
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     reason = TextAreaField(
         _l("Reason"), validators=[Optional(), Length(max=lifecycle.REASON_MAX_LENGTH)]
     )
@@ -157,26 +157,26 @@ class StatusForm(FlaskForm):
     )
 
 
-class CommentForm(FlaskForm):
+class CommentForm(Form):
     body = TextAreaField(
         _l("Your comment"), validators=[DataRequired(), Length(max=comments.BODY_MAX)]
     )
 
 
-class HideCommentForm(FlaskForm):
+class HideCommentForm(Form):
     reason = StringField(
         _l("Reason for hiding"), validators=[DataRequired(), Length(max=comments.REASON_MAX)]
     )
 
 
-class ReportCommentForm(FlaskForm):
+class ReportCommentForm(Form):
     reason = StringField(
         _l("What is wrong with this comment?"),
         validators=[Optional(), Length(max=comments.REASON_MAX)],
     )
 
 
-class AttachmentForm(FlaskForm):
+class AttachmentForm(Form):
     file = FileField(
         _l("Image or PDF"),
         validators=[FileRequired()],
@@ -184,7 +184,7 @@ class AttachmentForm(FlaskForm):
     )
 
 
-class BrowseForm(FlaskForm):
+class BrowseForm(Form):
     class Meta:
         csrf = False  # a GET search form changes nothing
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, session
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import HiddenField
 
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality
+from buurtbudget.web.forms import Form
 from buurtbudget.web.security import public, redirect_next
 
 bp = Blueprint("main", __name__)
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     next = HiddenField()
 
 

@@ -6,7 +6,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -17,14 +16,14 @@ from buurtbudget.models import Area, Municipality, Role, Theme
 from buurtbudget.services import themes
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
-from buurtbudget.web.forms import attach_error, form_status
+from buurtbudget.web.forms import Form, attach_error, form_status
 from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.security import public, role_required, staff_required
 
 bp = Blueprint("themes", __name__)
 
 
-class ThemeForm(FlaskForm):
+class ThemeForm(Form):
     municipality_id = SelectField(_l("Municipality"), coerce=int, validators=[InputRequired()])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=themes.NAME_MAX)])
     description = StringField(
@@ -33,7 +32,7 @@ class ThemeForm(FlaskForm):
     is_active = BooleanField(_l("Residents can choose this theme"), default=True)
 
 
-class AgendaForm(FlaskForm):
+class AgendaForm(Form):
     year = IntegerField(
         _l("Year"),
         validators=[InputRequired(), NumberRange(min=themes.YEARS[0], max=themes.YEARS[1])],

@@ -28,7 +28,6 @@ from flask_babel import force_locale, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import StringField
@@ -40,7 +39,7 @@ from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Phase, VotingRound
 from buurtbudget.services import ballot_box, voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
-from buurtbudget.web.forms import ConfirmForm, attach_error, form_status, require_confirmation
+from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
 from buurtbudget.web.security import public, session_token_unchecked
 
 bp = Blueprint("voting", __name__, url_prefix="/rounds")
@@ -49,11 +48,11 @@ CODES_KEY = "voting_codes"  # round id -> the checked voting code of this browse
 RECEIPTS_KEY = "ballot_receipts"  # round id -> {"voter": ..., "token": ..., "cast_on": ...}
 
 
-class ReceiptForm(FlaskForm):
+class ReceiptForm(Form):
     receipt = StringField(_l("Receipt code"), validators=[Length(max=100)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         _l("Voting code"),
         validators=[DataRequired(), Length(max=40)],

@@ -22,7 +22,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import (
@@ -41,7 +40,7 @@ from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role
 from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
-from buurtbudget.web.forms import ConfirmForm, EuroField, attach_error, form_status
+from buurtbudget.web.forms import ConfirmForm, EuroField, Form, attach_error, form_status
 from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.security import role_required, staff_required
 from buurtbudget.web.voting import parse_choices
@@ -51,7 +50,7 @@ bp = Blueprint("voting_staff", __name__, url_prefix="/staff/rounds")
 DATE_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class RoundForm(FlaskForm):
+class RoundForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=voting.TITLE_MAX)])
     description = TextAreaField(
         _l("Description"), validators=[Optional(), Length(max=voting.DESCRIPTION_MAX)]
@@ -105,7 +104,7 @@ class RoundForm(FlaskForm):
     )
 
 
-class PaperBallotForm(FlaskForm):
+class PaperBallotForm(Form):
     paper_number = StringField(
         _l("Ballot paper number"),
         validators=[DataRequired(), Length(max=voting.PAPER_NUMBER_MAX)],
@@ -114,7 +113,7 @@ class PaperBallotForm(FlaskForm):
     age_band = SelectField(_l("Age of the voter (if on the form)"))
 
 
-class CodesForm(FlaskForm):
+class CodesForm(Form):
     recipients = TextAreaField(
         _l("Recipients, one per line"),
         validators=[DataRequired(), Length(max=2_000_000)],
@@ -122,7 +121,7 @@ class CodesForm(FlaskForm):
     )
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(_l("pabulib file (.pb)"), validators=[FileRequired()])
     area = SelectField(_l("Area"), coerce=int)
     rule_name = SelectField(_l("Counting rule"))

@@ -10,7 +10,6 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -20,7 +19,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, VotingRound
 from buurtbudget.services import voting, weighting
 from buurtbudget.services.errors import ServiceError
-from buurtbudget.web.forms import attach_error
+from buurtbudget.web.forms import Form, attach_error
 from buurtbudget.web.security import public, staff_required
 
 bp = Blueprint("weighting", __name__)
@@ -28,7 +27,7 @@ bp = Blueprint("weighting", __name__)
 _NUMBER = [Length(max=20)]
 
 
-class WeightingForm(FlaskForm):
+class WeightingForm(Form):
     enabled = BooleanField(_l("Correct this round for differences in turnout"))
     method = SelectField(
         _l("Voter weights"),

@@ -74,3 +74,29 @@ def test_every_text_has_a_dutch_translation():
     }
     missing = sorted(_source_message_ids() - translated)
     assert missing == [], "run `make messages` and translate: " + "; ".join(missing[:20])
+
+
+def test_form_messages_of_wtforms_follow_the_language_of_each_request(app, make, client_for):
+    """WTForms' own messages come from a catalogue read once per process
+    (web/forms.py); each request still gets them in its own language."""
+    client = client_for(make.resident())
+    for lang, expected in (("nl", "Dit veld is vereist."), ("en", "This field is required.")):
+        client.post(f"/language/{lang}", data={"next": "/"})
+        page = client.post("/initiatives/new", data={"title": ""}).get_data(as_text=True)
+        assert expected in page, lang
+
+
+def test_every_form_reads_the_wtforms_catalogue_once(app):
+    """The app (fixture) has imported every blueprint, and so every form."""
+    from flask_wtf import FlaskForm
+
+    from buurtbudget.web.forms import Form
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ours = [c for c in subclasses(FlaskForm) if c.__module__.startswith("buurtbudget.")]
+    assert len(ours) > 20
+    assert [c.__qualname__ for c in ours if not issubclass(c, Form)] == []
