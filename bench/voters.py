@@ -349,6 +349,11 @@ def prepare_election(database_url: str, voter_count: int, rounds: int = 1):
     with seeding_app.app_context(), seeding_app.test_request_context():
         election = seed_election(voter_count, rounds=rounds)
         db.session.remove()
+        # Statistics, as autovacuum keeps them on a live database: without them the planner
+        # may find a resident by area instead of by the unique session token, a scan of
+        # every resident of the area per cast.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")
     return env, seeding_app, election
 
 

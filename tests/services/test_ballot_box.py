@@ -259,3 +259,82 @@ def test_close_round_waits_for_a_ballot_being_cast(app, make, world):
         return voting_results.close_round(None, voting_round, now=now)
 
     assert _waits_for_lock(app, round_id, {"read": True, "key_share": True}, close) is not None
+
+
+def _statement(sql: str) -> ballot_box.DriverSQL:
+    return ballot_box.DriverSQL(sql, {}, {})
+
+
+def _pool_still_works() -> None:
+    """Every connection the pool hands out works and is not left in autocommit."""
+    db.session.remove()
+    held = [db.engine.connect() for _ in range(db.engine.pool.checkedin() + 1)]
+    try:
+        for connection in held:
+            assert connection.scalar(text("SELECT 1")) == 1
+            assert connection.connection.driver_connection.autocommit is False
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_a_failing_statement_raises_as_sqlalchemy_would_and_spoils_no_connection(world):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    from sqlalchemy.exc import DataError
+
+    with pytest.raises(DataError) as raised:
+        ballot_box._cast_postgresql(_setup(world), _statement("SELECT 1/0, 1, 'nl'"), {})
+    assert not raised.value.connection_invalidated
+    _pool_still_works()
+
+
+def test_a_lost_connection_is_dropped_and_answered_as_unavailable(world):
+    """Web/errors.py answers 503 for an OperationalError; the next request gets a new
+    connection (the dead one is not returned to the pool)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    from sqlalchemy.exc import OperationalError
+
+    killed = "SELECT pg_terminate_backend(pg_backend_pid()), 1, 'nl'"
+    for _ in range(db.engine.pool.size() + 1):  # more than the pool holds: none reused
+        with pytest.raises(OperationalError) as raised:
+            ballot_box._cast_postgresql(_setup(world), _statement(killed), {})
+        assert raised.value.connection_invalidated
+    _pool_still_works()
+
+
+def test_the_driver_statement_keeps_fixed_parameters_and_converts_the_rest():
+    from sqlalchemy import bindparam, literal
+    from sqlalchemy.dialects import postgresql
+
+    from buurtbudget.models._base import UTCDateTime
+
+    statement = select(
+        literal(Channel.ONLINE, Ballot.channel.type), bindparam("now", type_=UTCDateTime())
+    )
+    driver = ballot_box.DriverSQL.compile(statement, postgresql.dialect(), ["now"])
+    assert list(driver.fixed.values()) == ["online"]
+    amsterdam = utcnow().astimezone(__import__("zoneinfo").ZoneInfo("Europe/Amsterdam"))
+    converted = driver.parameters({"now": amsterdam})
+    assert converted["now"] == amsterdam and converted["now"].tzname() == "UTC"
+    with pytest.raises(ValueError, match="no parameters"):
+        ballot_box.DriverSQL.compile(statement, postgresql.dialect(), ["now", "missing"])
+
+
+def test_no_connection_to_be_had_is_answered_as_unavailable(world, monkeypatch):
+    """The pool's pre-ping and connect raise the driver's errors; the hot path raises them as
+    SQLAlchemy's OperationalError, which web/errors.py answers with a 503."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    def refused():
+        raise psycopg.OperationalError("connection refused")
+
+    setup = _setup(world)
+    with monkeypatch.context() as patched, pytest.raises(OperationalError) as raised:
+        patched.setattr(db.engine, "raw_connection", refused)
+        ballot_box._cast_postgresql(setup, _statement("SELECT 1, 1, 'nl'"), {})
+    assert raised.value.connection_invalidated
