@@ -31,6 +31,7 @@ from bench.voters import (  # noqa: E402
     Gunicorn,
     Voter,
     prepare_election,
+    refresh_statistics,
     request,
     run_concurrently,
 )
@@ -146,6 +147,7 @@ def main() -> int:
                 ("language switch", switch),
                 ("bare insert", insert),
             ):
+                refresh_statistics(args.database_url)
                 rows.setdefault(label, []).append(measure(label, send, args.voters))
 
     print(f"\nmedian of {args.repeats} repetitions, per column:")

@@ -13,10 +13,12 @@ Steps (loopback only, bounded: N requests per measurement, each with a 30 s time
 3. Start ``gunicorn -w 2`` (sync workers) with the production config (rate limiting on), and
    beside it ``gunicorn -w 2`` with bench/bare_app.py (one INSERT per request). Log every
    resident in (login form, then the ballot page for the CSRF token); not measured.
-4. ``--repeats`` times, for each concurrency level: N residents cast their ballot in a fresh
-   round (POST of the confirm form with the CSRF token, the real cast path), ``concurrency``
-   at a time; then N requests to the bare endpoint the same way. Interleaving the two lets a
-   machine whose speed drifts (a shared VM) slow both alike.
+4. ``--repeats`` times, for each concurrency level (each measurement after an ANALYZE, as
+   autovacuum keeps statistics fresh on a live database; see voters.refresh_statistics):
+   N residents cast their ballot in a fresh round (POST of the confirm form with the CSRF
+   token, the real cast path), ``concurrency`` at a time; then N requests to the bare
+   endpoint the same way. Interleaving the two lets a machine whose speed drifts (a shared
+   VM) slow both alike.
 5. Print every measurement, then per scenario the repetition with the median throughput and
    the ratio of the medians; check in the database: ballots == accepted requests == voter
    records per round, nobody has two voter records, no ballot without choices.
@@ -43,6 +45,7 @@ from bench.voters import (  # noqa: E402
     Gunicorn,
     ballot_counts,
     prepare_election,
+    refresh_statistics,
     request,
     run_concurrently,
 )
@@ -119,6 +122,7 @@ def main() -> int:
                 return result.accepted, result.seconds
 
             for name, send, rid in (("cast ballot", cast, round_id), ("bare insert", insert, None)):
+                refresh_statistics(args.database_url)
                 m = measure(send, args.voters, concurrency)
                 rows.append((name, concurrency, rep, rid, m))
                 print(

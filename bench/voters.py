@@ -349,12 +349,23 @@ def prepare_election(database_url: str, voter_count: int, rounds: int = 1):
     with seeding_app.app_context(), seeding_app.test_request_context():
         election = seed_election(voter_count, rounds=rounds)
         db.session.remove()
-        # Statistics, as autovacuum keeps them on a live database: without them the planner
-        # may find a resident by area instead of by the unique session token, a scan of
-        # every resident of the area per cast.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("ANALYZE")
+    refresh_statistics(database_url)
     return env, seeding_app, election
+
+
+def refresh_statistics(database_url: str) -> None:
+    """ANALYZE, as autovacuum does every minute on a live database (the default; some
+    machines, like the one the bench was written on, run PostgreSQL with autovacuum off).
+    The benches call it after seeding and before every measurement. Without fresh statistics
+    the planner finds a resident by area instead of by the unique session token, and each
+    backend keeps planning the foreign-key checks of a ballot's choices as scans of the
+    ballot table as it was when empty: each cast then reads every ballot cast before it."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    engine.dispose()
 
 
 def ballot_counts(round_id: int) -> dict[str, int]:
