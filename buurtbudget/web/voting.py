@@ -36,7 +36,7 @@ from wtforms.validators import DataRequired, Length
 from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
 from buurtbudget.extensions import db, limiter
-from buurtbudget.models import Phase, VotingRound
+from buurtbudget.models import Municipality, Phase, Role, VotingRound
 from buurtbudget.services import ballot_box, voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
@@ -192,7 +192,23 @@ def index():
             groups["upcoming"].append(voting_round)
         elif voting_round.is_published or voting.can_see_results(current_user, voting_round):
             groups["done"].append(voting_round)
-    return render_template("voting/index.html", groups=groups)
+    return render_template(
+        "voting/index.html",
+        groups=groups,
+        setup_in=_staff_municipalities(Role.COORDINATOR, Role.ADMINISTRATOR),
+        import_in=_staff_municipalities(Role.ADMINISTRATOR),
+    )
+
+
+def _staff_municipalities(*roles: Role) -> list[Municipality]:
+    """Where the user may set up (or import) rounds: one link each on the index page."""
+    if not current_user.is_authenticated:
+        return []
+    ids = current_user.municipality_ids_with(*roles)
+    if not ids:
+        return []
+    found = db.session.scalars(select(Municipality).where(Municipality.id.in_(ids)))
+    return sorted(found, key=lambda municipality: municipality.name)
 
 
 @bp.route("/<int:round_id>")

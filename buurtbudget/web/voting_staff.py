@@ -39,10 +39,10 @@ from buurtbudget.extensions import db
 from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role, VotingRound
 from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
-from buurtbudget.services.permissions import can_manage_area, is_admin_of
+from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.web.forms import ConfirmForm, EuroField, Form, attach_error, form_status
 from buurtbudget.web.initiatives import MultiCheckboxField
-from buurtbudget.web.security import role_required, staff_required
+from buurtbudget.web.security import role_required, staff_municipality, staff_required
 from buurtbudget.web.voting import parse_choices
 
 bp = Blueprint("voting_staff", __name__, url_prefix="/staff/rounds")
@@ -134,13 +134,6 @@ def _round(round_id: int) -> VotingRound:
     return db.session.get(VotingRound, round_id) or abort(404)
 
 
-def _municipality() -> Municipality:
-    ids = sorted(current_user.municipality_ids_with(Role.COORDINATOR, Role.ADMINISTRATOR))
-    if not ids:
-        abort(403)
-    return db.session.get(Municipality, ids[0]) or abort(404)
-
-
 def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
@@ -208,7 +201,7 @@ def _setup_from(form: RoundForm, municipality: Municipality) -> voting.RoundSetu
 @bp.route("/new", methods=["GET", "POST"])
 @staff_required
 def new():
-    municipality = _municipality()
+    municipality = staff_municipality()  # ?municipality= for staff of several
     form = RoundForm()
     _fill_choices(form, municipality)
     if form.validate_on_submit():
@@ -413,9 +406,7 @@ def publish(round_id: int):
 @bp.route("/import", methods=["GET", "POST"])
 @role_required(Role.ADMINISTRATOR)
 def import_file():
-    municipality = _municipality()
-    if not is_admin_of(current_user, municipality.id):
-        abort(403)
+    municipality = staff_municipality((Role.ADMINISTRATOR,))
     form = ImportForm()
     form.area.choices = [SelectChoice(0, _("No area"))] + [
         SelectChoice(a.id, a.name) for a in municipality.areas

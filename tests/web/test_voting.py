@@ -282,6 +282,42 @@ def test_setting_up_and_editing_a_round(client_for, world):
     assert client_for(world["resident"]).get("/staff/rounds/new").status_code == 403
 
 
+def test_staff_of_two_municipalities_choose_where_to_set_up_and_import(client_for, make, world):
+    first = world["area"].municipality
+    second = make.municipality("Zaanstad")
+    poelenburg = make.area(second, "Poelenburg")
+    staff = make.user(
+        None,
+        municipality=first,
+        roles=((Role.ADMINISTRATOR, first), (Role.COORDINATOR, poelenburg)),
+    )
+    client = client_for(staff)
+    index = _text(client.get("/rounds"))
+    for municipality in (first, second):
+        assert f"New voting round in {municipality.name}" in index
+        assert f"/staff/rounds/new?municipality={municipality.id}" in index
+    # Administrator of the first only: importing is offered there alone.
+    assert f"/staff/rounds/import?municipality={first.id}" in index
+    assert f"/staff/rounds/import?municipality={second.id}" not in index
+    url = f"/staff/rounds/new?municipality={second.id}"
+    assert "Poelenburg" in _text(client.get(url))
+    created = client.post(url, data=_round_form(world, areas=[poelenburg.id]))
+    assert created.status_code == 302
+    voting_round = db.session.scalars(
+        select(VotingRound).where(VotingRound.title == "Buitenhof beslist")
+    ).one()
+    assert voting_round.municipality_id == second.id and voting_round.areas == [poelenburg]
+    # Without ?municipality= the first (lowest id) applies, as on the other staff pages.
+    assert "Poelenburg" not in _text(client.get("/staff/rounds/new"))
+    # Not staff there: ?municipality= cannot pick another municipality.
+    foreign = world["other_admin"].roles[0].municipality_id
+    assert "Poelenburg" not in _text(client.get(f"/staff/rounds/new?municipality={foreign}"))
+    import_page = client.get(f"/staff/rounds/import?municipality={second.id}")
+    assert import_page.status_code == 200  # falls back to where they are administrator
+    # A resident sees neither link.
+    assert "/staff/rounds/new" not in _text(client_for(world["resident"]).get("/rounds"))
+
+
 def test_editing_after_the_first_ballot_keeps_the_rules(client_for, world):
     voting.cast_ballot(world["resident"], world["round"], {world["projects"][0]: 1})
     admin = client_for(world["admin"])
