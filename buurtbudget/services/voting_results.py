@@ -303,9 +303,14 @@ def grant_for_winner(voting_round: VotingRound, project: RoundProject) -> None:
     )
 
 
-def publish_results(actor, voting_round: VotingRound, *, now: datetime | None = None) -> None:
+def publish_results(
+    actor, voting_round: VotingRound, *, now: datetime | None = None
+) -> list[RoundProject]:
     """Make the results public; selected initiatives move to "selected" (funded by the vote)
-    and get their grant from the area budget, all in one transaction."""
+    and get their grant from the area budget, all in one transaction. Returns the winners
+    that were not funded because their initiative is no longer open (withdrawn or funded
+    otherwise meanwhile): the audit entry names them and the caller says so. Projects
+    without an initiative (imported from a .pb file) are results only."""
     from buurtbudget.services import initiatives, notifications
 
     if actor is not None:
@@ -319,9 +324,13 @@ def publish_results(actor, voting_round: VotingRound, *, now: datetime | None = 
     winners = sorted(
         (p for p in voting_round.projects if p.selected), key=lambda p: p.selection_order or 0
     )
+    not_funded = []
     for project in winners:
         initiative = project.initiative
-        if initiative is None or initiative.status is not Status.OPEN:
+        if initiative is None:
+            continue
+        if initiative.status is not Status.OPEN:
+            not_funded.append(project)
             continue
         sent += initiatives.apply_status_change(
             None, initiative, Status.SELECTED, reason, funding_route=FundingRoute.VOTE
@@ -334,9 +343,11 @@ def publish_results(actor, voting_round: VotingRound, *, now: datetime | None = 
         voting_round,
         municipality_id=voting_round.municipality_id,
         selected=[p.external_id for p in winners],
+        not_funded=[p.external_id for p in not_funded],
     )
     db.session.commit()
     notifications.deliver(sent)
+    return not_funded
 
 
 # Turnout -------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.web.forms import ConfirmForm, EuroField, Form, attach_error, form_status
-from buurtbudget.web.initiatives import MultiCheckboxField
+from buurtbudget.web.initiatives import MultiCheckboxField, status_label
 from buurtbudget.web.security import role_required, staff_municipality, staff_required
 from buurtbudget.web.voting import parse_choices
 
@@ -355,15 +355,18 @@ def codes(round_id: int):
 # Closing and publishing ------------------------------------------------------------------------
 
 
-def _confirmed_action(round_id: int, action, done: str, **page):
-    """A staff action on a round behind a confirmation page (GET shows it, POST does it)."""
+def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
+    """A staff action on a round behind a confirmation page (GET shows it, POST does it).
+    ``warnings(result)`` turns what the action returns into messages to show as well."""
     voting_round = _round(round_id)
     if not voting.can_manage_round(current_user, voting_round):
         abort(403)
     form = ConfirmForm()
     if form.validate_on_submit():
-        action(current_user, voting_round)
+        result = action(current_user, voting_round)
         flash(done, "success")
+        for warning in warnings(result) if warnings else ():
+            flash(warning, "warning")
         return redirect(url_for("voting.results", round_id=voting_round.id))
     return render_template("voting/confirm.html", form=form, round=voting_round, **page)
 
@@ -391,6 +394,15 @@ def publish(round_id: int):
         round_id,
         voting_results.publish_results,
         _("The results are published."),
+        warnings=lambda not_funded: [
+            _(
+                "“%(title)s” won but is not funded: its initiative is no longer open"
+                " (now: %(status)s). No money was reserved for it.",
+                title=project.name,
+                status=status_label(project.initiative.status),
+            )
+            for project in not_funded
+        ],
         heading=_("Publish the results"),
         explanation=_(
             "Everyone can then see the results. The selected initiatives get the status"

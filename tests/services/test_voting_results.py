@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.pabulib import parse_pabulib, project_flags, read_pabulib
@@ -121,6 +122,30 @@ def test_publishing_selects_the_winning_initiatives(counted):
     assert winner.history[-1].actor is None
     with pytest.raises(Conflict, match="already published"):
         voting_results.publish_results(counted["admin"], voting_round)
+
+
+def test_a_winner_cancelled_meanwhile_is_named_not_funded(counted):
+    from buurtbudget.models import AuditEntry
+    from buurtbudget.services import initiatives
+
+    voting_round = counted["round"]
+    voting_results.close_round(counted["admin"], voting_round)
+    first, second, _third = voting_round.projects
+    assert first.selected and second.selected
+    initiative = second.initiative
+    initiatives.apply_status_change(
+        initiative.initiator, initiative, Status.CANCELLED, "the street is being rebuilt"
+    )
+    not_funded = voting_results.publish_results(counted["admin"], voting_round)
+    assert not_funded == [second]
+    assert first.initiative.status is Status.SELECTED
+    assert second.initiative.status is Status.CANCELLED
+    assert second.initiative.funding_route is None
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "round.results_published")
+    ).one()
+    assert entry.details["not_funded"] == [second.external_id]
+    assert set(entry.details["selected"]) == {first.external_id, second.external_id}
 
 
 def test_publish_needs_a_closed_round(counted):

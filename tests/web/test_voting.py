@@ -333,6 +333,26 @@ def _end_voting(voting_round) -> None:
     db.session.commit()
 
 
+def test_publishing_says_which_winner_is_not_funded(client_for, world):
+    from buurtbudget.models import RoundProject
+    from buurtbudget.services import initiatives, voting_results
+
+    voting_round = world["round"]
+    first, second, _third = world["projects"]
+    voting.cast_ballot(world["resident"], voting_round, {first: 1, second: 1})
+    _end_voting(voting_round)
+    voting_results.close_round(world["admin"], voting_round)
+    winner = db.session.get(RoundProject, first)
+    assert winner.selected
+    initiative = winner.initiative
+    initiatives.apply_status_change(initiative.initiator, initiative, "cancelled", "moved away")
+    admin = client_for(world["admin"])
+    published = admin.post(f"/staff/rounds/{voting_round.id}/publish", follow_redirects=True)
+    page = _text(published)
+    assert "The results are published." in page
+    assert f"“{winner.name}” won but is not funded" in page and "(now: Cancelled)" in page
+
+
 def test_close_publish_results_and_files(client, client_for, world):
     voting_round = world["round"]
     first, second, third = world["projects"]
