@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
 from flask_login import login_required as _flask_login_required
+from sqlalchemy import select
 
 from buurtbudget.extensions import db, login_manager
 from buurtbudget.models import Municipality, Role
@@ -51,6 +52,21 @@ def staff_municipality(
         abort(403)
     wanted = request.args.get("municipality", type=int)
     return db.session.get(Municipality, wanted if wanted in ids else min(ids)) or abort(404)
+
+
+def staff_municipalities(*roles: Role) -> list[Municipality]:
+    """The municipalities the user works for in one of ``roles``, by name (none for a
+    visitor): where staff pages offer a choice."""
+    if not current_user.is_authenticated:
+        return []
+    ids = current_user.municipality_ids_with(*roles)
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Municipality).where(Municipality.id.in_(ids)).order_by(Municipality.name)
+        )
+    )
 
 
 # Every view states who may call it by one of the decorators below, which also set

@@ -6,7 +6,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -18,7 +17,7 @@ from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
 from buurtbudget.web.forms import Form, attach_error, form_status
 from buurtbudget.web.initiatives import MultiCheckboxField
-from buurtbudget.web.security import public, role_required, staff_required
+from buurtbudget.web.security import public, role_required, staff_municipalities, staff_required
 
 bp = Blueprint("themes", __name__)
 
@@ -45,19 +44,10 @@ class AgendaForm(Form):
     )
 
 
-def _administered() -> list[Municipality]:
-    ids = current_user.municipality_ids_with(Role.ADMINISTRATOR)
-    return list(
-        db.session.scalars(
-            select(Municipality).where(Municipality.id.in_(ids)).order_by(Municipality.name)
-        )
-    )
-
-
 @bp.route("/themes", methods=["GET", "POST"])
 @role_required(Role.ADMINISTRATOR)
 def index():
-    municipalities = _administered()
+    municipalities = staff_municipalities(Role.ADMINISTRATOR)
     form = ThemeForm()
     form.municipality_id.choices = [SelectChoice(m.id, m.name) for m in municipalities]
     if form.validate_on_submit():

@@ -36,11 +36,11 @@ from wtforms.validators import DataRequired, Length
 from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
 from buurtbudget.extensions import db, limiter
-from buurtbudget.models import Municipality, Phase, Role, VotingRound
+from buurtbudget.models import Phase, Role, VotingRound
 from buurtbudget.services import ballot_box, voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
-from buurtbudget.web.security import public, session_token_unchecked
+from buurtbudget.web.security import public, session_token_unchecked, staff_municipalities
 
 bp = Blueprint("voting", __name__, url_prefix="/rounds")
 
@@ -195,20 +195,9 @@ def index():
     return render_template(
         "voting/index.html",
         groups=groups,
-        setup_in=_staff_municipalities(Role.COORDINATOR, Role.ADMINISTRATOR),
-        import_in=_staff_municipalities(Role.ADMINISTRATOR),
+        setup_in=staff_municipalities(Role.COORDINATOR, Role.ADMINISTRATOR),
+        import_in=staff_municipalities(Role.ADMINISTRATOR),
     )
-
-
-def _staff_municipalities(*roles: Role) -> list[Municipality]:
-    """Where the user may set up (or import) rounds: one link each on the index page."""
-    if not current_user.is_authenticated:
-        return []
-    ids = current_user.municipality_ids_with(*roles)
-    if not ids:
-        return []
-    found = db.session.scalars(select(Municipality).where(Municipality.id.in_(ids)))
-    return sorted(found, key=lambda municipality: municipality.name)
 
 
 @bp.route("/<int:round_id>")
