@@ -107,6 +107,7 @@ def choose_locale(user_locale: Callable[[], str | None]) -> str:
 
 def _register_blueprints(app: Flask) -> None:
     from buurtbudget.web import (
+        account,
         admin,
         api,
         auth,
@@ -126,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(initiatives.bp)
     app.register_blueprint(groups.bp)

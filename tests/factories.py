@@ -71,9 +71,13 @@ class Factories:
         password: str = TEST_PASSWORD,
         birth_year: int | None = 1980,
         roles: tuple[tuple[Role, Area | Municipality], ...] = (),
+        confirmed: bool = True,
         **fields,
     ) -> User:
+        """An account; its e-mail address is confirmed unless ``confirmed=False``."""
         n = next(_sequence)
+        if confirmed:
+            fields.setdefault("email_confirmed_at", utcnow())
         user = User(
             email=email or f"user{n}@example.org",
             display_name=fields.pop("display_name", f"User {n}"),

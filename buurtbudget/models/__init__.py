@@ -35,6 +35,7 @@ from buurtbudget.models.initiative import (
     Notification,
     Theme,
 )
+from buurtbudget.models.mail import AccountToken, OutgoingMail, RoundAnnouncement, TokenPurpose
 from buurtbudget.models.user import Role, RoleAssignment, User
 from buurtbudget.models.voting import (
     Ballot,
@@ -54,6 +55,10 @@ from buurtbudget.models.working_group import (
 )
 
 __all__ = [
+    "AccountToken",
+    "OutgoingMail",
+    "RoundAnnouncement",
+    "TokenPurpose",
     "AGE_BANDS",
     "Area",
     "AreaAgenda",

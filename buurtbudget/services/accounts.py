@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality, PostcodeRange, Role, RoleAssignment, User
-from buurtbudget.services import audit
+from buurtbudget.services import account_email, audit
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.permissions import is_admin_of, require
 
@@ -47,7 +47,7 @@ class Registration:
     locale: str | None = None
 
 
-def _check_password_strength(password: str) -> None:
+def check_password_strength(password: str) -> None:
     minimum = current_app.config["MINIMUM_PASSWORD_LENGTH"]
     if len(password) < minimum:
         raise ValidationFailed(
@@ -73,7 +73,7 @@ def register(data: Registration) -> User:
     this_year = date.today().year
     if data.birth_year is not None and not this_year - 120 <= data.birth_year <= this_year:
         raise ValidationFailed(_l("This is not a plausible year of birth."), field="birth_year")
-    _check_password_strength(data.password)
+    check_password_strength(data.password)
 
     match = find_area_for_address(postcode, data.house_number)
     if match is not None:
@@ -98,6 +98,7 @@ def register(data: Registration) -> User:
     user.set_password(data.password)
     db.session.add(user)
     db.session.flush()
+    account_email.queue_confirmation(user)
     audit.record(
         user,
         "account.registered",
@@ -114,7 +115,7 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    if not user.check_password(password) or not user.is_active:
+    if not user.check_password(password) or not user.is_active or user.deleted_at is not None:
         return None
     return user
 
@@ -123,7 +124,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     """Change the password and invalidate every other session of this user."""
     if not user.check_password(current_password):
         raise ValidationFailed(_l("The current password is not correct."), field="current_password")
-    _check_password_strength(new_password)
+    check_password_strength(new_password)
     user.set_password(new_password)  # also rotates the session token
     audit.record(user, "account.password_changed", user, municipality_id=user.municipality_id)
     db.session.commit()

@@ -285,6 +285,7 @@ def _voter(setup: BallotSetup) -> Select:
     conditions = [
         User.session_token == _param("session_token", User.session_token),
         User.is_active_account.is_(True),
+        User.email_confirmed_at.is_not(None),
         # Inline numbers, not an expanding parameter, so the SQL text is fixed per setup.
         User.home_area_id.in_([literal_column(str(int(a))) for a in sorted(setup.area_ids)]),
     ]

@@ -11,7 +11,7 @@ from buurtbudget.domain import initiative_lifecycle as lifecycle
 from buurtbudget.extensions import db
 from buurtbudget.models import Comment, CommentReport, Initiative, User
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit, notifications
+from buurtbudget.services import account_email, audit, notifications
 from buurtbudget.services.errors import Conflict
 from buurtbudget.services.initiatives import managed_area_ids, require_view
 from buurtbudget.services.permissions import can_manage_area, require
@@ -36,6 +36,7 @@ def can_comment(user: User | None, initiative: Initiative) -> bool:
 
 def add_comment(actor: User, initiative: Initiative, body: str) -> Comment:
     require_view(actor, initiative)
+    account_email.require_confirmed_email(actor)
     require(
         can_comment(actor, initiative),
         _l("Residents of the municipality can comment while an initiative is open."),

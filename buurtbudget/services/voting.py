@@ -70,7 +70,7 @@ from buurtbudget.models import (
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
-from buurtbudget.services import audit
+from buurtbudget.services import account_email, audit
 from buurtbudget.services.errors import (
     Conflict,
     NotFound,
@@ -500,6 +500,8 @@ def eligibility_problem(user: User | None, voting_round: VotingRound) -> str | N
     """Why ``user`` may not vote in the round (translated), or None when they may."""
     if user is None or not user.is_authenticated:
         return _("Log in to vote.")
+    if not user.email_confirmed:
+        return str(account_email.NOT_CONFIRMED)
     if user.home_area_id is None or user.home_area_id not in voting_round.area_ids:
         return _(
             "Only residents of %(areas)s can vote in this round.",
