@@ -256,7 +256,7 @@ def request_email_change(user: User, password: str, new_email: str) -> None:
                 " ignore this e-mail.",
                 name=user.display_name,
                 hours=hours,
-                link=external_url("auth.confirm_email_change", token=raw),
+                link=external_url("account.confirm_email_change", token=raw),
             ),
         )
         mail.queue(
