@@ -159,3 +159,18 @@ def test_residents_choose_how_they_hear_it(make, client_for):
     assert client.post("/account/preferences", data={"news_by_email": "y"}).status_code == 302
     db.session.refresh(resident)
     assert (resident.news_in_app, resident.news_by_email) == (False, True)
+
+
+def test_the_notifications_page_links_to_the_round_and_shows_the_newsletter(
+    make, area_people, client_for
+):
+    voting_round = make.voting_round(area_people["area"], title="Tanthof kiest")
+    outreach.announce_due()
+    outreach.send_newsletter(
+        make.coordinator(area_people["area"]), area_people["area"], "Buurtfeest", "Zaterdag feest."
+    )
+    page = client_for(area_people["people"]["app_only"]).get("/notifications")
+    text = page.get_data(as_text=True)
+    assert f'href="/rounds/{voting_round.id}"' in text
+    assert "Voting has opened in “Tanthof kiest”" in text
+    assert "Newsletter for Tanthof: Buurtfeest" in text and "Zaterdag feest." in text
