@@ -21,7 +21,6 @@ Money unit of the election
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.domain.ballots import BallotRules
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.rules import Ballots, Election, Outcome, Project, compute
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Ballot, Channel, Phase, RoundProject, VotingCode, VotingRound
 from buurtbudget.models._base import utcnow
@@ -433,7 +433,7 @@ def _euros(cents: int) -> str:
 def results_csv(voting_round: VotingRound) -> str:
     """The results per project as CSV (UTF-8, comma separated, amounts in euros)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for project in results_in_order(voting_round):
         writer.writerow(
