@@ -25,7 +25,7 @@ for _key in [k for k in os.environ if k.startswith("BUURTBUDGET_")]:
 
 from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
-from buurtbudget.services import ballot_box  # noqa: E402
+from buurtbudget.services.voting import ballot_box  # noqa: E402
 from tests import factories  # noqa: E402
 
 TEST_PASSWORD = factories.TEST_PASSWORD
