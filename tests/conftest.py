@@ -33,7 +33,7 @@ atexit.register(shutil.rmtree, TEST_INSTANCE_DIR, ignore_errors=True)
 
 from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
-from buurtbudget.services import ballot_box  # noqa: E402
+from buurtbudget.services.voting import ballot_box  # noqa: E402
 from tests import factories  # noqa: E402
 
 TEST_PASSWORD = factories.TEST_PASSWORD

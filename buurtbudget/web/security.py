@@ -33,7 +33,7 @@ def redirect_next(target: str | None, fallback: str = "main.index"):
 
 def session_token_unchecked() -> str | None:
     """The session token of the logged-in resident, without loading them (the ballot box's
-    hot path, services/ballot_box.py, lets the database check it in the statement that
+    hot path, services/voting/ballot_box.py, lets the database check it in the statement that
     writes). None when there is none, or when Flask-Login's "strong" session protection would
     refuse this session (another address or browser): then the normal way applies. Flask-Login
     has no public call for that check; its identifier generator is the one it uses itself."""

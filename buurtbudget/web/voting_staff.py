@@ -36,9 +36,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role, VotingRound
-from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area
+from buurtbudget.services.voting import casting, counting, pabulib, rounds
+from buurtbudget.services.voting import codes as voting_codes
 from buurtbudget.web.forms import (
     ConfirmForm,
     EuroField,
@@ -58,9 +59,9 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 class RoundForm(Form):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=voting.TITLE_MAX)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=rounds.TITLE_MAX)])
     description = TextAreaField(
-        _l("Description"), validators=[Optional(), Length(max=voting.DESCRIPTION_MAX)]
+        _l("Description"), validators=[Optional(), Length(max=rounds.DESCRIPTION_MAX)]
     )
     areas = MultiCheckboxField(_l("Areas"), coerce=whole_number)
     proposals_until = DateTimeLocalField(
@@ -77,7 +78,7 @@ class RoundForm(Form):
     )
     ballot_type = SelectField(
         _l("Ballot"),
-        choices=[SelectChoice(k, label) for k, label in voting.BALLOT_TYPE_LABELS.items()],
+        choices=[SelectChoice(k, label) for k, label in rounds.BALLOT_TYPE_LABELS.items()],
     )
     rule_name = SelectField(_l("Counting rule"))
     min_projects = WholeNumberField(
@@ -114,7 +115,7 @@ class RoundForm(Form):
 class PaperBallotForm(Form):
     paper_number = StringField(
         _l("Ballot paper number"),
-        validators=[DataRequired(), Length(max=voting.PAPER_NUMBER_MAX)],
+        validators=[DataRequired(), Length(max=casting.PAPER_NUMBER_MAX)],
     )
     area = SelectField(_l("Area of the voter (if on the form)"), coerce=whole_number)
     age_band = SelectField(_l("Age of the voter (if on the form)"))
@@ -154,7 +155,7 @@ def _to_local(moment: datetime | None) -> datetime | None:
 
 
 def _rule_choices() -> list[SelectChoice]:
-    return [SelectChoice(name, voting.RULE_LABELS[name]) for name in voting.available_rules()]
+    return [SelectChoice(name, rounds.RULE_LABELS[name]) for name in rounds.available_rules()]
 
 
 def _fill_choices(form: RoundForm, municipality: Municipality) -> None:
@@ -174,12 +175,12 @@ def _fill_choices(form: RoundForm, municipality: Municipality) -> None:
     ]
 
 
-def _setup_from(form: RoundForm, municipality: Municipality) -> voting.RoundSetup:
+def _setup_from(form: RoundForm, municipality: Municipality) -> rounds.RoundSetup:
     areas = [a for a in municipality.areas if a.id in set(form.areas.data or [])]
     period = (
         db.session.get(BudgetPeriod, form.budget_period.data) if form.budget_period.data else None
     )
-    return voting.RoundSetup(
+    return rounds.RoundSetup(
         title=form.title.data or "",
         description=form.description.data or "",
         areas=areas,
@@ -213,7 +214,7 @@ def new():
     _fill_choices(form, municipality)
     if form.validate_on_submit():
         try:
-            voting_round = voting.create_round(
+            voting_round = rounds.create_round(
                 current_user, municipality, _setup_from(form, municipality)
             )
         except ServiceError as error:
@@ -229,7 +230,7 @@ def new():
 @staff_required
 def edit(round_id: int):
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = RoundForm(obj=None if request.method == "POST" else voting_round)
     _fill_choices(form, voting_round.municipality)
@@ -242,7 +243,7 @@ def edit(round_id: int):
         form.budget_period.data = voting_round.budget_period_id or 0
     if form.validate_on_submit():
         try:
-            voting.update_round(
+            rounds.update_round(
                 current_user, voting_round, _setup_from(form, voting_round.municipality)
             )
         except ServiceError as error:
@@ -261,20 +262,20 @@ def edit(round_id: int):
 @staff_required
 def paper(round_id: int):
     voting_round = _round(round_id)
-    if not voting.can_enter_paper_ballots(current_user, voting_round):
+    if not rounds.can_enter_paper_ballots(current_user, voting_round):
         abort(403)
     form = PaperBallotForm()
     form.area.choices = [SelectChoice(0, _("Not on the form"))] + [
         SelectChoice(a.id, a.name) for a in voting_round.areas
     ]
     form.age_band.choices = [SelectChoice("", _("Not on the form"))] + [
-        SelectChoice(name, voting.AGE_BAND_LABELS[name]) for name, _low, _high in AGE_BANDS
+        SelectChoice(name, rounds.AGE_BAND_LABELS[name]) for name, _low, _high in AGE_BANDS
     ]
-    choices: voting.Choices = {}
+    choices: casting.Choices = {}
     if form.validate_on_submit():
         try:
             choices = parse_choices(voting_round, request.form)
-            voting.enter_paper_ballot(
+            casting.enter_paper_ballot(
                 current_user,
                 voting_round,
                 form.paper_number.data,
@@ -291,7 +292,7 @@ def paper(round_id: int):
             )
             return redirect(url_for("voting_staff.paper", round_id=voting_round.id))
     status = form_status(form)
-    counts = voting_results.ballots_by_channel(voting_round)
+    counts = counting.ballots_by_channel(voting_round)
     return render_template(
         "voting/paper.html",
         form=form,
@@ -305,7 +306,7 @@ def paper(round_id: int):
 # Voting codes ----------------------------------------------------------------------------------
 
 
-def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipient]:
+def _recipients(voting_round: VotingRound, text: str) -> list[voting_codes.CodeRecipient]:
     by_name = {area.name.lower(): area for area in voting_round.areas}
     default_area = voting_round.areas[0] if len(voting_round.areas) == 1 else None
     recipients = []
@@ -318,7 +319,7 @@ def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipie
             raise ValidationFailed(
                 _l("Unknown area: %(name)s", name=area_name.strip()[:60]), field="recipients"
             )
-        recipients.append(voting.CodeRecipient(label.strip(), area))
+        recipients.append(voting_codes.CodeRecipient(label.strip(), area))
     return recipients
 
 
@@ -327,12 +328,12 @@ def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipie
 def codes(round_id: int):
     """Issue codes: the response is a CSV with the codes, shown this once, for the mailing."""
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = CodesForm()
     if form.validate_on_submit():
         try:
-            issued = voting.issue_voting_codes(
+            issued = voting_codes.issue_voting_codes(
                 current_user, voting_round, _recipients(voting_round, form.recipients.data)
             )
         except ServiceError as error:
@@ -366,7 +367,7 @@ def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
     """A staff action on a round behind a confirmation page (GET shows it, POST does it).
     ``warnings(result)`` turns what the action returns into messages to show as well."""
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -383,7 +384,7 @@ def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
 def close(round_id: int):
     return _confirmed_action(
         round_id,
-        voting_results.close_round,
+        counting.close_round,
         _("The votes have been counted. Check the results, then publish them."),
         heading=_("Close the round and count the votes"),
         explanation=_(
@@ -399,7 +400,7 @@ def close(round_id: int):
 def publish(round_id: int):
     return _confirmed_action(
         round_id,
-        voting_results.publish_results,
+        counting.publish_results,
         _("The results are published."),
         warnings=lambda not_funded: [
             _(
@@ -435,7 +436,7 @@ def import_file():
         upload = form.file.data
         area = db.session.get(Area, form.area.data) if form.area.data else None
         try:
-            voting_round = voting_pabulib.import_round(
+            voting_round = pabulib.import_round(
                 current_user,
                 municipality,
                 upload.read(),

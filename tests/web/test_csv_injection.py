@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from buurtbudget.domain.spreadsheet import csv_writer, neutralise
-from buurtbudget.services import voting_results
+from buurtbudget.services.voting import counting as voting_results
 
 PACKAGE = Path(__file__).resolve().parents[2] / "buurtbudget"
 FORMULA = '=HYPERLINK("http://evil.example/steal","Klik hier")'
