@@ -1,7 +1,9 @@
 """Benchmark: our pabulib parser and rules next to pabutools 1.2.3, in one run.
 
     .venv/bin/python bench/rules.py [--pabutools-timeout SECONDS] [--files NAME ...] [--ours-only]
-                                    [--numpy-only]
+                                    [--numpy-only] [--file PATH ...]
+
+Files are read from tests/data/pabulib (in the repository); ``--file`` times any other .pb file.
 
 For Warsaw 2026 and Amsterdam 309 it times parse, greedy, MES and MES+Add1 (cost utilities),
 ours (best of several runs) and pabutools' (one run each, in a child process so that a
@@ -32,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from buurtbudget.domain.pabulib import read_pabulib  # noqa: E402
 from buurtbudget.domain.rules import compute  # noqa: E402
 
-PABULIB_DIR = ROOT.parent / "shared" / "pabulib"
+PABULIB_DIR = ROOT / "tests" / "data" / "pabulib"
 REFERENCE = ROOT / "tests" / "domain" / "data" / "pabutools_reference.json"
 FILES = ["Poland_Warszawa_2026.pb", "Netherlands_Amsterdam_309.pb"]
 TARGETS = {("Poland_Warszawa_2026.pb", "parse"): 0.5, ("Poland_Warszawa_2026.pb", "greedy"): 0.05}
@@ -114,7 +116,15 @@ def stored_reference(name: str, step: str) -> list[str] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pabutools-timeout", type=float, default=600.0)
-    parser.add_argument("--files", nargs="*", default=FILES)
+    parser.add_argument(
+        "--files",
+        nargs="*",
+        default=FILES,
+        help="names in tests/data/pabulib, or paths to .pb files elsewhere (big files)",
+    )
+    parser.add_argument(
+        "--file", action="append", default=[], help="a .pb file anywhere (repeatable)"
+    )
     parser.add_argument(
         "--ours-only",
         action="store_true",
@@ -127,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [("file", "step", "ours (s)", "pabutools (s)", "ratio", "same winners", "target")]
     all_ok = True
-    for name in args.files:
-        path = PABULIB_DIR / name
+    for given in args.file or args.files:
+        path = Path(given) if ("/" in given or given in args.file) else PABULIB_DIR / given
+        name = path.name
         print(f"timing {name} ...", file=sys.stderr, flush=True)
         mine = ours(path, compiled=not args.numpy_only)
         if args.ours_only:

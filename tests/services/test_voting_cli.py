@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from buurtbudget.extensions import db
 from buurtbudget.models import VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import voting
+from tests.paths import PABULIB_DIR
 
-ASSEN = Path(__file__).resolve().parents[3] / "shared" / "pabulib" / "Netherlands_Assen_2024.pb"
+ASSEN = PABULIB_DIR / "Netherlands_Assen_2024.pb"
 
 
 def test_close_and_publish_from_the_command_line(app, make):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,11 +18,12 @@ from buurtbudget.models import Ballot, Channel, Phase, RoundSource
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
+from tests.paths import PABULIB_DIR
 
 pytestmark = pytest.mark.usefixtures("english")
 
 
-PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
+PABULIB = PABULIB_DIR
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,9 +14,10 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, Role, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import voting, voting_results
+from tests.paths import PABULIB_DIR
 from tests.voting_world import tanthof_round
 
-PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
+PABULIB = PABULIB_DIR
 
 
 @pytest.fixture
