@@ -17,15 +17,7 @@ from tests.paths import PABULIB_DIR, pabulib_file
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 REFERENCE_FILE = DATA_DIR / "pabutools_reference.json"
-# Elections with greedy-no-skip, ordinal ballots or a project twice in a ballot (issue 18) are
-# read and counted by their own tests until the reader and the rules support them.
-OFFICIAL_RULE_FILES = {
-    "Poland_Gdynia_2020_Chylonia__large.pb",
-    "Poland_Wroclaw_2018_Rejon_nr_2_250.pb",
-    "Poland_Krakow_2018_Bienczyce.pb",
-    "Netherlands_Amsterdam_604.pb",
-}
-SHARED_FILES = sorted(p for p in PABULIB_DIR.glob("*.pb") if p.name not in OFFICIAL_RULE_FILES)
+SHARED_FILES = sorted(PABULIB_DIR.glob("*.pb"))
 SMALL_FILES = [
     "Netherlands_Assen_2024.pb",
     "Netherlands_Amsterdam_179.pb",

@@ -52,6 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from buurtbudget.domain.ballots import ORDINAL
 from buurtbudget.domain.rules._common import (
     COST,
     entry_utilities,
@@ -697,6 +698,8 @@ def equal_shares(
     if completion not in (None, ADD1):
         raise ValueError(f"unknown completion {completion!r}")
     name = rule_name or ("mes_add1" if completion == ADD1 else "mes")
+    if election.vote_type == ORDINAL:
+        raise ValueError("the Method of Equal Shares does not count ranked (ordinal) ballots")
     prepared = _Prepared(election, weights, utility)
     budget = election.budget
     details: dict[str, object] = {"utility": utility}
