@@ -718,6 +718,10 @@ def equal_shares(
         previous_k = None
         while True:
             current = run(k)
+            if k == 0:
+                # Step 0 is plain MES: kept so a comparison of rules need not run it again.
+                details["plain_selected"] = tuple(prepared.ids[i] for i in current.selected)
+                details["plain_total_cost"] = current.total_cost
             if progress is not None and k % 25 == 0:
                 progress(
                     f"add1 step {k}: {len(current.selected)} projects, cost "
