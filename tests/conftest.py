@@ -35,6 +35,10 @@ from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
 from buurtbudget.services.voting import ballot_box  # noqa: E402
 from tests import factories  # noqa: E402
+from tests.paths import VIOLATIONS, install_guard  # noqa: E402
+
+# No test reads beside the checkout (``../shared``): a fresh clone must pass the same tests.
+install_guard()
 
 TEST_PASSWORD = factories.TEST_PASSWORD
 
@@ -144,6 +148,15 @@ def client_for(app: Flask) -> Callable[..., FlaskClient]:
         return client
 
     return _client_for
+
+
+@pytest.fixture(autouse=True)
+def _reads_stay_in_the_repository() -> Iterator[None]:
+    """Fail a test that read outside the repository, even where the error it got was caught."""
+    seen = len(VIOLATIONS)
+    yield
+    if len(VIOLATIONS) > seen:
+        pytest.fail("\n".join(VIOLATIONS[seen:]), pytrace=False)
 
 
 def pytest_sessionstart(session):
