@@ -262,5 +262,5 @@ def test_import_refuses_broken_files(make):
     with pytest.raises(ValidationFailed, match="not a valid choice"):
         pabulib.import_round(None, municipality, content, rule_name="borda")
     assert pabulib.rule_for_file("equalshares/add1") == "mes_add1"
-    assert pabulib.rule_for_file("something-new") == "greedy"
-from tests.paths import PABULIB_DIR
+    assert pabulib.rule_for_file("greedy-no-skip") == "greedy_no_skip"
+    assert pabulib.rule_for_file("something-new") is None
