@@ -31,6 +31,19 @@ NOT_CONFIRMED = _l(
 )
 
 
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_password_strength(password: str) -> None:
+    minimum = current_app.config["MINIMUM_PASSWORD_LENGTH"]
+    if len(password) < minimum:
+        raise ValidationFailed(
+            _l("The password must be at least %(n)d characters long.", n=minimum),
+            field="password",
+        )
+
+
 def require_confirmed_email(user: User | None) -> None:
     """Refuse an account whose e-mail address is not confirmed (propose, comment, join, vote)."""
     if user is not None and user.is_authenticated and not user.email_confirmed:
@@ -173,8 +186,6 @@ def confirm_email(raw: str) -> User:
 def request_password_reset(email: str) -> None:
     """Mail a reset link if an active account has this address. The caller answers the same
     either way, so the answer tells nobody whether an address has an account."""
-    from buurtbudget.services.accounts import normalise_email
-
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active or user.deleted_at is not None:
         return
@@ -201,8 +212,6 @@ def request_password_reset(email: str) -> None:
 
 
 def reset_password(raw: str, new_password: str) -> User:
-    from buurtbudget.services.accounts import check_password_strength
-
     check_password_strength(new_password)
     token = _consume(raw, TokenPurpose.RESET_PASSWORD)
     user = token.user if token is not None else None
@@ -233,8 +242,6 @@ def reset_password(raw: str, new_password: str) -> User:
 
 def request_email_change(user: User, password: str, new_email: str) -> None:
     """Mail a link to the new address; the address changes once that link is followed."""
-    from buurtbudget.services.accounts import normalise_email
-
     if not user.check_password(password):
         raise ValidationFailed(_l("The password is not correct."), field="password")
     new_email = normalise_email(new_email)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -14,15 +13,12 @@ from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality, PostcodeRange, Role, RoleAssignment, User
 from buurtbudget.services import account_email, audit
+from buurtbudget.services.account_email import check_password_strength, normalise_email
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.permissions import is_admin_of, require
 
 # Checked against when the e-mail is unknown, so a failed login takes as long either way.
 _DUMMY_HASH = generate_password_hash("no-such-user-dummy-password")
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def find_area_for_address(postcode: str, house_number: int) -> PostcodeRange | None:
@@ -45,15 +41,6 @@ class Registration:
     birth_year: int | None
     municipality_id: int | None = None
     locale: str | None = None
-
-
-def check_password_strength(password: str) -> None:
-    minimum = current_app.config["MINIMUM_PASSWORD_LENGTH"]
-    if len(password) < minimum:
-        raise ValidationFailed(
-            _l("The password must be at least %(n)d characters long.", n=minimum),
-            field="password",
-        )
 
 
 def register(data: Registration) -> User:

@@ -12,17 +12,10 @@ from sqlalchemy import func, select, update
 from buurtbudget.extensions import db
 from buurtbudget.models import AccountToken, Ballot, VoterRecord
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import (
-    account_email,
-    accounts,
-    ballot_box,
-    comments,
-    initiatives,
-    voting,
-    working_groups,
-)
+from buurtbudget.services import account_email, accounts, comments, initiatives, working_groups
 from buurtbudget.services.errors import PermissionDenied, ValidationFailed
 from buurtbudget.services.initiatives import InitiativeData
+from buurtbudget.services.voting import ballot_box, casting, eligibility
 from buurtbudget.services.working_groups import GroupData
 from tests.mail_helpers import link_in, queued
 from tests.voting_world import tanthof_round
@@ -137,18 +130,18 @@ def test_an_unconfirmed_account_cannot_propose_comment_join_or_post(make):
 
 def test_five_unconfirmed_accounts_at_one_address_cast_no_ballot(make):
     world = tanthof_round(make)
-    voting.cast_ballot(world["resident"], world["round"], {world["projects"][0]: 1})
+    casting.cast_ballot(world["resident"], world["round"], {world["projects"][0]: 1})
     assert _ballots() == 1
     setup = ballot_box.setup_for(world["round"].id)
     for n in range(5):
         sock_puppet = make.resident(
             world["area"], confirmed=False, postcode="2617AA", house_number=1
         )
-        assert "Confirm your e-mail address" in voting.eligibility_problem(
+        assert "Confirm your e-mail address" in eligibility.eligibility_problem(
             sock_puppet, world["round"]
         )
         with pytest.raises(PermissionDenied, match="Confirm your e-mail address"):
-            voting.cast_ballot(sock_puppet, world["round"], {world["projects"][0]: 1})
+            casting.cast_ballot(sock_puppet, world["round"], {world["projects"][0]: 1})
         # The one-statement fast path refuses them too (it answers None: not the common case).
         assert (
             ballot_box.try_cast(setup, sock_puppet.session_token, {world["projects"][1]: 1}) is None

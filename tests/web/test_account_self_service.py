@@ -23,7 +23,7 @@ from buurtbudget.models import (
     WorkingGroupMember,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting
+from buurtbudget.services.voting import casting
 from tests.factories import TEST_PASSWORD
 from tests.mail_helpers import link_in, queued
 from tests.voting_world import tanthof_round
@@ -69,7 +69,7 @@ def test_five_registrations_at_one_address_cast_no_ballot_until_confirmed(app, m
     db.session.commit()
     round_id, project = world["round"].id, world["projects"][0]
     # A confirmed neighbour votes first, so the next ballots take the one-statement path.
-    voting.cast_ballot(world["resident"], world["round"], {project: 1})
+    casting.cast_ballot(world["resident"], world["round"], {project: 1})
     clients = []
     for n in range(5):
         client = app.test_client()
@@ -269,7 +269,7 @@ def test_deleting_the_account_needs_confirmation_and_keeps_ballots_initiatives_a
     email, name = resident.email, resident.display_name
     initiative = make.initiative(world["area"], resident, status="open", title="Moestuin")
     make.comment(initiative, resident, "Doe mee!")
-    voting.cast_ballot(resident, world["round"], {world["projects"][0]: 1})
+    casting.cast_ballot(resident, world["round"], {world["projects"][0]: 1})
     make.budget_period(world["area"])
     ledger_before = db.session.scalar(select(func.count()).select_from(LedgerEntry))
     client = client_for(resident)
