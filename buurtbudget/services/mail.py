@@ -11,8 +11,8 @@ chosen by ``MAIL_BACKEND``:
   (STARTTLS with ``MAIL_USE_TLS``, login with ``MAIL_USERNAME``/``MAIL_PASSWORD`` when set).
 
 A message that fails is tried again after ``MAIL_RETRY_SECONDS``, doubling each time, and given
-up (``failed_at``) after ``MAIL_MAX_ATTEMPTS`` tries. On PostgreSQL several workers may run:
-each claims a message with ``FOR UPDATE SKIP LOCKED``.
+up (``failed_at``) after ``MAIL_MAX_ATTEMPTS`` tries. Several workers may run: each claims a
+message with one conditional UPDATE before sending it, so no message goes out twice.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from buurtbudget.extensions import db
 from buurtbudget.models import OutgoingMail
@@ -110,9 +110,13 @@ class SendReport:
         return self.sent + self.retrying + self.given_up
 
 
-def _due(now: datetime):
-    return (
-        select(OutgoingMail)
+# A claimed message is due again after this long if its worker died while sending it.
+CLAIM_SECONDS = 300
+
+
+def _next_due(now: datetime) -> tuple[int, int] | None:
+    row = db.session.execute(
+        select(OutgoingMail.id, OutgoingMail.attempts)
         .where(
             OutgoingMail.sent_at.is_(None),
             OutgoingMail.failed_at.is_(None),
@@ -120,8 +124,26 @@ def _due(now: datetime):
         )
         .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
-    )
+    ).first()
+    return (row.id, row.attempts) if row is not None else None
+
+
+def _claim(message_id: int, attempts: int, now: datetime) -> bool:
+    """Take the message for this worker: one conditional UPDATE, so of several workers that
+    saw it due, exactly one wins (on SQLite and PostgreSQL alike)."""
+    claimed = db.session.execute(
+        update(OutgoingMail)
+        .where(
+            OutgoingMail.id == message_id,
+            OutgoingMail.attempts == attempts,
+            OutgoingMail.sent_at.is_(None),
+            OutgoingMail.failed_at.is_(None),
+        )
+        .values(attempts=attempts + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
 
 
 def send_due(
@@ -136,11 +158,13 @@ def send_due(
     report = SendReport()
     while limit is None or report.handled < limit:
         moment = now()
-        message = db.session.scalar(_due(moment))
-        if message is None:
+        due = _next_due(moment)
+        if due is None:
             db.session.rollback()
             break
-        message.attempts += 1
+        if not _claim(*due, moment):
+            continue  # another worker took it
+        message = db.session.get(OutgoingMail, due[0], populate_existing=True)
         try:
             backend(config, _build(config, message.to_address, message.subject, message.body))
         except (OSError, smtplib.SMTPException) as error:

@@ -330,3 +330,50 @@ def _closed_port() -> int:
 @pytest.fixture
 def runner_app(app):
     return app.test_cli_runner()
+
+
+def test_parallel_workers_send_every_message_exactly_once(app):
+    """Several `flask send-mail` workers on one queue: each message is claimed by one."""
+    import threading
+    import time
+    from collections import Counter
+
+    delivered: Counter = Counter()
+    lock = threading.Lock()
+
+    def record(config, message):
+        time.sleep(0.002)  # as a mail server takes its time, so the workers overlap
+        with lock:
+            delivered[message["Subject"]] += 1
+
+    for n in range(40):
+        mail.queue("iris@example.org", f"Bericht {n}", "Tekst")
+    db.session.commit()
+    mail.BACKENDS["record"] = record
+    app.config["MAIL_BACKEND"] = "record"
+    reports, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                reports.append(mail.send_due())
+            except Exception as error:  # noqa: BLE001 - reported to the test
+                errors.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        app.config["MAIL_BACKEND"] = "console"
+        del mail.BACKENDS["record"]
+    assert errors == []
+    assert sum(report.sent for report in reports) == 40
+    assert delivered == Counter({f"Bericht {n}": 1 for n in range(40)})
+    assert all(m.sent_at is not None and m.attempts == 1 for m in queued())
