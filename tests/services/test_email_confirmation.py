@@ -149,3 +149,43 @@ def test_five_unconfirmed_accounts_at_one_address_cast_no_ballot(make):
     db.session.expire_all()
     assert _ballots() == 1
     assert db.session.scalar(select(func.count()).select_from(VoterRecord)) == 1
+
+
+def test_a_reset_link_used_twice_at_the_same_moment_works_once(app, make):
+    """Single use also under a race: the conditional UPDATE lets exactly one use through."""
+    import threading
+
+    from buurtbudget.services.errors import ServiceError
+
+    user = make.resident(email="iris@example.org")
+    account_email.request_password_reset("iris@example.org")
+    [message] = queued("iris@example.org")
+    token = link_in(message.body, "/account/reset/").rsplit("/", 1)[1]
+    outcomes, lock = [], threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def use(n: int) -> None:
+        with app.test_request_context():
+            try:
+                barrier.wait()
+                account_email.reset_password(token, f"wachtwoord nummer {n}")
+                outcome = f"ok {n}"
+            except ServiceError:
+                db.session.rollback()
+                outcome = "refused"
+            finally:
+                db.session.remove()
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=use, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    winners = [o for o in outcomes if o.startswith("ok")]
+    assert len(winners) == 1 and outcomes.count("refused") == 5, outcomes
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).check_password(
+        f"wachtwoord nummer {winners[0].split()[1]}"
+    )
