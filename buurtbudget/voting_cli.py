@@ -94,6 +94,7 @@ def _progress(what: str, done: int, total: int) -> None:
 @click.option("--rule", "rule_name", help="Rule to count with (default: the file's rule).")
 def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule_name) -> None:
     """Import a .pb file as a closed round, counted with the rules engine."""
+    from buurtbudget.domain.pabulib import parse_pabulib, project_flags
     from buurtbudget.models import Area, Municipality
     from buurtbudget.services.voting import pabulib
 
@@ -110,11 +111,12 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
         if area is None:
             raise click.ClickException(f"no area {area_name!r} in {municipality.name}")
         areas.append(area)
+    content = pb_file.read_bytes()
     voting_round = _run(
         pabulib.import_round,
         None,
         municipality,
-        pb_file.read_bytes(),
+        content,
         source_name=pb_file.name,
         areas=areas,
         rule_name=rule_name,
@@ -125,6 +127,23 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
         f"round {voting_round.id} ({voting_round.title}): {len(voting_round.projects)} projects,"
         f" rule {voting_round.rule_name}, selected: {', '.join(selected)}"
     )
+    # What the reader reported (with line numbers) and the official outcome, as pb compute does.
+    election = parse_pabulib(content)
+    for warning in election.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    official = project_flags(election, "selected")
+    if official is not None:
+        only_ours = sorted(set(selected) - set(official))
+        only_official = sorted(set(official) - set(selected))
+        same = not only_ours and not only_official
+        click.echo(
+            "same projects as the file's 'selected' column (the official outcome): "
+            + ("yes" if same else "no")
+        )
+        if only_ours:
+            click.echo(f"  computed, not official: {', '.join(only_ours)}")
+        if only_official:
+            click.echo(f"  official, not computed: {', '.join(only_official)}")
 
 
 @pb_group.command("export")
@@ -147,8 +166,9 @@ def export_pb(round_id: int, output: Path | None) -> None:
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def compute_pb(args: tuple[str, ...]) -> None:
-    """Compute the outcome of a .pb file: FILE --rule greedy|mes|mes_add1 [--utility ...]
-    [--weights-column COLUMN] [--no-caps] [--trace] (see buurtbudget.domain.pbcli)."""
+    """Compute the outcome of a .pb file: FILE [--rule greedy|greedy_no_skip|mes|mes_add1]
+    (default: the file's rule) [--utility ...] [--weights-column COLUMN] [--no-caps] [--trace]
+    [--strict] (see buurtbudget.domain.pbcli); compares with the file's official outcome."""
     from buurtbudget.domain import pbcli
 
     sys.exit(pbcli.main(["compute", *args]))

@@ -7,13 +7,14 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, request, session, url_for
+from flask import abort, redirect, session, url_for
 from flask_login import current_user
 from flask_login import login_required as _flask_login_required
 from sqlalchemy import select
 
 from buurtbudget.extensions import db, login_manager
 from buurtbudget.models import Municipality, Role
+from buurtbudget.web.params import arg_int
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -50,7 +51,7 @@ def staff_municipality(
     ids = current_user.municipality_ids_with(*roles)
     if not ids:
         abort(403)
-    wanted = request.args.get("municipality", type=int)
+    wanted = arg_int("municipality")
     return db.session.get(Municipality, wanted if wanted in ids else min(ids)) or abort(404)
 
 

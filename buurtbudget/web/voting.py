@@ -35,6 +35,7 @@ from wtforms.validators import DataRequired, Length
 
 from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
+from buurtbudget.domain.numbers import InvalidNumber, parse_int
 from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Phase, Role, VotingRound
 from buurtbudget.services.errors import ServiceError, ValidationFailed
@@ -156,16 +157,22 @@ def parse_ballot_form(ballot_type: str, projects: Collection[int], form) -> cast
             text = (form.get(f"points-{project_id}") or "").strip()
             if not text:
                 continue
-            if not text.isdigit() or len(text) > 6:
-                raise ValidationFailed(_l("Enter whole numbers of points (0 or more)."))
-            if int(text):
-                choices[project_id] = int(text)
+            try:
+                points = parse_int(text, maximum=999_999)
+            except InvalidNumber:
+                raise ValidationFailed(_l("Enter whole numbers of points (0 or more).")) from None
+            if points:
+                choices[project_id] = points
         return choices
     chosen = {}
     for value in form.getlist("project"):
-        if not value.isdigit() or int(value) not in projects:
+        try:
+            project_id = parse_int(value)
+        except InvalidNumber:
+            project_id = None
+        if project_id not in projects:
             raise ValidationFailed(_l("This ballot lists a project that is not in this round."))
-        chosen[int(value)] = 1
+        chosen[project_id] = 1
     return chosen
 
 

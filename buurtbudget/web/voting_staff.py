@@ -3,7 +3,6 @@ close the round (count), publish the results, import a pabulib file."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -27,7 +26,6 @@ from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -35,13 +33,22 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role, VotingRound
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.services.voting import casting, counting, pabulib, rounds
 from buurtbudget.services.voting import codes as voting_codes
-from buurtbudget.web.forms import ConfirmForm, EuroField, Form, attach_error, form_status
+from buurtbudget.web.forms import (
+    ConfirmForm,
+    EuroField,
+    Form,
+    WholeNumberField,
+    attach_error,
+    form_status,
+    whole_number,
+)
 from buurtbudget.web.initiatives import MultiCheckboxField, status_label
 from buurtbudget.web.security import role_required, staff_municipality, staff_required
 from buurtbudget.web.voting import parse_choices
@@ -56,7 +63,7 @@ class RoundForm(Form):
     description = TextAreaField(
         _l("Description"), validators=[Optional(), Length(max=rounds.DESCRIPTION_MAX)]
     )
-    areas = MultiCheckboxField(_l("Areas"), coerce=int)
+    areas = MultiCheckboxField(_l("Areas"), coerce=whole_number)
     proposals_until = DateTimeLocalField(
         _l("Proposals until"), format=DATE_FORMAT, validators=[InputRequired()]
     )
@@ -74,10 +81,10 @@ class RoundForm(Form):
         choices=[SelectChoice(k, label) for k, label in rounds.BALLOT_TYPE_LABELS.items()],
     )
     rule_name = SelectField(_l("Counting rule"))
-    min_projects = IntegerField(
+    min_projects = WholeNumberField(
         _l("Minimum number of projects"), validators=[Optional(), NumberRange(0, 1000)]
     )
-    max_projects = IntegerField(
+    max_projects = WholeNumberField(
         _l("Maximum number of projects"), validators=[Optional(), NumberRange(1, 1000)]
     )
     max_total_cost = EuroField(
@@ -85,19 +92,19 @@ class RoundForm(Form):
         validators=[Optional()],
         description=_l("Empty: no limit. With a limit, voters choose within this amount."),
     )
-    max_total_points = IntegerField(
+    max_total_points = WholeNumberField(
         _l("Points per voter (points ballot)"), validators=[Optional(), NumberRange(1, 10_000)]
     )
-    max_points_per_project = IntegerField(
+    max_points_per_project = WholeNumberField(
         _l("Most points per project (points ballot)"),
         validators=[Optional(), NumberRange(1, 10_000)],
     )
-    min_age = IntegerField(
+    min_age = WholeNumberField(
         _l("Minimum age"), default=16, validators=[InputRequired(), NumberRange(0, 120)]
     )
     allow_ballot_change = BooleanField(_l("Voters may change their vote until voting closes"))
     uses_voting_codes = BooleanField(_l("Residents without an account vote with a mailed code"))
-    budget_period = SelectField(_l("Budget period"), coerce=int)
+    budget_period = SelectField(_l("Budget period"), coerce=whole_number)
     budget = EuroField(
         _l("Budget of the round in euros"),
         validators=[Optional()],
@@ -110,7 +117,7 @@ class PaperBallotForm(Form):
         _l("Ballot paper number"),
         validators=[DataRequired(), Length(max=casting.PAPER_NUMBER_MAX)],
     )
-    area = SelectField(_l("Area of the voter (if on the form)"), coerce=int)
+    area = SelectField(_l("Area of the voter (if on the form)"), coerce=whole_number)
     age_band = SelectField(_l("Age of the voter (if on the form)"))
 
 
@@ -124,7 +131,7 @@ class CodesForm(Form):
 
 class ImportForm(Form):
     file = FileField(_l("pabulib file (.pb)"), validators=[FileRequired()])
-    area = SelectField(_l("Area"), coerce=int)
+    area = SelectField(_l("Area"), coerce=whole_number)
     rule_name = SelectField(_l("Counting rule"))
 
 
@@ -333,7 +340,7 @@ def codes(round_id: int):
             attach_error(form, error)
         else:
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
+            writer = csv_writer(buffer, lineterminator="\n")
             writer.writerow(("label", "area", "code"))
             for recipient, code in issued:
                 writer.writerow(

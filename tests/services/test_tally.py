@@ -21,7 +21,7 @@ from buurtbudget.services.voting import casting, codes, counting, election, pabu
 from tests.voting_world import tanthof_round
 from tests.weighting_world import two_area_round, weighting_settings
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[1] / "data" / "pabulib"
 _VOTING_METHODS = {"online": "internet", "code": "internet", "paper": "paper"}
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,15 +14,16 @@ from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.pabulib import parse_pabulib, project_flags, read_pabulib
 from buurtbudget.domain.rules import compute
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, Channel, Phase, RoundSource
+from buurtbudget.models import AuditEntry, Ballot, Channel, Phase, RoundSource
 from buurtbudget.models._base import utcnow
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 from buurtbudget.services.voting import casting, counting, election, pabulib, weighting
+from tests.paths import PABULIB_DIR
 
 pytestmark = pytest.mark.usefixtures("english")
 
 
-PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
+PABULIB = PABULIB_DIR
 
 
 @pytest.fixture
@@ -199,6 +199,39 @@ def test_import_assen_2024_reproduces_the_official_winners(make):
     assert selected == sorted(project_flags(election))
 
 
+def test_import_counts_with_the_files_official_rule(make):
+    voting_round, election = _import(make, "Poland_Gdynia_2020_Chylonia__large.pb")
+    assert voting_round.rule_name == "greedy_no_skip"
+    selected = sorted(p.external_id for p in voting_round.projects if p.selected)
+    assert selected == sorted(project_flags(election))
+
+
+def test_import_keeps_a_doubled_project_once_and_audits_the_warning(make):
+    voting_round, _election = _import(make, "Netherlands_Amsterdam_604.pb")
+    ballot = db.session.scalars(
+        select(Ballot).where(
+            Ballot.round_id == voting_round.id, Ballot.external_id == "13650977333"
+        )
+    ).one()
+    assert len(ballot.choices) == 5
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "round.imported")
+    ).one()
+    assert any("line 1927" in warning for warning in entry.details["warnings"])
+
+
+def test_import_refuses_an_unknown_rule_and_ranked_ballots(make):
+    municipality = make.municipality()
+    wieliczka = (PABULIB / "Poland_Wieliczka_2023_Green_Budget.pb").read_bytes()
+    with pytest.raises(ValidationFailed, match="equalshares/add1-comparison cannot be applied"):
+        pabulib.import_round(None, municipality, wieliczka)
+    counted = pabulib.import_round(None, municipality, wieliczka, rule_name="mes_add1")
+    assert counted.rule_name == "mes_add1"
+    krakow = (PABULIB / "Poland_Krakow_2018_Bienczyce.pb").read_bytes()
+    with pytest.raises(ValidationFailed, match="ranked"):
+        pabulib.import_round(None, municipality, krakow)
+
+
 def test_export_and_import_round_trip(counted):
     counting.close_round(counted["admin"], counted["round"])
     text = pabulib.export_round(counted["round"])
@@ -229,4 +262,5 @@ def test_import_refuses_broken_files(make):
     with pytest.raises(ValidationFailed, match="not a valid choice"):
         pabulib.import_round(None, municipality, content, rule_name="borda")
     assert pabulib.rule_for_file("equalshares/add1") == "mes_add1"
-    assert pabulib.rule_for_file("something-new") == "greedy"
+    assert pabulib.rule_for_file("greedy-no-skip") == "greedy_no_skip"
+    assert pabulib.rule_for_file("something-new") is None

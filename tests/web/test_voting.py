@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,9 +14,10 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, Role, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.services.voting import casting, codes, counting
+from tests.paths import PABULIB_DIR
 from tests.voting_world import tanthof_round
 
-PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
+PABULIB = PABULIB_DIR
 
 
 @pytest.fixture
@@ -424,6 +424,51 @@ def test_import_a_pabulib_file(client_for, world):
         content_type="multipart/form-data",
     )
     assert broken.status_code == 400 and "not a valid pabulib file" in _text(broken)
+
+
+_HEAD = "META\nkey;value\nbudget;100\nvote_type;{kind}\nPROJECTS\nproject_id;cost\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'\r"', "line 1: control character"),
+        (
+            _HEAD.format(kind="approval").encode() + b"a;1\nVOTES\nvoter_id;vote\nx\x00;a\n",
+            "line 10",
+        ),
+        (
+            _HEAD.format(kind="approval").encode()
+            + b"a;"
+            + b"9" * 30
+            + b"\nVOTES\nvoter_id;vote\n1;a\n",
+            "line 7: cost of project",
+        ),
+        (
+            _HEAD.replace("budget;100", "budget;" + "9" * 25).format(kind="approval").encode()
+            + b"a;1\nVOTES\nvoter_id;vote\n1;a\n",
+            "line 3: budget must be a number",
+        ),
+        (
+            _HEAD.format(kind="choose-1").encode() + b"a;1\nb;1\nVOTES\nvoter_id;vote\n1;a,b\n",
+            "line 11: voter",
+        ),
+    ],
+    ids=["cr-quote", "nul", "huge-cost", "huge-budget", "choose-one-two-projects"],
+)
+def test_importing_a_hostile_pabulib_file_is_a_clear_400(client_for, world, content, problem):
+    """Each of these was a 500 or an accepted round (NUL bytes, a two-project choose-one
+    ballot) before the reader checked them."""
+    admin = client_for(world["admin"])
+    before = db.session.scalar(select(func.count()).select_from(VotingRound))
+    response = admin.post(
+        "/staff/rounds/import",
+        data={"file": (io.BytesIO(content), "x.pb"), "area": "0", "rule_name": ""},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "not a valid pabulib file" in _text(response) and problem in _text(response)
+    assert db.session.scalar(select(func.count()).select_from(VotingRound)) == before
 
 
 def test_staff_of_one_municipality_only(client_for, world):

@@ -11,7 +11,6 @@ round's rule (domain/rules), and stores votes / selection / reasons; closing, pu
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from sqlalchemy import func, select
 
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.rules import Election, Outcome, compute
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Ballot, Phase, RoundProject, User, VotingCode, VotingRound
 from buurtbudget.models._base import utcnow
@@ -384,7 +384,7 @@ def _euros(cents: int) -> str:
 def results_csv(voting_round: VotingRound) -> str:
     """The results per project as CSV (UTF-8, comma separated, amounts in euros)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for project in results_in_order(voting_round):
         writer.writerow(
