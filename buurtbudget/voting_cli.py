@@ -56,16 +56,16 @@ def list_rounds() -> None:
 @click.option("--publish", is_flag=True, help="Also publish the results.")
 def close_round(round_id: int, publish: bool) -> None:
     """Count the votes of a round whose voting has ended (as the system)."""
-    from buurtbudget.services import voting_results
+    from buurtbudget.services.voting import counting
 
     voting_round = _round(round_id)
-    outcome = _run(voting_results.close_round, None, voting_round)
+    outcome = _run(counting.close_round, None, voting_round)
     click.echo(
         f"{voting_round.title}: {len(outcome.selected)} projects selected with "
         f"{voting_round.rule_name}, cost {voting_round.result_total_cost_cents / 100:.2f} EUR"
     )
     if publish:
-        _run(voting_results.publish_results, None, voting_round)
+        _run(counting.publish_results, None, voting_round)
         click.echo("results published")
 
 
@@ -73,9 +73,9 @@ def close_round(round_id: int, publish: bool) -> None:
 @click.argument("round_id", type=int)
 def publish_round(round_id: int) -> None:
     """Publish the results of a closed round (selected initiatives get their grant)."""
-    from buurtbudget.services import voting_results
+    from buurtbudget.services.voting import counting
 
-    _run(voting_results.publish_results, None, _round(round_id))
+    _run(counting.publish_results, None, _round(round_id))
     click.echo("results published")
 
 
@@ -88,7 +88,7 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
     """Import a .pb file as a closed round, counted with the rules engine."""
     from buurtbudget.domain.pabulib import parse_pabulib, project_flags
     from buurtbudget.models import Area, Municipality
-    from buurtbudget.services import voting_pabulib
+    from buurtbudget.services.voting import pabulib
 
     municipality = db.session.scalar(
         select(Municipality).where(Municipality.slug == municipality_slug)
@@ -105,7 +105,7 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
         areas.append(area)
     content = pb_file.read_bytes()
     voting_round = _run(
-        voting_pabulib.import_round,
+        pabulib.import_round,
         None,
         municipality,
         content,
@@ -142,9 +142,9 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 def export_pb(round_id: int, output: Path | None) -> None:
     """Write a round as a .pb file (to stdout without --output)."""
-    from buurtbudget.services import voting_pabulib
+    from buurtbudget.services.voting import pabulib
 
-    text = voting_pabulib.export_round(_round(round_id))
+    text = pabulib.export_round(_round(round_id))
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -8,7 +8,10 @@ environment cannot change what the tests see.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -22,10 +25,15 @@ TEST_DATABASE_URL = os.environ.get("BUURTBUDGET_TEST_DATABASE_URL")
 for _key in [k for k in os.environ if k.startswith("BUURTBUDGET_")]:
     if _key != "BUURTBUDGET_TEST_DATABASE_URL":
         del os.environ[_key]
+# Tests never write into the checkout: the instance folder (uploads, SQLite files) of every app
+# the tests create, also in subprocesses, is a temporary folder removed after the session.
+TEST_INSTANCE_DIR = tempfile.mkdtemp(prefix="buurtbudget-tests-")
+os.environ["BUURTBUDGET_INSTANCE_PATH"] = TEST_INSTANCE_DIR
+atexit.register(shutil.rmtree, TEST_INSTANCE_DIR, ignore_errors=True)
 
 from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
-from buurtbudget.services import ballot_box  # noqa: E402
+from buurtbudget.services.voting import ballot_box  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.paths import VIOLATIONS, install_guard  # noqa: E402
 

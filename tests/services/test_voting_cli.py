@@ -7,7 +7,7 @@ from datetime import timedelta
 from buurtbudget.extensions import db
 from buurtbudget.models import VotingRound
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting
+from buurtbudget.services.voting import casting
 from tests.paths import PABULIB_DIR
 
 ASSEN = PABULIB_DIR / "Netherlands_Assen_2024.pb"
@@ -16,7 +16,7 @@ ASSEN = PABULIB_DIR / "Netherlands_Assen_2024.pb"
 def test_close_and_publish_from_the_command_line(app, make):
     area = make.area()
     voting_round = make.voting_round(area, costs=(100_00, 200_00))
-    voting.cast_ballot(make.resident(area), voting_round, {voting_round.projects[0].id: 1})
+    casting.cast_ballot(make.resident(area), voting_round, {voting_round.projects[0].id: 1})
     runner = app.test_cli_runner()
     early = runner.invoke(args=["rounds", "close", str(voting_round.id)])
     # Commands speak the default language, Dutch.

@@ -35,13 +35,15 @@ from buurtbudget.models import (
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
-from buurtbudget.services import audit, weighting
+from buurtbudget.services import audit
 from buurtbudget.services.errors import ValidationFailed
 from buurtbudget.services.permissions import is_admin_of, require
-from buurtbudget.services.voting_results import build_election, store_results
+from buurtbudget.services.voting import weighting
+from buurtbudget.services.voting.counting import store_results
+from buurtbudget.services.voting.election import build_election
 
 CENTS_PER_UNIT = 100
-# META "rule" of an exported round whose money followed the corrected ranking (services.weighting).
+# META "rule" of an exported round whose money followed the corrected ranking (voting.weighting).
 CORRECTED_RANKING_RULE = "buurtbudget-corrected-ranking"
 
 
