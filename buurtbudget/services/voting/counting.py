@@ -43,18 +43,31 @@ class Computation:
     weights: Sequence[Fraction] | None
 
 
+def read_weighted(
+    voting_round: VotingRound,
+) -> tuple[Election, list[Ballot], Sequence[Fraction] | None]:
+    """The round's ballots read once (voting.election) and their weights computed once: what
+    every count of the round starts from (the round's rule here, the rule comparison too)."""
+    election, ballots = build_election(voting_round)
+    return election, ballots, weighting.voter_weights_for(voting_round, ballots)
+
+
+def add1_options(voting_round: VotingRound, rule_name: str) -> dict[str, object]:
+    """Add1 adds one euro per voter per step, also when the election counts in cents."""
+    if money_unit(voting_round) == 1 and "add1" in rule_name:
+        return {"increment": EURO}
+    return {}
+
+
 def compute_outcome(voting_round: VotingRound) -> Computation:
     """Run the round's stored rule on its ballots (weighted if the weighting hook says so), or,
     when its weighting settings say the corrected ranking decides the money, fund down that
     ranking (voting.weighting.corrected_outcome)."""
-    election, ballots = build_election(voting_round)
-    weights = weighting.voter_weights_for(voting_round, ballots)
+    election, ballots, weights = read_weighted(voting_round)
     if weighting.funded_by_corrected_ranking(voting_round):
         outcome = weighting.corrected_outcome(voting_round, election)
         return Computation(election, outcome, ballots, weights)
-    options = {}
-    if money_unit(voting_round) == 1 and "add1" in voting_round.rule_name:
-        options["increment"] = EURO
+    options = add1_options(voting_round, voting_round.rule_name)
     outcome = compute(voting_round.rule_name, election, weights, **options)
     return Computation(election, outcome, ballots, weights)
 
