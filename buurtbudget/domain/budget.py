@@ -434,9 +434,14 @@ def apply_entry(balance: Balance, kind: EntryKind, amount: int) -> Balance:
 # Payouts, councils, shares ------------------------------------------------------------------
 
 
-def needs_second_approval(amount_cents: int, threshold_cents: int) -> bool:
-    """Payouts *above* the threshold (default EUR 1,000) need a second approver."""
-    return amount_cents > threshold_cents
+def needs_second_approval(
+    amount_cents: int, threshold_cents: int, *, already_paid_cents: int = 0
+) -> bool:
+    """A payout needs a second approver when what was paid to the initiative in total,
+    including this payout, reaches the threshold (default EUR 1,000): *from* the threshold
+    itself, so neither one request of exactly EUR 1,000 nor three of them pass on one pair of
+    eyes. Direct spending (no initiative) counts its own amount."""
+    return already_paid_cents + amount_cents >= threshold_cents
 
 
 def share_percent(part: int, whole: int) -> int | None:

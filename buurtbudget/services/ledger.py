@@ -118,6 +118,24 @@ def initiative_totals(initiative: Initiative | int) -> HolderMoney:
     return holder_from_totals(_totals(LedgerEntry.initiative_id == initiative_id))
 
 
+def paid_out_in_total(initiative: Initiative | int) -> int:
+    """Every payout ever booked to the initiative, before any money came back: what the
+    second-approver threshold counts (money paid back does not reopen one-person payouts)."""
+    initiative_id = initiative if isinstance(initiative, int) else initiative.id
+    return _totals(
+        LedgerEntry.initiative_id == initiative_id, LedgerEntry.kind == EntryKind.PAYOUT
+    ).get(EntryKind.PAYOUT, 0)
+
+
+def lock_accounts_of(initiative: Initiative) -> list[int]:
+    """Lock every account the initiative has money in, lowest id first (one order for every
+    caller, so two operations never wait for each other crosswise); returns their ids."""
+    account_ids = accounts_of_initiative(initiative)
+    for account_id in account_ids:
+        lock_account(account_id)
+    return account_ids
+
+
 def accounts_of_initiative(initiative: Initiative) -> list[int]:
     return list(
         db.session.scalars(

@@ -220,6 +220,52 @@ def test_payout_above_threshold_needs_a_second_different_coordinator(granted):
         payouts.approve(granted["second"], request)
 
 
+def test_a_payout_of_exactly_the_threshold_needs_a_second_approver(granted):
+    # The attack: three requests of exactly EUR 1,000.00, each paid by one coordinator.
+    initiative = granted["initiative"]
+    for number in range(3):
+        request = payouts.request_payout(
+            granted["initiator"], initiative, 1_000_00, f"Deel {number}", [_receipt(initiative)]
+        )
+        payouts.approve(granted["coordinator"], request)
+        assert request.status is PayoutStatus.AWAITING_SECOND
+        assert ledger.initiative_totals(initiative).paid == number * 1_000_00
+        payouts.approve(granted["second"], request)
+        assert request.status is PayoutStatus.PAID
+
+
+def test_the_threshold_counts_what_the_initiative_was_paid_in_total(granted):
+    initiative = granted["initiative"]
+    first = payouts.request_payout(
+        granted["initiator"], initiative, 600_00, "Verf", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], first)
+    assert first.status is PayoutStatus.PAID  # EUR 600 in total: one approver
+    second = payouts.request_payout(
+        granted["initiator"], initiative, 400_00, "Kwasten", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], second)
+    assert second.status is PayoutStatus.AWAITING_SECOND  # EUR 1,000 in total
+    payouts.approve(granted["second"], second)
+    # Money paid back does not reopen one-person payouts.
+    ledger.record_return(granted["coordinator"], initiative, 900_00, "Over")
+    third = payouts.request_payout(
+        granted["initiator"], initiative, 10_00, "Lijm", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], third)
+    assert third.status is PayoutStatus.AWAITING_SECOND
+
+
+def test_the_payout_threshold_is_configurable(granted, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PAYOUT_SECOND_APPROVAL_CENTS", 250_00)
+    initiative = granted["initiative"]
+    request = payouts.request_payout(
+        granted["initiator"], initiative, 250_00, "Zaalhuur", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], request)
+    assert request.status is PayoutStatus.AWAITING_SECOND
+
+
 def test_payout_rules(granted, make):
     initiative, initiator = granted["initiative"], granted["initiator"]
     receipt = _receipt(initiative)
