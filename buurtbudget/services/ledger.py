@@ -43,6 +43,7 @@ from buurtbudget.models import (
     BudgetPeriod,
     Initiative,
     LedgerEntry,
+    MeetingDecision,
     User,
 )
 from buurtbudget.services import audit
@@ -57,6 +58,12 @@ RULE_MESSAGES = {
     "exceeds_cheques": _l("This is more cheque value than is in circulation."),
     "amount_not_positive": _l("Enter an amount above zero."),
 }
+COUNCIL_DECIDES = _l(
+    "The area council holds this budget: its money is spent only by a decision recorded in a"
+    " council meeting."
+)
+# What spends money of a pot (a payout spends what a commitment set aside).
+_SPENDING_KINDS = (EntryKind.COMMITMENT, EntryKind.CHEQUE_ISSUE)
 MAX_MEMO = 300
 
 
@@ -159,6 +166,8 @@ def post(
 ) -> LedgerEntry:
     """Check and add one entry to the current transaction. The caller must hold the account
     lock (:func:`lock_account`) and commits. Raises Conflict when a ledger rule would break."""
+    if kind in _SPENDING_KINDS:
+        _require_council_decision(account, amount_cents, links.get("decision_id"))
     balance = account_balance(account)
     holder = holder_totals(account.id, initiative.id if initiative else None)
     try:
@@ -191,6 +200,30 @@ def post(
         memo=entry.memo or None,
     )
     return entry
+
+
+def is_council_held(account: BudgetAccount) -> bool:
+    """An area's money in the area-council model (Zaanstad): only the council spends it."""
+    period = account.period
+    return period.area_id is not None and period.model_kind is BudgetModelKind.COUNCIL_BUDGET
+
+
+def _require_council_decision(
+    account: BudgetAccount, amount_cents: int, decision_id: int | None
+) -> None:
+    """Money of a council-held budget moves only by a recorded decision of that council about
+    this pot and this amount (services.council.record_decision), whoever asks and by
+    whichever route: a coordinator's grant, direct spending, a voting round, cheques."""
+    if not is_council_held(account):
+        return
+    decision = db.session.get(MeetingDecision, decision_id) if decision_id else None
+    if (
+        decision is None
+        or decision.account_id != account.id
+        or decision.amount_cents != amount_cents
+        or decision.meeting.area_id != account.period.area_id
+    ):
+        raise Conflict(COUNCIL_DECIDES)
 
 
 # Finding pots --------------------------------------------------------------------------------
@@ -239,7 +272,7 @@ def grant(
     pot = _pot_for(initiative, period)
     if actor is not None:
         require(can_manage_area(actor, initiative.area))
-        if pot.period.model_kind is BudgetModelKind.COUNCIL_BUDGET and "decision_id" not in links:
+        if is_council_held(pot) and "decision_id" not in links:
             raise Conflict(_l("In this area the area council decides on spending, in a meeting."))
     if amount_cents is None:
         amount_cents = initiative.checked_cost_cents or initiative.requested_amount_cents
@@ -322,6 +355,8 @@ def spend_directly(
         if period.area is not None
         else is_admin_of(actor, period.municipality_id)
     )
+    if is_council_held(account):
+        raise Conflict(COUNCIL_DECIDES)
     entry = post_direct_spending(actor, account, amount_cents, purpose, theme_id=theme_id)
     db.session.commit()
     return entry

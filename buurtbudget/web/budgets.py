@@ -63,7 +63,7 @@ from buurtbudget.services import (
     ledger,
     payouts,
 )
-from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.services.errors import Conflict, ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
 from buurtbudget.web.formatting import format_cents
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
@@ -392,10 +392,13 @@ def add_programme_line(period_id: int):
 @staff_required
 def spend_directly(period_id: int):
     period = _period_or_404(period_id)
+    account = period.account(AccountKind.BOTTLENECK) or period.account(AccountKind.AREA)
+    if ledger.is_council_held(account):
+        # The page shows no form here; the service refuses too (ledger.spend_directly).
+        raise Conflict(ledger.COUNCIL_DECIDES)
     form = _direct_spend_form(period.area)
     cents = form.cents() if form.validate_on_submit() else None
     if cents is not None:
-        account = period.account(AccountKind.BOTTLENECK) or period.account(AccountKind.AREA)
         try:
             ledger.spend_directly(
                 current_user, account, cents, form.purpose.data, theme_id=form.theme.data or None

@@ -416,6 +416,38 @@ def test_council_decisions_spend_money_tagged_physical_or_social(app, make):
     assert FundingRoute.COUNCIL.value == initiative.funding_route.value
 
 
+def test_no_money_leaves_a_council_budget_without_a_council_decision(app, make):
+    # The attack (Zaanstad): a coordinator paid EUR 350 out of the council's budget directly.
+    area = make.area(inhabitants=8_000, year=THIS_YEAR)
+    period = make.budget_period(area, "council_budget")
+    pot = period.account(AccountKind.AREA)
+    coordinator, admin = make.coordinator(area), make.administrator(area.municipality)
+    for actor in (coordinator, admin):
+        with pytest.raises(Conflict, match="only by a decision recorded in a council meeting"):
+            ledger.spend_directly(actor, pot, 350_00, "Bloembakken")
+    initiative = make.budget_initiative(area, cost_cents=2_000_00)
+    # A voting round's grant (actor None) is no council decision either.
+    with pytest.raises(Conflict, match="council meeting"):
+        ledger.grant(None, initiative)
+    # Nor is a decision of the council that spends nothing, nor one of another amount.
+    member = make.council_member(area)
+    meeting = council.record_meeting(member, area, date.today(), 12)
+    agenda = council.record_decision(member, meeting, "Vergaderschema vastgesteld")
+    small = council.record_decision(member, meeting, "Bankje", 100_00, spend_kind="physical")
+    for decision in (agenda, small):
+        with pytest.raises(Conflict, match="council meeting"):
+            ledger.grant(coordinator, initiative, decision_id=decision.id)
+    db.session.rollback()
+    balance = ledger.account_balance(pot)
+    assert (balance.committed, balance.paid) == (0, 100_00)  # only the council's bench
+    assert ledger.initiative_totals(initiative).granted == 0
+    # The council's own decision spends, as it should.
+    council.record_decision(
+        member, meeting, "Buurtfeest", 2_000_00, spend_kind="social", initiative=initiative
+    )
+    assert ledger.initiative_totals(initiative).granted == 2_000_00
+
+
 def test_four_meetings_a_year_silence_the_warning(app, make):
     area = make.area(year=THIS_YEAR)
     make.budget_period(area, "council_budget")

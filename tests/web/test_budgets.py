@@ -138,6 +138,20 @@ def test_coordinator_publishes_the_report_and_books_urgent_spending(delft, clien
     assert "not enough money" in too_much.get_data(as_text=True)
 
 
+def test_direct_spending_from_a_council_budget_is_refused_with_a_message(app, make, client_for):
+    # Zaanstad has no knelpuntenpot: the route fell back to the council's own pot.
+    area = make.area(inhabitants=8_000, year=THIS_YEAR)
+    period = make.budget_period(area, "council_budget")
+    for actor in (make.coordinator(area), make.administrator(area.municipality)):
+        response = client_for(actor).post(
+            f"/budgets/periods/{period.id}/direct",
+            data={"amount": "350,00", "purpose": "Bloembakken", "theme": "0"},
+        )
+        assert response.status_code == 409
+        assert "decision recorded in a council meeting" in response.get_data(as_text=True)
+    assert ledger.account_balance(period.account(AccountKind.AREA)).paid == 0
+
+
 def test_council_member_cannot_book_or_publish(delft, client_for):
     client = client_for(delft["member"])
     period_id = delft["period"].id
