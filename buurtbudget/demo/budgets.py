@@ -22,7 +22,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from buurtbudget.demo.people import demo_email
+from buurtbudget.demo.people import COUNCIL_NUMBERS, demo_email
 from buurtbudget.domain.budget import AccountKind, SpendKind, halves_for, model_defaults
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status, path_to
 from buurtbudget.extensions import db
@@ -330,7 +330,11 @@ def _seed_zaanstad(progress, today: date) -> None:
         plan = ZAANSTAD_MEETINGS.get(area.name)
         if not plan:
             continue
-        member = _user(demo_email(f"bewoner{_area_number(municipality, area)}-", "zaanstad", 1))
+        present = [
+            _user(demo_email(f"bewoner{_area_number(municipality, area)}-", "zaanstad", n))
+            for n in COUNCIL_NUMBERS
+        ]
+        member = present[0]  # the secretary, who records the meeting
         residents = _residents(municipality, area)
         for number, (month, day, attendees, decisions) in enumerate(plan):
             held_on = date(today.year, month, day)
@@ -341,7 +345,13 @@ def _seed_zaanstad(progress, today: date) -> None:
             ):
                 continue
             meeting = council.record_meeting(
-                member, area, held_on, attendees, "Buurthuis", "Openbare vergadering."
+                member,
+                area,
+                held_on,
+                attendees,
+                "Buurthuis",
+                "Openbare vergadering.",
+                present=present,
             )
             for title, euros, kind, initiative_title in decisions:
                 initiative = None

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from buurtbudget.domain.budget import (
+    DEFAULT_COUNCIL_QUORUM,
     AccountKind,
     BudgetModelKind,
     BudgetModelSettings,
@@ -74,6 +75,7 @@ class BudgetModelConfig(db.Model):
         ),
         CheckConstraint("cheque_value_cents >= 0", name="cheque_value_non_negative"),
         CheckConstraint("cheque_valid_days >= 1", name="cheque_valid_days_positive"),
+        CheckConstraint("council_quorum >= 2", name="council_quorum_two_or_more"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +94,9 @@ class BudgetModelConfig(db.Model):
     unpooled_value_policy: Mapped[UnpooledValuePolicy] = mapped_column(
         _enum(UnpooledValuePolicy, 16), default=UnpooledValuePolicy.AREA_POT
     )
+    council_quorum: Mapped[int] = mapped_column(
+        default=DEFAULT_COUNCIL_QUORUM, server_default=str(DEFAULT_COUNCIL_QUORUM)
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     municipality: Mapped[Municipality] = relationship()
@@ -109,6 +114,7 @@ class BudgetModelConfig(db.Model):
         "cheque_value_cents",
         "cheque_valid_days",
         "unpooled_value_policy",
+        "council_quorum",
     )
 
     def settings(self) -> BudgetModelSettings:
@@ -261,6 +267,21 @@ class CouncilMeeting(db.Model):
     decisions: Mapped[list[MeetingDecision]] = relationship(
         back_populates="meeting", order_by="MeetingDecision.id"
     )
+    # The council members present, by name: a decision needs a quorum of them.
+    present_members: Mapped[list[User]] = relationship(
+        secondary="meeting_attendance", order_by="User.display_name"
+    )
+
+
+class MeetingAttendance(db.Model):
+    """A council member present at a council meeting (the quorum is counted from these)."""
+
+    __tablename__ = "meeting_attendance"
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("council_meeting.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
 
 
 class MeetingDecision(db.Model):

@@ -67,6 +67,7 @@ from buurtbudget.services.errors import Conflict, ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
 from buurtbudget.web.formatting import format_cents
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
+from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, role_required, staff_required
 
@@ -168,6 +169,11 @@ class MeetingForm(Form):
     held_on = DateField(_l("Date of the meeting"), validators=[InputRequired()])
     attendees_count = IntegerField(
         _l("Number of attendees"), validators=[InputRequired(), NumberRange(0, 100_000)]
+    )
+    present = MultiCheckboxField(
+        _l("Council members present"),
+        coerce=int,
+        description=_l("Tick every council member who is present: a decision needs a quorum."),
     )
     location = StringField(_l("Location"), validators=[Optional(), Length(max=120)])
     minutes = TextAreaField(_l("Minutes"), validators=[Optional(), Length(max=20_000)])
@@ -434,8 +440,11 @@ def new_meeting(area_id: int):
     area = db.session.get(Area, area_id) or abort(404)
     if not council.can_record(current_user, area):
         abort(403)
+    members = council.members_of(area)
     form = MeetingForm()
+    form.present.choices = [(member.id, member.display_name) for member in members]
     if form.validate_on_submit():
+        by_id = {member.id: member for member in members}
         try:
             meeting = council.record_meeting(
                 current_user,
@@ -444,6 +453,7 @@ def new_meeting(area_id: int):
                 form.attendees_count.data,
                 form.location.data,
                 form.minutes.data,
+                present=[by_id[member_id] for member_id in form.present.data or ()],
             )
         except ServiceError as error:
             attach_error(form, error)
@@ -451,7 +461,9 @@ def new_meeting(area_id: int):
             flash(_("The meeting has been recorded."), "success")
             return redirect(url_for("budgets.new_decision", meeting_id=meeting.id))
     status = form_status(form)
-    return render_template("budgets/meeting_form.html", area=area, form=form), status
+    return render_template(
+        "budgets/meeting_form.html", area=area, form=form, quorum=council.quorum_of(area)
+    ), status
 
 
 @bp.route("/meetings/<int:meeting_id>/decisions/new", methods=["GET", "POST"])
@@ -482,7 +494,12 @@ def new_decision(meeting_id: int):
                 flash(_("The decision has been recorded."), "success")
                 return redirect(url_for("budgets.new_decision", meeting_id=meeting.id))
     status = form_status(form)
-    return render_template("budgets/decision_form.html", meeting=meeting, form=form), status
+    return render_template(
+        "budgets/decision_form.html",
+        meeting=meeting,
+        form=form,
+        quorum=council.quorum_of(meeting.area),
+    ), status
 
 
 # Cheques (Ede) -------------------------------------------------------------------------------

@@ -390,8 +390,11 @@ def test_a_cheque_past_its_date_cannot_be_redeemed(cheque_area, make):
 def test_council_decisions_spend_money_tagged_physical_or_social(app, make):
     area = make.area(inhabitants=8_000, year=THIS_YEAR)  # EUR 40,000
     period = make.budget_period(area, "council_budget")
-    member = make.council_member(area)
-    meeting = council.record_meeting(member, area, date.today(), 23, "Buurthuis De Kolk")
+    present = make.council(area)
+    member = present[0]
+    meeting = council.record_meeting(
+        member, area, date.today(), 23, "Buurthuis De Kolk", present=present
+    )
     initiative = make.budget_initiative(area, cost_cents=6_000_00)
     council.record_decision(
         member, meeting, "Taalcafé", 6_000_00, spend_kind=SpendKind.SOCIAL, initiative=initiative
@@ -430,8 +433,9 @@ def test_no_money_leaves_a_council_budget_without_a_council_decision(app, make):
     with pytest.raises(Conflict, match="council meeting"):
         ledger.grant(None, initiative)
     # Nor is a decision of the council that spends nothing, nor one of another amount.
-    member = make.council_member(area)
-    meeting = council.record_meeting(member, area, date.today(), 12)
+    present = make.council(area)
+    member = present[0]
+    meeting = council.record_meeting(member, area, date.today(), 12, present=present)
     agenda = council.record_decision(member, meeting, "Vergaderschema vastgesteld")
     small = council.record_decision(member, meeting, "Bankje", 100_00, spend_kind="physical")
     for decision in (agenda, small):
@@ -446,6 +450,63 @@ def test_no_money_leaves_a_council_budget_without_a_council_decision(app, make):
         member, meeting, "Buurtfeest", 2_000_00, spend_kind="social", initiative=initiative
     )
     assert ledger.initiative_totals(initiative).granted == 2_000_00
+
+
+def test_a_council_decision_needs_a_quorum_of_members_present_by_name(app, make):
+    # The attack: a meeting with 0 attendees recorded by one member granted EUR 9,600.
+    area = make.area(inhabitants=8_000, year=THIS_YEAR)
+    period = make.budget_period(area, "council_budget")
+    member, second, third = make.council(area)
+    initiative = make.budget_initiative(area, cost_cents=9_600_00)
+    empty = council.record_meeting(member, area, date.today(), 0)
+    two = council.record_meeting(member, area, date.today(), 9, present=[member, second])
+    for meeting in (empty, two):
+        with pytest.raises(Conflict, match="at least 3 council members must be present"):
+            council.record_decision(
+                member, meeting, "Subsidie", 9_600_00, spend_kind="social", initiative=initiative
+            )
+        with pytest.raises(Conflict, match="present"):
+            council.record_decision(member, meeting, "Notulen vastgesteld")
+    assert ledger.account_balance(period.account(AccountKind.AREA)).committed == 0
+    # Only the area's council members count, each once, and not more than the attendees.
+    outsider = make.council_member(make.area())
+    with pytest.raises(ValidationFailed, match="Only council members of this area"):
+        council.record_meeting(member, area, date.today(), 9, present=[member, second, outsider])
+    with pytest.raises(ValidationFailed, match="Only council members of this area"):
+        council.record_meeting(
+            member, area, date.today(), 9, present=[member, second, make.resident(area)]
+        )
+    with pytest.raises(ValidationFailed, match="attendees"):
+        council.record_meeting(member, area, date.today(), 2, present=[member, second, third])
+    doubled = council.record_meeting(
+        member, area, date.today(), 9, present=[member, second, second]
+    )
+    assert len(doubled.present_members) == 2
+    full = council.record_meeting(member, area, date.today(), 9, present=[member, second, third])
+    council.record_decision(
+        member, full, "Subsidie", 9_600_00, spend_kind="social", initiative=initiative
+    )
+    assert ledger.initiative_totals(initiative).granted == 9_600_00
+    recorded = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "council.meeting_recorded")
+    ).all()[-1]
+    assert recorded.details["present_member_ids"] == sorted([member.id, second.id, third.id])
+
+
+def test_the_quorum_is_configurable_per_municipality(app, make):
+    area = make.area(inhabitants=8_000, year=THIS_YEAR)
+    make.budget_period(area, "council_budget")
+    config = budgets.config_for(area)
+    config.council_quorum = 4
+    db.session.commit()
+    present = make.council(area, 4)
+    three = council.record_meeting(present[0], area, date.today(), 9, present=present[:3])
+    with pytest.raises(Conflict, match="at least 4"):
+        council.record_decision(present[0], three, "Notulen vastgesteld")
+    four = council.record_meeting(present[0], area, date.today(), 9, present=present)
+    council.record_decision(present[0], four, "Notulen vastgesteld")
+    with pytest.raises(ValueError):
+        model_defaults("council_budget").with_changes(council_quorum=1)
 
 
 def test_four_meetings_a_year_silence_the_warning(app, make):

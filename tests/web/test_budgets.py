@@ -285,14 +285,48 @@ def test_residents_pool_cheques_until_the_initiative_is_funded(ede, client_for, 
 def test_council_member_records_a_meeting_and_a_decision(app, make, client_for):
     area = make.area(inhabitants=8_000, year=THIS_YEAR)
     period = make.budget_period(area, "council_budget")
-    member = make.council_member(area)
+    member, *others = make.council(area)
     client = client_for(member)
+    form = client.get(f"/budgets/areas/{area.id}/meetings/new").get_data(as_text=True)
+    assert all(m.display_name in form for m in [member, *others])
+    assert "at least 3 council members present" in form
+    # Without a quorum the meeting is recorded, but it cannot decide.
     response = client.post(
         f"/budgets/areas/{area.id}/meetings/new",
-        data={"held_on": date.today().isoformat(), "attendees_count": "31", "location": "De Kolk"},
+        data={"held_on": date.today().isoformat(), "attendees_count": "4", "present": [member.id]},
     )
     assert response.status_code == 302
-    meeting = db.session.scalars(select(CouncilMeeting)).one()
+    lonely = db.session.scalars(select(CouncilMeeting)).one()
+    page = client.get(f"/budgets/meetings/{lonely.id}/decisions/new").get_data(as_text=True)
+    assert "cannot take decisions" in page
+    refused = client.post(
+        f"/budgets/meetings/{lonely.id}/decisions/new",
+        data={"title": "Bankjes", "amount": "100", "spend_kind": "physical", "initiative": "0"},
+    )
+    assert refused.status_code == 400 and "must be present" in refused.get_data(as_text=True)
+    stranger = make.resident(area)
+    bad = client.post(
+        f"/budgets/areas/{area.id}/meetings/new",
+        data={
+            "held_on": date.today().isoformat(),
+            "attendees_count": "4",
+            "present": [stranger.id],
+        },
+    )
+    assert bad.status_code == 400
+    response = client.post(
+        f"/budgets/areas/{area.id}/meetings/new",
+        data={
+            "held_on": date.today().isoformat(),
+            "attendees_count": "31",
+            "location": "De Kolk",
+            "present": [m.id for m in [member, *others]],
+        },
+    )
+    assert response.status_code == 302
+    meeting = db.session.scalars(select(CouncilMeeting).order_by(CouncilMeeting.id.desc())).first()
+    page = client.get(f"/budgets/meetings/{meeting.id}/decisions/new").get_data(as_text=True)
+    assert all(m.display_name in page for m in [member, *others])
     initiative = make.budget_initiative(area, cost_cents=4_000_00, title="Burendag")
     response = client.post(
         f"/budgets/meetings/{meeting.id}/decisions/new",
@@ -311,7 +345,7 @@ def test_council_member_records_a_meeting_and_a_decision(app, make, client_for):
     )
     assert missing_kind.status_code == 400
     page = client.get(f"/budgets/periods/{period.id}").get_data(as_text=True)
-    assert "1 of the at least 4 meetings a year took place" in page
+    assert "2 of the at least 4 meetings a year took place" in page
     assert "Social measures: 100% of spending" in page
     outsider = client_for(make.council_member(make.area()))
     assert outsider.get(f"/budgets/areas/{area.id}/meetings/new").status_code == 403
