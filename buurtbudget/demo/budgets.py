@@ -30,6 +30,7 @@ from buurtbudget.models import (
     Area,
     AreaAgenda,
     CouncilMeeting,
+    DirectSpending,
     Initiative,
     InitiativeStatusChange,
     LedgerEntry,
@@ -43,6 +44,7 @@ from buurtbudget.services import (
     budgets,
     cheques,
     council,
+    direct_spending,
     initiatives,
     ledger,
     payouts,
@@ -273,9 +275,17 @@ def _seed_delft(progress, today: date) -> None:
             fund = period.account(AccountKind.BOTTLENECK)
             if ledger.account_balance(fund).paid == 0:
                 for amount, purpose, theme in plan["urgent"]:
-                    ledger.spend_directly(
-                        coordinator, fund, amount, purpose, theme_id=themes[theme].id
+                    # From EUR 1,000 with a receipt and a second coordinator's approval.
+                    booked = direct_spending.spend(
+                        coordinator,
+                        fund,
+                        amount,
+                        purpose,
+                        theme_id=themes[theme].id,
+                        receipt=(_pdf_stream(), "bon-spoed.pdf"),
                     )
+                    if isinstance(booked, DirectSpending):
+                        direct_spending.approve(coordinator_second, booked)
         if budgets.report_of(last_year) is None:
             budgets.save_report(
                 coordinator,

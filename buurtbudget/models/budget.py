@@ -401,6 +401,51 @@ class PayoutRequest(db.Model):
     )
 
 
+class DirectSpending(db.Model):
+    """Direct spending (no initiative, e.g. urgent spending from the knelpuntenpot) from the
+    second-approver threshold up: a coordinator asks with a receipt, another approves, and
+    only then is it booked in the ledger (services.direct_spending)."""
+
+    __tablename__ = "direct_spending"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint(
+            "approved_by_id IS NULL OR approved_by_id <> requested_by_id", name="four_eyes"
+        ),
+        CheckConstraint(
+            "status <> 'rejected' OR rejection_reason IS NOT NULL", name="rejected_with_reason"
+        ),
+        CheckConstraint("receipt_size_bytes > 0", name="receipt_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("budget_account.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(300))
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("theme.id"))
+    status: Mapped[PayoutStatus] = mapped_column(
+        _enum(PayoutStatus, 16), default=PayoutStatus.AWAITING_SECOND, index=True
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(String(1000))
+    # The receipt, stored like attachments (random name under the upload folder).
+    receipt_stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    receipt_original_name: Mapped[str] = mapped_column(String(200))
+    receipt_content_type: Mapped[str] = mapped_column(String(40))
+    receipt_size_bytes: Mapped[int]
+
+    account: Mapped[BudgetAccount] = relationship()
+    theme: Mapped[Theme | None] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    rejected_by: Mapped[User | None] = relationship(foreign_keys=[rejected_by_id])
+
+
 class PayoutReceipt(db.Model):
     """A receipt (an attachment of the initiative) belonging to a payout request."""
 

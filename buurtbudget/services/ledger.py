@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
@@ -33,6 +34,7 @@ from buurtbudget.domain.budget import (
     LedgerRuleBroken,
     SpendKind,
     check_entry,
+    needs_second_approval,
 )
 from buurtbudget.domain.budget import account_balance as balance_from_totals
 from buurtbudget.domain.budget import holder_money as holder_from_totals
@@ -132,6 +134,22 @@ def paid_out_in_total(initiative: Initiative | int) -> int:
     return _totals(
         LedgerEntry.initiative_id == initiative_id, LedgerEntry.kind == EntryKind.PAYOUT
     ).get(EntryKind.PAYOUT, 0)
+
+
+def paid_directly_in_total(account_id: int) -> int:
+    """Every direct payout (no initiative) ever booked from the account: what the
+    second-approver threshold of direct spending counts."""
+    return _totals(
+        LedgerEntry.account_id == account_id,
+        LedgerEntry.initiative_id.is_(None),
+        LedgerEntry.kind == EntryKind.PAYOUT,
+    ).get(EntryKind.PAYOUT, 0)
+
+
+def second_approval_threshold() -> int:
+    """From this many cents paid (to an initiative, or directly from a pot) a second approver
+    is needed: ``PAYOUT_SECOND_APPROVAL_CENTS``, default EUR 1,000."""
+    return int(current_app.config.get("PAYOUT_SECOND_APPROVAL_CENTS", 100_000))
 
 
 def lock_accounts_of(initiative: Initiative) -> list[int]:
@@ -348,7 +366,8 @@ def spend_directly(
     theme_id: int | None = None,
 ) -> LedgerEntry:
     """Pay for something without an initiative, e.g. urgent spending from the knelpuntenpot
-    by the coordinator (city-wide pot: administrators)."""
+    by the coordinator (city-wide pot: administrators), on one person's authority: refused
+    from the second-approver threshold on (services.direct_spending asks a second approver)."""
     period = account.period
     require(
         can_manage_area(actor, period.area)
@@ -357,6 +376,16 @@ def spend_directly(
     )
     if is_council_held(account):
         raise Conflict(COUNCIL_DECIDES)
+    lock_account(account.id)
+    if needs_second_approval(
+        amount_cents,
+        second_approval_threshold(),
+        already_paid_cents=paid_directly_in_total(account.id),
+    ):
+        raise Conflict(
+            _l("This amount needs a receipt and the approval of a second coordinator."),
+            field="amount",
+        )
     entry = post_direct_spending(actor, account, amount_cents, purpose, theme_id=theme_id)
     db.session.commit()
     return entry

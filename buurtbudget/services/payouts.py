@@ -8,7 +8,6 @@ and paid requests together never exceed the grant, also when requests arrive in 
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -36,7 +35,7 @@ OPEN_REQUEST_STATUSES = (PayoutStatus.PENDING, PayoutStatus.AWAITING_SECOND)
 
 
 def threshold_cents() -> int:
-    return int(current_app.config.get("PAYOUT_SECOND_APPROVAL_CENTS", 100_000))
+    return ledger.second_approval_threshold()
 
 
 def requested_not_decided(initiative: Initiative) -> int:

@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -20,9 +21,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, select
+from werkzeug.utils import secure_filename
 from wtforms import (
     BooleanField,
     DateField,
+    FileField,
     IntegerField,
     MultipleFileField,
     SelectField,
@@ -47,6 +50,7 @@ from buurtbudget.models import (
     BudgetPeriod,
     Cheque,
     CouncilMeeting,
+    DirectSpending,
     Initiative,
     PayoutRequest,
     PayoutStatus,
@@ -59,6 +63,7 @@ from buurtbudget.services import (
     budgets,
     cheques,
     council,
+    direct_spending,
     initiatives,
     ledger,
     payouts,
@@ -208,6 +213,13 @@ class DirectSpendForm(AmountMixin, Form):
     amount = _amount_field()
     purpose = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=300)])
     theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])
+    receipt = FileField(
+        _l("Receipt (PDF or photo)"),
+        description=_l(
+            "Needed once the direct spending of this budget reaches the threshold for a second"
+            " approver; another coordinator then approves before it is booked."
+        ),
+    )
 
 
 def _period_or_404(period_id: int) -> BudgetPeriod:
@@ -301,6 +313,7 @@ def period(period_id: int):
         manage=manage,
         programme_form=programme_form,
         direct_form=direct_form,
+        **_waiting_direct_spending(period),
         cheque_stats=_cheque_stats(period)
         if period.model_kind.value == "household_cheques"
         else None,
@@ -405,16 +418,83 @@ def spend_directly(period_id: int):
     form = _direct_spend_form(period.area)
     cents = form.cents() if form.validate_on_submit() else None
     if cents is not None:
+        upload = form.receipt.data
+        receipt = (upload.stream, upload.filename) if getattr(upload, "filename", "") else None
         try:
-            ledger.spend_directly(
-                current_user, account, cents, form.purpose.data, theme_id=form.theme.data or None
+            booked = direct_spending.spend(
+                current_user,
+                account,
+                cents,
+                form.purpose.data,
+                theme_id=form.theme.data or None,
+                receipt=receipt,
             )
         except ServiceError as error:
             attach_error(form, error)
         else:
-            flash(_("The spending has been booked."), "success")
+            if isinstance(booked, DirectSpending):
+                flash(_("Saved. A second coordinator must approve this spending."), "info")
+            else:
+                flash(_("The spending has been booked."), "success")
             return redirect(url_for("budgets.period", period_id=period.id))
     return _rerender_period(period, direct_form=form)
+
+
+def _waiting_direct_spending(period: BudgetPeriod) -> dict:
+    """Direct spending waiting for its second approver, with the forms to decide it."""
+    return {
+        "waiting_direct": direct_spending.waiting_in(period),
+        "confirm_form": ConfirmForm(),
+        "reject_form": RejectForm(formdata=None),
+    }
+
+
+def _direct_spending_or_404(item_id: int) -> DirectSpending:
+    item = db.session.get(DirectSpending, item_id)
+    if item is None or item.account.period.area is None:
+        abort(404)
+    return item
+
+
+@bp.route("/direct/<int:item_id>/approve", methods=["POST"])
+@staff_required
+def approve_direct_spending(item_id: int):
+    item = _direct_spending_or_404(item_id)
+    require_confirmation()
+    direct_spending.approve(current_user, item)  # ServiceError -> a 4xx page with the message
+    flash(_("Approved and booked as paid."), "success")
+    return redirect(url_for("budgets.period", period_id=item.account.period_id))
+
+
+@bp.route("/direct/<int:item_id>/reject", methods=["POST"])
+@staff_required
+def reject_direct_spending(item_id: int):
+    item = _direct_spending_or_404(item_id)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed(_l("Give a reason."), field="reason")
+    direct_spending.reject(current_user, item, form.reason.data)
+    flash(_("The spending has been rejected."), "info")
+    return redirect(url_for("budgets.period", period_id=item.account.period_id))
+
+
+@bp.route("/direct/<int:item_id>/receipt")
+@login_required
+def direct_spending_receipt(item_id: int):
+    item = _direct_spending_or_404(item_id)
+    path = direct_spending.require_receipt(current_user, item)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=item.receipt_content_type,
+        as_attachment=True,
+        download_name=secure_filename(item.receipt_original_name) or item.receipt_stored_name,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _rerender_period(period: BudgetPeriod, **forms):
@@ -427,6 +507,7 @@ def _rerender_period(period: BudgetPeriod, **forms):
         manage=True,
         programme_form=programme_form,
         direct_form=direct_form,
+        **_waiting_direct_spending(period),
         cheque_stats=None,
     ), 400
 

@@ -27,10 +27,19 @@ from buurtbudget.models import (
     PayoutStatus,
 )
 from buurtbudget.models.budget import LedgerIsAppendOnly
-from buurtbudget.services import budget_reports, budgets, cheques, council, ledger, payouts
+from buurtbudget.services import (
+    budget_reports,
+    budgets,
+    cheques,
+    council,
+    direct_spending,
+    ledger,
+    payouts,
+)
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 
 THIS_YEAR = date.today().year
+PDF = b"%PDF-1.4\n% receipt\n"
 
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -155,8 +164,8 @@ def test_bottleneck_spending_and_release(app, make):
     period = make.budget_period(area)
     coordinator = make.coordinator(area)
     fund = period.account(AccountKind.BOTTLENECK)
-    ledger.spend_directly(coordinator, fund, 1_250_00, "Losliggende stoeptegels Markt")
-    assert ledger.account_balance(fund).paid == 1_250_00
+    ledger.spend_directly(coordinator, fund, 750_00, "Losliggende stoeptegels Markt")
+    assert ledger.account_balance(fund).paid == 750_00
     with pytest.raises(Conflict):
         ledger.spend_directly(coordinator, fund, 4_000_00, "Te veel")
     with pytest.raises(ValidationFailed):
@@ -168,6 +177,60 @@ def test_bottleneck_spending_and_release(app, make):
     assert ledger.release_remaining(coordinator, initiative, "geannuleerd") == 3_000_00
     assert ledger.initiative_totals(initiative).granted == 0
     assert _balance(period).available == period.amount_cents
+
+
+def test_urgent_spending_from_the_threshold_needs_a_receipt_and_a_second_approver(
+    app, make, tmp_path, monkeypatch
+):
+    # The attack: "urgent spending" of EUR 2,500 booked as paid by one person, no receipt.
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path))
+    area = make.area(inhabitants=1_000, year=THIS_YEAR)
+    fund = make.budget_period(area).account(AccountKind.BOTTLENECK)  # EUR 5,000
+    coordinator, second = make.coordinator(area), make.coordinator(area)
+    with pytest.raises(Conflict, match="second coordinator"):
+        ledger.spend_directly(coordinator, fund, 2_500_00, "Verlichting brandgang")
+    with pytest.raises(ValidationFailed, match="add a receipt"):
+        direct_spending.spend(coordinator, fund, 2_500_00, "Verlichting brandgang")
+    with pytest.raises(ValidationFailed, match="PDF"):
+        direct_spending.spend(
+            coordinator, fund, 2_500_00, "x", receipt=(io.BytesIO(b"<html>"), "bon.html")
+        )
+    item = direct_spending.spend(
+        coordinator, fund, 2_500_00, "Verlichting brandgang", receipt=(io.BytesIO(PDF), "b.pdf")
+    )
+    assert item.status is PayoutStatus.AWAITING_SECOND
+    assert ledger.account_balance(fund).paid == 0
+    assert (tmp_path / item.receipt_stored_name).read_bytes() == PDF
+    with pytest.raises(Conflict, match="another coordinator"):
+        direct_spending.approve(coordinator, item)
+    with pytest.raises(PermissionDenied):
+        direct_spending.approve(make.coordinator(make.area(year=THIS_YEAR)), item)
+    direct_spending.approve(second, item)
+    assert ledger.account_balance(fund).paid == 2_500_00
+    with pytest.raises(Conflict, match="already been decided"):
+        direct_spending.approve(make.coordinator(area), item)
+    actions = set(db.session.scalars(select(AuditEntry.action)))
+    assert {"direct_spending.requested", "direct_spending.approved"} <= actions
+
+
+def test_urgent_spending_cannot_be_split_below_the_threshold(app, make, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path))
+    area = make.area(inhabitants=1_000, year=THIS_YEAR)
+    fund = make.budget_period(area).account(AccountKind.BOTTLENECK)
+    coordinator, second = make.coordinator(area), make.coordinator(area)
+    first = direct_spending.spend(coordinator, fund, 999_99, "Deel 1")
+    assert first.kind is EntryKind.PAYOUT  # booked at once: EUR 999.99 in total
+    with pytest.raises(Conflict, match="second coordinator"):
+        ledger.spend_directly(coordinator, fund, 1, "Deel 2")
+    waiting = direct_spending.spend(
+        coordinator, fund, 1, "Deel 2", receipt=(io.BytesIO(PDF), "b.pdf")
+    )
+    assert waiting.status is PayoutStatus.AWAITING_SECOND
+    with pytest.raises(ValidationFailed, match="reason"):
+        direct_spending.reject(second, waiting, " ")
+    direct_spending.reject(second, waiting, "Dubbel geboekt")
+    assert waiting.status is PayoutStatus.REJECTED
+    assert ledger.account_balance(fund).paid == 999_99
 
 
 # Payouts -------------------------------------------------------------------------------------

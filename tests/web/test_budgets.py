@@ -12,7 +12,7 @@ from sqlalchemy import select
 from buurtbudget.domain.budget import AccountKind, format_cheque_code
 from buurtbudget.domain.initiative_lifecycle import Status
 from buurtbudget.extensions import db
-from buurtbudget.models import CouncilMeeting, PayoutRequest, PayoutStatus
+from buurtbudget.models import CouncilMeeting, DirectSpending, PayoutRequest, PayoutStatus
 from buurtbudget.services import cheques, ledger
 
 THIS_YEAR = date.today().year
@@ -132,7 +132,13 @@ def test_coordinator_publishes_the_report_and_books_urgent_spending(delft, clien
     assert bad.status_code == 400 and "Enter an amount in euros" in bad.get_data(as_text=True)
     too_much = client.post(
         f"/budgets/periods/{period_id}/direct",
-        data={"amount": "99.999,00", "purpose": "x", "theme": "0"},
+        data={
+            "amount": "99.999,00",
+            "purpose": "x",
+            "theme": "0",
+            "receipt": (io.BytesIO(PDF), "bon.pdf"),
+        },
+        content_type="multipart/form-data",
     )
     assert too_much.status_code == 400
     assert "not enough money" in too_much.get_data(as_text=True)
@@ -150,6 +156,44 @@ def test_direct_spending_from_a_council_budget_is_refused_with_a_message(app, ma
         assert response.status_code == 409
         assert "decision recorded in a council meeting" in response.get_data(as_text=True)
     assert ledger.account_balance(period.account(AccountKind.AREA)).paid == 0
+
+
+def test_urgent_spending_from_the_threshold_is_approved_by_a_second_coordinator(
+    app, delft, client_for, make, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path))
+    period_id = delft["period"].id
+    fund = delft["period"].account(AccountKind.BOTTLENECK)
+    first = client_for(delft["coordinator"])
+    url = f"/budgets/periods/{period_id}/direct"
+    data = {"amount": "2.500,00", "purpose": "Verlichting brandgang", "theme": "0"}
+    without = first.post(url, data=data)
+    assert without.status_code == 400 and "add a receipt" in without.get_data(as_text=True)
+    response = first.post(
+        url,
+        data={**data, "receipt": (io.BytesIO(PDF), "bon.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert ledger.account_balance(fund).paid == 0
+    item = db.session.scalars(select(DirectSpending)).one()
+    page = first.get(f"/budgets/periods/{period_id}").get_data(as_text=True)
+    assert "Spending waiting for a second approval" in page and "bon.pdf" in page
+    assert "Another coordinator must approve this spending." in page
+    assert first.post(f"/budgets/direct/{item.id}/approve").status_code == 409
+    receipt = client_for(delft["member"]).get(f"/budgets/direct/{item.id}/receipt")
+    assert receipt.status_code == 200 and receipt.data == PDF
+    receipt.close()
+    assert (
+        client_for(delft["resident"]).get(f"/budgets/direct/{item.id}/receipt").status_code == 403
+    )
+    outsider = client_for(delft["other_coordinator"])
+    assert outsider.post(f"/budgets/direct/{item.id}/approve").status_code == 403
+    second = client_for(make.coordinator(delft["area"]))
+    page = second.get(f"/budgets/periods/{period_id}").get_data(as_text=True)
+    assert f"/budgets/direct/{item.id}/approve" in page
+    assert second.post(f"/budgets/direct/{item.id}/approve").status_code == 302
+    assert ledger.account_balance(fund).paid == 2_500_00
 
 
 def test_council_member_cannot_book_or_publish(delft, client_for):
