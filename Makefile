@@ -36,6 +36,7 @@ browser:
 
 demo: translations
 	$(FLASK) db upgrade
+	$(FLASK) rules warm-up
 	$(FLASK) seed-demo
 	$(FLASK) run --port $(PORT)
 

@@ -25,6 +25,10 @@ class Config:
     DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'buurtbudget.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Load the compiled Equal Shares rounds (numba) in a background thread at start-up, so no
+    # request pays for it (buurtbudget/domain/rules/warmup.py); `flask rules warm-up` after an
+    # install compiles them once.
+    RULES_WARM_UP_AT_START = False
 
     # Internationalisation: Dutch first, English second.
     LANGUAGES = ("nl", "en")
@@ -122,6 +126,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    RULES_WARM_UP_AT_START = True
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"

@@ -44,6 +44,10 @@ def create_app(config: str | dict[str, Any] | None = None, **overrides: Any) -> 
     from buurtbudget import cli
 
     cli.register(app)
+    if app.config.get("RULES_WARM_UP_AT_START"):
+        from buurtbudget.domain.rules.warmup import warm_up_in_background
+
+        warm_up_in_background()
     return app
 
 

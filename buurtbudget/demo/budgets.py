@@ -22,7 +22,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from buurtbudget.demo.people import demo_email
+from buurtbudget.demo.people import COUNCIL_NUMBERS, demo_email
 from buurtbudget.domain.budget import AccountKind, SpendKind, halves_for, model_defaults
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status, path_to
 from buurtbudget.extensions import db
@@ -30,6 +30,7 @@ from buurtbudget.models import (
     Area,
     AreaAgenda,
     CouncilMeeting,
+    DirectSpending,
     Initiative,
     InitiativeStatusChange,
     LedgerEntry,
@@ -43,6 +44,7 @@ from buurtbudget.services import (
     budgets,
     cheques,
     council,
+    direct_spending,
     initiatives,
     ledger,
     payouts,
@@ -273,9 +275,17 @@ def _seed_delft(progress, today: date) -> None:
             fund = period.account(AccountKind.BOTTLENECK)
             if ledger.account_balance(fund).paid == 0:
                 for amount, purpose, theme in plan["urgent"]:
-                    ledger.spend_directly(
-                        coordinator, fund, amount, purpose, theme_id=themes[theme].id
+                    # From EUR 1,000 with a receipt and a second coordinator's approval.
+                    booked = direct_spending.spend(
+                        coordinator,
+                        fund,
+                        amount,
+                        purpose,
+                        theme_id=themes[theme].id,
+                        receipt=(_pdf_stream(), "bon-spoed.pdf"),
                     )
+                    if isinstance(booked, DirectSpending):
+                        direct_spending.approve(coordinator_second, booked)
         if budgets.report_of(last_year) is None:
             budgets.save_report(
                 coordinator,
@@ -330,7 +340,11 @@ def _seed_zaanstad(progress, today: date) -> None:
         plan = ZAANSTAD_MEETINGS.get(area.name)
         if not plan:
             continue
-        member = _user(demo_email(f"bewoner{_area_number(municipality, area)}-", "zaanstad", 1))
+        present = [
+            _user(demo_email(f"bewoner{_area_number(municipality, area)}-", "zaanstad", n))
+            for n in COUNCIL_NUMBERS
+        ]
+        member = present[0]  # the secretary, who records the meeting
         residents = _residents(municipality, area)
         for number, (month, day, attendees, decisions) in enumerate(plan):
             held_on = date(today.year, month, day)
@@ -341,7 +355,13 @@ def _seed_zaanstad(progress, today: date) -> None:
             ):
                 continue
             meeting = council.record_meeting(
-                member, area, held_on, attendees, "Buurthuis", "Openbare vergadering."
+                member,
+                area,
+                held_on,
+                attendees,
+                "Buurthuis",
+                "Openbare vergadering.",
+                present=present,
             )
             for title, euros, kind, initiative_title in decisions:
                 initiative = None

@@ -14,6 +14,9 @@ from buurtbudget.models._base import utcnow
 
 DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105 - documented demo credential
 RESIDENTS_PER_AREA = 12
+# Residents who sit on their area's council: three, the default quorum of a council meeting
+# (numbers 2 to 8 propose the demo's initiatives).
+COUNCIL_NUMBERS = (1, 11, 12)
 FIRST_NAMES = (
     "Anouk",
     "Bram",
@@ -117,7 +120,7 @@ def seed_people(progress) -> None:
                     postcode=demo_postcode(slug, area_index, number % 3),
                     house_number=number,
                 )
-                if number == 1:
+                if number in COUNCIL_NUMBERS:
                     _grant(resident, Role.COUNCIL_MEMBER, municipality, area)
         progress(
             f"  {municipality.name}: staff and {RESIDENTS_PER_AREA * len(area_list)} residents"

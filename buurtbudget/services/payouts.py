@@ -1,12 +1,13 @@
 """Payout requests: the initiator asks for money with receipts; a coordinator of the area
-approves or rejects with a reason; above ``PAYOUT_SECOND_APPROVAL_CENTS`` (default EUR 1,000)
-a second, different coordinator (or an administrator) must approve too. The payout is booked
-in the ledger at the last approval, under the account lock, and never exceeds what the
-initiative was granted minus what was already paid."""
+approves or rejects with a reason; once what was paid to the initiative in total, including
+the request at hand, reaches ``PAYOUT_SECOND_APPROVAL_CENTS`` (default EUR 1,000) a second,
+different coordinator (or an administrator) must approve too. The payout is booked in the
+ledger at the last approval, under the account lock, and never exceeds what the initiative
+was granted minus what was already paid. Requests are made under the same locks, so pending
+and paid requests together never exceed the grant, also when requests arrive in parallel."""
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -34,7 +35,7 @@ OPEN_REQUEST_STATUSES = (PayoutStatus.PENDING, PayoutStatus.AWAITING_SECOND)
 
 
 def threshold_cents() -> int:
-    return int(current_app.config.get("PAYOUT_SECOND_APPROVAL_CENTS", 100_000))
+    return ledger.second_approval_threshold()
 
 
 def requested_not_decided(initiative: Initiative) -> int:
@@ -77,6 +78,9 @@ def request_payout(
         raise ValidationFailed(_l("Add at least one receipt."), field="receipts")
     if any(receipt.initiative_id != initiative.id for receipt in receipts):
         raise ValidationFailed(_l("Receipts must belong to this initiative."), field="receipts")
+    # Under the locks of the initiative's accounts: a parallel request waits here until this
+    # one is committed, and then counts it among the requested.
+    ledger.lock_accounts_of(initiative)
     totals = ledger.initiative_totals(initiative)
     if amount_cents > totals.outstanding - requested_not_decided(initiative):
         raise Conflict(
@@ -111,6 +115,7 @@ def can_decide(user: User | None, request: PayoutRequest) -> bool:
 def approve(actor: User, request: PayoutRequest) -> PayoutRequest:
     """Approve once; the payout is booked at the last approval needed."""
     require(can_decide(actor, request))
+    ledger.lock_accounts_of(request.initiative)  # includes request.account_id
     ledger.lock_account(request.account_id)
     db.session.refresh(request)  # another coordinator may have decided meanwhile
     if request.status not in OPEN_REQUEST_STATUSES:
@@ -123,7 +128,11 @@ def approve(actor: User, request: PayoutRequest) -> PayoutRequest:
         request.second_approver_id, request.second_approved_at = actor.id, now
     else:
         request.first_approver_id, request.first_approved_at = actor.id, now
-        if needs_second_approval(request.amount_cents, threshold_cents()):
+        if needs_second_approval(
+            request.amount_cents,
+            threshold_cents(),
+            already_paid_cents=ledger.paid_out_in_total(request.initiative_id),
+        ):
             request.status = PayoutStatus.AWAITING_SECOND
             audit.record(
                 actor,

@@ -43,6 +43,7 @@ from buurtbudget.services.voting import (
     ballot_box,
     casting,
     codes,
+    comparison,
     counting,
     eligibility,
     pabulib,
@@ -442,6 +443,45 @@ def results_csv(round_id: int):
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="round-{voting_round.id}-results.csv"'
+        },
+    )
+
+
+def _round_with_comparison(round_id: int) -> VotingRound:
+    """The round, if this visitor may compare its rules (404 otherwise: nothing to see yet)."""
+    voting_round = _round(round_id)
+    user = current_user if current_user.is_authenticated else None
+    if not comparison.can_see_comparison(user, voting_round):
+        abort(404)
+    return voting_round
+
+
+@bp.route("/<int:round_id>/comparison")
+@public
+def rule_comparison(round_id: int):
+    """The rules side by side on the round's own ballots (staff once voting has ended,
+    everyone once the results are published)."""
+    voting_round = _round_with_comparison(round_id)
+    user = current_user if current_user.is_authenticated else None
+    return render_template(
+        "voting/comparison.html",
+        round=voting_round,
+        comparison=comparison.compare_round(voting_round),
+        can_manage=rounds.can_manage_round(user, voting_round),
+    )
+
+
+@bp.route("/<int:round_id>/comparison.csv")
+@public
+def rule_comparison_csv(round_id: int):
+    voting_round = _round_with_comparison(round_id)
+    return Response(
+        comparison.to_csv(comparison.compare_round(voting_round)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="round-{voting_round.id}-rule-comparison.csv"'
+            )
         },
     )
 
