@@ -278,6 +278,7 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
             )
         )
     password_hash = generate_password_hash(VOTER_PASSWORD, method=CHEAP_HASH)
+    confirmed_at = utcnow()
     emails = [f"{prefix}{n}@example.org" for n in range(voter_count)]
     db.session.add_all(
         User(
@@ -287,6 +288,7 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
             municipality=municipality,
             home_area=area,
             birth_year=1980,
+            email_confirmed_at=confirmed_at,  # a voter has confirmed their e-mail address
         )
         for n, email in enumerate(emails)
     )
