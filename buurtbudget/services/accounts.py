@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality, PostcodeRange, Role, RoleAssignment, User
+from buurtbudget.models.user import new_session_token
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
@@ -126,6 +127,13 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     _check_password_strength(new_password)
     user.set_password(new_password)  # also rotates the session token
     audit.record(user, "account.password_changed", user, municipality_id=user.municipality_id)
+    db.session.commit()
+
+
+def end_all_sessions(user: User) -> None:
+    """Log the account out everywhere: every session and "keep me logged in" cookie names
+    the account's session token, so a new token ends them all, on every worker."""
+    user.session_token = new_session_token()
     db.session.commit()
 
 
