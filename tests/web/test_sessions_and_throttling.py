@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from buurtbudget.app import trust_proxies
-from buurtbudget.services import voting
+from buurtbudget.services.voting import codes
 from buurtbudget.web import throttle
 from tests.factories import TEST_PASSWORD
 
@@ -188,8 +188,8 @@ def test_logins_are_throttled_per_address(app, make, store, limits):
 def _code_round(make):
     area = make.area(name="Tanthof")
     voting_round = make.voting_round(area, costs=(100_00,), uses_voting_codes=True)
-    [(_recipient, code)] = voting.issue_voting_codes(
-        None, voting_round, [voting.CodeRecipient("Kruithuisweg 1", area)]
+    [(_recipient, code)] = codes.issue_voting_codes(
+        None, voting_round, [codes.CodeRecipient("Kruithuisweg 1", area)]
     )
     return f"/rounds/{voting_round.id}/code", code
 
