@@ -41,7 +41,7 @@ from buurtbudget.models import (
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from buurtbudget.services.permissions import can_manage_area, require
+from buurtbudget.services.permissions import can_manage_area, has_interest, require
 from buurtbudget.services.status_labels import STATUS_LABELS, status_label  # noqa: F401
 from buurtbudget.services.validation import check_amount, clean_text
 
@@ -103,6 +103,15 @@ def actors_for(user: User | None, initiative: Initiative) -> set[Actor]:
         actors.add(Actor.INITIATOR)
     if can_manage_area(user, initiative.area):
         actors.add(Actor.COORDINATOR)
+    return actors
+
+
+def deciding_actors(user: User | None, initiative: Initiative) -> set[Actor]:
+    """The roles ``user`` may change the status in: a coordinator who initiated the initiative
+    or is a member of its working group does not review, select or close it (issue 15.7)."""
+    actors = actors_for(user, initiative)
+    if Actor.COORDINATOR in actors and has_interest(user, initiative):
+        actors.discard(Actor.COORDINATOR)
     return actors
 
 
@@ -282,10 +291,13 @@ def apply_status_change(
         funding_route = FundingRoute(funding_route) if funding_route else None
     except ValueError:
         raise ValidationFailed(_l("This is not a valid choice.")) from None
-    actors = {Actor.SYSTEM} if actor is None else actors_for(actor, initiative)
+    actors = {Actor.SYSTEM} if actor is None else deciding_actors(actor, initiative)
+    refused = _l("You do not have permission to do this.")
+    if actor is not None and Actor.COORDINATOR in actors_for(actor, initiative) - actors:
+        refused = _l("You cannot decide on an initiative you started or are a member of.")
     if actor is not None and not actors:
         require_view(actor, initiative)
-        raise PermissionDenied(_l("You do not have permission to do this."))
+        raise PermissionDenied(refused)
     old_status = initiative.status
     reason = (reason or "").strip() or None
     try:
@@ -298,7 +310,7 @@ def apply_status_change(
             funding_route=funding_route,
         )
     except lifecycle.WrongActor:
-        raise PermissionDenied(_l("You do not have permission to do this.")) from None
+        raise PermissionDenied(refused) from None
     except lifecycle.NoSuchTransition:
         raise Conflict(
             _l(

@@ -26,7 +26,7 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.initiatives import apply_status_change, is_initiator
-from buurtbudget.services.permissions import can_manage_area, require
+from buurtbudget.services.permissions import can_manage_area, has_interest, require
 
 DESCRIPTION_MAX = 1000
 REASON_MAX = 1000
@@ -109,7 +109,13 @@ def request_payout(
 
 
 def can_decide(user: User | None, request: PayoutRequest) -> bool:
-    return can_manage_area(user, request.initiative.area) and user.id != request.requested_by_id
+    """A manager of the area who neither asked for the money nor has an interest in the
+    initiative (its initiator or a member of its working group)."""
+    return (
+        can_manage_area(user, request.initiative.area)
+        and user.id != request.requested_by_id
+        and not has_interest(user, request.initiative)
+    )
 
 
 def approve(actor: User, request: PayoutRequest) -> PayoutRequest:

@@ -207,7 +207,7 @@ def _get_initiative(initiative_id: int) -> Initiative:
 
 def _status_forms(initiative: Initiative) -> dict[str, StatusForm]:
     """One small form per transition the current user may make, keyed by target status."""
-    actors = initiatives.actors_for(current_user, initiative)
+    actors = initiatives.deciding_actors(current_user, initiative)
     return {
         t.target.value: StatusForm(prefix=t.target.value, formdata=None)
         for t in lifecycle.available_transitions(initiative.status, actors)
@@ -224,7 +224,7 @@ def _render_detail(initiative: Initiative, code: int = 200, **overrides):
         "transitions": {
             t.target.value: t
             for t in lifecycle.available_transitions(
-                initiative.status, initiatives.actors_for(current_user, initiative)
+                initiative.status, initiatives.deciding_actors(current_user, initiative)
             )
         },
         "status_forms": status_forms,

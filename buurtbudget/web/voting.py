@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -36,7 +35,7 @@ from wtforms.validators import DataRequired, Length
 from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
 from buurtbudget.domain.numbers import InvalidNumber, parse_int
-from buurtbudget.extensions import db, limiter
+from buurtbudget.extensions import db
 from buurtbudget.models import Phase, Role, VotingRound
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.voting import (
@@ -49,6 +48,7 @@ from buurtbudget.services.voting import (
     pabulib,
     rounds,
 )
+from buurtbudget.web import throttle
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
 from buurtbudget.web.security import public, session_token_unchecked, staff_municipalities
 
@@ -390,13 +390,14 @@ def receipt(round_id: int):
 
 @bp.route("/<int:round_id>/code", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def code(round_id: int):
     """Residents without an account enter the code from their letter."""
     voting_round = _round(round_id)
     if not voting_round.uses_voting_codes:
         abort(404)
     form = CodeForm()
+    if request.method == "POST":
+        throttle.count_code_attempt()
     if form.validate_on_submit():
         try:
             if not voting_round.is_voting_open():
