@@ -17,6 +17,12 @@ from buurtbudget.models.budget import (
     PayoutStatus,
     ProgrammeLine,
 )
+from buurtbudget.models.electorate import (
+    Address,
+    Elector,
+    PaperBallotKeying,
+    PaperBallotSheet,
+)
 from buurtbudget.models.geo import (
     AGE_BANDS,
     Area,
@@ -54,6 +60,10 @@ from buurtbudget.models.working_group import (
 )
 
 __all__ = [
+    "Address",
+    "Elector",
+    "PaperBallotKeying",
+    "PaperBallotSheet",
     "AGE_BANDS",
     "Area",
     "AreaAgenda",
