@@ -30,6 +30,9 @@ _sequence = itertools.count(1)
 
 
 class Factories:
+    def __init__(self) -> None:
+        self._keyers: dict[int, tuple[User, User]] = {}
+
     def municipality(self, name: str | None = None, **fields) -> Municipality:
         n = next(_sequence)
         municipality = Municipality(name=name or f"Gemeente {n}", slug=f"gemeente-{n}", **fields)
@@ -327,6 +330,40 @@ class Factories:
         db.session.add(initiative)
         db.session.commit()
         return initiative
+
+    def paper_ballot(
+        self,
+        voting_round: VotingRound,
+        choices: dict[int, int],
+        area: Area | None = None,
+        birth_year: int = 1970,
+        keyers: tuple[User, User] | None = None,
+    ) -> str:
+        """A paper ballot as the services enter it: an elector of ``area`` (the round's first
+        by default) with a stempas, a numbered paper issued for the area, keyed by two staff
+        members (two administrators of the municipality unless ``keyers``). Returns the
+        paper's number."""
+        from buurtbudget.domain.budget import new_cheque_code
+        from buurtbudget.services import electorate, paper_ballots
+
+        area = area or voting_round.areas[0]
+        code = new_cheque_code()
+        self.elector(
+            voting_round,
+            area_id=area.id,
+            birth_year=birth_year,
+            stempas_hash=electorate.stempas_hash(code),
+        )
+        if keyers is None:
+            keyers = self._keyers.get(voting_round.municipality_id)
+            if keyers is None:
+                municipality = db.session.get(Municipality, voting_round.municipality_id)
+                keyers = (self.administrator(municipality), self.administrator(municipality))
+                self._keyers[voting_round.municipality_id] = keyers
+        sheet = paper_ballots.issue_papers(keyers[0], voting_round, area, 1)[0]
+        for keyer in keyers:
+            paper_ballots.key_paper(keyer, voting_round, sheet.number, code, choices)
+        return sheet.number
 
     def voting_round(
         self,

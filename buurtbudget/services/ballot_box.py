@@ -60,7 +60,7 @@ from sqlalchemy.orm import selectinload
 
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, BallotChoice, User, VoterRecord, VotingRound
+from buurtbudget.models import Ballot, BallotChoice, Elector, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import Channel, new_ballot_id
 from buurtbudget.services import voting
@@ -281,21 +281,30 @@ def _round_is_open(setup: BallotSetup) -> list[ColumnElement[bool]]:
 
 def _voter(setup: BallotSetup) -> Select:
     """The resident of the session token, if they may vote in the round (as
-    voting.eligibility_problem decides), with what their ballot records."""
+    voting.eligibility_problem decides: an active account bound to an elector of the round,
+    with the register's area and age), with what their ballot records."""
     conditions = [
         User.session_token == _param("session_token", User.session_token),
         User.is_active_account.is_(True),
         # Inline numbers, not an expanding parameter, so the SQL text is fixed per setup.
-        User.home_area_id.in_([literal_column(str(int(a))) for a in sorted(setup.area_ids)]),
+        Elector.area_id.in_([literal_column(str(int(a))) for a in sorted(setup.area_ids)]),
     ]
     if setup.min_age > 0:
-        conditions.append(User.birth_year <= setup.year - setup.min_age)
-    return select(
-        User.id,
-        User.home_area_id,
-        User.locale,
-        voting.age_band_sql(User.birth_year, setup.year).label("age_band"),
-    ).where(*conditions)
+        conditions.append(Elector.birth_year <= setup.year - setup.min_age)
+    bound = (Elector.user_id == User.id) & (
+        Elector.round_id == literal_column(str(int(setup.round_id)))
+    )
+    return (
+        select(
+            User.id,
+            Elector.id.label("elector_id"),
+            Elector.area_id.label("home_area_id"),
+            User.locale,
+            voting.age_band_sql(Elector.birth_year, setup.year).label("age_band"),
+        )
+        .join_from(User, Elector, bound)
+        .where(*conditions)
+    )
 
 
 def _ballot_columns(setup: BallotSetup) -> dict[str, ColumnElement]:
@@ -328,10 +337,10 @@ def _postgresql_statements(setup: BallotSetup) -> DriverSQL:
     record = (
         postgresql.insert(VoterRecord)
         .from_select(
-            ["round_id", "user_id", "channel", "voted_at"],
-            select(open_round.c.id, voter.c.id, *_record_columns(setup)).join_from(
-                open_round, voter, true()
-            ),  # both have at most one row
+            ["round_id", "user_id", "elector_id", "channel", "voted_at"],
+            select(
+                open_round.c.id, voter.c.id, voter.c.elector_id, *_record_columns(setup)
+            ).join_from(open_round, voter, true()),  # both have at most one row
         )
         .on_conflict_do_nothing()
         .returning(VoterRecord.user_id)
@@ -420,9 +429,12 @@ def _sqlite_statements(setup: BallotSetup) -> _SQLiteStatements:
     record = (
         sqlite.insert(VoterRecord)
         .from_select(
-            ["round_id", "user_id", "channel", "voted_at"],
+            ["round_id", "user_id", "elector_id", "channel", "voted_at"],
             select(
-                VotingRound.id, _param("user_id", VoterRecord.user_id), *_record_columns(setup)
+                VotingRound.id,
+                _param("user_id", VoterRecord.user_id),
+                _param("elector_id", VoterRecord.elector_id),
+                *_record_columns(setup),
             ).where(*_round_is_open(setup)),
         )
         .on_conflict_do_nothing()
@@ -447,7 +459,9 @@ def _cast_sqlite(setup: BallotSetup, statements: _SQLiteStatements, params: dict
     if voter is None:
         db.session.rollback()
         return None, None
-    record = connection.execute(statements.record, {**params, "user_id": voter.id}).first()
+    record = connection.execute(
+        statements.record, {**params, "user_id": voter.id, "elector_id": voter.elector_id}
+    ).first()
     if record is None:
         db.session.rollback()
         forget(setup.round_id)  # perhaps closed or gone: load it again next time

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from buurtbudget.domain.addresses import AddressFileError, read_register_extract
 from buurtbudget.domain.budget import InvalidChequeCode, new_cheque_code, normalise_cheque_code
 from buurtbudget.extensions import db
-from buurtbudget.models import Address, Elector, User, VotingRound
+from buurtbudget.models import Address, Channel, Elector, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, PermissionDenied, ServiceError, ValidationFailed
@@ -338,3 +338,28 @@ def bind_account(user: User, voting_round: VotingRound, code_text: str) -> Elect
     db.session.commit()
     db.session.refresh(elector)
     return elector
+
+
+def already_voted(voting_round: VotingRound, elector_id: int) -> VoterRecord | None:
+    """The elector's "has voted" record in the round, if any."""
+    return db.session.scalar(
+        select(VoterRecord).where(
+            VoterRecord.round_id == voting_round.id, VoterRecord.elector_id == elector_id
+        )
+    )
+
+
+def used_message(record: VoterRecord) -> str:
+    """Which channel the elector used, and on which day (never the time)."""
+    channel = {
+        Channel.ONLINE: _l("online with an account"),
+        Channel.CODE: _l("online with the stempas code"),
+        Channel.PAPER: _l("on paper"),
+    }.get(record.channel, record.channel.value)
+    return str(
+        _l(
+            "This stempas has already been used to vote %(channel)s on %(date)s.",
+            channel=channel,
+            date=record.voted_at.date().isoformat(),
+        )
+    )

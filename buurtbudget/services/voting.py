@@ -58,6 +58,7 @@ from buurtbudget.models import (
     BallotChoice,
     BudgetPeriod,
     Channel,
+    Elector,
     Initiative,
     Municipality,
     Phase,
@@ -70,7 +71,7 @@ from buurtbudget.models import (
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
-from buurtbudget.services import audit
+from buurtbudget.services import audit, electorate
 from buurtbudget.services.errors import (
     Conflict,
     NotFound,
@@ -497,27 +498,40 @@ def age_band_sql(birth_year: ColumnElement[int], year: int) -> ColumnElement[str
 
 
 def eligibility_problem(user: User | None, voting_round: VotingRound) -> str | None:
-    """Why ``user`` may not vote in the round (translated), or None when they may."""
+    """Why ``user`` may not vote in the round (translated), or None when they may.
+
+    An account votes only as an elector of the round (services/electorate.py): bound to one
+    by its stempas code. Area and age are the register's, frozen when voting opens; the
+    account's own (self-declared) address gives no vote."""
     if user is None or not user.is_authenticated:
         return _("Log in to vote.")
-    if user.home_area_id is None or user.home_area_id not in voting_round.area_ids:
+    elector = electorate.elector_of(user, voting_round)
+    if elector is None:
+        return _(
+            "Only electors of %(areas)s can vote in this round: link the stempas you received"
+            " by post to your account first.",
+            areas=", ".join(area.name for area in voting_round.areas),
+        )
+    if elector.area_id not in voting_round.area_ids:
         return _(
             "Only residents of %(areas)s can vote in this round.",
             areas=", ".join(area.name for area in voting_round.areas),
         )
-    if voting_round.min_age > 0:
-        if user.birth_year is None:
-            return _("We need your year of birth to check your age. Ask your area coordinator.")
-        if voting_round.year - user.birth_year < voting_round.min_age:
-            return _("You can vote from the year you turn %(age)d.", age=voting_round.min_age)
+    if voting_round.year - elector.birth_year < voting_round.min_age:
+        return _("You can vote from the year you turn %(age)d.", age=voting_round.min_age)
     return None
 
 
 def has_voted(user: User, voting_round: VotingRound) -> bool:
+    """Whether this account, or the elector it is bound to (on any channel), has voted."""
+    bound = select(Elector.id).where(
+        Elector.round_id == voting_round.id, Elector.user_id == user.id
+    )
     return (
         db.session.scalar(
             select(VoterRecord.id).where(
-                VoterRecord.round_id == voting_round.id, VoterRecord.user_id == user.id
+                VoterRecord.round_id == voting_round.id,
+                (VoterRecord.user_id == user.id) | VoterRecord.elector_id.in_(bound),
             )
         )
         is not None
@@ -525,7 +539,15 @@ def has_voted(user: User, voting_round: VotingRound) -> bool:
 
 
 def eligible_residents_count(voting_round: VotingRound, area: Area) -> int:
-    """Accounts of residents of ``area`` who may vote in the round (turnout's denominator)."""
+    """Who may vote in the round in ``area`` (turnout's denominator): its electors; for a
+    round without an electorate (an imported one), the accounts of residents."""
+    electors = db.session.scalar(
+        select(func.count(Elector.id)).where(
+            Elector.round_id == voting_round.id, Elector.area_id == area.id
+        )
+    )
+    if electors or electorate.has_electorate(voting_round):
+        return electors or 0
     conditions = [User.home_area_id == area.id, User.is_active_account.is_(True)]
     if voting_round.min_age > 0:
         conditions.append(User.birth_year <= voting_round.year - voting_round.min_age)
@@ -679,6 +701,26 @@ def find_voting_code(voting_round: VotingRound, code: str) -> VotingCode:
     return voting_code
 
 
+def accepts_codes(voting_round: VotingRound) -> bool:
+    """Whether residents can vote with a code from a letter: a stempas code in a round with an
+    electorate, a voting code in a round that uses them."""
+    return voting_round.uses_voting_codes or electorate.has_electorate(voting_round)
+
+
+def check_code(voting_round: VotingRound, code: str) -> None:
+    """Whether ``code`` can vote in the round now (before the ballot is shown); raises."""
+    _require_voting_open(voting_round)
+    if electorate.has_electorate(voting_round):
+        elector = electorate.find_elector_by_code(voting_round, code)
+        record = electorate.already_voted(voting_round, elector.id)
+        if record is not None:
+            raise Conflict(electorate.used_message(record), field="code")
+    elif voting_round.uses_voting_codes:
+        find_voting_code(voting_round, code)
+    else:
+        raise Conflict(_l("This round does not use voting codes."))
+
+
 def cast_ballot(
     actor: User | None,
     voting_round: VotingRound,
@@ -692,41 +734,62 @@ def cast_ballot(
     attempts race (the database's unique constraint decides, see the module doc)."""
     _require_voting_open(voting_round)
     code_record: VotingCode | None = None
+    elector: Elector | None = None
     if voting_code is not None:
-        if not voting_round.uses_voting_codes:
-            raise Conflict(_l("This round does not use voting codes."))
-        code_record = find_voting_code(voting_round, voting_code)
-        voter_fields = {"area_id": code_record.area_id, "age_band": code_record.age_band}
-        channel = Channel.CODE
+        if electorate.has_electorate(voting_round):
+            # The stempas code itself: online without an account (or with one not bound).
+            elector = electorate.find_elector_by_code(voting_round, voting_code)
+            record = electorate.already_voted(voting_round, elector.id)
+            if record is not None:
+                raise Conflict(electorate.used_message(record))
+            channel = Channel.CODE
+        else:
+            if not voting_round.uses_voting_codes:
+                raise Conflict(_l("This round does not use voting codes."))
+            code_record = find_voting_code(voting_round, voting_code)
+            voter_fields = {"area_id": code_record.area_id, "age_band": code_record.age_band}
+            channel = Channel.CODE
     else:
         problem = eligibility_problem(actor, voting_round)
         if problem is not None:
             raise PermissionDenied(problem)
-        # No "already voted?" query here: the voter record's unique constraint decides below
+        # No "already voted?" query here: the voter record's unique constraints decide below
         # (the web pages ask has_voted() once, for their friendlier message).
-        voter_fields = {
-            "area_id": actor.home_area_id,
-            "age_band": age_band_for(actor.birth_year, voting_round.year),
-        }
+        elector = electorate.elector_of(actor, voting_round)
         channel = Channel.ONLINE
+    if elector is not None:
+        # Area and age band from the register, never from the account.
+        voter_fields = {
+            "area_id": elector.area_id,
+            "age_band": age_band_for(elector.birth_year, voting_round.year),
+        }
     check_choices(voting_round, choices)
     round_id = voting_round.id
-    user_id = actor.id if code_record is None else None
+    user_id = actor.id if channel is Channel.ONLINE else None
     code_id = code_record.id if code_record is not None else None
+    elector_id = elector.id if elector is not None else None
     token = secrets.token_urlsafe(16) if voting_round.allow_ballot_change else None
     cast_on = today or date.today()
 
     def write() -> CastResult:
         hold_round_open(voting_round, (Phase.VOTING,), VOTING_NOT_OPEN)
-        # The voter record goes in first, on its own: its unique constraint decides.
+        # The voter record goes in first, on its own: its unique constraints (one per
+        # account, per voting code and per elector, whichever channel) decide.
         try:
             db.session.execute(
                 insert(VoterRecord).values(
-                    round_id=round_id, user_id=user_id, voting_code_id=code_id, channel=channel
+                    round_id=round_id,
+                    user_id=user_id,
+                    voting_code_id=code_id,
+                    elector_id=elector_id,
+                    channel=channel,
                 )
             )
         except IntegrityError:
             db.session.rollback()
+            record = electorate.already_voted(voting_round, elector_id) if elector_id else None
+            if record is not None and record.channel is not Channel.ONLINE:
+                raise Conflict(electorate.used_message(record)) from None
             raise Conflict(ALREADY_VOTED) from None
         if code_id is not None:
             db.session.execute(
@@ -796,71 +859,6 @@ def change_ballot(
     with_write_retries(write)
 
 
-def enter_paper_ballot(
-    actor: User,
-    voting_round: VotingRound,
-    paper_number: str,
-    choices: Choices,
-    *,
-    area: Area | None = None,
-    age_band: str | None = None,
-    today: date | None = None,
-) -> None:
-    """A coordinator enters one paper ballot; the same ballot rules apply. A paper ballot
-    number can be entered once per round."""
-    require(can_enter_paper_ballots(actor, voting_round))
-    not_open = _l(
-        "Paper ballots can be entered from the opening of the vote until the round closes."
-    )
-    if voting_round.phase() not in (Phase.VOTING, Phase.COUNTING):
-        raise Conflict(not_open)
-    number = (paper_number or "").strip()
-    if not number:
-        raise ValidationFailed(_l("This field is required."), field="paper_number")
-    if len(number) > PAPER_NUMBER_MAX:
-        raise ValidationFailed(
-            _l("Field cannot be longer than %(max)d characters.", max=PAPER_NUMBER_MAX),
-            field="paper_number",
-        )
-    if area is not None and area.id not in voting_round.area_ids:
-        raise ValidationFailed(_l("This is not a valid choice."), field="area")
-    if age_band is not None and age_band not in AGE_BAND_NAMES:
-        raise ValidationFailed(_l("This is not a valid choice."), field="age_band")
-    check_choices(voting_round, choices)
-    duplicate = _l("Paper ballot %(number)s has already been entered.", number=number)
-
-    def write() -> None:
-        hold_round_open(voting_round, (Phase.VOTING, Phase.COUNTING), not_open)
-        _lock_round_setup(voting_round, choices)
-        try:
-            _insert_ballot(
-                voting_round,
-                Channel.PAPER,
-                choices,
-                paper_number=number,
-                area_id=area.id if area else None,
-                age_band=age_band,
-                cast_on=today or date.today(),
-            )
-        except IntegrityError:
-            db.session.rollback()
-            raise ValidationFailed(duplicate, field="paper_number") from None
-        audit.record(
-            actor,
-            "round.paper_ballot_entered",
-            voting_round,
-            municipality_id=voting_round.municipality_id,
-            paper_number=number,
-        )
-        db.session.commit()
-
-    if db.session.scalar(
-        select(Ballot.id).where(Ballot.round_id == voting_round.id, Ballot.paper_number == number)
-    ):
-        raise ValidationFailed(duplicate, field="paper_number")
-    with_write_retries(write)
-
-
 # Voting codes --------------------------------------------------------------------------------
 
 
@@ -890,6 +888,8 @@ def issue_voting_codes(
         raise Conflict(_l("This round does not use voting codes."))
     if voting_round.is_closed:
         raise Conflict(_l("This round is closed."))
+    if electorate.has_electorate(voting_round):
+        raise Conflict(_l("This round has an electorate: its electors vote with their stempas."))
     if not recipients or len(recipients) > MAX_CODES_PER_BATCH:
         raise ValidationFailed(
             _l("Give from 1 to %(max)d recipients.", max=MAX_CODES_PER_BATCH), field="recipients"
