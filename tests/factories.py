@@ -378,7 +378,7 @@ class Factories:
         ballot, its dates set so that it is in ``phase`` now (proposals, voting, counting).
         With ``electorate`` the residents of its areas become its electors, bound to their
         accounts (see :meth:`user`)."""
-        from buurtbudget.services import voting
+        from buurtbudget.services.voting import rounds
 
         areas = [areas] if isinstance(areas, Area) else list(areas)
         for index, cost in enumerate(costs, start=1):
@@ -386,7 +386,7 @@ class Factories:
         now = utcnow()
         offsets = {"proposals": 10, "voting": -1, "counting": -20}[phase]
         start = now + timedelta(days=offsets)
-        setup = voting.RoundSetup(
+        setup = rounds.RoundSetup(
             title=fields.pop("title", f"Stemronde {next(_sequence)}"),
             areas=areas,
             proposals_until=start - timedelta(days=2),
@@ -398,7 +398,7 @@ class Factories:
         )
         if phase == "counting":
             setup.voting_closes_at = now - timedelta(minutes=1)
-        voting_round = voting.create_round(None, areas[0].municipality, setup)
+        voting_round = rounds.create_round(None, areas[0].municipality, setup)
         if electorate:
             residents = db.session.scalars(
                 select(User).where(User.home_area_id.in_(voting_round.area_ids)).order_by(User.id)

@@ -35,7 +35,7 @@ from buurtbudget.models import (
     VotingRound,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting, voting_results
+from buurtbudget.services.voting import casting, counting, rounds
 
 CLOSED_TITLE = "Buitenhof kiest 2025"
 OPEN_TITLE = "Tanthof 2026"
@@ -131,8 +131,8 @@ def _period(area: Area, year: int) -> BudgetPeriod | None:
     )
 
 
-def _setup(title, area, opens: datetime, closes: datetime, **fields) -> voting.RoundSetup:
-    return voting.RoundSetup(
+def _setup(title, area, opens: datetime, closes: datetime, **fields) -> rounds.RoundSetup:
+    return rounds.RoundSetup(
         title=title,
         areas=[area],
         proposals_until=opens - timedelta(days=45),
@@ -174,7 +174,7 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
     # The register goes in before voting opens; ballots go in while the round is open (the
     # services insist), then it moves to May of last year.
     now = utcnow()
-    voting_round = voting.create_round(
+    voting_round = rounds.create_round(
         None,
         municipality,
         _setup(
@@ -196,10 +196,10 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
     rng = random.Random(RNG_SEED)
     cast_on = date(year, 5, 12)
     for resident in residents:
-        voting.cast_ballot(resident, voting_round, _choices(rng, popularity), today=cast_on)
+        casting.cast_ballot(resident, voting_round, _choices(rng, popularity), today=cast_on)
     other_codes = other_codes[area.id]
     for code in other_codes[:CODE_VOTERS]:
-        voting.cast_ballot(
+        casting.cast_ballot(
             None, voting_round, _choices(rng, popularity), voting_code=code, today=cast_on
         )
     admin = db.session.scalar(select(User).where(User.email == demo_email("admin", "delft")))
@@ -212,7 +212,7 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
     selected = sum(1 for p in voting_round.projects if p.selected)
     progress(
         f"  Delft: closed round {CLOSED_TITLE!r} with"
-        f" {len(voting_results.voting_round_ballot_ids(voting_round))} ballots,"
+        f" {len(counting.voting_round_ballot_ids(voting_round))} ballots,"
         f" {selected} initiatives selected"
     )
 
@@ -228,8 +228,8 @@ def _close_last_may(staff, voting_round: VotingRound) -> None:
     voting_round.voting_closes_at = datetime(year, 5, 31, 16, 0, tzinfo=UTC)
     db.session.commit()
     closed_at = datetime(year, 6, 2, 9, 0, tzinfo=UTC)
-    voting_results.close_round(staff, voting_round, now=closed_at)
-    voting_results.publish_results(staff, voting_round, now=closed_at + timedelta(days=1))
+    counting.close_round(staff, voting_round, now=closed_at)
+    counting.publish_results(staff, voting_round, now=closed_at + timedelta(days=1))
 
 
 # The open round --------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def _seed_open_round(municipality: Municipality, progress) -> None:
         initiator = residents[-1 - number % len(residents)]
         _initiative(area, initiator, title, text, cost, [themes[theme]])
     now = utcnow().replace(second=0, microsecond=0)
-    voting_round = voting.create_round(
+    voting_round = rounds.create_round(
         None,
         municipality,
         _setup(
@@ -262,17 +262,17 @@ def _seed_open_round(municipality: Municipality, progress) -> None:
     # The register of Tanthof; every demo resident but the first is bound by stempas (a
     # verified resident); the first still has to enter the code of their letter, which
     # seed-demo prints (in a real municipality codes exist in clear only on the letters).
-    codes, others = demo_electorate.seed_electorate(
+    stempas_codes, others = demo_electorate.seed_electorate(
         voting_round, residents, 60, RNG_SEED + 1, unbound=(residents[0],)
     )
-    unbound_code = format_cheque_code(codes[residents[0].id])
+    unbound_code = format_cheque_code(stempas_codes[residents[0].id])
     code_only = format_cheque_code(others[area.id][0])
     demo_electorate.open_now(voting_round, opened_days_ago=3, closes_in_days=28)
     rng = random.Random(RNG_SEED + 1)
     popularity = {p.id: rng.uniform(0.2, 0.6) for p in voting_round.projects}
     # The last residents already voted; bewoner...-2 to -8 of Tanthof can still vote.
     for resident in residents[-ALREADY_VOTED_IN_OPEN_ROUND:]:
-        voting.cast_ballot(resident, voting_round, _choices(rng, popularity))
+        casting.cast_ballot(resident, voting_round, _choices(rng, popularity))
     progress(
         f"  Delft: stempas of {residents[0].email} (not linked yet): {unbound_code};"
         f" a stempas of a resident without an account: {code_only}"

@@ -35,7 +35,7 @@ from buurtbudget.demo.voting import (
 from buurtbudget.extensions import db
 from buurtbudget.models import Municipality, User
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting, voting_results, weighting
+from buurtbudget.services.voting import counting, rounds, weighting
 
 TITLE = "Delft-Noord en -Oost kiest 2025"
 RNG_SEED = 2031
@@ -111,13 +111,13 @@ def seed_weighting(progress) -> None:
         budget_cents=22_000_00,
     )
     setup.areas = areas
-    voting_round = voting.create_round(admin, municipality, setup)
+    voting_round = rounds.create_round(admin, municipality, setup)
     # Only this demo's plans: other open initiatives of these areas stay out of the round.
     for project in list(voting_round.projects):
         if project.name not in titles:
             voting_round.projects.remove(project)
     db.session.commit()
-    weighting.update_settings(admin, voting_round, SETTINGS)
+    counting.update_weighting(admin, voting_round, SETTINGS)
     # The register: per area as many residents (without an account) as vote on paper.
     _codes, others = demo_electorate.seed_electorate(
         voting_round, [], max(count for count, _plans in PLANS.values()), RNG_SEED
@@ -127,7 +127,7 @@ def seed_weighting(progress) -> None:
     _close_last_may(admin, voting_round)
     progress(
         f"  Delft: closed round {TITLE!r} with weights by area"
-        f" ({len(voting_results.voting_round_ballot_ids(voting_round))} paper ballots)"
+        f" ({len(counting.voting_round_ballot_ids(voting_round))} paper ballots)"
     )
 
 

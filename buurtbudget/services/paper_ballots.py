@@ -36,9 +36,10 @@ from buurtbudget.models import (
     VotingRound,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit, electorate, voting
+from buurtbudget.services import audit, electorate
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, require
+from buurtbudget.services.voting import casting, eligibility, rounds
 
 MAX_PAPERS_PER_BATCH = 20_000
 ENTRY_CLOSED = _l(
@@ -47,7 +48,7 @@ ENTRY_CLOSED = _l(
 
 
 def can_key(user: User | None, voting_round: VotingRound, area: Area) -> bool:
-    return voting.can_enter_paper_ballots(user, voting_round) and can_manage_area(user, area)
+    return rounds.can_enter_paper_ballots(user, voting_round) and can_manage_area(user, area)
 
 
 def issue_papers(
@@ -119,7 +120,7 @@ def key_paper(
     voting_round: VotingRound,
     number: str,
     stempas_code: str,
-    choices: voting.Choices,
+    choices: casting.Choices,
     *,
     today: date | None = None,
 ) -> KeyingResult:
@@ -139,7 +140,7 @@ def key_paper(
     record = electorate.already_voted(voting_round, elector.id)
     if record is not None:
         raise Conflict(electorate.used_message(record), field="code")
-    voting.check_choices(voting_round, choices)
+    casting.check_choices(voting_round, choices)
     chosen = {str(pid): points for pid, points in sorted(choices.items()) if points}
     keyings = db.session.scalars(
         select(PaperBallotKeying).where(PaperBallotKeying.sheet_id == sheet.id)
@@ -170,17 +171,17 @@ def _enter(
     voting_round: VotingRound,
     sheet: PaperBallotSheet,
     elector: Elector,
-    choices: voting.Choices,
+    choices: casting.Choices,
     cast_on: date,
 ) -> None:
     """Both keyings agree: the voter record (one per elector, every channel) and the ballot
     in one transaction; then the keyings go."""
     sheet_id, elector_id, area_id = sheet.id, elector.id, elector.area_id
-    age_band = voting.age_band_for(elector.birth_year, voting_round.year)
+    age_band = eligibility.age_band_for(elector.birth_year, voting_round.year)
     number = sheet.number
 
     def write() -> None:
-        voting.hold_round_open(voting_round, (Phase.VOTING, Phase.COUNTING), ENTRY_CLOSED)
+        rounds.hold_round_open(voting_round, (Phase.VOTING, Phase.COUNTING), ENTRY_CLOSED)
         marked = db.session.execute(
             update(PaperBallotSheet)
             .where(PaperBallotSheet.id == sheet_id, PaperBallotSheet.entered.is_(False))
@@ -202,10 +203,10 @@ def _enter(
             db.session.rollback()
             record = electorate.already_voted(voting_round, elector_id)
             raise Conflict(
-                electorate.used_message(record) if record else voting.ALREADY_VOTED
+                electorate.used_message(record) if record else casting.ALREADY_VOTED
             ) from None
-        voting._lock_round_setup(voting_round, choices)
-        voting._insert_ballot(
+        casting._lock_round_setup(voting_round, choices)
+        casting._insert_ballot(
             voting_round,
             Channel.PAPER,
             choices,
@@ -224,7 +225,7 @@ def _enter(
         )
         db.session.commit()
 
-    voting.with_write_retries(write)
+    rounds.with_write_retries(write)
 
 
 def mismatches(voting_round: VotingRound) -> list[PaperBallotSheet]:

@@ -3,7 +3,6 @@ close the round (count), publish the results, import a pabulib file."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -27,7 +26,6 @@ from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -35,18 +33,23 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetPeriod, Municipality, Role, VotingRound
-from buurtbudget.services import paper_ballots, voting, voting_pabulib, voting_results
+from buurtbudget.services import paper_ballots
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area
+from buurtbudget.services.voting import casting, counting, pabulib, rounds
+from buurtbudget.services.voting import codes as voting_codes
 from buurtbudget.web.forms import (
     ConfirmForm,
     EuroField,
     Form,
+    WholeNumberField,
     attach_error,
     form_status,
     require_confirmation,
+    whole_number,
 )
 from buurtbudget.web.initiatives import MultiCheckboxField, status_label
 from buurtbudget.web.security import role_required, staff_municipality, staff_required
@@ -58,11 +61,11 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 class RoundForm(Form):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=voting.TITLE_MAX)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=rounds.TITLE_MAX)])
     description = TextAreaField(
-        _l("Description"), validators=[Optional(), Length(max=voting.DESCRIPTION_MAX)]
+        _l("Description"), validators=[Optional(), Length(max=rounds.DESCRIPTION_MAX)]
     )
-    areas = MultiCheckboxField(_l("Areas"), coerce=int)
+    areas = MultiCheckboxField(_l("Areas"), coerce=whole_number)
     proposals_until = DateTimeLocalField(
         _l("Proposals until"), format=DATE_FORMAT, validators=[InputRequired()]
     )
@@ -77,13 +80,13 @@ class RoundForm(Form):
     )
     ballot_type = SelectField(
         _l("Ballot"),
-        choices=[SelectChoice(k, label) for k, label in voting.BALLOT_TYPE_LABELS.items()],
+        choices=[SelectChoice(k, label) for k, label in rounds.BALLOT_TYPE_LABELS.items()],
     )
     rule_name = SelectField(_l("Counting rule"))
-    min_projects = IntegerField(
+    min_projects = WholeNumberField(
         _l("Minimum number of projects"), validators=[Optional(), NumberRange(0, 1000)]
     )
-    max_projects = IntegerField(
+    max_projects = WholeNumberField(
         _l("Maximum number of projects"), validators=[Optional(), NumberRange(1, 1000)]
     )
     max_total_cost = EuroField(
@@ -91,19 +94,19 @@ class RoundForm(Form):
         validators=[Optional()],
         description=_l("Empty: no limit. With a limit, voters choose within this amount."),
     )
-    max_total_points = IntegerField(
+    max_total_points = WholeNumberField(
         _l("Points per voter (points ballot)"), validators=[Optional(), NumberRange(1, 10_000)]
     )
-    max_points_per_project = IntegerField(
+    max_points_per_project = WholeNumberField(
         _l("Most points per project (points ballot)"),
         validators=[Optional(), NumberRange(1, 10_000)],
     )
-    min_age = IntegerField(
+    min_age = WholeNumberField(
         _l("Minimum age"), default=16, validators=[InputRequired(), NumberRange(0, 120)]
     )
     allow_ballot_change = BooleanField(_l("Voters may change their vote until voting closes"))
     uses_voting_codes = BooleanField(_l("Residents without an account vote with a mailed code"))
-    budget_period = SelectField(_l("Budget period"), coerce=int)
+    budget_period = SelectField(_l("Budget period"), coerce=whole_number)
     budget = EuroField(
         _l("Budget of the round in euros"),
         validators=[Optional()],
@@ -114,7 +117,7 @@ class RoundForm(Form):
 class PaperBallotForm(Form):
     paper_number = StringField(
         _l("Ballot paper number"),
-        validators=[DataRequired(), Length(max=voting.PAPER_NUMBER_MAX)],
+        validators=[DataRequired(), Length(max=casting.PAPER_NUMBER_MAX)],
         description=_l("As printed on the paper, for example 3-00012."),
     )
     stempas = StringField(
@@ -125,8 +128,8 @@ class PaperBallotForm(Form):
 
 
 class IssuePapersForm(Form):
-    area = SelectField(_l("Area"), coerce=int)
-    count = IntegerField(
+    area = SelectField(_l("Area"), coerce=whole_number)
+    count = WholeNumberField(
         _l("Number of papers"),
         validators=[InputRequired(), NumberRange(1, paper_ballots.MAX_PAPERS_PER_BATCH)],
     )
@@ -142,7 +145,7 @@ class CodesForm(Form):
 
 class ImportForm(Form):
     file = FileField(_l("pabulib file (.pb)"), validators=[FileRequired()])
-    area = SelectField(_l("Area"), coerce=int)
+    area = SelectField(_l("Area"), coerce=whole_number)
     rule_name = SelectField(_l("Counting rule"))
 
 
@@ -166,7 +169,7 @@ def _to_local(moment: datetime | None) -> datetime | None:
 
 
 def _rule_choices() -> list[SelectChoice]:
-    return [SelectChoice(name, voting.RULE_LABELS[name]) for name in voting.available_rules()]
+    return [SelectChoice(name, rounds.RULE_LABELS[name]) for name in rounds.available_rules()]
 
 
 def _fill_choices(form: RoundForm, municipality: Municipality) -> None:
@@ -186,12 +189,12 @@ def _fill_choices(form: RoundForm, municipality: Municipality) -> None:
     ]
 
 
-def _setup_from(form: RoundForm, municipality: Municipality) -> voting.RoundSetup:
+def _setup_from(form: RoundForm, municipality: Municipality) -> rounds.RoundSetup:
     areas = [a for a in municipality.areas if a.id in set(form.areas.data or [])]
     period = (
         db.session.get(BudgetPeriod, form.budget_period.data) if form.budget_period.data else None
     )
-    return voting.RoundSetup(
+    return rounds.RoundSetup(
         title=form.title.data or "",
         description=form.description.data or "",
         areas=areas,
@@ -225,7 +228,7 @@ def new():
     _fill_choices(form, municipality)
     if form.validate_on_submit():
         try:
-            voting_round = voting.create_round(
+            voting_round = rounds.create_round(
                 current_user, municipality, _setup_from(form, municipality)
             )
         except ServiceError as error:
@@ -241,7 +244,7 @@ def new():
 @staff_required
 def edit(round_id: int):
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = RoundForm(obj=None if request.method == "POST" else voting_round)
     _fill_choices(form, voting_round.municipality)
@@ -254,7 +257,7 @@ def edit(round_id: int):
         form.budget_period.data = voting_round.budget_period_id or 0
     if form.validate_on_submit():
         try:
-            voting.update_round(
+            rounds.update_round(
                 current_user, voting_round, _setup_from(form, voting_round.municipality)
             )
         except ServiceError as error:
@@ -275,12 +278,12 @@ def paper(round_id: int):
     """Key a paper ballot (double keying by two staff members, services/paper_ballots.py),
     issue numbered papers, and see the papers whose keyings differ."""
     voting_round = _round(round_id)
-    if not voting.can_enter_paper_ballots(current_user, voting_round):
+    if not rounds.can_enter_paper_ballots(current_user, voting_round):
         abort(403)
     form = PaperBallotForm()
     issue_form = IssuePapersForm(prefix="issue")
     issue_form.area.choices = [SelectChoice(a.id, a.name) for a in voting_round.areas]
-    choices: voting.Choices = {}
+    choices: casting.Choices = {}
     if "issue-count" in request.form:
         if issue_form.validate_on_submit():
             area = db.session.get(Area, issue_form.area.data)
@@ -332,7 +335,7 @@ def paper(round_id: int):
                 )
             return redirect(url_for("voting_staff.paper", round_id=voting_round.id))
     status = 400 if form.errors or issue_form.errors else 200
-    counts = voting_results.ballots_by_channel(voting_round)
+    counts = counting.ballots_by_channel(voting_round)
     return render_template(
         "voting/paper.html",
         form=form,
@@ -364,7 +367,7 @@ def discard_paper_keyings(round_id: int, number: str):
 # Voting codes ----------------------------------------------------------------------------------
 
 
-def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipient]:
+def _recipients(voting_round: VotingRound, text: str) -> list[voting_codes.CodeRecipient]:
     by_name = {area.name.lower(): area for area in voting_round.areas}
     default_area = voting_round.areas[0] if len(voting_round.areas) == 1 else None
     recipients = []
@@ -377,7 +380,7 @@ def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipie
             raise ValidationFailed(
                 _l("Unknown area: %(name)s", name=area_name.strip()[:60]), field="recipients"
             )
-        recipients.append(voting.CodeRecipient(label.strip(), area))
+        recipients.append(voting_codes.CodeRecipient(label.strip(), area))
     return recipients
 
 
@@ -386,19 +389,19 @@ def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipie
 def codes(round_id: int):
     """Issue codes: the response is a CSV with the codes, shown this once, for the mailing."""
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = CodesForm()
     if form.validate_on_submit():
         try:
-            issued = voting.issue_voting_codes(
+            issued = voting_codes.issue_voting_codes(
                 current_user, voting_round, _recipients(voting_round, form.recipients.data)
             )
         except ServiceError as error:
             attach_error(form, error)
         else:
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
+            writer = csv_writer(buffer, lineterminator="\n")
             writer.writerow(("label", "area", "code"))
             for recipient, code in issued:
                 writer.writerow(
@@ -425,7 +428,7 @@ def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
     """A staff action on a round behind a confirmation page (GET shows it, POST does it).
     ``warnings(result)`` turns what the action returns into messages to show as well."""
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -442,7 +445,7 @@ def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
 def close(round_id: int):
     return _confirmed_action(
         round_id,
-        voting_results.close_round,
+        counting.close_round,
         _("The votes have been counted. Check the results, then publish them."),
         heading=_("Close the round and count the votes"),
         explanation=_(
@@ -458,7 +461,7 @@ def close(round_id: int):
 def publish(round_id: int):
     return _confirmed_action(
         round_id,
-        voting_results.publish_results,
+        counting.publish_results,
         _("The results are published."),
         warnings=lambda not_funded: [
             _(
@@ -494,7 +497,7 @@ def import_file():
         upload = form.file.data
         area = db.session.get(Area, form.area.data) if form.area.data else None
         try:
-            voting_round = voting_pabulib.import_round(
+            voting_round = pabulib.import_round(
                 current_user,
                 municipality,
                 upload.read(),

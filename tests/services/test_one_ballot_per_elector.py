@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from buurtbudget.domain.budget import format_cheque_code, new_cheque_code
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, Elector, PaperBallotSheet, User, VotingRound
-from buurtbudget.services import accounts, electorate, paper_ballots, voting
+from buurtbudget.services import accounts, electorate, paper_ballots
 from buurtbudget.services.errors import Conflict, PermissionDenied
+from buurtbudget.services.voting import casting
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -62,7 +63,7 @@ def test_five_unverified_accounts_at_one_address_cast_no_ballot(app, tanthof):
         )
         assert user.home_area_id == tanthof["area"].id  # the address says Tanthof...
         with pytest.raises(PermissionDenied, match="link the stempas"):
-            voting.cast_ballot(user, tanthof["round"], {tanthof["project"]: 1})
+            casting.cast_ballot(user, tanthof["round"], {tanthof["project"]: 1})
     assert _ballots() == 0  # ...but no vote without an elector bound by stempas
 
 
@@ -71,19 +72,21 @@ def test_account_and_the_same_electors_stempas_give_one_ballot(app, make, tantho
     _elector, code = _elector_with_code(make, voting_round, tanthof["area"])
     user = make.resident(tanthof["area"], elector=False)
     electorate.bind_account(user, voting_round, code)
-    voting.cast_ballot(user, voting_round, {project: 1})
+    casting.cast_ballot(user, voting_round, {project: 1})
     with pytest.raises(Conflict, match=r"already been used to vote online with an account on \d"):
-        voting.cast_ballot(None, voting_round, {project: 1}, voting_code=code)
+        casting.cast_ballot(None, voting_round, {project: 1}, voting_code=code)
     with pytest.raises(Conflict, match="already voted"):
-        voting.cast_ballot(user, voting_round, {project: 1})
+        casting.cast_ballot(user, voting_round, {project: 1})
     # The other way round: the code first, then the account bound to it.
     _other, other_code = _elector_with_code(make, voting_round, tanthof["area"])
-    voting.cast_ballot(None, voting_round, {project: 1}, voting_code=format_cheque_code(other_code))
+    casting.cast_ballot(
+        None, voting_round, {project: 1}, voting_code=format_cheque_code(other_code)
+    )
     second = make.resident(tanthof["area"], elector=False)
     electorate.bind_account(second, voting_round, other_code)
-    assert voting.has_voted(second, voting_round)
+    assert casting.has_voted(second, voting_round)
     with pytest.raises(Conflict, match="already been used to vote online with the stempas code"):
-        voting.cast_ballot(second, voting_round, {project: 1})
+        casting.cast_ballot(second, voting_round, {project: 1})
     assert _ballots() == 2
 
 
@@ -91,7 +94,7 @@ def test_paper_after_online_is_refused_and_online_after_paper(app, make, tanthof
     voting_round, project, area = tanthof["round"], tanthof["project"], tanthof["area"]
     keyers = (tanthof["coordinator"], tanthof["admin"])
     _elector, code = _elector_with_code(make, voting_round, area)
-    voting.cast_ballot(None, voting_round, {project: 1}, voting_code=code)
+    casting.cast_ballot(None, voting_round, {project: 1}, voting_code=code)
     [sheet] = paper_ballots.issue_papers(keyers[0], voting_round, area, 1)
     today = date.today().isoformat()
     with pytest.raises(Conflict, match=f"online with the stempas code on {today}"):
@@ -103,9 +106,9 @@ def test_paper_after_online_is_refused_and_online_after_paper(app, make, tanthof
     user = make.resident(area, elector=False)
     electorate.bind_account(user, voting_round, paper_code)
     with pytest.raises(Conflict, match=f"on paper on {today}"):
-        voting.cast_ballot(user, voting_round, {project: 1})
+        casting.cast_ballot(user, voting_round, {project: 1})
     with pytest.raises(Conflict, match="on paper"):
-        voting.cast_ballot(None, voting_round, {project: 1}, voting_code=paper_code)
+        casting.cast_ballot(None, voting_round, {project: 1}, voting_code=paper_code)
     assert _ballots() == 2
 
 
@@ -147,11 +150,11 @@ def test_moving_a_resident_adds_no_vote_elsewhere(app, make, tanthof):
     moved_in.home_area = tanthof["area"]  # as accounts.set_home_area would, or a direct edit
     db.session.commit()
     with pytest.raises(PermissionDenied, match="link the stempas"):
-        voting.cast_ballot(moved_in, voting_round, {project: 1})
+        casting.cast_ballot(moved_in, voting_round, {project: 1})
     elector_user = make.resident(tanthof["area"])
     elector_user.home_area = tanthof["other"]
     db.session.commit()
-    voting.cast_ballot(elector_user, voting_round, {project: 1})
+    casting.cast_ballot(elector_user, voting_round, {project: 1})
     assert db.session.scalars(select(Ballot)).one().area_id == tanthof["area"].id
     assert coordinator is not None
 
@@ -189,9 +192,9 @@ def test_200_simultaneous_attempts_of_one_elector_across_three_channels_give_one
                 this_round = db.session.get(VotingRound, ids["round"])
                 channel = n % 3
                 if channel == 0:
-                    voting.cast_ballot(db.session.get(User, ids["user"]), this_round, {project: 1})
+                    casting.cast_ballot(db.session.get(User, ids["user"]), this_round, {project: 1})
                 elif channel == 1:
-                    voting.cast_ballot(None, this_round, {project: 1}, voting_code=code)
+                    casting.cast_ballot(None, this_round, {project: 1}, voting_code=code)
                 else:
                     paper_ballots.key_paper(
                         db.session.get(User, ids["admin"]),
