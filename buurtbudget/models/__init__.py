@@ -19,6 +19,12 @@ from buurtbudget.models.budget import (
     PayoutStatus,
     ProgrammeLine,
 )
+from buurtbudget.models.electorate import (
+    Address,
+    Elector,
+    PaperBallotKeying,
+    PaperBallotSheet,
+)
 from buurtbudget.models.geo import (
     AGE_BANDS,
     Area,
@@ -56,6 +62,10 @@ from buurtbudget.models.working_group import (
 )
 
 __all__ = [
+    "Address",
+    "Elector",
+    "PaperBallotKeying",
+    "PaperBallotSheet",
     "AGE_BANDS",
     "Area",
     "AreaAgenda",

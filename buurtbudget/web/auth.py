@@ -13,7 +13,6 @@ from wtforms.validators import (
     DataRequired,
     Email,
     EqualTo,
-    InputRequired,
     Length,
     NumberRange,
     Optional,
@@ -56,10 +55,13 @@ class RegisterForm(Form):
     postcode = StringField(
         _l("Postcode"),
         validators=[DataRequired(), Length(max=8)],
-        description=_l("For example 2611 AB. It decides your area."),
+        description=_l("For example 2611 AB. With your house number it decides your area."),
     )
-    house_number = WholeNumberField(
-        _l("House number"), validators=[InputRequired(), NumberRange(min=1, max=99999)]
+    house_number = StringField(
+        _l("House number"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=16)],
+        description=_l("With its letter or addition, for example 12, 12a or 12-2."),
     )
     birth_year = WholeNumberField(
         _l("Year of birth"),
