@@ -258,12 +258,13 @@ def _seed_delft(progress, today: date) -> None:
                 area, residents[number], title, text, cost, [themes[n] for n in theme_names]
             )
             if _is_new(initiative):
-                ledger.grant(coordinator, initiative, period=period, memo="Wijkprogramma")
-                initiatives.change_status(
-                    coordinator, initiative, Status.SELECTED, funding_route=FundingRoute.PROGRAMME
-                )
+                # As a coordinator does on the screens: the programme line, then the selection,
+                # which grants the checked cost from that period's area pot.
                 budgets.set_programme_line(
                     coordinator, period, cost, initiative=initiative, note="Wijkprogramma"
+                )
+                initiatives.change_status(
+                    coordinator, initiative, Status.SELECTED, funding_route=FundingRoute.PROGRAMME
                 )
             _pay(initiative, paid, [coordinator, coordinator_second])
             if completed and initiative.status is Status.IN_EXECUTION:
