@@ -284,8 +284,11 @@ def _seed_delft(progress, today: date) -> None:
                 f"In {last_year.year} werkte {area.name} aan {', '.join(plan['agenda'])}."
                 " Bewoners brachten de plannen zelf in; de meeste zijn uitgevoerd. Het"
                 " geld dat niet is besteed, vloeit terug naar de gemeente.",
-                publish=True,
+                publish=False,
             )
+            # The area council publishes what the coordinator wrote.
+            council = budgets.council_of(area)
+            budgets.publish_report(council[0] if council else coordinator, last_year)
     progress("  Delft: area programmes, payouts and the wijkverslag of last year")
 
 
