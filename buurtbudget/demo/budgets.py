@@ -35,6 +35,7 @@ from buurtbudget.models import (
     LedgerEntry,
     Municipality,
     PayoutRequest,
+    PostcodeRange,
     Theme,
     User,
 )
@@ -376,14 +377,21 @@ def _seed_ede(progress, today: date) -> None:
     municipality = _municipality("ede")
     _configure(municipality, "household_cheques")
     themes = _themes(municipality)
-    first_digits = 6711
-    for index, area in enumerate(municipality.areas):
+    for area in municipality.areas:
+        # The letters go to addresses of the area itself (its own postcodes).
+        postcodes = list(
+            db.session.scalars(
+                select(PostcodeRange.postcode)
+                .where(PostcodeRange.area_id == area.id)
+                .order_by(PostcodeRange.postcode)
+            )
+        )
         for half in (1, 2):
             if half == 2 and today.month < 7:
                 continue
             period = _open(area, today.year, half)
             households = [
-                cheques.Household(f"{first_digits + index}A{'ABC'[n % 3]}", n // 3 + 1)
+                cheques.Household(postcodes[n % len(postcodes)], n // len(postcodes) + 1)
                 for n in range(CHEQUE_SAMPLE)
             ]
             cheques.issue_cheques(None, period, households)

@@ -616,10 +616,23 @@ class RedeemCodeForm(RedeemForm):
 
 @bp.route("/cheques/redeem", methods=["GET", "POST"])
 @limiter.limit(_redeem_limit, methods=["POST"])
-@login_required
+@public
 def redeem_code():
     """Where the QR code on a cheque letter leads: the code filled in, an initiative to
-    choose."""
+    choose. A household without an account (or not logged in) first sees a landing page
+    whose log-in and register links come back here with the code: it stays in the address
+    the letter printed, never in a cookie, and nothing is looked up before the log-in (so the
+    page tells a guesser nothing)."""
+    if not current_user.is_authenticated:
+        code = _code_from_link()
+        if not code:
+            return current_app.login_manager.unauthorized()
+        back = url_for("budgets.redeem_code", code=code)
+        return render_template(
+            "budgets/cheque_landing.html",
+            login_url=url_for("auth.login", next=back),
+            register_url=url_for("auth.register", next=back),
+        )
     form = RedeemCodeForm(code=_code_from_link())
     candidates = cheques.pooling_candidates(current_user)
     form.initiative.choices = [SelectChoice(i.id, i.title) for i in candidates]
