@@ -35,6 +35,7 @@ from buurtbudget.models.initiative import (
     Notification,
     Theme,
 )
+from buurtbudget.models.progress import Milestone, ProgressUpdate, progress_photo
 from buurtbudget.models.user import Role, RoleAssignment, User
 from buurtbudget.models.voting import (
     Ballot,
@@ -84,6 +85,9 @@ __all__ = [
     "Phase",
     "PostcodeRange",
     "ProgrammeLine",
+    "Milestone",
+    "ProgressUpdate",
+    "progress_photo",
     "Role",
     "RoleAssignment",
     "RoundProject",

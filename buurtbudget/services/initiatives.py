@@ -351,6 +351,9 @@ def apply_status_change(
         )
     )
     released_cents = None
+    if new_status is Status.COMPLETED:
+        # The final cost is what was paid out; the rest of the grant goes back below.
+        initiative.final_cost_cents = ledger.initiative_totals(initiative).paid
     if new_status in MONEY_RETURNING_STATUSES:
         # Unspent granted money goes back to the area pot in the same transaction; the ledger
         # writes its own audit entry per release. Whoever may make this change may return it.
@@ -369,6 +372,7 @@ def apply_status_change(
         funding_route=funding_route.value if transition.needs_funding_route else None,
         released_cents=released_cents or None,
         granted_cents=granted_cents or None,
+        final_cost_cents=initiative.final_cost_cents if new_status is Status.COMPLETED else None,
     )
     return _notify_status_change(actor, initiative, reason)
 
