@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app buurtbudget
 PORT   ?= 5000
 
-.PHONY: demo test install install-test translations browser lint messages
+.PHONY: demo test test-deps install install-test translations browser lint messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,10 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install-test translations browser lint
+# Everything the tests need, installed (.ci/run installs it before it looks at the checkout).
+test-deps: install-test translations browser
+
+test: test-deps lint
 	$(BIN)/pytest
 
 # For developers: refresh the message catalogues after changing texts.
