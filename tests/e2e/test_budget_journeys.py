@@ -37,6 +37,13 @@ def browser_page(_playwright_browser, app_server, app):
         db.session.remove()
 
 
+AMOUNTS_TYPED = {
+    "area_programme": [("Bottleneck fund per area and period (EUR)", "5.000,00")],
+    "council_budget": [],
+    "household_cheques": [("Value of one cheque (EUR)", "7,50")],
+}
+
+
 def log_in(page, user) -> None:
     page.goto("/account/login")
     page.get_by_label("E-mail address").fill(user.email)
@@ -57,6 +64,10 @@ def flash(page, text: str) -> None:
 def choose_model_and_open_period(page, admin, area, kind: str, half_label: str) -> BudgetPeriod:
     log_in(page, admin)
     page.goto(f"/staff/budgets/model?kind={kind}")
+    # The amounts as a Dutch administrator types them (the form shows the defaults in the
+    # page's language, and amounts are read the Dutch way only).
+    for label, amount in AMOUNTS_TYPED[kind]:
+        page.get_by_label(label).fill(amount)
     page.get_by_role("button", name="Save the budget model").click()
     flash(page, "The budget model has been saved.")
     page.goto("/staff/budgets/periods/new")
