@@ -142,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
         main,
         monitoring,
         notifications,
+        progress,
         themes,
         voting,
         voting_staff,
@@ -161,6 +162,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(voting_staff.bp)
     app.register_blueprint(weighting.bp)
     app.register_blueprint(monitoring.bp)
+    app.register_blueprint(progress.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
 

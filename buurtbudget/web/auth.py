@@ -136,7 +136,8 @@ def register():
                     ),
                     "info",
                 )
-            return redirect(url_for("main.index"))
+            # E.g. back to the cheque landing page the household came from.
+            return redirect_next(request.args.get("next"))
     return render_template("auth/register.html", form=form), 200 if not form.errors else 400
 
 

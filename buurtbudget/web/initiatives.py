@@ -33,7 +33,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from buurtbudget.domain import initiative_lifecycle as lifecycle
-from buurtbudget.domain.initiative_lifecycle import Status
+from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Attachment, Comment, Initiative, Municipality, Theme
 from buurtbudget.services import attachments, comments, initiatives, themes, working_groups
@@ -45,6 +45,7 @@ from buurtbudget.services.initiatives import (
     InitiativeData,
 )
 from buurtbudget.services.permissions import can_manage_area
+from buurtbudget.web.formatting import format_cents
 from buurtbudget.web.forms import (
     ConfirmForm,
     EuroField,
@@ -428,6 +429,16 @@ def change_status(initiative_id: int):
         attach_error(form, error)
         return _render_detail(initiative, 400, status_forms={target.value: form})
     flash(_("The status is now: %(status)s.", status=initiatives.status_label(target)), "success")
+    granted = initiatives.initiative_money(initiative)["granted"]
+    if target is Status.SELECTED and initiative.funding_route is FundingRoute.PROGRAMME:
+        flash(
+            _(
+                "%(amount)s was granted from the area budget; the area programme shows what is"
+                " left of its line.",
+                amount=format_cents(granted),
+            ),
+            "success",
+        )
     return redirect(url_for(".detail", initiative_id=initiative.id))
 
 
