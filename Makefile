@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app buurtbudget
 PORT   ?= 5000
 
-.PHONY: demo test install translations browser lint messages
+.PHONY: demo test install translations browser lint messages node_modules
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; \
 	fi
 
+# axe-core for the accessibility sweep (tests/e2e/test_page_sweep.py), pinned in
+# package-lock.json and installed from the npm registry into node_modules/ (git-ignored).
+node_modules: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+		echo "Installing npm"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq npm; \
+	}
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 demo: translations
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
@@ -38,7 +51,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: translations browser lint
+test: translations browser node_modules lint
 	$(BIN)/pytest
 
 # For developers: refresh the message catalogues after changing texts.

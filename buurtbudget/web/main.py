@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, session
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -46,6 +47,24 @@ def index():
 def area(area_id: int):
     area = db.session.get(Area, area_id) or abort(404)
     return render_template("main/area.html", area=area, now=happening_now([area.id])[area.id])
+
+
+def _statement(name: str):
+    """A long statement kept as one template per language (main/<name>.<lang>.html)."""
+    lang = "nl" if str(get_locale()) == "nl" else "en"
+    return render_template(f"main/{name}.{lang}.html")
+
+
+@bp.route("/accessibility")
+@public
+def accessibility():
+    return _statement("accessibility")
+
+
+@bp.route("/privacy")
+@public
+def privacy():
+    return _statement("privacy")
 
 
 @bp.route("/language/<lang>", methods=["POST"])

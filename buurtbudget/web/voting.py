@@ -37,8 +37,9 @@ from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
 from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Phase, Role, VotingRound
-from buurtbudget.services import ballot_box, voting, voting_pabulib, voting_results
+from buurtbudget.services import ballot_box, voting, voting_pabulib, voting_results, weighting
 from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.web import explain
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
 from buurtbudget.web.security import public, session_token_unchecked, staff_municipalities
 
@@ -408,13 +409,18 @@ def _round_with_results(round_id: int) -> VotingRound:
 def results(round_id: int):
     voting_round = _round_with_results(round_id)
     user = current_user if current_user.is_authenticated else None
+    channels = voting_results.ballots_by_channel(voting_round)
+    ballots = sum(channels.values())
+    corrected = weighting.funded_by_corrected_ranking(voting_round)
     return render_template(
         "voting/results.html",
         round=voting_round,
         projects=voting_results.results_in_order(voting_round),
         turnout=voting_results.turnout(voting_round),
-        channels=voting_results.ballots_by_channel(voting_round),
+        channels=channels,
         can_manage=voting.can_manage_round(user, voting_round),
+        explained=explain.explain(voting_round, ballots, corrected),
+        rule_text=explain.rule_explainer(voting_round, ballots, corrected),
     )
 
 

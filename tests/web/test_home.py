@@ -69,3 +69,17 @@ def test_a_group_that_ended_yesterday_is_not_listed(make, client):
         ends_on=date.today() - timedelta(days=1),
     )
     assert "Klaar" not in client.get(f"/areas/{area.id}").get_data(as_text=True)
+
+
+def test_accessibility_and_privacy_statements_in_dutch_and_english(client):
+    for path, english, dutch in (
+        ("/accessibility", "Accessibility statement", "Toegankelijkheidsverklaring"),
+        ("/privacy", "Privacy statement", "Privacyverklaring"),
+    ):
+        en = client.get(path).get_data(as_text=True)
+        nl = client.get(path, headers={"Accept-Language": "nl"}).get_data(as_text=True)
+        assert f"<h1>{english}</h1>" in en and f"<h1>{dutch}</h1>" in nl
+        home = client.get("/").get_data(as_text=True)
+        assert f'href="{path}"' in home  # linked from the footer of every page
+    privacy = client.get("/privacy").get_data(as_text=True)
+    assert "Your vote is secret" in privacy and "How long" in privacy
