@@ -1,6 +1,7 @@
 # The two commands of the README:
-#   make demo   installs everything, builds a demo database and runs the app on :5000
-#   make test   installs everything (also Chromium for the browser tests) and runs the tests
+#   make demo   installs the app, builds a demo database and runs it on :5000 (PORT=8080 make demo)
+#   make test   installs the app and its test tools (also Chromium for the browser tests) and runs
+#               the tests
 # Set BUURTBUDGET_TEST_DATABASE_URL to run the tests on PostgreSQL.
 
 PYTHON ?= python3
@@ -9,13 +10,17 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app buurtbudget
 PORT   ?= 5000
 
-.PHONY: demo test install translations browser lint messages node_modules
+.PHONY: demo test test-deps install install-test translations browser lint messages node_modules
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# What the app needs to run (make demo); the test tools come with install-test (make test).
 install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
 translations: install
@@ -23,10 +28,10 @@ translations: install
 
 # Browser tests use Debian's Chromium; install it when it is missing (needs root, as on CI).
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-		echo "Installing chromium and chromium-driver"; \
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing chromium"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
 # axe-core for the accessibility sweep (tests/e2e/test_page_sweep.py), pinned in
@@ -47,14 +52,17 @@ demo: translations
 	$(FLASK) seed-demo
 	$(FLASK) run --port $(PORT)
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: translations browser node_modules lint
+# Everything the tests need, installed (.ci/run installs it before it looks at the checkout).
+test-deps: install-test translations browser node_modules
+
+test: test-deps lint
 	$(BIN)/pytest
 
 # For developers: refresh the message catalogues after changing texts.
-messages: install
+messages: install-test
 	$(BIN)/pybabel extract -F translations/babel.cfg -k _l --no-location --sort-output -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete

@@ -1,4 +1,4 @@
-"""Compute pabutools' outcomes on the shared pabulib files once, for the tests.
+"""Compute pabutools' outcomes on the pabulib files in tests/data/pabulib once, for the tests.
 
 pabutools needs minutes for some of these (MES+Add1 on Warsaw 2026 takes > 240 s), far too long
 for every test run, so its answers are stored in ``tests/domain/data/pabutools_reference.json``
@@ -32,7 +32,7 @@ from pabutools.election import (
 from pabutools.rules import greedy_utilitarian_welfare, method_of_equal_shares
 
 ROOT = Path(__file__).resolve().parents[1]
-PABULIB_DIR = ROOT.parent / "shared" / "pabulib"
+PABULIB_DIR = ROOT / "tests" / "data" / "pabulib"
 OUTPUT = ROOT / "tests" / "domain" / "data" / "pabutools_reference.json"
 SATS = {"cost": Cost_Sat, "cardinality": Cardinality_Sat}
 

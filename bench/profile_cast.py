@@ -81,7 +81,7 @@ def main() -> int:
         statements.append(statement)
 
     # The ballot box runs its statement on the driver itself, unseen by SQLAlchemy's events.
-    from buurtbudget.services import ballot_box
+    from buurtbudget.services.voting import ballot_box
 
     on_driver = ballot_box._cast_postgresql
 

@@ -245,7 +245,7 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
     from buurtbudget.extensions import db
     from buurtbudget.models import Area, AreaPopulation, Initiative, Municipality, User
     from buurtbudget.models._base import utcnow
-    from buurtbudget.services import voting
+    from buurtbudget.services.voting import rounds as voting_rounds
 
     municipality = Municipality(name="Gemeente Bench", slug=f"bench-{prefix}")
     area = Area(municipality=municipality, name="Tanthof-Oost")
@@ -294,7 +294,7 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
     now = utcnow()
     election = Election(round_ids=[], project_ids={}, voters=[Voter(email) for email in emails])
     for number in range(rounds):
-        setup = voting.RoundSetup(
+        setup = voting_rounds.RoundSetup(
             title=f"Stemronde {number + 1}",
             areas=[area],
             proposals_until=now - timedelta(days=3),
@@ -304,7 +304,7 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
             budget_cents=1_000_000,
             max_projects=3,
         )
-        voting_round = voting.create_round(None, municipality, setup)
+        voting_round = voting_rounds.create_round(None, municipality, setup)
         election.round_ids.append(voting_round.id)
         election.project_ids[voting_round.id] = [p.id for p in voting_round.projects]
     return election

@@ -4,7 +4,7 @@ Rakes the voters to Warsaw's population margins by age band, sex and district, t
 (the file's own rule: greedy with the 3,000-vote threshold) and the Method of Equal Shares with
 the Add1 completion, unweighted and weighted, and prints how the winners change.
 
-    .venv/bin/python bench/weighting_warszawa.py [--cap 5] [--no-mes]
+    .venv/bin/python bench/weighting_warszawa.py [--cap 5] [--no-mes] [--file PATH]
 
 The population margins are NOT in the file. They are approximations of published figures
 (Statistics Poland / GUS, about 2023; rounded), good enough to show the method, not official:
@@ -39,7 +39,7 @@ from buurtbudget.domain.weighting import (  # noqa: E402
     turnout,
 )
 
-WARSZAWA_2026 = ROOT.parent / "shared" / "pabulib" / "Poland_Warszawa_2026.pb"
+WARSZAWA_2026 = ROOT / "tests" / "data" / "pabulib" / "Poland_Warszawa_2026.pb"
 
 AGE_PERCENT = {
     "0-17": 17,
@@ -112,8 +112,10 @@ def compare(election: Election, before: Outcome, after: Outcome) -> dict[str, ob
     }
 
 
-def run(cap: float | None = 5.0, with_mes: bool = True, out=print) -> list[dict[str, object]]:
-    election = read_pabulib(WARSZAWA_2026)
+def run(
+    cap: float | None = 5.0, with_mes: bool = True, out=print, path: Path = WARSZAWA_2026
+) -> list[dict[str, object]]:
+    election = read_pabulib(path)
     attributes = voter_attributes(election)
     started = time.perf_counter()
     result = rake(attributes, margins(), cap=cap)
@@ -171,8 +173,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cap", type=float, default=5.0, help="weight cap (multiple of mean)")
     parser.add_argument("--no-mes", action="store_true", help="skip Equal Shares (slower)")
+    parser.add_argument(
+        "--file", type=Path, default=WARSZAWA_2026, help="another Warszawa 2026 copy (.pb)"
+    )
     args = parser.parse_args()
-    run(cap=args.cap, with_mes=not args.no_mes)
+    run(cap=args.cap, with_mes=not args.no_mes, path=args.file)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,10 @@ def choose_locale(user_locale: Callable[[], str | None]) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from buurtbudget.web.params import BoundedIntegerConverter
+
+    # Before any route is added: every <int:...> in a URL takes ASCII digits within bounds.
+    app.url_map.converters["int"] = BoundedIntegerConverter
     from buurtbudget.web import (
         admin,
         api,

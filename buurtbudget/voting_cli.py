@@ -56,16 +56,16 @@ def list_rounds() -> None:
 @click.option("--publish", is_flag=True, help="Also publish the results.")
 def close_round(round_id: int, publish: bool) -> None:
     """Count the votes of a round whose voting has ended (as the system)."""
-    from buurtbudget.services import voting_results
+    from buurtbudget.services.voting import counting
 
     voting_round = _round(round_id)
-    outcome = _run(voting_results.close_round, None, voting_round)
+    outcome = _run(counting.close_round, None, voting_round)
     click.echo(
         f"{voting_round.title}: {len(outcome.selected)} projects selected with "
         f"{voting_round.rule_name}, cost {voting_round.result_total_cost_cents / 100:.2f} EUR"
     )
     if publish:
-        _run(voting_results.publish_results, None, voting_round)
+        _run(counting.publish_results, None, voting_round)
         click.echo("results published")
 
 
@@ -73,9 +73,9 @@ def close_round(round_id: int, publish: bool) -> None:
 @click.argument("round_id", type=int)
 def publish_round(round_id: int) -> None:
     """Publish the results of a closed round (selected initiatives get their grant)."""
-    from buurtbudget.services import voting_results
+    from buurtbudget.services.voting import counting
 
-    _run(voting_results.publish_results, None, _round(round_id))
+    _run(counting.publish_results, None, _round(round_id))
     click.echo("results published")
 
 
@@ -86,8 +86,9 @@ def publish_round(round_id: int) -> None:
 @click.option("--rule", "rule_name", help="Rule to count with (default: the file's rule).")
 def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule_name) -> None:
     """Import a .pb file as a closed round, counted with the rules engine."""
+    from buurtbudget.domain.pabulib import parse_pabulib, project_flags
     from buurtbudget.models import Area, Municipality
-    from buurtbudget.services import voting_pabulib
+    from buurtbudget.services.voting import pabulib
 
     municipality = db.session.scalar(
         select(Municipality).where(Municipality.slug == municipality_slug)
@@ -102,11 +103,12 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
         if area is None:
             raise click.ClickException(f"no area {area_name!r} in {municipality.name}")
         areas.append(area)
+    content = pb_file.read_bytes()
     voting_round = _run(
-        voting_pabulib.import_round,
+        pabulib.import_round,
         None,
         municipality,
-        pb_file.read_bytes(),
+        content,
         source_name=pb_file.name,
         areas=areas,
         rule_name=rule_name,
@@ -116,6 +118,23 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
         f"round {voting_round.id} ({voting_round.title}): {len(voting_round.projects)} projects,"
         f" rule {voting_round.rule_name}, selected: {', '.join(selected)}"
     )
+    # What the reader reported (with line numbers) and the official outcome, as pb compute does.
+    election = parse_pabulib(content)
+    for warning in election.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    official = project_flags(election, "selected")
+    if official is not None:
+        only_ours = sorted(set(selected) - set(official))
+        only_official = sorted(set(official) - set(selected))
+        same = not only_ours and not only_official
+        click.echo(
+            "same projects as the file's 'selected' column (the official outcome): "
+            + ("yes" if same else "no")
+        )
+        if only_ours:
+            click.echo(f"  computed, not official: {', '.join(only_ours)}")
+        if only_official:
+            click.echo(f"  official, not computed: {', '.join(only_official)}")
 
 
 @pb_group.command("export")
@@ -123,9 +142,9 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 def export_pb(round_id: int, output: Path | None) -> None:
     """Write a round as a .pb file (to stdout without --output)."""
-    from buurtbudget.services import voting_pabulib
+    from buurtbudget.services.voting import pabulib
 
-    text = voting_pabulib.export_round(_round(round_id))
+    text = pabulib.export_round(_round(round_id))
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -138,8 +157,9 @@ def export_pb(round_id: int, output: Path | None) -> None:
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def compute_pb(args: tuple[str, ...]) -> None:
-    """Compute the outcome of a .pb file: FILE --rule greedy|mes|mes_add1 [--utility ...]
-    [--weights-column COLUMN] [--no-caps] [--trace] (see buurtbudget.domain.pbcli)."""
+    """Compute the outcome of a .pb file: FILE [--rule greedy|greedy_no_skip|mes|mes_add1]
+    (default: the file's rule) [--utility ...] [--weights-column COLUMN] [--no-caps] [--trace]
+    [--strict] (see buurtbudget.domain.pbcli); compares with the file's official outcome."""
     from buurtbudget.domain import pbcli
 
     sys.exit(pbcli.main(["compute", *args]))

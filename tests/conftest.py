@@ -8,7 +8,10 @@ environment cannot change what the tests see.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -22,11 +25,20 @@ TEST_DATABASE_URL = os.environ.get("BUURTBUDGET_TEST_DATABASE_URL")
 for _key in [k for k in os.environ if k.startswith("BUURTBUDGET_")]:
     if _key != "BUURTBUDGET_TEST_DATABASE_URL":
         del os.environ[_key]
+# Tests never write into the checkout: the instance folder (uploads, SQLite files) of every app
+# the tests create, also in subprocesses, is a temporary folder removed after the session.
+TEST_INSTANCE_DIR = tempfile.mkdtemp(prefix="buurtbudget-tests-")
+os.environ["BUURTBUDGET_INSTANCE_PATH"] = TEST_INSTANCE_DIR
+atexit.register(shutil.rmtree, TEST_INSTANCE_DIR, ignore_errors=True)
 
 from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
-from buurtbudget.services import ballot_box  # noqa: E402
+from buurtbudget.services.voting import ballot_box  # noqa: E402
 from tests import factories  # noqa: E402
+from tests.paths import VIOLATIONS, install_guard  # noqa: E402
+
+# No test reads beside the checkout (``../shared``): a fresh clone must pass the same tests.
+install_guard()
 
 TEST_PASSWORD = factories.TEST_PASSWORD
 
@@ -136,6 +148,15 @@ def client_for(app: Flask) -> Callable[..., FlaskClient]:
         return client
 
     return _client_for
+
+
+@pytest.fixture(autouse=True)
+def _reads_stay_in_the_repository() -> Iterator[None]:
+    """Fail a test that read outside the repository, even where the error it got was caught."""
+    seen = len(VIOLATIONS)
+    yield
+    if len(VIOLATIONS) > seen:
+        pytest.fail("\n".join(VIOLATIONS[seen:]), pytrace=False)
 
 
 def pytest_sessionstart(session):

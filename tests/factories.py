@@ -281,7 +281,7 @@ class Factories:
     ) -> VotingRound:
         """A round of ``areas`` with one open initiative per cost in ``costs`` (cents) on the
         ballot, its dates set so that it is in ``phase`` now (proposals, voting, counting)."""
-        from buurtbudget.services import voting
+        from buurtbudget.services.voting import rounds
 
         areas = [areas] if isinstance(areas, Area) else list(areas)
         for index, cost in enumerate(costs, start=1):
@@ -289,7 +289,7 @@ class Factories:
         now = utcnow()
         offsets = {"proposals": 10, "voting": -1, "counting": -20}[phase]
         start = now + timedelta(days=offsets)
-        setup = voting.RoundSetup(
+        setup = rounds.RoundSetup(
             title=fields.pop("title", f"Stemronde {next(_sequence)}"),
             areas=areas,
             proposals_until=start - timedelta(days=2),
@@ -301,4 +301,4 @@ class Factories:
         )
         if phase == "counting":
             setup.voting_closes_at = now - timedelta(minutes=1)
-        return voting.create_round(None, areas[0].municipality, setup)
+        return rounds.create_round(None, areas[0].municipality, setup)

@@ -1,7 +1,7 @@
 """Rounds with areas, initiatives and ballots in the DATABASE for the weighting tests.
 
 Ballots are inserted in bulk (anonymous, channel "imported"), since thousands of voters through
-services.voting would take minutes; the votes themselves are what the weighting reads.
+services.voting.casting would take minutes; the votes themselves are what the weighting reads.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, BallotChoice, Channel, Role, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
-from buurtbudget.services.weighting import WeightingSettings
+from buurtbudget.services.voting.weighting import WeightingSettings
 from tests.domain.test_weighting_venray import AREAS, BUDGET_CENTS, venray_scenario
 
 AGES_A = {"age_0_14": 150, "age_15_24": 100, "age_25_44": 300, "age_45_64": 250, "age_65_plus": 200}

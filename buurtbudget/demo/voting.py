@@ -32,7 +32,7 @@ from buurtbudget.models import (
     VotingRound,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting, voting_results
+from buurtbudget.services.voting import casting, codes, counting, rounds
 
 CLOSED_TITLE = "Buitenhof kiest 2025"
 OPEN_TITLE = "Tanthof 2026"
@@ -128,8 +128,8 @@ def _period(area: Area, year: int) -> BudgetPeriod | None:
     )
 
 
-def _setup(title, area, opens: datetime, closes: datetime, **fields) -> voting.RoundSetup:
-    return voting.RoundSetup(
+def _setup(title, area, opens: datetime, closes: datetime, **fields) -> rounds.RoundSetup:
+    return rounds.RoundSetup(
         title=title,
         areas=[area],
         proposals_until=opens - timedelta(days=45),
@@ -170,7 +170,7 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
     year = date.today().year - 1
     # Ballots go in while the round is open (the services insist), then it moves to May 2025.
     now = utcnow()
-    voting_round = voting.create_round(
+    voting_round = rounds.create_round(
         None,
         municipality,
         _setup(
@@ -189,30 +189,30 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
     rng = random.Random(RNG_SEED)
     cast_on = date(year, 5, 12)
     for resident in residents:
-        voting.cast_ballot(resident, voting_round, _choices(rng, popularity), today=cast_on)
+        casting.cast_ballot(resident, voting_round, _choices(rng, popularity), today=cast_on)
     recipients = [
-        voting.CodeRecipient(f"Huishouden {number}, Buitenhof", area) for number in range(80)
+        codes.CodeRecipient(f"Huishouden {number}, Buitenhof", area) for number in range(80)
     ]
-    codes = voting.issue_voting_codes(None, voting_round, recipients)
-    for _recipient, code in codes[:CODE_VOTERS]:
-        voting.cast_ballot(
+    issued = codes.issue_voting_codes(None, voting_round, recipients)
+    for _recipient, code in issued[:CODE_VOTERS]:
+        casting.cast_ballot(
             None, voting_round, _choices(rng, popularity), voting_code=code, today=cast_on
         )
     for number in range(1, PAPER_BALLOTS + 1):
-        voting.enter_paper_ballot(
+        casting.enter_paper_ballot(
             coordinator,
             voting_round,
             f"BH-{number:04d}",
             _choices(rng, popularity),
             area=area if number % 4 else None,
-            age_band=rng.choice(voting.AGE_BAND_NAMES[1:]),
+            age_band=rng.choice(rounds.AGE_BAND_NAMES[1:]),
             today=cast_on,
         )
     _close_last_may(coordinator, voting_round)
     selected = sum(1 for p in voting_round.projects if p.selected)
     progress(
         f"  Delft: closed round {CLOSED_TITLE!r} with"
-        f" {len(voting_results.voting_round_ballot_ids(voting_round))} ballots,"
+        f" {len(counting.voting_round_ballot_ids(voting_round))} ballots,"
         f" {selected} initiatives selected"
     )
 
@@ -228,8 +228,8 @@ def _close_last_may(staff, voting_round: VotingRound) -> None:
     voting_round.voting_closes_at = datetime(year, 5, 31, 16, 0, tzinfo=UTC)
     db.session.commit()
     closed_at = datetime(year, 6, 2, 9, 0, tzinfo=UTC)
-    voting_results.close_round(staff, voting_round, now=closed_at)
-    voting_results.publish_results(staff, voting_round, now=closed_at + timedelta(days=1))
+    counting.close_round(staff, voting_round, now=closed_at)
+    counting.publish_results(staff, voting_round, now=closed_at + timedelta(days=1))
 
 
 # The open round --------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def _seed_open_round(municipality: Municipality, progress) -> None:
         initiator = residents[-1 - number % len(residents)]
         _initiative(area, initiator, title, text, cost, [themes[theme]])
     now = utcnow().replace(second=0, microsecond=0)
-    voting_round = voting.create_round(
+    voting_round = rounds.create_round(
         None,
         municipality,
         _setup(
@@ -263,7 +263,7 @@ def _seed_open_round(municipality: Municipality, progress) -> None:
     popularity = {p.id: rng.uniform(0.2, 0.6) for p in voting_round.projects}
     # The last residents already voted; bewoner...-1 to -8 of Tanthof can still vote.
     for resident in residents[-ALREADY_VOTED_IN_OPEN_ROUND:]:
-        voting.cast_ballot(resident, voting_round, _choices(rng, popularity))
+        casting.cast_ballot(resident, voting_round, _choices(rng, popularity))
     progress(
         f"  Delft: open round {OPEN_TITLE!r}; residents of Tanthof can vote, e.g."
         f" {residents[0].email}"

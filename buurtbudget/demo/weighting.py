@@ -27,7 +27,7 @@ from buurtbudget.demo.voting import _area, _close_last_may, _residents, _round, 
 from buurtbudget.extensions import db
 from buurtbudget.models import Municipality, User
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting, voting_results, weighting
+from buurtbudget.services.voting import casting, counting, rounds, weighting
 
 TITLE = "Delft-Noord en -Oost kiest 2025"
 RNG_SEED = 2031
@@ -103,18 +103,18 @@ def seed_weighting(progress) -> None:
         budget_cents=22_000_00,
     )
     setup.areas = areas
-    voting_round = voting.create_round(admin, municipality, setup)
+    voting_round = rounds.create_round(admin, municipality, setup)
     # Only this demo's plans: other open initiatives of these areas stay out of the round.
     for project in list(voting_round.projects):
         if project.name not in titles:
             voting_round.projects.remove(project)
     db.session.commit()
-    weighting.update_settings(admin, voting_round, SETTINGS)
+    counting.update_weighting(admin, voting_round, SETTINGS)
     _cast_paper_ballots(admin, voting_round, areas)
     _close_last_may(admin, voting_round)
     progress(
         f"  Delft: closed round {TITLE!r} with weights by area"
-        f" ({len(voting_results.voting_round_ballot_ids(voting_round))} paper ballots)"
+        f" ({len(counting.voting_round_ballot_ids(voting_round))} paper ballots)"
     )
 
 
@@ -133,12 +133,12 @@ def _cast_paper_ballots(admin, voting_round, areas) -> None:
             if not chosen:
                 chosen = [next(iter(own))]
             number += 1
-            voting.enter_paper_ballot(
+            casting.enter_paper_ballot(
                 admin,
                 voting_round,
                 f"DNO-{number:04d}",
                 dict.fromkeys(chosen[:3], 1),
                 area=area,
-                age_band=rng.choice(voting.AGE_BAND_NAMES[1:]),
+                age_band=rng.choice(rounds.AGE_BAND_NAMES[1:]),
                 today=cast_on,
             )

@@ -12,11 +12,14 @@ Ballot types (``BallotRules.kind``):
   knapsack ballot ("approval with a cost limit"), ``max_total_cost`` / ``min_total_cost``;
 * ``choose-1``: exactly one project (an approval ballot with length 1);
 * ``cumulative``: points per project, with ``min_points`` / ``max_points`` per project and
-  ``min_total_points`` / ``max_total_points`` for the whole ballot.
+  ``min_total_points`` / ``max_total_points`` for the whole ballot;
+* ``ordinal``: a ranking of projects, most preferred first, with ``min_length`` /
+  ``max_length`` (read from pabulib files and counted by the rules; rounds do not offer it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -24,7 +27,31 @@ from fractions import Fraction
 APPROVAL = "approval"
 CUMULATIVE = "cumulative"
 CHOOSE_ONE = "choose-1"
-BALLOT_KINDS = (APPROVAL, CUMULATIVE, CHOOSE_ONE)
+ORDINAL = "ordinal"
+BALLOT_KINDS = (APPROVAL, CUMULATIVE, CHOOSE_ONE, ORDINAL)
+
+# Bounds on numbers read from files: money in whole units (x100 cents stays far inside a 64-bit
+# integer, also summed over thousands of projects), counts (lengths, points) inside 32 bits.
+MAX_AMOUNT = 10**13
+MAX_COUNT = 10**9
+_NUMBER = re.compile(r"[+-]?[0-9]{1,20}(?:[.,][0-9]{1,12})?")
+
+
+def parse_number(text: str, *, maximum: int, whole: bool = False) -> int | Fraction:
+    """A plain decimal number (ASCII digits, ``.`` or ``,`` as decimal mark, no exponent) between
+    ``-maximum`` and ``maximum``, exactly: an int when whole, else a Fraction. Raises ValueError
+    with a short reason; never spends time on huge inputs (``1e999999999`` is refused as text)."""
+    raw = text.strip()
+    if not _NUMBER.fullmatch(raw):
+        raise ValueError("not a plain number")
+    value = Fraction(raw.replace(",", "."))
+    if abs(value) > maximum:
+        raise ValueError(f"larger than {maximum:,}")
+    if value.denominator == 1:
+        return int(value)
+    if whole:
+        raise ValueError("not a whole number")
+    return value
 
 
 @dataclass(frozen=True)
@@ -70,13 +97,16 @@ class BallotRules:
             raw = meta.get(key, "").strip()
             if not raw or raw.lower() == "none":
                 return None
+            maximum = MAX_AMOUNT if allow_fraction else MAX_COUNT
             try:
-                value = Fraction(raw.replace(",", "."))
-            except (ValueError, ZeroDivisionError):
-                raise ValueError(f"META {key} must be a number, got {raw!r}") from None
-            if value.denominator == 1:
-                return int(value)
-            if allow_fraction:
+                value = parse_number(raw, maximum=maximum)
+            except ValueError as error:
+                raise ValueError(
+                    f"META {key} must be a number, got {raw[:40]!r} ({error})"
+                ) from None
+            if value < 0:
+                raise ValueError(f"META {key} must not be negative, got {raw!r}")
+            if isinstance(value, int) or allow_fraction:
                 return value
             raise ValueError(f"META {key} must be a whole number, got {raw!r}")
 
@@ -91,6 +121,10 @@ class BallotRules:
                 max_points=number("max_points"),
                 min_total_points=number("min_sum_points"),
                 max_total_points=number("max_sum_points"),
+            )
+        if vote_type == ORDINAL:
+            return cls(
+                kind=ORDINAL, min_length=number("min_length"), max_length=number("max_length")
             )
         return cls(
             kind=APPROVAL,

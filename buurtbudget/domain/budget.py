@@ -229,31 +229,42 @@ class InvalidAmount(ValueError):
     pass
 
 
-_AMOUNT = re.compile(r"^\d{1,3}([.,\s]\d{3})*([.,]\d{1,2})?$|^\d+([.,]\d{1,2})?$")
+# A euro amount in the Dutch way: thousands grouped by a dot or a space ("1.234", "1 234"),
+# decimals after a comma ("7,50", "7,5", "7,-"). A decimal point is taken only where it cannot
+# be a thousands separator: one or two digits after it and no grouping ("7.50"). A comma
+# followed by three digits ("7,500", "0,001") is refused: in Dutch it is a decimal comma with a
+# fraction of a cent, to an English reader it groups thousands; guessing either would book an
+# amount 1,000 times too large or too small.
+_AMOUNT = re.compile(
+    r"(?P<whole>[0-9]{1,3}(?P<sep>[. ])[0-9]{3}(?:(?P=sep)[0-9]{3})*|[0-9]+)"
+    r"(?:,(?P<decimals>[0-9]{1,2}|-{1,2}))?"
+)
+_DECIMAL_POINT = re.compile(r"(?P<whole>[0-9]+)\.(?P<decimals>[0-9]{1,2})")
+# The largest amount anyone types: EUR 999,999,999,999.99 (far below BIGINT's limit).
+MAX_WHOLE_EUROS_DIGITS = 12
 
 
 def parse_euros(text: str) -> int:
-    """A euro amount as people type it, in cents: "7,50", "7.50", "1.234,56", "€ 1 000".
-
-    A separator followed by exactly three digits groups thousands; one followed by one or two
-    digits is the decimal separator. So "1.234" is 1234 euros and "12.5" is 12 euros 50.
-    """
+    """A euro amount typed in the Dutch format, in cents: "7,50", "1.234,56", "€ 1 000", "7,-";
+    also "7.50". Anything ambiguous or malformed ("7,500", "0,001", "1,234.56", "١٢") raises
+    :class:`InvalidAmount`: a form shows an error rather than booking a guess."""
     cleaned = text.strip().removeprefix("€").removeprefix("EUR").strip().replace("\u00a0", " ")
-    if not cleaned or not _AMOUNT.match(cleaned):
+    match = _AMOUNT.fullmatch(cleaned) or _DECIMAL_POINT.fullmatch(cleaned)
+    if not match:
         raise InvalidAmount(text)
-    decimals = ""
-    match = re.search(r"[.,](\d{1,2})$", cleaned)
-    if match:
-        decimals = match.group(1)
-        cleaned = cleaned[: match.start()]
-    whole = re.sub(r"[.,\s]", "", cleaned)
-    return int(whole) * 100 + int(decimals.ljust(2, "0") or 0)
+    whole = re.sub(r"[. ]", "", match.group("whole"))
+    decimals = match.group("decimals") or ""
+    if decimals.startswith("-"):
+        decimals = ""
+    if len(whole.lstrip("0")) > MAX_WHOLE_EUROS_DIGITS:
+        raise InvalidAmount(text)
+    return int(whole) * 100 + int(decimals.ljust(2, "0"))
 
 
 def parse_rate_millicents(text: str) -> int:
     """A rate in euros with up to five decimals ("9,30", "0.125"), in millicents."""
     cleaned = text.strip().removeprefix("€").strip().replace(",", ".")
-    if not re.fullmatch(r"\d+(\.\d{1,5})?", cleaned):
+    if not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,5})?", cleaned):
         raise InvalidAmount(text)
     try:
         value = Decimal(cleaned) * 100 * MILLICENTS_PER_CENT

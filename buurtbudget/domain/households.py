@@ -14,7 +14,7 @@ from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
 
 MAX_HOUSE_NUMBER = 99_999
 MAX_ADDITION = 8
-_NUMBER = re.compile(r"^(\d{1,5})\s*[-\s]?\s*([A-Za-z0-9]{0,8})$")
+_NUMBER = re.compile(r"^(\d{1,5})\s*[-\s]?\s*([A-Za-z0-9]{0,8})$", re.ASCII)
 
 
 @dataclass(frozen=True)

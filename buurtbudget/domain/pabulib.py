@@ -12,6 +12,22 @@ files with a raw traceback. This reader streams the file line by line, builds th
 Extra columns are kept: project columns other than id/cost/name/category/neighborhood end up in
 ``Project.extra`` (e.g. ``votes``, ``score``, ``selected``), voter columns other than
 id/vote/points in ``Ballots.voter_columns`` (e.g. ``age``, ``sex``, ``voting_method``).
+
+Any bytes give an Election or a :class:`PabulibError` with a line number, never another
+exception. Numbers are plain decimals within bounds (``ballots.MAX_AMOUNT`` for money,
+``MAX_COUNT`` for points and lengths); control characters such as NUL are refused.
+
+Ballots are checked against the file's own META rules (``ballots.validate_ballot``). A ballot
+that breaks them is refused, except for two cases real files contain, which are kept and
+reported as :class:`ReadWarning` (with their line) in ``Election.warnings`` unless
+``strict=True``: a project listed twice in one ballot (counted once; Amsterdam 604, line 1927)
+and a ballot shorter or longer than ``min_length`` / ``max_length`` or over ``max_sum_cost``.
+A ``choose-1`` ballot with more than one project is always refused.
+
+``ordinal`` ballots are rankings, most preferred first. Their positional score (``k`` points for
+the first place, ``k - 1`` for the second, ..., with ``k`` = META ``max_length``, or the ballot's
+length without one) is what the file's ``score`` column holds and what greedy counts; a file
+whose ``score`` column disagrees with its ballots gets a warning.
 """
 
 from __future__ import annotations
@@ -19,20 +35,47 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import IO
 
 import numpy as np
 
-from buurtbudget.domain.ballots import APPROVAL, BALLOT_KINDS, CHOOSE_ONE, CUMULATIVE, BallotRules
+from buurtbudget.domain.ballots import (
+    APPROVAL,
+    BALLOT_KINDS,
+    CHOOSE_ONE,
+    CUMULATIVE,
+    MAX_AMOUNT,
+    MAX_COUNT,
+    ORDINAL,
+    BallotRules,
+    parse_number,
+    validate_ballot,
+)
 from buurtbudget.domain.rules.model import Ballots, Election, Project
 
 SECTIONS = ("meta", "projects", "votes")
 _CATEGORY_COLUMNS = ("category", "categories")
 _NEIGHBORHOOD_COLUMNS = ("neighborhood", "neighborhoods", "neighbourhood", "neighbourhoods")
 _MISSING = ("", "none")
+# C0 control characters (and DEL) other than tab: NUL and friends have no place in a text file
+# and PostgreSQL refuses NUL in text columns.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ReadWarning:
+    """Something the reader accepted but reports: ``"line <n>: <message>"``."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
 
 
 class PabulibError(ValueError):
@@ -53,11 +96,14 @@ class PabulibError(ValueError):
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
-def _split(line: str) -> list[str]:
+def _split(line: str, number: int) -> list[str]:
     # Fast path: most lines have no quotes, and str.split is ~10x faster than the csv module.
     if '"' not in line:
         return [field.strip() for field in line.split(";")]
-    return [field.strip() for field in next(csv.reader([line], delimiter=";"))]
+    try:
+        return [field.strip() for field in next(csv.reader([line], delimiter=";", strict=True))]
+    except (csv.Error, StopIteration) as error:
+        raise PabulibError(f"badly quoted field ({error})", number) from None
 
 
 def _decoded_lines(raw_lines: Iterable[bytes]) -> Iterator[tuple[int, str]]:
@@ -71,32 +117,39 @@ def _decoded_lines(raw_lines: Iterable[bytes]) -> Iterator[tuple[int, str]]:
                 f"not valid UTF-8 text (byte {raw[error.start]:#04x} at column {error.start + 1})",
                 number,
             ) from None
-        yield number, text.rstrip("\r\n")
+        text = text.rstrip("\r\n")
+        control = None if text.isprintable() else _CONTROL.search(text)
+        if control:
+            raise PabulibError(
+                f"control character {ord(control.group()):#04x} at column {control.start() + 1}",
+                number,
+            )
+        yield number, text
 
 
-def _parse_int(text: str, what: str, line: int) -> int:
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def _parse_int(text: str, what: str, line: int, maximum: int = MAX_COUNT) -> int:
     try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = Fraction(text.replace(",", "."))
-    except (ValueError, ZeroDivisionError):
-        raise PabulibError(f"{what} must be a whole number, got {text!r}", line) from None
-    if value.denominator == 1:
-        return int(value)
-    raise PabulibError(f"{what} must be a whole number, got {text!r}", line)
+        value = parse_number(text, maximum=maximum, whole=True)
+    except ValueError as error:
+        raise PabulibError(
+            f"{what} must be a whole number, got {_shown(text)} ({error})", line
+        ) from None
+    return int(value)
 
 
 def _parse_budget(text: str, line: int) -> int | Fraction:
     try:
-        value = Fraction(text.replace(",", "."))
-    except (ValueError, ZeroDivisionError):
-        raise PabulibError(f"budget must be a number, got {text!r}", line) from None
+        value = parse_number(text, maximum=MAX_AMOUNT)
+    except ValueError as error:
+        raise PabulibError(f"budget must be a number, got {_shown(text)} ({error})", line) from None
     if value < 0:
         raise PabulibError(f"budget must not be negative, got {text!r}", line)
     # A decimal budget is kept exactly as a Fraction.
-    return int(value) if value.denominator == 1 else value
+    return value
 
 
 def _list_field(value: str) -> tuple[str, ...]:
@@ -115,7 +168,7 @@ class _Reader:
         for number, text in self.lines:
             self.line = number
             if text.strip():
-                return number, _split(text) if '"' in text else text.split(";")
+                return number, _split(text, number) if '"' in text else text.split(";")
         return None
 
 
@@ -147,35 +200,47 @@ def _check_width(row: list[str], header: list[str], line: int, section: str) -> 
         )
 
 
-def parse_lines(raw_lines: Iterable[bytes], source: str | None = None) -> Election:
-    """Parse a pabulib file given as an iterable of raw (bytes) lines."""
+def parse_lines(
+    raw_lines: Iterable[bytes], source: str | None = None, *, strict: bool = False
+) -> Election:
+    """Parse a pabulib file given as an iterable of raw (bytes) lines.
+
+    ``strict=True`` refuses what is otherwise accepted with a warning (see the module doc)."""
+    reader = _Reader(_decoded_lines(raw_lines))
     try:
-        return _parse(_Reader(_decoded_lines(raw_lines)))
+        return _parse(reader, strict)
     except PabulibError as error:
         error.source = source
+        if error.line is None:
+            error.line = reader.line or 1
         raise
+    except (ValueError, ArithmeticError, IndexError, KeyError, TypeError, csv.Error) as error:
+        # A defect of this reader must still name the line, never crash an upload with a 500.
+        raise PabulibError(
+            f"cannot read this line ({type(error).__name__}: {error})", reader.line or 1, source
+        ) from None
 
 
-def read_pabulib(file: str | os.PathLike[str] | IO[bytes]) -> Election:
+def read_pabulib(file: str | os.PathLike[str] | IO[bytes], *, strict: bool = False) -> Election:
     """Read a ``.pb`` file from a path or a binary file object. Raises :class:`PabulibError`."""
     if isinstance(file, str | os.PathLike):
         source = os.path.basename(os.fspath(file))
         try:
             with open(file, "rb") as handle:
-                return parse_lines(handle, source)
+                return parse_lines(handle, source, strict=strict)
         except OSError as error:
             raise PabulibError(f"cannot read file: {error.strerror}", None, source) from None
-    return parse_lines(file, getattr(file, "name", None))
+    return parse_lines(file, getattr(file, "name", None), strict=strict)
 
 
-def parse_pabulib(content: str | bytes) -> Election:
+def parse_pabulib(content: str | bytes, *, strict: bool = False) -> Election:
     """Parse the text (or bytes) of a ``.pb`` file. Raises :class:`PabulibError`."""
     if isinstance(content, str):
-        content = content.encode("utf-8")
-    return parse_lines(io.BytesIO(content))
+        content = content.encode("utf-8", errors="surrogatepass")
+    return parse_lines(io.BytesIO(content), strict=strict)
 
 
-def _parse(reader: _Reader) -> Election:
+def _parse(reader: _Reader, strict: bool = False) -> Election:
     entry = reader.next_row()
     if entry is None:
         raise PabulibError("the file is empty", reader.line or 1)
@@ -229,6 +294,7 @@ def _parse(reader: _Reader) -> Election:
             raise PabulibError(f"PROJECTS header has no {required!r} column", reader.line)
     id_col, cost_col = header.index("project_id"), header.index("cost")
     projects: list[Project] = []
+    project_lines: list[int] = []
     index: dict[str, int] = {}
     while True:
         entry = reader.next_row()
@@ -247,7 +313,7 @@ def _parse(reader: _Reader) -> Election:
             raise PabulibError("project_id is empty", number)
         if project_id in index:
             raise PabulibError(f"duplicate project_id {project_id!r}", number)
-        cost = _parse_int(row[cost_col], f"cost of project {project_id!r}", number)
+        cost = _parse_int(row[cost_col], f"cost of project {project_id!r}", number, MAX_AMOUNT)
         if cost < 0:
             raise PabulibError(f"cost of project {project_id!r} is negative", number)
         name, categories, neighborhoods, extra = "", (), (), {}
@@ -263,6 +329,7 @@ def _parse(reader: _Reader) -> Election:
             else:
                 extra[column] = value
         index[project_id] = len(projects)
+        project_lines.append(number)
         projects.append(Project(project_id, cost, name, categories, neighborhoods, extra))
 
     project_header = header
@@ -288,6 +355,25 @@ def _parse(reader: _Reader) -> Election:
     column_lists = [(i, columns[column]) for i, column in other_cols]
     lookup = index.get
     cumulative = vote_type == CUMULATIVE
+    ordinal = vote_type == ORDINAL
+    warnings: list[ReadWarning] = []
+    costs = {p.id: p.cost for p in projects}
+    rules = ballot_rules
+    check_rules = ballot_rules != BallotRules(kind=APPROVAL)
+    min_length = rules.min_length or 0
+    max_length = rules.max_length if rules.max_length is not None else len(projects) + 1
+    if vote_type == CHOOSE_ONE:
+        min_length, max_length = 0, 1  # an empty ballot is a blank vote; two are never allowed
+    cost_limits = rules.min_total_cost is not None or rules.max_total_cost is not None
+    cost_of = [p.cost for p in projects]
+    min_cost = rules.min_total_cost or 0
+    max_cost = rules.max_total_cost if rules.max_total_cost is not None else MAX_AMOUNT * 10**6
+    point_limits = cumulative and (
+        rules.max_points is not None
+        or rules.min_points is not None
+        or rules.max_total_points is not None
+        or rules.min_total_points is not None
+    )
     while True:
         entry = reader.next_row()
         if entry is None:
@@ -311,20 +397,69 @@ def _parse(reader: _Reader) -> Election:
                     f"voter {voter_id!r} votes for unknown project {project_id!r}", number
                 )
             flat.append(position)
-        if len(chosen) > 1 and len(set(flat[start:])) != len(chosen):
-            raise PabulibError(f"voter {voter_id!r} lists a project twice", number)
+        given: list[int] = []
         if cumulative:
             text = row[points_col].strip()
-            given = [item.strip() for item in text.split(",")] if text else []
-            if len(given) != len(chosen):
+            raw_points = [item.strip() for item in text.split(",")] if text else []
+            if len(raw_points) != len(chosen):
                 raise PabulibError(
-                    f"voter {voter_id!r} has {len(chosen)} projects but {len(given)} points", number
+                    f"voter {voter_id!r} has {len(chosen)} projects but {len(raw_points)} points",
+                    number,
                 )
-            for value in given:
+            for value in raw_points:
                 score = _parse_int(value, "points", number)
                 if score < 0:
                     raise PabulibError("points must not be negative", number)
-                points.append(score)
+                given.append(score)
+        count = len(chosen)
+        if count > 1 and len(set(flat[start:])) != count:
+            twice = sorted({p for p in chosen if chosen.count(p) > 1})
+            if strict:
+                raise PabulibError(
+                    f"voter {voter_id!r} lists project {', '.join(twice)} more than once", number
+                )
+            warnings.append(
+                ReadWarning(
+                    number,
+                    f"voter {voter_id!r} lists project {', '.join(twice)} more than once; "
+                    "counted once",
+                )
+            )
+            # Keep the first mention (its rank on an ordinal ballot, its points on a points
+            # ballot), as a ballot that names the project once would.
+            kept, first = [], set()
+            for position_in_ballot, project_id in enumerate(chosen):
+                if project_id not in first:
+                    first.add(project_id)
+                    kept.append(position_in_ballot)
+            flat[start:] = [flat[start + k] for k in kept]
+            chosen = [chosen[k] for k in kept]
+            count = len(chosen)
+            if cumulative:
+                given = [given[k] for k in kept]
+        if cumulative:
+            points.extend(given)
+        if check_rules and (
+            count < min_length
+            or count > max_length
+            or point_limits
+            or (cost_limits and not min_cost <= sum(cost_of[i] for i in flat[start:]) <= max_cost)
+        ):
+            ballot = dict(zip(chosen, given, strict=True)) if cumulative else chosen
+            problems = [
+                p
+                for p in validate_ballot(ballot, ballot_rules, costs)
+                if not (p.code == "choose_exactly_one" and not chosen)
+            ]
+            if problems:
+                message = f"voter {voter_id!r}: " + " ".join(p.message for p in problems)
+                if (
+                    strict
+                    or vote_type == CHOOSE_ONE
+                    or not all(p.code in _TOLERATED for p in problems)
+                ):
+                    raise PabulibError(message, number)
+                warnings.append(ReadWarning(number, message))
         offsets.append(len(flat))
         voter_ids.append(voter_id)
         for i, values in column_lists:
@@ -337,7 +472,7 @@ def _parse(reader: _Reader) -> Election:
         voter_ids=voter_ids,
         voter_columns=columns,
     )
-    return Election(
+    election = Election(
         budget=budget,
         projects=tuple(projects),
         ballots=ballots,
@@ -346,6 +481,42 @@ def _parse(reader: _Reader) -> Election:
         ballot_rules=ballot_rules,
         project_columns=tuple(project_header),
     )
+    if ordinal and "score" in project_header:
+        warnings.extend(_check_ordinal_scores(election, project_lines))
+    if warnings:
+        object.__setattr__(election, "warnings", tuple(warnings))
+    return election
+
+
+# Ballot problems real files contain; reported as warnings unless ``strict``.
+_TOLERATED = frozenset(
+    {"too_few_projects", "too_many_projects", "total_cost_too_high", "total_cost_too_low"}
+)
+
+
+def ordinal_scores(election: Election) -> list[int]:
+    """Positional score per project of an ordinal election (see the module doc)."""
+    from buurtbudget.domain.rules.greedy import ordinal_points, sum_by_project
+
+    ballots = election.ballots
+    return sum_by_project(ordinal_points(election), ballots.projects, len(election.projects))
+
+
+def _check_ordinal_scores(election: Election, lines: list[int]) -> list[ReadWarning]:
+    warnings = []
+    for project, line, computed in zip(
+        election.projects, lines, ordinal_scores(election), strict=True
+    ):
+        stated = project.extra.get("score", "").strip()
+        if stated and stated != str(computed):
+            warnings.append(
+                ReadWarning(
+                    line,
+                    f"project {project.id!r}: the file's score {stated} differs from the score "
+                    f"of its ballots, {computed}",
+                )
+            )
+    return warnings
 
 
 def header_of_projects(projects: Iterable[Project], preferred: Iterable[str] | None) -> list[str]:
@@ -463,10 +634,11 @@ def voter_weights_from_column(election: Election, column: str) -> list[Fraction]
     weights = []
     for voter, text in enumerate(values):
         try:
-            weight = Fraction(text.replace(",", "."))
-        except (ValueError, ZeroDivisionError):
+            weight = Fraction(parse_number(text, maximum=MAX_COUNT))
+        except ValueError:
             raise PabulibError(
-                f"weight of voter {election.ballots.voter_ids[voter]!r} is not a number: {text!r}"
+                f"weight of voter {election.ballots.voter_ids[voter]!r} is not a number: "
+                f"{_shown(text)}"
             ) from None
         if weight < 0:
             raise PabulibError(f"weight of voter {election.ballots.voter_ids[voter]!r} is negative")
@@ -485,10 +657,13 @@ __all__ = [
     "APPROVAL",
     "CHOOSE_ONE",
     "CUMULATIVE",
+    "ORDINAL",
     "PabulibError",
+    "ReadWarning",
     "format_pabulib",
     "parse_lines",
     "parse_pabulib",
+    "ordinal_scores",
     "project_flags",
     "read_pabulib",
     "voter_weights_from_column",

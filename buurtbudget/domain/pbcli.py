@@ -1,10 +1,16 @@
 """Command line: compute the outcome of a pabulib file.
 
-    python -m buurtbudget.domain.pbcli compute FILE --rule greedy|mes|mes_add1
-        [--utility cost|cardinality] [--weights-column COLUMN] [--no-caps] [--trace]
+    python -m buurtbudget.domain.pbcli compute FILE [--rule greedy|greedy_no_skip|mes|mes_add1]
+        [--utility cost|cardinality] [--weights-column COLUMN] [--no-caps] [--trace] [--strict]
 
-Progress goes to stderr, the outcome table to stdout. A malformed file gives exit code 2 and a
-single line naming the file, the line number and the problem. The Flask command
+Without ``--rule`` the file's own META ``rule`` is used (greedy, greedy-threshold,
+greedy-no-skip, equalshares, equalshares/add1); a file whose rule the engine does not know gives
+exit code 3 and says so. When the file has a ``selected`` column (the official winners), the
+output says whether the computed outcome equals it and lists the differences.
+
+Progress and the reader's warnings (e.g. a project listed twice in a ballot, with its line) go to
+stderr, the outcome table to stdout. ``--strict`` refuses such files. A malformed file gives exit
+code 2 and a single line naming the file, the line number and the problem. The Flask command
 (``flask pb compute``) calls :func:`compute_file` or :func:`main`.
 """
 
@@ -14,6 +20,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 from buurtbudget.domain.pabulib import (
@@ -22,17 +29,57 @@ from buurtbudget.domain.pabulib import (
     read_pabulib,
     voter_weights_from_column,
 )
-from buurtbudget.domain.rules import RULES, UTILITIES, Outcome, compute
+from buurtbudget.domain.rules import RULES, UTILITIES, Outcome, compute, rule_for_meta
 from buurtbudget.domain.rules._common import fmt_amount
 from buurtbudget.domain.rules.model import Election
 
-BASE_RULES = ("greedy", "mes", "mes_add1")
+BASE_RULES = ("greedy", "greedy_no_skip", "mes", "mes_add1")
 EXIT_BAD_INPUT = 2
+EXIT_UNKNOWN_RULE = 3
+
+
+class UnknownRule(ValueError):
+    """The file names a rule the engine does not know, and no rule was given."""
+
+
+@dataclass(frozen=True)
+class OfficialComparison:
+    """The computed outcome next to the file's ``selected`` column (the official winners)."""
+
+    equal: bool
+    only_computed: tuple[str, ...]  # selected by us, not officially
+    only_official: tuple[str, ...]  # selected officially, not by us
+
+
+def compare_with_official(election: Election, outcome: Outcome) -> OfficialComparison | None:
+    """None when the file has no ``selected`` column."""
+    official = project_flags(election, "selected")
+    if official is None:
+        return None
+    order = {p.id: i for i, p in enumerate(election.projects)}
+    computed, stated = set(outcome.selected), set(official)
+    return OfficialComparison(
+        equal=computed == stated,
+        only_computed=tuple(sorted(computed - stated, key=order.__getitem__)),
+        only_official=tuple(sorted(stated - computed, key=order.__getitem__)),
+    )
+
+
+def official_rule(election: Election) -> str:
+    """The engine's rule for the file's META ``rule``; :class:`UnknownRule` when it has none."""
+    meta_rule = election.meta.get("rule", "").strip()
+    rule = rule_for_meta(meta_rule)
+    if rule is None:
+        raise UnknownRule(
+            f"the file's rule {meta_rule or '(none)'!r} cannot be applied by the engine; "
+            f"choose one with --rule ({', '.join(BASE_RULES)})"
+        )
+    return rule
 
 
 def compute_file(
     path: str,
-    rule: str,
+    rule: str | None = None,
     *,
     utility: str | None = None,
     weights_column: str | None = None,
@@ -40,10 +87,13 @@ def compute_file(
     out: TextIO | None = None,
     err: TextIO | None = None,
     show_trace: bool = False,
+    strict: bool = False,
 ) -> Outcome:
-    """Read ``path``, run ``rule`` and print the outcome table to ``out``, progress to ``err``.
+    """Read ``path``, run ``rule`` (default: the file's own) and print the outcome table to
+    ``out``, progress and warnings to ``err``.
 
-    Raises :class:`PabulibError` for a malformed file and ``ValueError`` for bad options.
+    Raises :class:`PabulibError` for a malformed file, :class:`UnknownRule` when no rule is given
+    and the file's is unknown, and ``ValueError`` for bad options.
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -53,17 +103,23 @@ def compute_file(
 
     started = time.perf_counter()
     progress(f"reading {path}")
-    election = read_pabulib(path)
+    election = read_pabulib(path, strict=strict)
     progress(
         f"read {len(election.projects)} projects and {election.num_voters:,} ballots "
         f"({election.vote_type}) in {time.perf_counter() - started:.2f} s"
     )
+    for warning in election.warnings:
+        progress(f"warning: {warning}")
+    if rule is None:
+        rule = official_rule(election)
+        progress(f"rule: {rule} (the file's rule {election.meta.get('rule', '').strip()!r})")
     weights = voter_weights_from_column(election, weights_column) if weights_column else None
     options: dict[str, object] = {}
     if utility is not None:
         options["utility"] = utility
     if rule.startswith("greedy"):
-        options["caps"] = caps
+        if not rule.startswith("greedy_no_skip"):
+            options["caps"] = caps
     else:
         options["progress"] = progress
     progress(f"computing {rule}" + (f" with {utility} utilities" if utility else ""))
@@ -109,10 +165,17 @@ def print_outcome(
         f"(left over {fmt_amount(outcome.leftover)})",
         file=out,
     )
-    official = project_flags(election, "selected")
-    if official is not None:
-        same = sorted(official) == sorted(outcome.selected)
-        print(f"same projects as the file's 'selected' column: {'yes' if same else 'no'}", file=out)
+    comparison = compare_with_official(election, outcome)
+    if comparison is not None:
+        print(
+            "same projects as the file's 'selected' column (the official outcome): "
+            f"{'yes' if comparison.equal else 'no'}",
+            file=out,
+        )
+        if comparison.only_computed:
+            print(f"  computed, not official: {', '.join(comparison.only_computed)}", file=out)
+        if comparison.only_official:
+            print(f"  official, not computed: {', '.join(comparison.only_official)}", file=out)
     if show_trace:
         print("trace:", file=out)
         for step in outcome.trace:
@@ -135,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("compute", help="compute and print the outcome of a .pb file")
     run.add_argument("file", help="path of the .pb file")
     run.add_argument(
-        "--rule", required=True, choices=sorted(set(BASE_RULES) | set(RULES)), help="voting rule"
+        "--rule",
+        choices=sorted(set(BASE_RULES) | set(RULES)),
+        help="voting rule (default: the file's META rule)",
     )
     run.add_argument("--utility", choices=UTILITIES, help="utility for the rule (default: cost)")
     run.add_argument("--weights-column", help="VOTES column holding each voter's weight")
@@ -143,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-caps", action="store_true", help="greedy: ignore category/neighbourhood caps"
     )
     run.add_argument("--trace", action="store_true", help="also print why each project won/lost")
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse ballots that list a project twice or break the file's ballot rules",
+    )
     return parser
 
 
@@ -162,7 +232,11 @@ def main(
             out=out,
             err=err,
             show_trace=args.trace,
+            strict=args.strict,
         )
+    except UnknownRule as error:
+        print(f"error: {error}", file=err)
+        return EXIT_UNKNOWN_RULE
     except PabulibError as error:
         print(f"error: {error}", file=err)
         return EXIT_BAD_INPUT

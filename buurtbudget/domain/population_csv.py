@@ -27,6 +27,8 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from buurtbudget.domain.numbers import INT32_MAX, InvalidNumber, is_ascii_digits, parse_int
+
 AGE_COLUMNS = {
     "a_00_14": "age_0_14",
     "a_15_24": "age_15_24",
@@ -75,8 +77,8 @@ def _count(value: str, line: int, column: str, required: bool) -> int | None:
             raise PopulationCsvError(line, f"column {column} is empty, a whole number is needed")
         return None
     try:
-        number = int(value)
-    except ValueError:
+        number = parse_int(value, minimum=-INT32_MAX)
+    except InvalidNumber:
         raise PopulationCsvError(
             line, f"column {column} should be a whole number, not {value!r}"
         ) from None
@@ -87,7 +89,7 @@ def _count(value: str, line: int, column: str, required: bool) -> int | None:
 
 def _code_ok(kind: str, code: str) -> bool:
     expected = {"municipality": ("GM", 6), "area": ("WK", 8), "neighbourhood": ("BU", 10)}[kind]
-    return code.startswith(expected[0]) and len(code) == expected[1] and code[2:].isdigit()
+    return code.startswith(expected[0]) and len(code) == expected[1] and is_ascii_digits(code[2:])
 
 
 def read_population_csv(text: str | Iterable[str]) -> list[RegionRow]:

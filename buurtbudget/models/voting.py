@@ -1,7 +1,7 @@
 """Voting rounds: setup, the projects on the ballot, secret ballots, "has voted" records and
 voting codes.
 
-Secrecy by design (see services/voting.py for the full argument):
+Secrecy by design (see services/voting/casting.py for the full argument):
 
 * :class:`Ballot` and :class:`BallotChoice` hold no reference to a person: a ballot carries
   only its round, channel, the voter's area and age band (for turnout and weighting) and the
@@ -331,7 +331,7 @@ class VotingCode(db.Model):
     """A single-use code mailed to a household or person without an account.
 
     Only ``sha256(code)`` is stored. No slow password hash is needed: codes carry 60 random
-    bits (see services/voting.py), far beyond what anyone can guess, so a fast hash suffices
+    bits (see services/voting/casting.py), far beyond what anyone can guess, so a fast hash suffices
     and lets the code be looked up directly.
     """
 

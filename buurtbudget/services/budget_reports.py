@@ -11,7 +11,6 @@ Attribution rules, stated on the pages too:
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable
@@ -32,6 +31,7 @@ from buurtbudget.domain.budget import (
     holder_money,
     share_percent,
 )
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
@@ -254,7 +254,7 @@ def ledger_query(period: BudgetPeriod):
 def report_csv(finances: AreaFinances) -> str:
     """The wijkverslag as CSV (semicolon separated, decimal comma, euros)."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csv_writer(out, delimiter=";", lineterminator="\r\n")
     period = finances.period
     rate = format_rate(period.rate_millicents).replace(".", ",")
     writer.writerow([_("section"), _("item"), _("detail"), _("granted"), _("paid")])

@@ -42,6 +42,7 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, require
+from buurtbudget.services.status_labels import STATUS_LABELS, status_label  # noqa: F401
 from buurtbudget.services.validation import check_amount, clean_text
 
 TITLE_MAX = 120
@@ -50,17 +51,6 @@ IN_KIND_MAX = 500
 CONTRIBUTION_NOTE_MAX = 1000
 MAX_VOLUNTEER_HOURS = 100_000
 
-STATUS_LABELS = {
-    Status.DRAFT: _l("Draft"),
-    Status.SUBMITTED: _l("Submitted"),
-    Status.IN_REVIEW: _l("In review"),
-    Status.REJECTED: _l("Rejected"),
-    Status.OPEN: _l("Open for support"),
-    Status.SELECTED: _l("Selected"),
-    Status.IN_EXECUTION: _l("In execution"),
-    Status.COMPLETED: _l("Completed"),
-    Status.CANCELLED: _l("Cancelled"),
-}
 ACTION_LABELS = {
     "submit": _l("Submit for review"),
     "withdraw": _l("Withdraw submission"),
@@ -84,13 +74,6 @@ MONEY_RETURNING_STATUSES = (Status.CANCELLED, Status.COMPLETED)
 # Coordinators select through a council decision or their area programme; votes and cheques
 # select through the system.
 COORDINATOR_FUNDING_ROUTES = (FundingRoute.PROGRAMME, FundingRoute.COUNCIL)
-
-
-def status_label(status: Status | str) -> str:
-    try:
-        return str(STATUS_LABELS[Status(status)])
-    except ValueError:
-        return str(status)
 
 
 # Permissions ---------------------------------------------------------------------------------

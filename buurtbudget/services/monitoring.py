@@ -40,6 +40,7 @@ from buurtbudget.domain.budget import (
     share_percent,
 )
 from buurtbudget.domain.initiative_lifecycle import Status
+from buurtbudget.domain.numbers import InvalidNumber, parse_int
 from buurtbudget.domain.weighting import WeightingError
 from buurtbudget.domain.weighting.turnout import turnout as turnout_report
 from buurtbudget.extensions import db
@@ -83,9 +84,10 @@ def parse_year(raw: str | None, default: int) -> int:
     """The ``year`` query parameter; a clear error for anything but a plausible year."""
     if raw is None or raw == "":
         return default
-    if not raw.strip().isdigit() or not YEARS[0] <= int(raw) <= YEARS[1]:
-        raise ValidationFailed(_l("This is not a valid year."), field="year")
-    return int(raw)
+    try:
+        return parse_int(raw, minimum=YEARS[0], maximum=YEARS[1])
+    except InvalidNumber:
+        raise ValidationFailed(_l("This is not a valid year."), field="year") from None
 
 
 def thresholds() -> rules.LagThresholds:

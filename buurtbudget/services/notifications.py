@@ -19,6 +19,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Initiative, Notification, User
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import mail
+from buurtbudget.services.status_labels import status_label
 
 STATUS_CHANGED = "initiative.status_changed"
 SUBMITTED_FOR_REVIEW = "initiative.submitted"
@@ -34,8 +35,6 @@ def notify(user: User, kind: str, initiative: Initiative | None = None, **params
 
 def render(notification: Notification) -> str:
     """The notification's text in the current language."""
-    from buurtbudget.services.initiatives import status_label
-
     params = notification.params
     if notification.kind == STATUS_CHANGED:
         text = _(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from buurtbudget.domain.budget import Balance
 from buurtbudget.domain.initiative_lifecycle import PRIVATE_STATUSES, Status
+from buurtbudget.domain.numbers import InvalidNumber, parse_int
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
@@ -52,9 +53,10 @@ def _timestamp(value) -> str | None:
 def parse_id(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationFailed(_l("This is not a valid choice."), field=name)
-    return int(raw)
+    try:
+        return parse_int(raw)
+    except InvalidNumber:
+        raise ValidationFailed(_l("This is not a valid choice."), field=name) from None
 
 
 def parse_status(raw: str | None) -> Status | None:

@@ -16,7 +16,7 @@ from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
 from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import is_admin_of
-from buurtbudget.web.forms import ConfirmForm, Form, attach_error
+from buurtbudget.web.forms import ConfirmForm, Form, attach_error, whole_number
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, staff_municipality, staff_required
 
@@ -24,7 +24,7 @@ bp = Blueprint("admin", __name__, url_prefix="/staff")
 
 
 class HomeAreaForm(Form):
-    area = SelectField(_l("Area"), coerce=int, validators=[DataRequired()])
+    area = SelectField(_l("Area"), coerce=whole_number, validators=[DataRequired()])
 
 
 class GrantRoleForm(Form):
@@ -37,7 +37,7 @@ class GrantRoleForm(Form):
             SelectChoice(Role.ADMINISTRATOR.value, _l("Administrator")),
         ],
     )
-    area = SelectField(_l("Area"), coerce=int, validators=[Optional()])
+    area = SelectField(_l("Area"), coerce=whole_number, validators=[Optional()])
 
 
 def _manageable_areas(municipality: Municipality) -> list[Area]:

@@ -9,7 +9,6 @@ Every list answers ``{"data": [...], "meta": {...}, "links": {...}}``; one recor
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
 
@@ -17,6 +16,8 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context, ur
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 
+from buurtbudget.domain.numbers import INT32_MAX, InvalidNumber, parse_int
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetPeriod, Initiative, VotingRound
 from buurtbudget.services import open_data
@@ -41,14 +42,15 @@ def _positive(name: str, default: int, maximum: int | None = None) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
+    try:
+        return parse_int(raw, minimum=1, maximum=maximum or INT32_MAX)
+    except InvalidNumber:
         message = (
             _l("per_page must be a whole number from 1 to %(max)s.", max=maximum)
             if maximum
             else _l("page must be a whole number from 1.")
         )
-        raise ValidationFailed(message, field=name)
-    return int(raw)
+        raise ValidationFailed(message, field=name) from None
 
 
 def _filters(*names: str) -> dict:
@@ -112,7 +114,7 @@ def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> 
 
     def generate():
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer = csv_writer(buffer, lineterminator="\r\n")
         writer.writerow(header)
         for row in rows:
             writer.writerow(row)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -25,7 +25,7 @@ from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Municipality
 from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
-from buurtbudget.web.forms import Form, attach_error
+from buurtbudget.web.forms import Form, WholeNumberField, attach_error, whole_number
 from buurtbudget.web.security import login_required, public, redirect_next
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
@@ -61,15 +61,15 @@ class RegisterForm(Form):
         validators=[DataRequired(), Length(max=8)],
         description=_l("For example 2611 AB. It decides your area."),
     )
-    house_number = IntegerField(
+    house_number = WholeNumberField(
         _l("House number"), validators=[InputRequired(), NumberRange(min=1, max=99999)]
     )
-    birth_year = IntegerField(
+    birth_year = WholeNumberField(
         _l("Year of birth"),
         validators=[Optional(), NumberRange(1900, 2100)],
         description=_l("Needed for rounds with a minimum age."),
     )
-    municipality = SelectField(_l("Municipality"), coerce=int, validators=[Optional()])
+    municipality = SelectField(_l("Municipality"), coerce=whole_number, validators=[Optional()])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
     confirm = PasswordField(
         _l("Repeat password"),

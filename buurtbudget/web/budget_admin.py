@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -43,11 +43,14 @@ from buurtbudget.web.forms import (
     ConfirmForm,
     EuroField,
     Form,
+    WholeNumberField,
     attach_error,
     form_status,
     require_confirmation,
+    whole_number,
 )
 from buurtbudget.web.pagination import paginate
+from buurtbudget.web.params import arg_int
 from buurtbudget.web.security import (
     login_required,
     role_required,
@@ -97,7 +100,7 @@ class ModelForm(Form):
     )
     periods_per_year = SelectField(
         _l("Budget periods"),
-        coerce=int,
+        coerce=whole_number,
         choices=[SelectChoice(1, _l("A year")), SelectChoice(2, _l("Two half-years"))],
     )
     bottleneck_fund = EuroField(
@@ -110,18 +113,18 @@ class ModelForm(Form):
         validators=[Optional()],
         description=_l("Beside the area budgets; leave empty for none."),
     )
-    min_meetings_per_year = IntegerField(
+    min_meetings_per_year = WholeNumberField(
         _l("Minimum number of council meetings a year"),
         default=0,
         validators=[InputRequired(), NumberRange(0, 52)],
     )
-    social_target_percent = IntegerField(
+    social_target_percent = WholeNumberField(
         _l("Target share of social measures (%)"),
         validators=[Optional(), NumberRange(0, 100)],
         description=_l("Zaanstad model; leave empty for no target."),
     )
     cheque_value = EuroField(_l("Value of one cheque (EUR)"), validators=[Optional()])
-    cheque_valid_days = IntegerField(
+    cheque_valid_days = WholeNumberField(
         _l("Cheques are valid for (days)"),
         default=365,
         validators=[InputRequired(), NumberRange(1, 3650)],
@@ -174,11 +177,11 @@ class ModelForm(Form):
 
 
 class PeriodForm(Form):
-    area = SelectField(_l("Area"), coerce=int, validators=[InputRequired()])
-    year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
+    area = SelectField(_l("Area"), coerce=whole_number, validators=[InputRequired()])
+    year = WholeNumberField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
     half = SelectField(
         _l("Period"),
-        coerce=int,
+        coerce=whole_number,
         choices=[SelectChoice(h, label) for h, label in HALF_LABELS.items()],
     )
 
@@ -196,7 +199,7 @@ class IssueForm(Form):
 
 
 class ReturnForm(Form):
-    initiative = SelectField(_l("Initiative"), coerce=int, validators=[DataRequired()])
+    initiative = SelectField(_l("Initiative"), coerce=whole_number, validators=[DataRequired()])
     amount = EuroField(_l("Amount paid back (EUR)"), validators=[InputRequired()])
     memo = StringField(_l("Note"), validators=[DataRequired(), Length(max=300)])
 
@@ -241,8 +244,9 @@ def overview():
 def model():
     municipality = staff_municipality((Role.ADMINISTRATOR,))
     area = None
-    if request.args.get("area"):
-        area = db.session.get(Area, request.args.get("area", type=int) or 0)
+    area_id = arg_int("area")
+    if area_id is not None:
+        area = db.session.get(Area, area_id)
         if area is None or area.municipality_id != municipality.id:
             abort(404)
     form = ModelForm()
@@ -290,7 +294,7 @@ def open_periods():
         SelectChoice(a.id, a.name) for a in municipality.areas
     ]
     if request.method == "GET":
-        form.year.data = request.args.get("year", type=int)
+        form.year.data = arg_int("year", minimum=2000, maximum=2100)
     plan = None
     if form.validate_on_submit():
         areas = [a for a in municipality.areas if a.id == form.area.data] or None

@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     MultipleFileField,
     SelectField,
     StringField,
@@ -66,7 +65,15 @@ from buurtbudget.services import (
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
 from buurtbudget.web.formatting import format_cents
-from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
+from buurtbudget.web.forms import (
+    ConfirmForm,
+    Form,
+    WholeNumberField,
+    attach_error,
+    form_status,
+    require_confirmation,
+    whole_number,
+)
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, role_required, staff_required
 
@@ -166,7 +173,7 @@ class RejectForm(Form):
 
 class MeetingForm(Form):
     held_on = DateField(_l("Date of the meeting"), validators=[InputRequired()])
-    attendees_count = IntegerField(
+    attendees_count = WholeNumberField(
         _l("Number of attendees"), validators=[InputRequired(), NumberRange(0, 100_000)]
     )
     location = StringField(_l("Location"), validators=[Optional(), Length(max=120)])
@@ -188,13 +195,13 @@ class DecisionForm(AmountMixin, Form):
             SelectChoice(SpendKind.SOCIAL.value, _l("Social")),
         ],
     )
-    initiative = SelectField(_l("Initiative"), coerce=int, validators=[Optional()])
+    initiative = SelectField(_l("Initiative"), coerce=whole_number, validators=[Optional()])
 
 
 class ProgrammeLineForm(AmountMixin, Form):
     id_prefix = "programme-"
-    theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])
-    initiative = SelectField(_l("Initiative"), coerce=int, validators=[Optional()])
+    theme = SelectField(_l("Theme"), coerce=whole_number, validators=[Optional()])
+    initiative = SelectField(_l("Initiative"), coerce=whole_number, validators=[Optional()])
     amount = _amount_field(_l("Indicative amount (EUR)"))
     note = StringField(_l("Note"), validators=[Optional(), Length(max=300)])
 
@@ -203,7 +210,7 @@ class DirectSpendForm(AmountMixin, Form):
     id_prefix = "direct-"
     amount = _amount_field()
     purpose = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=300)])
-    theme = SelectField(_l("Theme"), coerce=int, validators=[Optional()])
+    theme = SelectField(_l("Theme"), coerce=whole_number, validators=[Optional()])
 
 
 def _period_or_404(period_id: int) -> BudgetPeriod:
@@ -558,7 +565,7 @@ def _code_from_link() -> str:
 
 
 class RedeemCodeForm(RedeemForm):
-    initiative = SelectField(_l("Initiative"), coerce=int, validators=[DataRequired()])
+    initiative = SelectField(_l("Initiative"), coerce=whole_number, validators=[DataRequired()])
 
 
 @bp.route("/cheques/redeem", methods=["GET", "POST"])

@@ -10,10 +10,11 @@ from flask import abort, current_app
 from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import IntegerField, StringField
 from wtforms.i18n import messages_path
 
 from buurtbudget.domain.budget import InvalidAmount, parse_euros
+from buurtbudget.domain.numbers import INT32_MAX, InvalidNumber, parse_int
 from buurtbudget.services.errors import ServiceError
 
 
@@ -112,3 +113,26 @@ class EuroField(StringField):
         if self.data is None:
             return ""
         return format_decimal(Decimal(self.data) / 100, format="#,##0.00")
+
+
+def whole_number(value) -> int:
+    """``coerce=`` for select fields: a choice's id in ASCII digits (``int`` would also take
+    "١٢" or "1_2"); anything else is WTForms' "not a valid choice"."""
+    if isinstance(value, int):
+        return value
+    return parse_int(str(value), minimum=-INT32_MAX)
+
+
+class WholeNumberField(IntegerField):
+    """A whole number typed in ASCII digits, within the bounds of an integer column, through
+    the one parser of the app (domain.numbers.parse_int); NumberRange validators add the
+    bounds a field has in the domain."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        try:
+            self.data = parse_int(valuelist[0], minimum=-INT32_MAX)
+        except InvalidNumber:
+            self.data = None
+            raise ValueError(_l("Enter a whole number, for example 12.")) from None

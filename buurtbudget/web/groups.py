@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -15,16 +15,24 @@ from buurtbudget.models import Area, WorkingGroup
 from buurtbudget.services import initiatives, themes, working_groups
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area
-from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
+from buurtbudget.web.forms import (
+    ConfirmForm,
+    Form,
+    attach_error,
+    form_status,
+    require_confirmation,
+    whole_number,
+)
 from buurtbudget.web.pagination import paginate
+from buurtbudget.web.params import arg_int
 from buurtbudget.web.security import login_required, public
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
 
 class GroupForm(Form):
-    area_id = SelectField(_l("Area"), coerce=int, validators=[DataRequired()])
-    theme_id = SelectField(_l("Theme"), coerce=int, validators=[DataRequired()])
+    area_id = SelectField(_l("Area"), coerce=whole_number, validators=[DataRequired()])
+    theme_id = SelectField(_l("Theme"), coerce=whole_number, validators=[DataRequired()])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=working_groups.NAME_MAX)])
     description = TextAreaField(
         _l("What does the group want to achieve?"),
@@ -59,7 +67,7 @@ def _creatable_areas() -> list[Area]:
 @bp.route("")
 @public
 def index():
-    area_id = request.args.get("area", type=int)
+    area_id = arg_int("area")
     page = paginate(working_groups.list_query(area_id=area_id))
     area = db.session.get(Area, area_id) if area_id else None
     return render_template("groups/index.html", page=page, area=area, today=working_groups.today())

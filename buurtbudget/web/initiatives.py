@@ -21,7 +21,6 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 from wtforms import (
-    IntegerField,
     SearchField,
     SelectField,
     SelectMultipleField,
@@ -51,9 +50,11 @@ from buurtbudget.web.forms import (
     ConfirmForm,
     EuroField,
     Form,
+    WholeNumberField,
     attach_error,
     form_status,
     require_confirmation,
+    whole_number,
 )
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, public, staff_required
@@ -83,11 +84,11 @@ def _optional_int(value) -> int:
     """Select values where "" or a missing value means "no choice" (0)."""
     if value in (None, ""):
         return 0
-    return int(value)
+    return whole_number(value)
 
 
 class InitiativeForm(Form):
-    area_id = SelectField(_l("Area"), coerce=int, validators=[InputRequired()])
+    area_id = SelectField(_l("Area"), coerce=whole_number, validators=[InputRequired()])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=initiatives.TITLE_MAX)])
     description = TextAreaField(
         _l("Description"),
@@ -96,7 +97,7 @@ class InitiativeForm(Form):
     )
     theme_ids = MultiCheckboxField(
         _l("Themes"),
-        coerce=int,
+        coerce=whole_number,
         validators=[DataRequired(message=_l("Choose one or more themes of your municipality."))],
     )
     requested_amount = EuroField(
@@ -104,7 +105,7 @@ class InitiativeForm(Form):
         validators=[InputRequired()],
         description=_l("What the initiative costs the area budget, e.g. 1.250,00."),
     )
-    volunteer_hours = IntegerField(
+    volunteer_hours = WholeNumberField(
         _l("Volunteer hours"),
         default=0,
         validators=[Optional(), NumberRange(min=0, max=initiatives.MAX_VOLUNTEER_HOURS)],

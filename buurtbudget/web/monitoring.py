@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from buurtbudget.domain.initiative_lifecycle import Status
 from buurtbudget.domain.monitoring import percent
+from buurtbudget.domain.numbers import InvalidNumber, parse_int
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality
 from buurtbudget.services import budget_reports, monitoring
@@ -103,9 +104,10 @@ def _int_arg(name: str) -> int | None:
     raw = request.args.get(name, "")
     if raw == "":
         return None
-    if not raw.isdigit():
-        raise ValidationFailed(_("This is not a valid choice."), field=name)
-    return int(raw)
+    try:
+        return parse_int(raw)
+    except InvalidNumber:
+        raise ValidationFailed(_("This is not a valid choice."), field=name) from None
 
 
 @bp.route("/municipalities/<int:municipality_id>/projects")

@@ -9,7 +9,6 @@ sign. Characters outside it (rare in names) are replaced by "?".
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from datetime import date
@@ -21,6 +20,7 @@ from fpdf.fonts import FontFace
 
 from buurtbudget.domain.budget import csv_euros, format_rate
 from buurtbudget.domain.monitoring import percent
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.services.budget_reports import AreaFinances
 from buurtbudget.services.monitoring import SIGNAL_LABELS, MunicipalityOverview
 from buurtbudget.web.budgets import ACCOUNT_LABELS, MODEL_LABELS, SPEND_KIND_LABELS
@@ -267,7 +267,7 @@ def _csv_percent(fraction) -> str:
 def summary_csv(o: MunicipalityOverview) -> str:
     """One row per area and a total (semicolon separated, decimal comma, euros)."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csv_writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(
         [
             _("area"),

@@ -7,13 +7,14 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, request, session, url_for
+from flask import abort, redirect, session, url_for
 from flask_login import current_user
 from flask_login import login_required as _flask_login_required
 from sqlalchemy import select
 
 from buurtbudget.extensions import db, login_manager
 from buurtbudget.models import Municipality, Role
+from buurtbudget.web.params import arg_int
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -32,7 +33,7 @@ def redirect_next(target: str | None, fallback: str = "main.index"):
 
 def session_token_unchecked() -> str | None:
     """The session token of the logged-in resident, without loading them (the ballot box's
-    hot path, services/ballot_box.py, lets the database check it in the statement that
+    hot path, services/voting/ballot_box.py, lets the database check it in the statement that
     writes). None when there is none, or when Flask-Login's "strong" session protection would
     refuse this session (another address or browser): then the normal way applies. Flask-Login
     has no public call for that check; its identifier generator is the one it uses itself."""
@@ -50,7 +51,7 @@ def staff_municipality(
     ids = current_user.municipality_ids_with(*roles)
     if not ids:
         abort(403)
-    wanted = request.args.get("municipality", type=int)
+    wanted = arg_int("municipality")
     return db.session.get(Municipality, wanted if wanted in ids else min(ids)) or abort(404)
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -15,15 +15,18 @@ from buurtbudget.models import Area, Municipality, Role, Theme
 from buurtbudget.services import themes
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
-from buurtbudget.web.forms import Form, attach_error, form_status
+from buurtbudget.web.forms import Form, WholeNumberField, attach_error, form_status, whole_number
 from buurtbudget.web.initiatives import MultiCheckboxField
+from buurtbudget.web.params import arg_int
 from buurtbudget.web.security import public, role_required, staff_municipalities, staff_required
 
 bp = Blueprint("themes", __name__)
 
 
 class ThemeForm(Form):
-    municipality_id = SelectField(_l("Municipality"), coerce=int, validators=[InputRequired()])
+    municipality_id = SelectField(
+        _l("Municipality"), coerce=whole_number, validators=[InputRequired()]
+    )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=themes.NAME_MAX)])
     description = StringField(
         _l("Description"), validators=[Optional(), Length(max=themes.DESCRIPTION_MAX)]
@@ -32,11 +35,11 @@ class ThemeForm(Form):
 
 
 class AgendaForm(Form):
-    year = IntegerField(
+    year = WholeNumberField(
         _l("Year"),
         validators=[InputRequired(), NumberRange(min=themes.YEARS[0], max=themes.YEARS[1])],
     )
-    theme_ids = MultiCheckboxField(_l("Themes"), coerce=int)
+    theme_ids = MultiCheckboxField(_l("Themes"), coerce=whole_number)
     note = TextAreaField(
         _l("Explanation for residents"),
         validators=[Optional(), Length(max=themes.NOTE_MAX)],
@@ -116,7 +119,7 @@ def edit_agenda(area_id: int):
     maximum = current_app.config["AREA_AGENDA_MAX_THEMES"]
     form.theme_ids.description = _("Choose at most %(n)d themes.", n=maximum)
     if request.method == "GET":
-        year = request.args.get("year", type=int) or themes.this_year()
+        year = arg_int("year", minimum=2000, maximum=2100) or themes.this_year()
         form.year.data = year
         existing = themes.agenda_for(area, year)
         if existing:

@@ -35,10 +35,20 @@ from wtforms.validators import DataRequired, Length
 
 from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
+from buurtbudget.domain.numbers import InvalidNumber, parse_int
 from buurtbudget.extensions import db, limiter
 from buurtbudget.models import Phase, Role, VotingRound
-from buurtbudget.services import ballot_box, voting, voting_pabulib, voting_results, weighting
 from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.services.voting import (
+    ballot_box,
+    casting,
+    codes,
+    counting,
+    eligibility,
+    pabulib,
+    rounds,
+    weighting,
+)
 from buurtbudget.web import explain
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
 from buurtbudget.web.security import public, session_token_unchecked, staff_municipalities
@@ -63,12 +73,12 @@ class CodeForm(Form):
 
 @bp.app_template_global()
 def phase_label(phase) -> str:
-    return str(voting.PHASE_LABELS.get(phase, phase))
+    return str(rounds.PHASE_LABELS.get(phase, phase))
 
 
 @bp.app_template_global()
 def rule_label(name: str) -> str:
-    return str(voting.RULE_LABELS.get(name, name))
+    return str(rounds.RULE_LABELS.get(name, name))
 
 
 @bp.app_template_global()
@@ -78,7 +88,7 @@ def percentage(share) -> str:
 
 @bp.app_template_global()
 def age_band_label(band: str | None) -> str:
-    return str(voting.AGE_BAND_LABELS.get(band, _("unknown"))) if band else _("unknown")
+    return str(rounds.AGE_BAND_LABELS.get(band, _("unknown"))) if band else _("unknown")
 
 
 def _round(round_id: int) -> VotingRound:
@@ -104,7 +114,7 @@ def _has_voted(voting_round: VotingRound) -> bool:
     _changing both need it)."""
     asked = g.setdefault("has_voted", {})
     if voting_round.id not in asked:
-        asked[voting_round.id] = voting.has_voted(current_user, voting_round)
+        asked[voting_round.id] = casting.has_voted(current_user, voting_round)
     return asked[voting_round.id]
 
 
@@ -134,13 +144,13 @@ def _remember(key: str, round_id: int, value) -> None:
 # Ballot form parsing ---------------------------------------------------------------------------
 
 
-def parse_choices(voting_round: VotingRound, form) -> voting.Choices:
+def parse_choices(voting_round: VotingRound, form) -> casting.Choices:
     """Choices from a submitted ballot (checkboxes ``project`` or inputs ``points-<id>``).
     Raises ValidationFailed for anything that is not a whole number of a listed project."""
     return parse_ballot_form(voting_round.ballot_type, {p.id for p in voting_round.projects}, form)
 
 
-def parse_ballot_form(ballot_type: str, projects: Collection[int], form) -> voting.Choices:
+def parse_ballot_form(ballot_type: str, projects: Collection[int], form) -> casting.Choices:
     """:func:`parse_choices` for a ballot of ``ballot_type`` listing the project ids
     ``projects``."""
     if ballot_type == CUMULATIVE:
@@ -149,20 +159,26 @@ def parse_ballot_form(ballot_type: str, projects: Collection[int], form) -> voti
             text = (form.get(f"points-{project_id}") or "").strip()
             if not text:
                 continue
-            if not text.isdigit() or len(text) > 6:
-                raise ValidationFailed(_l("Enter whole numbers of points (0 or more)."))
-            if int(text):
-                choices[project_id] = int(text)
+            try:
+                points = parse_int(text, maximum=999_999)
+            except InvalidNumber:
+                raise ValidationFailed(_l("Enter whole numbers of points (0 or more).")) from None
+            if points:
+                choices[project_id] = points
         return choices
     chosen = {}
     for value in form.getlist("project"):
-        if not value.isdigit() or int(value) not in projects:
+        try:
+            project_id = parse_int(value)
+        except InvalidNumber:
+            project_id = None
+        if project_id not in projects:
             raise ValidationFailed(_l("This ballot lists a project that is not in this round."))
-        chosen[int(value)] = 1
+        chosen[project_id] = 1
     return chosen
 
 
-def _ballot_context(voting_round: VotingRound, choices: voting.Choices) -> dict:
+def _ballot_context(voting_round: VotingRound, choices: casting.Choices) -> dict:
     chosen_cost = sum(p.cost_cents for p in voting_round.projects if p.id in choices)
     limit = voting_round.max_total_cost_cents or voting_round.budget_cents
     return {
@@ -181,17 +197,17 @@ def _ballot_context(voting_round: VotingRound, choices: voting.Choices) -> dict:
 @bp.route("")
 @public
 def index():
-    rounds = db.session.scalars(
+    listed = db.session.scalars(
         select(VotingRound).order_by(VotingRound.voting_opens_at.desc(), VotingRound.id.desc())
     ).all()
     groups: dict[str, list[VotingRound]] = {"voting": [], "upcoming": [], "done": []}
-    for voting_round in rounds:
+    for voting_round in listed:
         phase = voting_round.phase()
         if phase is Phase.VOTING:
             groups["voting"].append(voting_round)
         elif phase in (Phase.PROPOSALS, Phase.REVIEW):
             groups["upcoming"].append(voting_round)
-        elif voting_round.is_published or voting.can_see_results(current_user, voting_round):
+        elif voting_round.is_published or rounds.can_see_results(current_user, voting_round):
             groups["done"].append(voting_round)
     return render_template(
         "voting/index.html",
@@ -209,11 +225,11 @@ def detail(round_id: int):
     context = {
         "round": voting_round,
         "phase": voting_round.phase(),
-        "problem": voting.eligibility_problem(user, voting_round) if user else None,
-        "has_voted": bool(user) and voting.has_voted(user, voting_round),
-        "can_manage": voting.can_manage_round(user, voting_round),
-        "can_enter_paper": voting.can_enter_paper_ballots(user, voting_round),
-        "can_see_results": voting.can_see_results(user, voting_round),
+        "problem": eligibility.eligibility_problem(user, voting_round) if user else None,
+        "has_voted": bool(user) and casting.has_voted(user, voting_round),
+        "can_manage": rounds.can_manage_round(user, voting_round),
+        "can_enter_paper": rounds.can_enter_paper_ballots(user, voting_round),
+        "can_see_results": rounds.can_see_results(user, voting_round),
         "ballot_rules": voting_round.ballot_rules(),
     }
     return render_template("voting/detail.html", **context)
@@ -222,18 +238,18 @@ def detail(round_id: int):
 def _guard_ballot(voting_round: VotingRound):
     """A redirect when this browser cannot vote in the round now, else None."""
     if not voting_round.is_voting_open():
-        flash(str(voting.VOTING_NOT_OPEN), "error")
+        flash(str(rounds.VOTING_NOT_OPEN), "error")
         return redirect(url_for("voting.detail", round_id=voting_round.id))
     if _session_code(voting_round):
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    problem = voting.eligibility_problem(current_user, voting_round)
+    problem = eligibility.eligibility_problem(current_user, voting_round)
     if problem is not None:
         flash(problem, "error")
         return redirect(url_for("voting.detail", round_id=voting_round.id))
     if not voting_round.allow_ballot_change and _has_voted(voting_round):
-        flash(str(voting.ALREADY_VOTED), "error")
+        flash(str(casting.ALREADY_VOTED), "error")
         return redirect(url_for("voting.detail", round_id=voting_round.id))
     return None
 
@@ -260,9 +276,9 @@ def ballot(round_id: int):
     receipt_form = ReceiptForm(prefix="r")
     changing = _changing(voting_round)
     stored = _receipt(voting_round)
-    choices: voting.Choices = {}
+    choices: casting.Choices = {}
     if request.method == "GET" and changing and stored:
-        own = voting.ballot_for_receipt(voting_round, stored.get("token"))
+        own = casting.ballot_for_receipt(voting_round, stored.get("token"))
         choices = {c.project_id: c.points for c in own.choices} if own else {}
         receipt_form.receipt.data = stored.get("token") or ""
     status = 200
@@ -274,7 +290,7 @@ def ballot(round_id: int):
         try:
             choices = parse_choices(voting_round, request.form)
             if "review" in request.form:
-                voting.check_choices(voting_round, choices)
+                casting.check_choices(voting_round, choices)
                 return render_template(
                     "voting/review.html",
                     form=form,
@@ -311,7 +327,7 @@ def confirm(round_id: int):
     if _changing(voting_round):
         stored = _receipt(voting_round) or {}
         token = (request.form.get("receipt") or "").strip() or stored.get("token") or ""
-        voting.change_ballot(current_user, voting_round, token, choices)
+        casting.change_ballot(current_user, voting_round, token, choices)
         flash(_("Your ballot has been changed."), "success")
         return redirect(url_for("voting.receipt", round_id=voting_round.id))
     actor = None if code else current_user
@@ -319,7 +335,7 @@ def confirm(round_id: int):
     # needs) and round, so this saves reloading them.
     voter_key = _voter_key()
     thanks = _("Thank you! Your vote has been counted.")
-    result = voting.cast_ballot(actor, voting_round, choices, voting_code=code)
+    result = casting.cast_ballot(actor, voting_round, choices, voting_code=code)
     if code:
         _remember(CODES_KEY, round_id, None)
     return _to_receipt(round_id, voter_key, result.receipt_token, result.cast_on, thanks)
@@ -335,7 +351,7 @@ def _to_receipt(round_id: int, voter_key: str, token: str | None, cast_on: date,
 
 def _quick_cast(round_id: int):
     """The common case (a logged-in resident's valid first ballot) in one statement, without
-    loading the resident or the round (services/ballot_box.py); the redirect to the receipt,
+    loading the resident or the round (services/voting/ballot_box.py); the redirect to the receipt,
     or None to take the complete way, which also gives every refusal its message. CSRFProtect
     has checked the token before any view runs."""
     token = session_token_unchecked()
@@ -363,7 +379,7 @@ def receipt(round_id: int):
     voting_round = _round(round_id)
     stored = _receipt(voting_round)
     voted = stored is not None or (
-        current_user.is_authenticated and voting.has_voted(current_user, voting_round)
+        current_user.is_authenticated and casting.has_voted(current_user, voting_round)
     )
     if not voted:
         return redirect(url_for("voting.detail", round_id=voting_round.id))
@@ -385,12 +401,12 @@ def code(round_id: int):
     if form.validate_on_submit():
         try:
             if not voting_round.is_voting_open():
-                raise ValidationFailed(voting.VOTING_NOT_OPEN)
-            voting.find_voting_code(voting_round, form.code.data)
+                raise ValidationFailed(rounds.VOTING_NOT_OPEN)
+            codes.find_voting_code(voting_round, form.code.data)
         except ServiceError as error:
             attach_error(form, error)
         else:
-            _remember(CODES_KEY, voting_round.id, voting.normalise_code(form.code.data))
+            _remember(CODES_KEY, voting_round.id, codes.normalise_code(form.code.data))
             return redirect(url_for("voting.ballot", round_id=voting_round.id))
     return render_template("voting/code.html", round=voting_round, form=form), form_status(form)
 
@@ -399,7 +415,7 @@ def _round_with_results(round_id: int) -> VotingRound:
     """The round, if this visitor may see its results (404 otherwise: nothing to see yet)."""
     voting_round = _round(round_id)
     user = current_user if current_user.is_authenticated else None
-    if not voting.can_see_results(user, voting_round):
+    if not rounds.can_see_results(user, voting_round):
         abort(404)
     return voting_round
 
@@ -409,16 +425,16 @@ def _round_with_results(round_id: int) -> VotingRound:
 def results(round_id: int):
     voting_round = _round_with_results(round_id)
     user = current_user if current_user.is_authenticated else None
-    channels = voting_results.ballots_by_channel(voting_round)
+    channels = counting.ballots_by_channel(voting_round)
     ballots = sum(channels.values())
     corrected = weighting.funded_by_corrected_ranking(voting_round)
     return render_template(
         "voting/results.html",
         round=voting_round,
-        projects=voting_results.results_in_order(voting_round),
-        turnout=voting_results.turnout(voting_round),
+        projects=counting.results_in_order(voting_round),
+        turnout=counting.turnout(voting_round),
         channels=channels,
-        can_manage=voting.can_manage_round(user, voting_round),
+        can_manage=rounds.can_manage_round(user, voting_round),
         explained=explain.explain(voting_round, ballots, corrected),
         rule_text=explain.rule_explainer(voting_round, ballots, corrected),
     )
@@ -429,7 +445,7 @@ def results(round_id: int):
 def results_csv(round_id: int):
     voting_round = _round_with_results(round_id)
     return Response(
-        voting_results.results_csv(voting_round),
+        counting.results_csv(voting_round),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="round-{voting_round.id}-results.csv"'
@@ -444,14 +460,14 @@ def export(round_id: int):
     (earlier, an export would show interim results)."""
     voting_round = _round(round_id)
     user = current_user if current_user.is_authenticated else None
-    staff_may = voting.can_enter_paper_ballots(user, voting_round) and voting_round.phase() in (
+    staff_may = rounds.can_enter_paper_ballots(user, voting_round) and voting_round.phase() in (
         Phase.COUNTING,
         Phase.RESULTS,
     )
     if not (voting_round.is_published or staff_may):
         abort(404)
     return Response(
-        voting_pabulib.export_round(voting_round),
+        pabulib.export_round(voting_round),
         mimetype="text/plain",
         headers={"Content-Disposition": f'attachment; filename="round-{voting_round.id}.pb"'},
     )

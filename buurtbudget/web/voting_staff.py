@@ -3,7 +3,6 @@ close the round (count), publish the results, import a pabulib file."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -27,7 +26,6 @@ from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -35,12 +33,22 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role, VotingRound
-from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area
-from buurtbudget.web.forms import ConfirmForm, EuroField, Form, attach_error, form_status
+from buurtbudget.services.voting import casting, counting, pabulib, rounds
+from buurtbudget.services.voting import codes as voting_codes
+from buurtbudget.web.forms import (
+    ConfirmForm,
+    EuroField,
+    Form,
+    WholeNumberField,
+    attach_error,
+    form_status,
+    whole_number,
+)
 from buurtbudget.web.initiatives import MultiCheckboxField, status_label
 from buurtbudget.web.security import role_required, staff_municipality, staff_required
 from buurtbudget.web.voting import parse_choices
@@ -51,11 +59,11 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 class RoundForm(Form):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=voting.TITLE_MAX)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=rounds.TITLE_MAX)])
     description = TextAreaField(
-        _l("Description"), validators=[Optional(), Length(max=voting.DESCRIPTION_MAX)]
+        _l("Description"), validators=[Optional(), Length(max=rounds.DESCRIPTION_MAX)]
     )
-    areas = MultiCheckboxField(_l("Areas"), coerce=int)
+    areas = MultiCheckboxField(_l("Areas"), coerce=whole_number)
     proposals_until = DateTimeLocalField(
         _l("Proposals until"), format=DATE_FORMAT, validators=[InputRequired()]
     )
@@ -70,13 +78,13 @@ class RoundForm(Form):
     )
     ballot_type = SelectField(
         _l("Ballot"),
-        choices=[SelectChoice(k, label) for k, label in voting.BALLOT_TYPE_LABELS.items()],
+        choices=[SelectChoice(k, label) for k, label in rounds.BALLOT_TYPE_LABELS.items()],
     )
     rule_name = SelectField(_l("Counting rule"))
-    min_projects = IntegerField(
+    min_projects = WholeNumberField(
         _l("Minimum number of projects"), validators=[Optional(), NumberRange(0, 1000)]
     )
-    max_projects = IntegerField(
+    max_projects = WholeNumberField(
         _l("Maximum number of projects"), validators=[Optional(), NumberRange(1, 1000)]
     )
     max_total_cost = EuroField(
@@ -84,19 +92,19 @@ class RoundForm(Form):
         validators=[Optional()],
         description=_l("Empty: no limit. With a limit, voters choose within this amount."),
     )
-    max_total_points = IntegerField(
+    max_total_points = WholeNumberField(
         _l("Points per voter (points ballot)"), validators=[Optional(), NumberRange(1, 10_000)]
     )
-    max_points_per_project = IntegerField(
+    max_points_per_project = WholeNumberField(
         _l("Most points per project (points ballot)"),
         validators=[Optional(), NumberRange(1, 10_000)],
     )
-    min_age = IntegerField(
+    min_age = WholeNumberField(
         _l("Minimum age"), default=16, validators=[InputRequired(), NumberRange(0, 120)]
     )
     allow_ballot_change = BooleanField(_l("Voters may change their vote until voting closes"))
     uses_voting_codes = BooleanField(_l("Residents without an account vote with a mailed code"))
-    budget_period = SelectField(_l("Budget period"), coerce=int)
+    budget_period = SelectField(_l("Budget period"), coerce=whole_number)
     budget = EuroField(
         _l("Budget of the round in euros"),
         validators=[Optional()],
@@ -107,9 +115,9 @@ class RoundForm(Form):
 class PaperBallotForm(Form):
     paper_number = StringField(
         _l("Ballot paper number"),
-        validators=[DataRequired(), Length(max=voting.PAPER_NUMBER_MAX)],
+        validators=[DataRequired(), Length(max=casting.PAPER_NUMBER_MAX)],
     )
-    area = SelectField(_l("Area of the voter (if on the form)"), coerce=int)
+    area = SelectField(_l("Area of the voter (if on the form)"), coerce=whole_number)
     age_band = SelectField(_l("Age of the voter (if on the form)"))
 
 
@@ -123,7 +131,7 @@ class CodesForm(Form):
 
 class ImportForm(Form):
     file = FileField(_l("pabulib file (.pb)"), validators=[FileRequired()])
-    area = SelectField(_l("Area"), coerce=int)
+    area = SelectField(_l("Area"), coerce=whole_number)
     rule_name = SelectField(_l("Counting rule"))
 
 
@@ -147,7 +155,7 @@ def _to_local(moment: datetime | None) -> datetime | None:
 
 
 def _rule_choices() -> list[SelectChoice]:
-    return [SelectChoice(name, voting.RULE_LABELS[name]) for name in voting.available_rules()]
+    return [SelectChoice(name, rounds.RULE_LABELS[name]) for name in rounds.available_rules()]
 
 
 def _fill_choices(form: RoundForm, municipality: Municipality) -> None:
@@ -167,12 +175,12 @@ def _fill_choices(form: RoundForm, municipality: Municipality) -> None:
     ]
 
 
-def _setup_from(form: RoundForm, municipality: Municipality) -> voting.RoundSetup:
+def _setup_from(form: RoundForm, municipality: Municipality) -> rounds.RoundSetup:
     areas = [a for a in municipality.areas if a.id in set(form.areas.data or [])]
     period = (
         db.session.get(BudgetPeriod, form.budget_period.data) if form.budget_period.data else None
     )
-    return voting.RoundSetup(
+    return rounds.RoundSetup(
         title=form.title.data or "",
         description=form.description.data or "",
         areas=areas,
@@ -206,7 +214,7 @@ def new():
     _fill_choices(form, municipality)
     if form.validate_on_submit():
         try:
-            voting_round = voting.create_round(
+            voting_round = rounds.create_round(
                 current_user, municipality, _setup_from(form, municipality)
             )
         except ServiceError as error:
@@ -222,7 +230,7 @@ def new():
 @staff_required
 def edit(round_id: int):
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = RoundForm(obj=None if request.method == "POST" else voting_round)
     _fill_choices(form, voting_round.municipality)
@@ -235,7 +243,7 @@ def edit(round_id: int):
         form.budget_period.data = voting_round.budget_period_id or 0
     if form.validate_on_submit():
         try:
-            voting.update_round(
+            rounds.update_round(
                 current_user, voting_round, _setup_from(form, voting_round.municipality)
             )
         except ServiceError as error:
@@ -254,20 +262,20 @@ def edit(round_id: int):
 @staff_required
 def paper(round_id: int):
     voting_round = _round(round_id)
-    if not voting.can_enter_paper_ballots(current_user, voting_round):
+    if not rounds.can_enter_paper_ballots(current_user, voting_round):
         abort(403)
     form = PaperBallotForm()
     form.area.choices = [SelectChoice(0, _("Not on the form"))] + [
         SelectChoice(a.id, a.name) for a in voting_round.areas
     ]
     form.age_band.choices = [SelectChoice("", _("Not on the form"))] + [
-        SelectChoice(name, voting.AGE_BAND_LABELS[name]) for name, _low, _high in AGE_BANDS
+        SelectChoice(name, rounds.AGE_BAND_LABELS[name]) for name, _low, _high in AGE_BANDS
     ]
-    choices: voting.Choices = {}
+    choices: casting.Choices = {}
     if form.validate_on_submit():
         try:
             choices = parse_choices(voting_round, request.form)
-            voting.enter_paper_ballot(
+            casting.enter_paper_ballot(
                 current_user,
                 voting_round,
                 form.paper_number.data,
@@ -284,7 +292,7 @@ def paper(round_id: int):
             )
             return redirect(url_for("voting_staff.paper", round_id=voting_round.id))
     status = form_status(form)
-    counts = voting_results.ballots_by_channel(voting_round)
+    counts = counting.ballots_by_channel(voting_round)
     return render_template(
         "voting/paper.html",
         form=form,
@@ -298,7 +306,7 @@ def paper(round_id: int):
 # Voting codes ----------------------------------------------------------------------------------
 
 
-def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipient]:
+def _recipients(voting_round: VotingRound, text: str) -> list[voting_codes.CodeRecipient]:
     by_name = {area.name.lower(): area for area in voting_round.areas}
     default_area = voting_round.areas[0] if len(voting_round.areas) == 1 else None
     recipients = []
@@ -311,7 +319,7 @@ def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipie
             raise ValidationFailed(
                 _l("Unknown area: %(name)s", name=area_name.strip()[:60]), field="recipients"
             )
-        recipients.append(voting.CodeRecipient(label.strip(), area))
+        recipients.append(voting_codes.CodeRecipient(label.strip(), area))
     return recipients
 
 
@@ -320,19 +328,19 @@ def _recipients(voting_round: VotingRound, text: str) -> list[voting.CodeRecipie
 def codes(round_id: int):
     """Issue codes: the response is a CSV with the codes, shown this once, for the mailing."""
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = CodesForm()
     if form.validate_on_submit():
         try:
-            issued = voting.issue_voting_codes(
+            issued = voting_codes.issue_voting_codes(
                 current_user, voting_round, _recipients(voting_round, form.recipients.data)
             )
         except ServiceError as error:
             attach_error(form, error)
         else:
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
+            writer = csv_writer(buffer, lineterminator="\n")
             writer.writerow(("label", "area", "code"))
             for recipient, code in issued:
                 writer.writerow(
@@ -359,7 +367,7 @@ def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
     """A staff action on a round behind a confirmation page (GET shows it, POST does it).
     ``warnings(result)`` turns what the action returns into messages to show as well."""
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -376,7 +384,7 @@ def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
 def close(round_id: int):
     return _confirmed_action(
         round_id,
-        voting_results.close_round,
+        counting.close_round,
         _("The votes have been counted. Check the results, then publish them."),
         heading=_("Close the round and count the votes"),
         explanation=_(
@@ -392,7 +400,7 @@ def close(round_id: int):
 def publish(round_id: int):
     return _confirmed_action(
         round_id,
-        voting_results.publish_results,
+        counting.publish_results,
         _("The results are published."),
         warnings=lambda not_funded: [
             _(
@@ -428,7 +436,7 @@ def import_file():
         upload = form.file.data
         area = db.session.get(Area, form.area.data) if form.area.data else None
         try:
-            voting_round = voting_pabulib.import_round(
+            voting_round = pabulib.import_round(
                 current_user,
                 municipality,
                 upload.read(),

@@ -17,8 +17,8 @@ from wtforms.validators import Length
 
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, VotingRound
-from buurtbudget.services import voting, weighting
 from buurtbudget.services.errors import ServiceError
+from buurtbudget.services.voting import counting, rounds, weighting
 from buurtbudget.web.forms import Form, attach_error
 from buurtbudget.web.security import public, staff_required
 
@@ -132,7 +132,7 @@ def _viewer():
 @staff_required
 def settings(round_id: int):
     voting_round = _round(round_id)
-    if not voting.can_manage_round(current_user, voting_round):
+    if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
     form = WeightingForm()
     analysis = None
@@ -142,7 +142,7 @@ def settings(round_id: int):
     elif form.validate():
         try:
             if form.save.data:
-                weighting.update_settings(current_user, voting_round, form.settings())
+                counting.update_weighting(current_user, voting_round, form.settings())
                 flash(_("The weighting settings are saved."), "success")
                 return redirect(url_for("weighting.settings", round_id=voting_round.id))
             analysis = weighting.preview(current_user, voting_round, form.settings())
@@ -166,7 +166,7 @@ def settings(round_id: int):
 
 def _published_analysis(round_id: int) -> weighting.Analysis:
     voting_round = _round(round_id)
-    if not voting.can_see_results(_viewer(), voting_round) or not voting_round.weighting_config:
+    if not rounds.can_see_results(_viewer(), voting_round) or not voting_round.weighting_config:
         abort(404)
     return weighting.analyse(voting_round)
 
@@ -199,7 +199,7 @@ def methodology(round_id: int):
     voting_round = _round(round_id)
     config = weighting.round_config(voting_round)
     analysis = None
-    if config is not None and voting.can_see_results(_viewer(), voting_round):
+    if config is not None and rounds.can_see_results(_viewer(), voting_round):
         analysis = weighting.analyse(voting_round)
     return render_template(
         "weighting/methodology.html",

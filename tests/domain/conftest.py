@@ -8,14 +8,13 @@ by both.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from buurtbudget.domain.rules import Election
+from tests.paths import PABULIB_DIR, pabulib_file
 
-PABULIB_DIR = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 REFERENCE_FILE = DATA_DIR / "pabutools_reference.json"
 SHARED_FILES = sorted(PABULIB_DIR.glob("*.pb"))
@@ -50,13 +49,8 @@ def reference_cases(rule: str) -> list:
 
 
 def shared_file(name: str) -> Path:
-    path = PABULIB_DIR / name
-    if not path.exists():
-        # CI always has shared/ beside the clone: there a missing file is a failure, not a skip.
-        if os.environ.get("CI"):
-            pytest.fail(f"shared pabulib file {path} is missing")
-        pytest.skip(f"shared pabulib file {name} not available")
-    return path
+    """A real pabulib file from tests/data/pabulib (a missing file fails, never skips)."""
+    return pabulib_file(name)
 
 
 def to_pabutools(election: Election, weights: list[int] | None = None):

@@ -98,18 +98,44 @@ def test_period_dates():
         ("7,50", 750),
         ("7.50", 750),
         ("€ 1.234,56", 123_456),
-        ("1,234.56", 123_456),
         ("1.234", 123_400),
+        ("1.234.567,8", 123_456_780),
         ("12.5", 1_250),
         ("1 000", 100_000),
+        ("EUR 25,-", 2_500),
         ("0", 0),
+        ("999999999999,99", 99_999_999_999_999),
     ],
 )
 def test_parse_euros(text, cents):
     assert parse_euros(text) == cents
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-5", "1,2345", "1.2.3", "1,2,3"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "-5",
+        "1,2345",
+        "1.2.3",
+        "1,2,3",
+        # Ambiguous: a decimal comma with a fraction of a cent, or an English thousands comma
+        # (issue 15: "0,001" was booked as EUR 1.00 and "7,500" as EUR 7,500).
+        "0,001",
+        "7,500",
+        "1,234.56",
+        "1.234 567",
+        "12.345,678",
+        # Digits other than 0-9, and amounts beyond any budget.
+        "١٢",
+        "٧,٥٠",
+        "²",
+        "1_000",
+        "1" + "0" * 12,
+        "9" * 40,
+    ],
+)
 def test_parse_euros_refuses_nonsense(text):
     with pytest.raises(InvalidAmount):
         parse_euros(text)
@@ -120,8 +146,9 @@ def test_rates():
     assert parse_rate_millicents("0.125") == 12_500
     assert parse_rate_millicents("0,00001") == 1
     assert format_rate(930_000) == "9.30" and format_rate(12_500) == "0.125"
-    with pytest.raises(InvalidAmount):
-        parse_rate_millicents("1.234567")
+    for text in ("1.234567", "١٢", "9,3²", "9" * 40):
+        with pytest.raises(InvalidAmount):
+            parse_rate_millicents(text)
 
 
 def test_balances_follow_the_documented_formulas():

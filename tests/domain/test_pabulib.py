@@ -110,7 +110,13 @@ def test_shared_files_match_their_meta_and_round_trip(path, tmp_path) -> None:
     # The 'votes' column of PROJECTS is the count of approvals in VOTES.
     counts = np.bincount(election.ballots.projects, minlength=len(election.projects))
     if all("votes" in p.extra for p in election.projects):
-        assert [int(p.extra["votes"]) for p in election.projects] == counts.tolist()
+        stated = [int(p.extra["votes"]) for p in election.projects]
+        if election.warnings:
+            # Amsterdam 604 counted the projects of line 1927 twice; we count them once.
+            differences = [a - b for a, b in zip(stated, counts.tolist(), strict=True)]
+            assert set(differences) <= {0, 1} and sum(differences) == 4
+        else:
+            assert stated == counts.tolist()
     out = tmp_path / path.name
     write_pabulib(election, out)
     again = read_pabulib(out)
@@ -159,13 +165,12 @@ def _error_for(content: str | bytes) -> PabulibError:
         (MINIMAL.split("VOTES")[0], 12, "missing VOTES section"),
         (MINIMAL.replace("budget;100\n", ""), 7, "META has no 'budget'"),
         (MINIMAL.replace("budget;100", "budget;lots"), 6, "budget must be a number"),
-        (MINIMAL.replace("vote_type;approval", "vote_type;ordinal"), 7, "not supported"),
+        (MINIMAL.replace("vote_type;approval", "vote_type;scoring"), 7, "not supported"),
         (MINIMAL.replace("3;40;Third", "3;forty;Third"), 12, "cost of project '3' must be a whole"),
         (MINIMAL.replace("3;40;Third", "3;40.5;Third"), 12, "must be a whole number"),
         (MINIMAL.replace("3;40;Third;green;2;1", "3;40;Third;green;2"), 12, "has 5 fields"),
         (MINIMAL.replace("3;40;Third", "1;40;Third"), 12, "duplicate project_id '1'"),
         (MINIMAL.replace("v2;1;41", "v2;7;41"), 16, "unknown project '7'"),
-        (MINIMAL.replace("v2;1;41", "v2;1,1;41"), 16, "lists a project twice"),
         (MINIMAL.replace("v3;3,2;;;internet", "v3;3,2;;internet"), 17, "has 4 fields"),
         (MINIMAL.replace("v3;", "v1;"), 17, "duplicate voter_id 'v1'"),
         (MINIMAL.replace("description;test", "description;test;extra"), 3, "must have 2 fields"),

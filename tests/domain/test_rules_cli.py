@@ -33,7 +33,7 @@ def test_compute_prints_table_and_progress() -> None:
     ]
     assert "1  3         7,200     43            7,200  PopUp Podium" in out
     assert "selected 9 of 14 projects, cost 76,700 of budget 100,000 (left over 23,300)" in out
-    assert "same projects as the file's 'selected' column: yes" in out
+    assert "same projects as the file's 'selected' column (the official outcome): yes" in out
     assert "reading " in err and "add1 step 0:" in err and "done in" in err
 
 
@@ -72,7 +72,8 @@ def test_bad_file_gives_exit_2_and_one_line(tmp_path) -> None:
     assert out == ""
     assert (
         err.splitlines()[-1]
-        == "error: bad.pb, line 7: cost of project '1' must be a whole number, got 'x'"
+        == "error: bad.pb, line 7: cost of project '1' must be a whole number, got 'x' "
+        "(not a plain number)"
     )
 
 

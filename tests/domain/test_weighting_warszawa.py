@@ -23,7 +23,7 @@ def bench():
     spec = importlib.util.spec_from_file_location("weighting_warszawa", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    shared_file(module.WARSZAWA_2026.name)  # skips, or fails on CI, when shared/ is absent
+    assert shared_file(module.WARSZAWA_2026.name) == module.WARSZAWA_2026  # the repository's copy
     return module
 
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from buurtbudget.extensions import db
 from buurtbudget.models import Role
-from buurtbudget.services import voting_results
+from buurtbudget.services.voting import counting
 from tests.factories import TEST_PASSWORD
 from tests.weighting_world import add_ballots, end_voting
 
@@ -58,8 +58,8 @@ def test_coordinator_switches_the_correction_on_and_a_resident_sees_why(app, mak
         db.session.expire_all()
         assert voting_round.weighting_config["weighting"] == "post_stratification"
         end_voting(voting_round)
-        voting_results.close_round(None, voting_round)
-        voting_results.publish_results(None, voting_round)
+        counting.close_round(None, voting_round)
+        counting.publish_results(None, voting_round)
 
         _log_in(page, resident)
         page.goto(f"/rounds/{voting_round.id}/results")

@@ -1,5 +1,5 @@
-"""The ballot box's hot path (services/ballot_box.py): it writes exactly what the complete use
-case writes, and answers None, writing nothing, whenever it is not the common case."""
+"""The ballot box's hot path (services/voting/ballot_box.py): it writes exactly what the
+complete use case writes, and answers None, writing nothing, whenever it is not the common case."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, select, text, update
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, BallotChoice, Channel, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import ballot_box, voting
+from buurtbudget.services.voting import ballot_box, casting, counting, eligibility
 from tests.voting_world import tanthof_round
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -23,7 +23,7 @@ def world(make):
     world = tanthof_round(make)
     # The first ballot locks the round (the complete use case); the hot path starts after it.
     first_voter = make.resident(world["area"], birth_year=1960)
-    voting.cast_ballot(first_voter, world["round"], {world["projects"][0]: 1})
+    casting.cast_ballot(first_voter, world["round"], {world["projects"][0]: 1})
     return world
 
 
@@ -52,7 +52,7 @@ def test_casts_what_the_complete_use_case_casts(make, world):
     ballots = db.session.scalars(select(Ballot).where(Ballot.age_band == "age_15_24")).all()
     assert len(ballots) == 1  # born 2005: 15-24 in the round's year, as age_band_for says
     ballot = ballots[0]
-    assert voting.age_band_for(2005, world["round"].year) == "age_15_24"
+    assert eligibility.age_band_for(2005, world["round"].year) == "age_15_24"
     assert (ballot.round_id, ballot.channel, ballot.area_id) == (
         world["round"].id,
         Channel.ONLINE,
@@ -60,7 +60,7 @@ def test_casts_what_the_complete_use_case_casts(make, world):
     )
     assert (ballot.cast_on, ballot.receipt_hash, ballot.paper_number) == (date.today(), None, None)
     assert sorted((c.project_id, c.points) for c in ballot.choices) == [(first, 1), (second, 1)]
-    assert voting.has_voted(resident, world["round"])
+    assert casting.has_voted(resident, world["round"])
 
 
 def test_refuses_without_writing_when_it_is_not_the_common_case(make, world):
@@ -137,11 +137,11 @@ def test_the_round_is_checked_when_writing_not_when_kept(make, world):
 def test_a_receipt_when_ballots_may_change(make):
     world = tanthof_round(make, allow_ballot_change=True)
     first, second, _ = world["projects"]
-    voting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})
+    casting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})
     resident = make.resident(world["area"])
     cast = ballot_box.try_cast(_setup(world), resident.session_token, {second: 1})
     assert cast is not None and cast.receipt_token
-    own = voting.ballot_for_receipt(world["round"], cast.receipt_token)
+    own = casting.ballot_for_receipt(world["round"], cast.receipt_token)
     assert [(c.project_id, c.points) for c in own.choices] == [(second, 1)]
     # Changing goes the complete way (the voter record exists): the hot path refuses.
     assert ballot_box.try_cast(_setup(world), resident.session_token, {first: 1}) is None
@@ -152,7 +152,7 @@ def test_cumulative_ballots_keep_their_points(make):
         make, ballot_type="cumulative", max_points_per_project=5, max_total_points=6
     )
     first, second, third = world["projects"]
-    voting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})
+    casting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})
     resident = make.resident(world["area"])
     setup = _setup(world)
     assert ballot_box.try_cast(setup, resident.session_token, {first: 6}) is None  # > 5 a project
@@ -172,11 +172,11 @@ def test_age_band_sql_matches_age_band_for(make):
         make.resident(make.area(), birth_year=birth_year)
     for year in (2026, 2031):
         rows = db.session.execute(
-            select(User.birth_year, voting.age_band_sql(User.birth_year, year))
+            select(User.birth_year, eligibility.age_band_sql(User.birth_year, year))
         ).all()
         assert len(rows) > 40
         for birth_year, band in rows:
-            assert band == voting.age_band_for(birth_year, year), (birth_year, year)
+            assert band == eligibility.age_band_for(birth_year, year), (birth_year, year)
 
 
 def _waits_for_lock(app, round_id: int, lock: dict, action, before_release=None):
@@ -235,7 +235,7 @@ def test_closing_waits_for_ballots_being_cast_and_keeps_later_ones_out(app, make
     )
     assert cast is None
     db.session.expire_all()
-    assert not voting.has_voted(resident, world["round"])
+    assert not casting.has_voted(resident, world["round"])
 
 
 def test_close_round_waits_for_a_ballot_being_cast(app, make, world):
@@ -243,7 +243,6 @@ def test_close_round_waits_for_a_ballot_being_cast(app, make, world):
     FOR UPDATE waits for it, so the count includes that ballot (PostgreSQL)."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL only")
-    from buurtbudget.services import voting_results
 
     round_id = world["round"].id
     db.session.execute(
@@ -256,7 +255,7 @@ def test_close_round_waits_for_a_ballot_being_cast(app, make, world):
     def close():
         voting_round = db.session.get(VotingRound, round_id)
         now = utcnow() + timedelta(seconds=5)
-        return voting_results.close_round(None, voting_round, now=now)
+        return counting.close_round(None, voting_round, now=now)
 
     assert _waits_for_lock(app, round_id, {"read": True, "key_share": True}, close) is not None
 

@@ -9,10 +9,18 @@ import pytest
 from sqlalchemy import func, select
 
 from buurtbudget.extensions import db
-from buurtbudget.models import AuditEntry, Ballot, BallotChoice, Channel, Phase, VoterRecord
+from buurtbudget.models import (
+    AuditEntry,
+    Ballot,
+    BallotChoice,
+    Channel,
+    Phase,
+    VoterRecord,
+    VotingCode,
+)
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
+from buurtbudget.services.voting import casting, codes, counting, rounds
 from tests.voting_world import tanthof_round
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -36,7 +44,7 @@ def test_round_puts_open_initiatives_of_its_areas_on_the_ballot(make, world):
 
 def test_a_resident_votes_once_and_the_ballot_is_anonymous(world):
     first, second, _ = world["projects"]
-    result = voting.cast_ballot(world["resident"], world["round"], {first: 1, second: 1})
+    result = casting.cast_ballot(world["resident"], world["round"], {first: 1, second: 1})
     assert result.cast_on == date.today()
     assert result.receipt_token is None  # no receipt when ballots cannot change
     ballot = db.session.scalars(select(Ballot)).one()
@@ -52,26 +60,26 @@ def test_a_resident_votes_once_and_the_ballot_is_anonymous(world):
     assert _count(AuditEntry) == 1  # only "round.created"
 
     with pytest.raises(Conflict, match="already voted"):
-        voting.cast_ballot(world["resident"], world["round"], {first: 1})
+        casting.cast_ballot(world["resident"], world["round"], {first: 1})
     assert (_count(Ballot), _count(VoterRecord)) == (1, 1)
-    assert voting.has_voted(world["resident"], world["round"])
+    assert casting.has_voted(world["resident"], world["round"])
 
 
 def test_ballot_rules_of_the_round_are_enforced_with_translated_messages(make, world):
     first, second, third = world["projects"]
     with pytest.raises(ValidationFailed, match=r"Choose at most 2 projects \(you chose 3\)"):
-        voting.cast_ballot(world["resident"], world["round"], {first: 1, second: 1, third: 1})
+        casting.cast_ballot(world["resident"], world["round"], {first: 1, second: 1, third: 1})
     with pytest.raises(ValidationFailed, match="not in this round"):
-        voting.cast_ballot(world["resident"], world["round"], {987654: 1})
+        casting.cast_ballot(world["resident"], world["round"], {987654: 1})
     with pytest.raises(ValidationFailed, match="does not use points"):
-        voting.cast_ballot(world["resident"], world["round"], {first: 3})
+        casting.cast_ballot(world["resident"], world["round"], {first: 3})
     knapsack = make.voting_round(
         world["other"], costs=(600_00, 500_00), max_total_cost_cents=1000_00
     )
     a, b = (p.id for p in knapsack.projects)
     voter = make.resident(world["other"])
     with pytest.raises(ValidationFailed, match="1.100,00|1,100.00") as error:
-        voting.cast_ballot(voter, knapsack, {a: 1, b: 1})
+        casting.cast_ballot(voter, knapsack, {a: 1, b: 1})
     assert "limit is" in str(error.value.message)
     assert _count(Ballot) == 0 and _count(VoterRecord) == 0
 
@@ -87,10 +95,10 @@ def test_cumulative_ballot_with_points(make, world):
     a, b, c = (p.id for p in points_round.projects)
     voter = make.resident(world["other"])
     with pytest.raises(ValidationFailed, match="at most 10 points in total"):
-        voting.cast_ballot(voter, points_round, {a: 6, b: 5})
+        casting.cast_ballot(voter, points_round, {a: 6, b: 5})
     with pytest.raises(ValidationFailed, match="at most 6 points to project Project"):
-        voting.cast_ballot(voter, points_round, {a: 7})
-    voting.cast_ballot(voter, points_round, {a: 6, b: 4, c: 0})
+        casting.cast_ballot(voter, points_round, {a: 7})
+    casting.cast_ballot(voter, points_round, {a: 6, b: 4, c: 0})
     choices = db.session.scalars(select(BallotChoice)).all()
     assert sorted((ch.project_id, ch.points) for ch in choices) == [(a, 6), (b, 4)]
 
@@ -105,14 +113,14 @@ def test_who_may_vote(make, world):
     ]
     for user, message in cases:
         with pytest.raises(PermissionDenied, match=message):
-            voting.cast_ballot(user, world["round"], {first: 1})
+            casting.cast_ballot(user, world["round"], {first: 1})
     assert _count(Ballot) == 0
 
 
 def test_min_age_is_configurable(make, world):
     young_round = make.voting_round(world["other"], costs=(100_00,), min_age=12)
     twelve = make.resident(world["other"], birth_year=young_round.year - 12)
-    voting.cast_ballot(twelve, young_round, {young_round.projects[0].id: 1})
+    casting.cast_ballot(twelve, young_round, {young_round.projects[0].id: 1})
     assert db.session.scalars(select(Ballot)).one().age_band == "age_0_14"
 
 
@@ -122,11 +130,11 @@ def test_no_voting_outside_the_voting_phase(make, world):
     voter = make.resident(world["other"])
     for voting_round in (early, late):
         with pytest.raises(Conflict, match="not open"):
-            voting.cast_ballot(voter, voting_round, {voting_round.projects[0].id: 1})
+            casting.cast_ballot(voter, voting_round, {voting_round.projects[0].id: 1})
     assert early.phase() is Phase.PROPOSALS and late.phase() is Phase.COUNTING
 
 
-def _setup_of(voting_round, **changes) -> voting.RoundSetup:
+def _setup_of(voting_round, **changes) -> rounds.RoundSetup:
     fields = {
         name: getattr(voting_round, name)
         for name in (
@@ -147,25 +155,25 @@ def _setup_of(voting_round, **changes) -> voting.RoundSetup:
         )
     }
     fields.update(changes)
-    return voting.RoundSetup(areas=list(voting_round.areas), **fields)
+    return rounds.RoundSetup(areas=list(voting_round.areas), **fields)
 
 
 def test_setup_is_locked_once_the_first_ballot_is_cast(world):
     voting_round = world["round"]
-    voting.update_round(world["admin"], voting_round, _setup_of(voting_round, rule_name="mes"))
+    rounds.update_round(world["admin"], voting_round, _setup_of(voting_round, rule_name="mes"))
     assert voting_round.rule_name == "mes"
-    voting.cast_ballot(world["resident"], voting_round, {world["projects"][0]: 1})
+    casting.cast_ballot(world["resident"], voting_round, {world["projects"][0]: 1})
     with pytest.raises(Conflict, match="cannot change"):
-        voting.update_round(
+        rounds.update_round(
             world["admin"], voting_round, _setup_of(voting_round, rule_name="greedy")
         )
     with pytest.raises(Conflict, match="cannot change"):
-        voting.update_round(world["admin"], voting_round, _setup_of(voting_round, max_projects=3))
+        rounds.update_round(world["admin"], voting_round, _setup_of(voting_round, max_projects=3))
     db.session.refresh(voting_round)
     assert (voting_round.rule_name, voting_round.max_projects) == ("mes", 2)
     # Extending the vote and renaming the round stay possible.
     later = voting_round.voting_closes_at + timedelta(days=2)
-    voting.update_round(
+    rounds.update_round(
         world["admin"],
         voting_round,
         _setup_of(voting_round, title="Tanthof kiest", voting_closes_at=later),
@@ -187,15 +195,15 @@ def test_setup_validation_and_permissions(make, world):
     ]
     for changes, message in bad:
         with pytest.raises(ValidationFailed, match=message):
-            voting.update_round(world["admin"], voting_round, _setup_of(voting_round, **changes))
+            rounds.update_round(world["admin"], voting_round, _setup_of(voting_round, **changes))
     outsider = make.coordinator(world["other"])
     with pytest.raises(PermissionDenied):
-        voting.update_round(outsider, voting_round, _setup_of(voting_round))
+        rounds.update_round(outsider, voting_round, _setup_of(voting_round))
     with pytest.raises(PermissionDenied):
-        voting.update_round(world["resident"], voting_round, _setup_of(voting_round))
+        rounds.update_round(world["resident"], voting_round, _setup_of(voting_round))
     other_admin = make.administrator(make.municipality())
     with pytest.raises(PermissionDenied):
-        voting.update_round(other_admin, voting_round, _setup_of(voting_round))
+        rounds.update_round(other_admin, voting_round, _setup_of(voting_round))
 
 
 def test_ballot_change_with_the_receipt_token_only(make, world):
@@ -204,31 +212,31 @@ def test_ballot_change_with_the_receipt_token_only(make, world):
     )
     a, b = (p.id for p in voting_round.projects)
     voter = make.resident(world["other"])
-    result = voting.cast_ballot(voter, voting_round, {a: 1})
+    result = casting.cast_ballot(voter, voting_round, {a: 1})
     assert len(result.receipt_token) >= 22  # 128 random bits
     ballot = db.session.scalars(select(Ballot)).one()
     assert ballot.receipt_hash != result.receipt_token and len(ballot.receipt_hash) == 64
 
     with pytest.raises(ValidationFailed, match="receipt code is not valid"):
-        voting.change_ballot(voter, voting_round, "guess", {b: 1})
+        casting.change_ballot(voter, voting_round, "guess", {b: 1})
     someone_else = make.resident(world["other"])
     with pytest.raises(Conflict, match="not voted"):
-        voting.change_ballot(someone_else, voting_round, result.receipt_token, {b: 1})
-    voting.change_ballot(voter, voting_round, result.receipt_token, {b: 1})
+        casting.change_ballot(someone_else, voting_round, result.receipt_token, {b: 1})
+    casting.change_ballot(voter, voting_round, result.receipt_token, {b: 1})
     db.session.expire_all()
     ballot = db.session.scalars(select(Ballot)).one()
     assert [c.project_id for c in ballot.choices] == [b]
     assert (_count(Ballot), _count(VoterRecord)) == (1, 1)
 
     with pytest.raises(Conflict, match="cannot be changed"):
-        voting.change_ballot(world["resident"], world["round"], result.receipt_token, {a: 1})
+        casting.change_ballot(world["resident"], world["round"], result.receipt_token, {a: 1})
 
 
 def test_paper_ballots(make, world):
     voting_round = world["round"]
     first, second, _ = world["projects"]
     coordinator = world["coordinator"]
-    voting.enter_paper_ballot(
+    casting.enter_paper_ballot(
         coordinator,
         voting_round,
         "P-001",
@@ -237,24 +245,24 @@ def test_paper_ballots(make, world):
         age_band="age_65_plus",
     )
     with pytest.raises(ValidationFailed, match="P-001 has already been entered") as error:
-        voting.enter_paper_ballot(coordinator, voting_round, " P-001 ", {second: 1})
+        casting.enter_paper_ballot(coordinator, voting_round, " P-001 ", {second: 1})
     assert error.value.field == "paper_number"
     with pytest.raises(ValidationFailed, match="at most 2 projects"):
-        voting.enter_paper_ballot(
+        casting.enter_paper_ballot(
             coordinator, voting_round, "P-002", dict.fromkeys(world["projects"], 1)
         )
     with pytest.raises(ValidationFailed, match="not a valid choice"):
-        voting.enter_paper_ballot(
+        casting.enter_paper_ballot(
             coordinator, voting_round, "P-003", {first: 1}, area=world["other"]
         )
     with pytest.raises(ValidationFailed, match="not a valid choice"):
-        voting.enter_paper_ballot(coordinator, voting_round, "P-004", {first: 1}, age_band="old")
+        casting.enter_paper_ballot(coordinator, voting_round, "P-004", {first: 1}, age_band="old")
     with pytest.raises(ValidationFailed, match="required"):
-        voting.enter_paper_ballot(coordinator, voting_round, "  ", {first: 1})
+        casting.enter_paper_ballot(coordinator, voting_round, "  ", {first: 1})
     for user in (make.coordinator(world["other"]), world["resident"]):
         with pytest.raises(PermissionDenied):
-            voting.enter_paper_ballot(user, voting_round, "P-005", {first: 1})
-    voting.enter_paper_ballot(world["admin"], voting_round, "P-006", {second: 1})
+            casting.enter_paper_ballot(user, voting_round, "P-005", {first: 1})
+    casting.enter_paper_ballot(world["admin"], voting_round, "P-006", {second: 1})
     ballots = db.session.scalars(select(Ballot).order_by(Ballot.paper_number)).all()
     assert [(b.channel, b.paper_number, b.age_band) for b in ballots] == [
         (Channel.PAPER, "P-001", "age_65_plus"),
@@ -271,21 +279,21 @@ def test_paper_ballots(make, world):
 def test_voting_codes_for_residents_without_an_account(make, world):
     voting_round = make.voting_round(world["area"], costs=(100_00,), uses_voting_codes=True)
     project = voting_round.projects[0].id
-    issued = voting.issue_voting_codes(
+    issued = codes.issue_voting_codes(
         world["coordinator"],
         voting_round,
         [
-            voting.CodeRecipient("Kruithuisweg 12", world["area"], "age_45_64"),
-            voting.CodeRecipient("Kruithuisweg 14", world["area"]),
+            codes.CodeRecipient("Kruithuisweg 12", world["area"], "age_45_64"),
+            codes.CodeRecipient("Kruithuisweg 14", world["area"]),
         ],
     )
-    codes = [code for _recipient, code in issued]
-    assert all(len(voting.normalise_code(code)) == 12 for code in codes)
-    assert len(set(codes)) == 2
-    stored = [row[0] for row in db.session.execute(select(voting.VotingCode.code_hash))]
-    assert not set(codes) & set(stored) and all(len(h) == 64 for h in stored)
+    plain = [code for _recipient, code in issued]
+    assert all(len(codes.normalise_code(code)) == 12 for code in plain)
+    assert len(set(plain)) == 2
+    stored = [row[0] for row in db.session.execute(select(VotingCode.code_hash))]
+    assert not set(plain) & set(stored) and all(len(h) == 64 for h in stored)
 
-    voting.cast_ballot(None, voting_round, {project: 1}, voting_code=codes[0].lower())
+    casting.cast_ballot(None, voting_round, {project: 1}, voting_code=plain[0].lower())
     ballot = db.session.scalars(select(Ballot)).one()
     assert (ballot.channel, ballot.area_id, ballot.age_band) == (
         Channel.CODE,
@@ -293,23 +301,20 @@ def test_voting_codes_for_residents_without_an_account(make, world):
         "age_45_64",
     )
     with pytest.raises(Conflict, match="already been used"):
-        voting.cast_ballot(None, voting_round, {project: 1}, voting_code=codes[0])
+        casting.cast_ballot(None, voting_round, {project: 1}, voting_code=plain[0])
     with pytest.raises(ValidationFailed, match="not valid for this round"):
-        voting.cast_ballot(None, voting_round, {project: 1}, voting_code="AAAA-BBBB-CCCC")
+        casting.cast_ballot(None, voting_round, {project: 1}, voting_code="AAAA-BBBB-CCCC")
     with pytest.raises(Conflict, match="does not use voting codes"):
-        voting.cast_ballot(None, world["round"], {world["projects"][0]: 1}, voting_code=codes[1])
+        casting.cast_ballot(None, world["round"], {world["projects"][0]: 1}, voting_code=plain[1])
     with pytest.raises(PermissionDenied):
-        voting.issue_voting_codes(world["resident"], voting_round, [voting.CodeRecipient("x")])
+        codes.issue_voting_codes(world["resident"], voting_round, [codes.CodeRecipient("x")])
     record = db.session.scalars(select(VoterRecord)).one()
     assert record.user_id is None and record.voting_code_id is not None
 
 
 def test_close_is_refused_while_voting_is_open(world):
-    from buurtbudget.services import voting_results
 
     with pytest.raises(Conflict, match="not ended"):
-        voting_results.close_round(world["admin"], world["round"])
+        counting.close_round(world["admin"], world["round"])
     with pytest.raises(PermissionDenied):
-        voting_results.close_round(
-            world["resident"], world["round"], now=utcnow() + timedelta(days=30)
-        )
+        counting.close_round(world["resident"], world["round"], now=utcnow() + timedelta(days=30))

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from buurtbudget.extensions import db
 from buurtbudget.models import VotingRound
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting
+from buurtbudget.services.voting import casting
+from tests.paths import PABULIB_DIR
 
-ASSEN = Path(__file__).resolve().parents[3] / "shared" / "pabulib" / "Netherlands_Assen_2024.pb"
+ASSEN = PABULIB_DIR / "Netherlands_Assen_2024.pb"
 
 
 def test_close_and_publish_from_the_command_line(app, make):
     area = make.area()
     voting_round = make.voting_round(area, costs=(100_00, 200_00))
-    voting.cast_ballot(make.resident(area), voting_round, {voting_round.projects[0].id: 1})
+    casting.cast_ballot(make.resident(area), voting_round, {voting_round.projects[0].id: 1})
     runner = app.test_cli_runner()
     early = runner.invoke(args=["rounds", "close", str(voting_round.id)])
     # Commands speak the default language, Dutch.
@@ -47,6 +47,31 @@ def test_pb_import_export_and_compute(app, make, tmp_path):
     assert exported.exit_code == 0 and target.read_text().startswith("META")
     computed = runner.invoke(args=["pb", "compute", str(ASSEN), "--rule", "mes_add1"])
     assert computed.exit_code == 0
-    assert "same projects as the file's 'selected' column: yes" in computed.output
+    assert (
+        "same projects as the file's 'selected' column (the official outcome): yes"
+        in computed.output
+    )
     bad = runner.invoke(args=["pb", "import", str(ASSEN), "--municipality", "nowhere"])
     assert bad.exit_code == 1 and "no municipality" in bad.output
+
+
+def test_pb_import_uses_the_files_rule_and_compares_with_the_official_outcome(app, make):
+    municipality = make.municipality("Gdynia")
+    runner = app.test_cli_runner()
+    gdynia = PABULIB_DIR / "Poland_Gdynia_2020_Chylonia__large.pb"
+    result = runner.invoke(args=["pb", "import", str(gdynia), "--municipality", municipality.slug])
+    assert result.exit_code == 0, result.output
+    assert "rule greedy_no_skip" in result.output
+    assert "(the official outcome): yes" in result.output
+    skipping = runner.invoke(
+        args=["pb", "import", str(gdynia), "--municipality", municipality.slug, "--rule", "greedy"]
+    )
+    assert "(the official outcome): no" in skipping.output
+    assert "  computed, not official: " in skipping.output
+    amsterdam = PABULIB_DIR / "Netherlands_Amsterdam_604.pb"
+    doubled = runner.invoke(
+        args=["pb", "import", str(amsterdam), "--municipality", municipality.slug]
+    )
+    assert doubled.exit_code == 0 and "warning: line 1927: voter '13650977333'" in doubled.output
+    computed = runner.invoke(args=["pb", "compute", str(amsterdam), "--strict"])
+    assert computed.exit_code == 2 and "line 1927" in computed.output

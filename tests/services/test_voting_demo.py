@@ -9,7 +9,7 @@ from buurtbudget.demo import people, places
 from buurtbudget.demo import voting as demo_voting
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, Channel, Phase, User, VoterRecord, VotingRound
-from buurtbudget.services import voting
+from buurtbudget.services.voting import casting
 
 
 def _count(model) -> int:
@@ -42,9 +42,9 @@ def test_demo_has_a_closed_and_an_open_round(app):
     assert residents[0].email.startswith("bewoner") and residents[0].email.endswith(
         ".delft@demo.buurtbudget.nl"
     )
-    assert not voting.has_voted(residents[0], open_round)
-    voting.cast_ballot(residents[0], open_round, {open_round.projects[0].id: 1})
-    assert voting.has_voted(residents[0], open_round)
+    assert not casting.has_voted(residents[0], open_round)
+    casting.cast_ballot(residents[0], open_round, {open_round.projects[0].id: 1})
+    assert casting.has_voted(residents[0], open_round)
 
     counts = (_count(VotingRound), _count(Ballot), _count(VoterRecord))
     demo_voting.seed_voting(lambda message: None)

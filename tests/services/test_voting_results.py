@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,15 +14,16 @@ from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.pabulib import parse_pabulib, project_flags, read_pabulib
 from buurtbudget.domain.rules import compute
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, Channel, Phase, RoundSource
+from buurtbudget.models import AuditEntry, Ballot, Channel, Phase, RoundSource
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
+from buurtbudget.services.voting import casting, counting, election, pabulib, weighting
+from tests.paths import PABULIB_DIR
 
 pytestmark = pytest.mark.usefixtures("english")
 
 
-PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
+PABULIB = PABULIB_DIR
 
 
 @pytest.fixture
@@ -38,10 +38,12 @@ def counted(make):
     a, b, c = (p.id for p in voting_round.projects)
     ballots = [{a: 1}, {a: 1, b: 1}, {a: 1, c: 1}, {c: 1}, {b: 1, c: 1}]
     for index, choices in enumerate(ballots):
-        voting.cast_ballot(make.resident(area, birth_year=1950 + index * 10), voting_round, choices)
+        casting.cast_ballot(
+            make.resident(area, birth_year=1950 + index * 10), voting_round, choices
+        )
     admin = make.administrator(municipality)
-    voting.enter_paper_ballot(admin, voting_round, "1", {c: 1}, area=area)
-    voting.enter_paper_ballot(admin, voting_round, "2", {a: 1})  # area not on the form
+    casting.enter_paper_ballot(admin, voting_round, "1", {c: 1}, area=area)
+    casting.enter_paper_ballot(admin, voting_round, "2", {a: 1})  # area not on the form
     voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     return {"round": voting_round, "admin": admin, "area": area, "other": other, "make": make}
@@ -50,7 +52,7 @@ def counted(make):
 def test_results_follow_the_rule_and_explain_each_project(counted):
     voting_round = counted["round"]
     assert voting_round.phase() is Phase.COUNTING
-    outcome = voting_results.close_round(counted["admin"], voting_round)
+    outcome = counting.close_round(counted["admin"], voting_round)
     # Votes: Project 1 = 4, Project 2 = 2, Project 3 = 4. Greedy: equal votes -> id order.
     projects = {p.name: p for p in voting_round.projects}
     assert {name: p.votes for name, p in projects.items()} == {
@@ -71,13 +73,13 @@ def test_results_follow_the_rule_and_explain_each_project(counted):
     assert "4 votes" in projects["Project 1"].selection_reason
     assert voting_round.result_total_cost_cents == 700_00
     assert voting_round.phase() is Phase.RESULTS
-    assert voting_results.results_in_order(voting_round)[0].name == "Project 1"
+    assert counting.results_in_order(voting_round)[0].name == "Project 1"
     with pytest.raises(Conflict, match="already closed"):
-        voting_results.close_round(counted["admin"], voting_round)
+        counting.close_round(counted["admin"], voting_round)
 
 
 def test_turnout_per_area_counts_paper_ballots(counted):
-    rows = voting_results.turnout(counted["round"])
+    rows = counting.turnout(counted["round"])
     tanthof, unknown = rows
     assert tanthof.area.name == "Tanthof"
     # 5 online + 1 paper ballot with the area; 1 paper ballot without it.
@@ -86,16 +88,16 @@ def test_turnout_per_area_counts_paper_ballots(counted):
     assert tanthof.share_of_inhabitants == pytest.approx(0.006)
     # Eligible accounts: the 5 voters plus the 3 initiators of the projects (born 1980).
     assert tanthof.eligible_accounts == 8
-    assert voting_results.ballots_by_channel(counted["round"]) == {"online": 5, "paper": 2}
-    cells = voting_results.ballot_cells(counted["round"])
+    assert counting.ballots_by_channel(counted["round"]) == {"online": 5, "paper": 2}
+    cells = counting.ballot_cells(counted["round"])
     assert cells[(counted["area"].id, "age_65_plus")] == 2  # born 1950 and 1960
     assert cells[(None, None)] == 1
 
 
 def test_results_csv(counted):
-    voting_results.close_round(counted["admin"], counted["round"])
-    rows = list(csv.reader(io.StringIO(voting_results.results_csv(counted["round"]))))
-    assert rows[0] == list(voting_results.CSV_HEADER)
+    counting.close_round(counted["admin"], counted["round"])
+    rows = list(csv.reader(io.StringIO(counting.results_csv(counted["round"]))))
+    assert rows[0] == list(counting.CSV_HEADER)
     assert [(r[1], r[2], r[3], r[5]) for r in rows[1:]] == [
         ("Project 1", "400.00", "4", "1"),
         ("Project 2", "300.00", "2", "1"),
@@ -105,11 +107,11 @@ def test_results_csv(counted):
 
 def test_publishing_selects_the_winning_initiatives(counted):
     voting_round = counted["round"]
-    voting_results.close_round(counted["admin"], voting_round)
+    counting.close_round(counted["admin"], voting_round)
     resident = counted["make"].resident(counted["area"])
     with pytest.raises(PermissionDenied):
-        voting_results.publish_results(resident, voting_round)
-    voting_results.publish_results(counted["admin"], voting_round)
+        counting.publish_results(resident, voting_round)
+    counting.publish_results(counted["admin"], voting_round)
     statuses = {p.name: p.initiative.status for p in voting_round.projects}
     assert statuses == {
         "Project 1": Status.SELECTED,
@@ -121,7 +123,7 @@ def test_publishing_selects_the_winning_initiatives(counted):
     assert winner.history[-1].reason == f"selected in round {voting_round.title}"
     assert winner.history[-1].actor is None
     with pytest.raises(Conflict, match="already published"):
-        voting_results.publish_results(counted["admin"], voting_round)
+        counting.publish_results(counted["admin"], voting_round)
 
 
 def test_a_winner_cancelled_meanwhile_is_named_not_funded(counted):
@@ -129,14 +131,14 @@ def test_a_winner_cancelled_meanwhile_is_named_not_funded(counted):
     from buurtbudget.services import initiatives
 
     voting_round = counted["round"]
-    voting_results.close_round(counted["admin"], voting_round)
+    counting.close_round(counted["admin"], voting_round)
     first, second, _third = voting_round.projects
     assert first.selected and second.selected
     initiative = second.initiative
     initiatives.apply_status_change(
         initiative.initiator, initiative, Status.CANCELLED, "the street is being rebuilt"
     )
-    not_funded = voting_results.publish_results(counted["admin"], voting_round)
+    not_funded = counting.publish_results(counted["admin"], voting_round)
     assert not_funded == [second]
     assert first.initiative.status is Status.SELECTED
     assert second.initiative.status is Status.CANCELLED
@@ -150,12 +152,12 @@ def test_a_winner_cancelled_meanwhile_is_named_not_funded(counted):
 
 def test_publish_needs_a_closed_round(counted):
     with pytest.raises(Conflict, match="Close the round first"):
-        voting_results.publish_results(counted["admin"], counted["round"])
+        counting.publish_results(counted["admin"], counted["round"])
 
 
 def test_weighting_hook_is_unweighted_by_default(counted):
-    ballots = voting_results.round_ballots(counted["round"])
-    assert voting_results.voter_weights_for(counted["round"], ballots) is None
+    ballots = election.round_ballots(counted["round"])
+    assert weighting.voter_weights_for(counted["round"], ballots) is None
     assert [b.id for b in ballots] == sorted(b.id for b in ballots)
 
 
@@ -165,7 +167,7 @@ def test_weighting_hook_is_unweighted_by_default(counted):
 def _import(make, name: str, **options):
     municipality = make.municipality("Amsterdam")
     content = (PABULIB / name).read_bytes()
-    return voting_pabulib.import_round(
+    return pabulib.import_round(
         None, municipality, content, source_name=name, **options
     ), read_pabulib(PABULIB / name)
 
@@ -197,9 +199,42 @@ def test_import_assen_2024_reproduces_the_official_winners(make):
     assert selected == sorted(project_flags(election))
 
 
+def test_import_counts_with_the_files_official_rule(make):
+    voting_round, election = _import(make, "Poland_Gdynia_2020_Chylonia__large.pb")
+    assert voting_round.rule_name == "greedy_no_skip"
+    selected = sorted(p.external_id for p in voting_round.projects if p.selected)
+    assert selected == sorted(project_flags(election))
+
+
+def test_import_keeps_a_doubled_project_once_and_audits_the_warning(make):
+    voting_round, _election = _import(make, "Netherlands_Amsterdam_604.pb")
+    ballot = db.session.scalars(
+        select(Ballot).where(
+            Ballot.round_id == voting_round.id, Ballot.external_id == "13650977333"
+        )
+    ).one()
+    assert len(ballot.choices) == 5
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "round.imported")
+    ).one()
+    assert any("line 1927" in warning for warning in entry.details["warnings"])
+
+
+def test_import_refuses_an_unknown_rule_and_ranked_ballots(make):
+    municipality = make.municipality()
+    wieliczka = (PABULIB / "Poland_Wieliczka_2023_Green_Budget.pb").read_bytes()
+    with pytest.raises(ValidationFailed, match="equalshares/add1-comparison cannot be applied"):
+        pabulib.import_round(None, municipality, wieliczka)
+    counted = pabulib.import_round(None, municipality, wieliczka, rule_name="mes_add1")
+    assert counted.rule_name == "mes_add1"
+    krakow = (PABULIB / "Poland_Krakow_2018_Bienczyce.pb").read_bytes()
+    with pytest.raises(ValidationFailed, match="ranked"):
+        pabulib.import_round(None, municipality, krakow)
+
+
 def test_export_and_import_round_trip(counted):
-    voting_results.close_round(counted["admin"], counted["round"])
-    text = voting_pabulib.export_round(counted["round"])
+    counting.close_round(counted["admin"], counted["round"])
+    text = pabulib.export_round(counted["round"])
     election = parse_pabulib(text)
     assert election.num_voters == 7
     assert election.budget == 800  # euros
@@ -210,7 +245,7 @@ def test_export_and_import_round_trip(counted):
         sorted(election.ballots.voter_columns["voting_method"]) == ["internet"] * 5 + ["paper"] * 2
     )
     assert "area" not in text.lower().split("votes")[-1]  # no area / age per ballot
-    again = voting_pabulib.import_round(
+    again = pabulib.import_round(
         None, counted["round"].municipality, text.encode(), source_name="export.pb"
     )
     assert [p.selected for p in again.projects] == [p.selected for p in counted["round"].projects]
@@ -219,12 +254,13 @@ def test_export_and_import_round_trip(counted):
 def test_import_refuses_broken_files(make):
     municipality = make.municipality()
     with pytest.raises(ValidationFailed, match="not a valid pabulib file.*line 1"):
-        voting_pabulib.import_round(None, municipality, b"hello")
+        pabulib.import_round(None, municipality, b"hello")
     admin = make.administrator(make.municipality())
     content = (PABULIB / "Netherlands_Assen_2024.pb").read_bytes()
     with pytest.raises(PermissionDenied):
-        voting_pabulib.import_round(admin, municipality, content)
+        pabulib.import_round(admin, municipality, content)
     with pytest.raises(ValidationFailed, match="not a valid choice"):
-        voting_pabulib.import_round(None, municipality, content, rule_name="borda")
-    assert voting_pabulib.rule_for_file("equalshares/add1") == "mes_add1"
-    assert voting_pabulib.rule_for_file("something-new") == "greedy"
+        pabulib.import_round(None, municipality, content, rule_name="borda")
+    assert pabulib.rule_for_file("equalshares/add1") == "mes_add1"
+    assert pabulib.rule_for_file("greedy-no-skip") == "greedy_no_skip"
+    assert pabulib.rule_for_file("something-new") is None

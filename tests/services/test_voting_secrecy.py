@@ -14,8 +14,8 @@ from sqlalchemy import Date, func, inspect, select
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, BallotChoice, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting, voting_pabulib, voting_results
 from buurtbudget.services.errors import Conflict
+from buurtbudget.services.voting import casting, counting, pabulib
 
 ATTEMPTS = 200
 
@@ -27,7 +27,7 @@ def test_200_simultaneous_attempts_by_one_voter_give_exactly_one_ballot(
     if not precheck:
         # Without the friendly "already voted?" query every attempt reaches the INSERT, so the
         # database's unique constraint alone must decide.
-        monkeypatch.setattr(voting, "has_voted", lambda user, voting_round: False)
+        monkeypatch.setattr(casting, "has_voted", lambda user, voting_round: False)
     area = make.area(name="Tanthof")
     voting_round = make.voting_round(area, costs=(100_00, 200_00))
     voter = make.resident(area)
@@ -47,7 +47,7 @@ def test_200_simultaneous_attempts_by_one_voter_give_exactly_one_ballot(
             try:
                 user = db.session.get(User, voter_id)
                 this_round = db.session.get(VotingRound, round_id)
-                voting.cast_ballot(user, this_round, {project_id: 1})
+                casting.cast_ballot(user, this_round, {project_id: 1})
                 result = "cast"
             except Conflict as error:
                 result = str(error.message)
@@ -112,7 +112,7 @@ def test_ballot_ids_do_not_follow_the_order_of_voting(make):
     for n in range(1, 25):
         choice = frozenset(projects[i] for i in range(5) if n & (1 << i))
         signatures.append(choice)
-        voting.cast_ballot(make.resident(area), voting_round, dict.fromkeys(choice, 1))
+        casting.cast_ballot(make.resident(area), voting_round, dict.fromkeys(choice, 1))
     ballots = db.session.scalars(select(Ballot).order_by(Ballot.id)).all()
     by_id_order = [frozenset(c.project_id for c in b.choices) for b in ballots]
     assert sorted(by_id_order, key=signatures.index) == signatures  # the same 24 ballots
@@ -122,6 +122,6 @@ def test_ballot_ids_do_not_follow_the_order_of_voting(make):
     # Results, CSV and the pabulib export never show a ballot id.
     voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    voting_results.close_round(None, voting_round)
-    published = voting_results.results_csv(voting_round) + voting_pabulib.export_round(voting_round)
+    counting.close_round(None, voting_round)
+    published = counting.results_csv(voting_round) + pabulib.export_round(voting_round)
     assert not any(b.id in published for b in ballots)

@@ -1,4 +1,4 @@
-"""services.weighting: voter weights from the records (equal to the domain functions on the
+"""services.voting.weighting: voter weights from the records (equal to the domain functions on the
 same data), the weighted count when a round is closed, settings validation, locking after
 publication, permissions and the figures residents see (turnout, small cells)."""
 
@@ -16,9 +16,9 @@ from buurtbudget.domain.weighting import (
 )
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, Role
-from buurtbudget.services import voting_results, weighting
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
-from buurtbudget.services.weighting import WeightingSettings
+from buurtbudget.services.voting import counting, election, weighting
+from buurtbudget.services.voting.weighting import WeightingSettings
 from tests.weighting_world import AGES_A, AGES_B, add_ballots, two_area_round, weighting_settings
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -30,14 +30,14 @@ def world(make):
 
 
 def _ballots(voting_round):
-    return voting_results.round_ballots(voting_round)
+    return election.round_ballots(voting_round)
 
 
 def test_weights_from_the_records_equal_the_domain_function(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, weighting_settings())
+    counting.update_weighting(world["admin"], voting_round, weighting_settings())
     ballots = _ballots(voting_round)
-    weights = voting_results.voter_weights_for(voting_round, ballots)
+    weights = weighting.voter_weights_for(voting_round, ballots)
     expected = post_stratification_weights(
         [b.area_id for b in ballots], {world["dorp"].id: 1_000, world["wijk"].id: 3_000}
     ).exact_weights()
@@ -60,10 +60,10 @@ def test_weights_by_area_and_age_band_and_by_raking_equal_the_domain(world):
         for band, count in ages.items()
         if band != "age_0_14"
     }
-    weighting.update_settings(
+    counting.update_weighting(
         world["admin"], voting_round, weighting_settings(method="area_age", weight_cap="5")
     )
-    weights = voting_results.voter_weights_for(voting_round, ballots)
+    weights = weighting.voter_weights_for(voting_round, ballots)
     assert (
         weights
         == post_stratification_weights(
@@ -72,7 +72,7 @@ def test_weights_by_area_and_age_band_and_by_raking_equal_the_domain(world):
     )
     assert max(weights) <= 5
 
-    weighting.update_settings(world["admin"], voting_round, weighting_settings(method="raking"))
+    counting.update_weighting(world["admin"], voting_round, weighting_settings(method="raking"))
     area_margin = {world["dorp"].id: 850, world["wijk"].id: 2_400}
     band_margin = {"age_15_24": 600, "age_25_44": 1_200, "age_45_64": 850, "age_65_plus": 600}
     expected = rake(
@@ -80,15 +80,15 @@ def test_weights_by_area_and_age_band_and_by_raking_equal_the_domain(world):
         {"area": area_margin, "age_band": band_margin},
         empty_cells="spread",
     ).exact_weights()
-    assert voting_results.voter_weights_for(voting_round, ballots) == expected
+    assert weighting.voter_weights_for(voting_round, ballots) == expected
 
 
 def test_ballots_without_area_keep_weight_one(world):
     voting_round = world["round"]
     add_ballots(voting_round, [(None, None, [world["speeltuin"]])] * 4)
-    weighting.update_settings(world["admin"], voting_round, weighting_settings())
+    counting.update_weighting(world["admin"], voting_round, weighting_settings())
     ballots = _ballots(voting_round)
-    weights = voting_results.voter_weights_for(voting_round, ballots)
+    weights = weighting.voter_weights_for(voting_round, ballots)
     known = [b.area_id for b in ballots if b.area_id is not None]
     domain = iter(
         post_stratification_weights(
@@ -100,10 +100,10 @@ def test_ballots_without_area_keep_weight_one(world):
 
 def test_closing_a_weighted_round_selects_differently(world):
     voting_round = world["round"]
-    voting_results.close_round(world["admin"], voting_round)
+    counting.close_round(world["admin"], voting_round)
     assert world["speeltuin"].selected and not world["buurttuin"].selected  # 30 votes to 10
 
-    weighting.update_settings(world["admin"], voting_round, weighting_settings())
+    counting.update_weighting(world["admin"], voting_round, weighting_settings())
     # Saving new settings for a counted round counts it again with the weights:
     # Dorp votes weigh 1/3 (about 10 in all), Stadswijk votes 3 (30 in all).
     assert world["buurttuin"].selected and not world["speeltuin"].selected
@@ -123,7 +123,7 @@ def test_settings_are_stored_as_the_domain_config_and_read_back(world):
     settings = weighting_settings(
         weight_cap="3", relative_contribution="0,2", need="0.1", area_balance=True
     )
-    weighting.update_settings(world["admin"], voting_round, settings)
+    counting.update_weighting(world["admin"], voting_round, settings)
     assert voting_round.weighting_config == {
         "factor_weights": {"weighted_support": "1", "relative_contribution": "0.2", "need": "0.1"},
         "contribution_measure": "area_percentile",
@@ -139,9 +139,9 @@ def test_settings_are_stored_as_the_domain_config_and_read_back(world):
         "0.2",
         "0.1",
     )
-    weighting.update_settings(world["admin"], voting_round, WeightingSettings(enabled=False))
+    counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=False))
     assert voting_round.weighting_config is None
-    assert voting_results.voter_weights_for(voting_round, _ballots(voting_round)) is None
+    assert weighting.voter_weights_for(voting_round, _ballots(voting_round)) is None
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ def test_settings_are_stored_as_the_domain_config_and_read_back(world):
 )
 def test_invalid_settings_name_the_field(world, changes, field, message):
     with pytest.raises(ValidationFailed, match=message) as caught:
-        weighting.update_settings(world["admin"], world["round"], weighting_settings(**changes))
+        counting.update_weighting(world["admin"], world["round"], weighting_settings(**changes))
     assert caught.value.field == field
     assert world["round"].weighting_config is None
 
@@ -169,23 +169,23 @@ def test_settings_need_the_population_figures_they_use(world, make):
     bare = make.area(municipality, name="Kerkdorp", inhabitants=800)  # no age bands, no need
     voting_round = make.voting_round([world["dorp"], bare])
     with pytest.raises(ValidationFailed, match="per age band") as caught:
-        weighting.update_settings(None, voting_round, weighting_settings(method="raking"))
+        counting.update_weighting(None, voting_round, weighting_settings(method="raking"))
     assert caught.value.field == "method"
     with pytest.raises(ValidationFailed, match="Kerkdorp") as caught:
-        weighting.update_settings(None, voting_round, weighting_settings(need="0.5"))
+        counting.update_weighting(None, voting_round, weighting_settings(need="0.5"))
     assert caught.value.field == "need"
     points = make.voting_round(world["dorp"], ballot_type="cumulative", max_total_points=10)
     with pytest.raises(ValidationFailed, match="points ballots"):
-        weighting.update_settings(None, points, weighting_settings())
+        counting.update_weighting(None, points, weighting_settings())
 
 
 def test_settings_are_locked_once_the_results_are_published(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, weighting_settings())
-    voting_results.close_round(world["admin"], voting_round)
-    voting_results.publish_results(world["admin"], voting_round)
+    counting.update_weighting(world["admin"], voting_round, weighting_settings())
+    counting.close_round(world["admin"], voting_round)
+    counting.publish_results(world["admin"], voting_round)
     with pytest.raises(Conflict, match="published"):
-        weighting.update_settings(world["admin"], voting_round, WeightingSettings(enabled=False))
+        counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=False))
     assert voting_round.weighting_config is not None
 
 
@@ -200,19 +200,19 @@ def test_only_managers_of_the_round_may_change_or_preview_it(world, make):
     ]
     for user in outsiders:
         with pytest.raises(PermissionDenied):
-            weighting.update_settings(user, voting_round, weighting_settings())
+            counting.update_weighting(user, voting_round, weighting_settings())
         with pytest.raises(PermissionDenied):
             weighting.preview(user, voting_round, weighting_settings())
     both = make.user(
         world["dorp"], roles=((Role.COORDINATOR, world["dorp"]), (Role.COORDINATOR, world["wijk"]))
     )
-    weighting.update_settings(both, voting_round, weighting_settings())
+    counting.update_weighting(both, voting_round, weighting_settings())
     assert voting_round.weighting_config is not None
 
 
 def test_analysis_shows_turnout_representativeness_and_hides_small_cells(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, weighting_settings(method="area_age"))
+    counting.update_weighting(world["admin"], voting_round, weighting_settings(method="area_age"))
     analysis = weighting.analyse(voting_round)
     dorp, wijk = world["dorp"].id, world["wijk"].id
     expected = turnout({dorp: 30, wijk: 10}, {dorp: 1_000, wijk: 3_000})

@@ -1,4 +1,4 @@
-"""services.weighting: the per-round choice of what decides the money, the counting rule with
+"""services.voting.weighting: the per-round choice of what decides the money, the counting rule with
 the voter weights (default) or the corrected ranking (fund down it, skipping what no longer
 fits). Stored in the round's weighting settings, validated, audited, recounted on change, and
 used by closing, publishing and the pabulib export."""
@@ -14,9 +14,9 @@ from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.weighting import RankingConfig, fund_in_order
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, VotingRound
-from buurtbudget.services import voting_pabulib, voting_results, weighting
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
-from buurtbudget.services.weighting import FUNDING_CORRECTED, FUNDING_RULE, WeightingSettings
+from buurtbudget.services.voting import counting, pabulib, weighting
+from buurtbudget.services.voting.weighting import FUNDING_CORRECTED, FUNDING_RULE, WeightingSettings
 from tests.weighting_world import two_area_round, weighting_settings
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -67,15 +67,15 @@ def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
     world, settings, by_rule, by_ranking, funded, skipped
 ):
     voting_round, admin = world["round"], world["admin"]
-    weighting.update_settings(admin, voting_round, settings)
-    voting_results.close_round(admin, voting_round)
+    counting.update_weighting(admin, voting_round, settings)
+    counting.close_round(admin, voting_round)
     assert _selected(voting_round) == [by_rule]
     assert weighting.round_funding(voting_round) == FUNDING_RULE
     by_rule_project = next(p for p in voting_round.projects if p.name == by_rule)
 
     # Changing the choice of a counted round counts it again, now down the corrected ranking.
     settings.funding = FUNDING_CORRECTED
-    weighting.update_settings(admin, voting_round, settings)
+    counting.update_weighting(admin, voting_round, settings)
     assert weighting.funded_by_corrected_ranking(voting_round)
     assert _selected(voting_round) == [by_ranking]
     winner = next(p for p in voting_round.projects if p.name == by_ranking)
@@ -102,17 +102,17 @@ def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
     assert "funding" not in closed.details  # closed while the rule decided
 
     # Publishing selects the initiative the ranking funded, funded by the vote.
-    voting_results.publish_results(admin, voting_round)
+    counting.publish_results(admin, voting_round)
     assert winner.initiative.status is Status.SELECTED
     assert winner.initiative.funding_route is FundingRoute.VOTE
     assert by_rule_project.initiative.status is Status.OPEN
-    csv = voting_results.results_csv(voting_round)
+    csv = counting.results_csv(voting_round)
     assert f'"{funded}"' in csv
 
 
 def test_funding_is_stored_beside_the_domain_config_and_read_back(world):
     voting_round = world["round"]
-    weighting.update_settings(
+    counting.update_weighting(
         world["admin"],
         voting_round,
         weighting_settings(area_balance=True, funding=FUNDING_CORRECTED),
@@ -129,18 +129,18 @@ def test_funding_is_stored_beside_the_domain_config_and_read_back(world):
     assert (again.funding, again.area_balance, again.method) == (FUNDING_CORRECTED, True, "area")
 
     # Back to the rule: the stored settings are exactly the domain config again.
-    weighting.update_settings(world["admin"], voting_round, weighting_settings(area_balance=True))
+    counting.update_weighting(world["admin"], voting_round, weighting_settings(area_balance=True))
     assert "funding" not in voting_round.weighting_config
     assert weighting.round_funding(voting_round) == FUNDING_RULE
     assert WeightingSettings.from_config(voting_round.weighting_config).funding == FUNDING_RULE
-    weighting.update_settings(world["admin"], voting_round, WeightingSettings(enabled=False))
+    counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=False))
     assert weighting.round_funding(voting_round) == FUNDING_RULE
 
 
 def test_funding_choice_changes_are_audited_even_alone(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, weighting_settings())
-    weighting.update_settings(
+    counting.update_weighting(world["admin"], voting_round, weighting_settings())
+    counting.update_weighting(
         world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
     )
     entries = db.session.scalars(
@@ -156,12 +156,12 @@ def test_funding_choice_changes_are_audited_even_alone(world):
 
 def test_corrected_funding_is_refused_without_the_correction_or_for_points(world, make):
     with pytest.raises(ValidationFailed, match="only when the correction is on") as caught:
-        weighting.update_settings(
+        counting.update_weighting(
             world["admin"], world["round"], WeightingSettings(funding=FUNDING_CORRECTED)
         )
     assert caught.value.field == "funding"
     with pytest.raises(ValidationFailed, match="from the list") as caught:
-        weighting.update_settings(
+        counting.update_weighting(
             world["admin"], world["round"], weighting_settings(funding="lottery")
         )
     assert caught.value.field == "funding"
@@ -169,7 +169,7 @@ def test_corrected_funding_is_refused_without_the_correction_or_for_points(world
 
     points = make.voting_round(world["dorp"], ballot_type="cumulative", max_total_points=10)
     with pytest.raises(ValidationFailed, match="points ballots") as caught:
-        weighting.update_settings(None, points, weighting_settings(funding=FUNDING_CORRECTED))
+        counting.update_weighting(None, points, weighting_settings(funding=FUNDING_CORRECTED))
     assert caught.value.field == "funding"
     with pytest.raises(ValidationFailed, match="points ballots"):
         weighting.preview(world["admin"], points, weighting_settings(funding=FUNDING_CORRECTED))
@@ -178,11 +178,11 @@ def test_corrected_funding_is_refused_without_the_correction_or_for_points(world
 
 def test_funding_is_locked_once_the_results_are_published(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, weighting_settings())
-    voting_results.close_round(world["admin"], voting_round)
-    voting_results.publish_results(world["admin"], voting_round)
+    counting.update_weighting(world["admin"], voting_round, weighting_settings())
+    counting.close_round(world["admin"], voting_round)
+    counting.publish_results(world["admin"], voting_round)
     with pytest.raises(Conflict, match="published"):
-        weighting.update_settings(
+        counting.update_weighting(
             world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
         )
     assert weighting.round_funding(voting_round) == FUNDING_RULE
@@ -197,7 +197,7 @@ def test_only_managers_of_the_round_may_choose_the_funding(world, make):
         make.administrator(make.municipality("Horst")),
     ):
         with pytest.raises(PermissionDenied):
-            weighting.update_settings(
+            counting.update_weighting(
                 user, voting_round, weighting_settings(funding=FUNDING_CORRECTED)
             )
     assert voting_round.weighting_config is None
@@ -217,10 +217,10 @@ def test_preview_shows_what_the_corrected_ranking_would_fund(world):
 
 def test_closing_records_that_the_corrected_ranking_decided(world):
     voting_round = world["round"]
-    weighting.update_settings(
+    counting.update_weighting(
         world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
     )
-    voting_results.close_round(world["admin"], voting_round)
+    counting.close_round(world["admin"], voting_round)
     closed = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "round.closed"))
     assert closed.details["funding"] == FUNDING_CORRECTED
     assert closed.details["selected"] == [world["buurttuin"].external_id]
@@ -228,33 +228,33 @@ def test_closing_records_that_the_corrected_ranking_decided(world):
 
 def test_a_round_switched_to_points_after_the_choice_is_not_counted(world):
     voting_round = world["round"]
-    weighting.update_settings(
+    counting.update_weighting(
         world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
     )
     voting_round.ballot_type = "cumulative"  # as if the setup changed behind the settings' back
     with pytest.raises(Conflict, match="points ballots"):
-        voting_results.close_round(world["admin"], voting_round)
+        counting.close_round(world["admin"], voting_round)
 
 
 def test_an_unknown_stored_funding_is_reported_not_guessed(world):
     voting_round = world["round"]
-    weighting.update_settings(world["admin"], voting_round, weighting_settings())
+    counting.update_weighting(world["admin"], voting_round, weighting_settings())
     voting_round.weighting_config = {**voting_round.weighting_config, "funding": "lottery"}
     with pytest.raises(Conflict, match="funding must be one of"):
-        voting_results.close_round(world["admin"], voting_round)
+        counting.close_round(world["admin"], voting_round)
     # The ranking part is still read (the funding key is not part of the domain config).
     assert weighting.round_config(voting_round).weighting == "post_stratification"
 
 
 def test_pabulib_export_names_the_corrected_ranking_as_the_rule(world):
     voting_round = world["round"]
-    weighting.update_settings(
+    counting.update_weighting(
         world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
     )
-    assert "rule;greedy" in voting_pabulib.export_round(voting_round)  # not counted yet
-    voting_results.close_round(world["admin"], voting_round)
-    text = voting_pabulib.export_round(voting_round)
-    assert f"rule;{voting_pabulib.CORRECTED_RANKING_RULE}" in text
+    assert "rule;greedy" in pabulib.export_round(voting_round)  # not counted yet
+    counting.close_round(world["admin"], voting_round)
+    text = pabulib.export_round(voting_round)
+    assert f"rule;{pabulib.CORRECTED_RANKING_RULE}" in text
     assert "rule;greedy" not in text
 
 
@@ -270,7 +270,7 @@ def test_demo_round_keeps_the_rule_which_funds_what_the_ranking_would(app):
         select(VotingRound).where(VotingRound.title == demo_weighting.TITLE)
     )
     assert weighting.round_funding(voting_round) == FUNDING_RULE
-    by_rule = [p.external_id for p in voting_results.results_in_order(voting_round) if p.selected]
+    by_rule = [p.external_id for p in counting.results_in_order(voting_round) if p.selected]
     ranking = weighting.analyse(voting_round).ranking
     by_ranking = list(fund_in_order(ranking.entries, voting_round.budget_cents).selected)
     assert sorted(by_rule) == sorted(by_ranking)

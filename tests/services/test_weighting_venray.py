@@ -17,8 +17,8 @@ from buurtbudget.domain.weighting import (
     fund_in_order,
     post_stratification_weights,
 )
-from buurtbudget.services import voting_results, weighting
-from buurtbudget.services.weighting import WeightingSettings
+from buurtbudget.services.voting import counting, election, weighting
+from buurtbudget.services.voting.weighting import WeightingSettings
 from tests.domain.test_weighting_venray import BUDGET_CENTS, POPULATION, RAW, VILLAGES
 from tests.weighting_world import venray_round
 
@@ -61,12 +61,12 @@ def test_venray_through_the_database(make):
     assert all(ratios[v] > Fraction(13, 10) for v in VILLAGES)
     assert ratios["urban-3"] < Fraction(1, 2)
 
-    weighting.update_settings(admin, voting_round, CORRECTED)
+    counting.update_weighting(admin, voting_round, CORRECTED)
     assert RankingConfig.from_dict(voting_round.weighting_config).area_balance
     corrected = weighting.analyse(voting_round)
     # The weights from the records are the domain's post-stratification of the same voters.
     names = {area.id: name for name, area in areas.items()}
-    ballots = voting_results.round_ballots(voting_round)
+    ballots = election.round_ballots(voting_round)
     expected = post_stratification_weights([names[b.area_id] for b in ballots], POPULATION)
     assert corrected.weights.exact_weights() == expected.exact_weights()
     assert sorted(names[b.area_id] for b in ballots) == sorted(voter_areas)
@@ -79,7 +79,7 @@ def test_venray_through_the_database(make):
         assert sum(f.share for f in row.ranked.factors) == 1
 
     # Closing counts with the round's rule (weighted Equal Shares) and the same weights.
-    voting_results.close_round(admin, voting_round)
+    counting.close_round(admin, voting_round)
     selected = [p.external_id for p in voting_round.projects if p.selected]
     ratios, _ = _shares(voting_round, selected, areas)
     measured = {a: round(float(r), 2) for a, r in ratios.items()}
@@ -92,14 +92,14 @@ def test_venray_money_follows_the_corrected_ranking_when_the_round_says_so(make)
     voting_round, _projects, _ballots, _voter_areas, areas = venray_round(make)
     admin = make.administrator(voting_round.municipality)
 
-    voting_results.close_round(admin, voting_round)  # no correction: plain greedy
+    counting.close_round(admin, voting_round)  # no correction: plain greedy
     raw_selected = [p.external_id for p in voting_round.projects if p.selected]
     ratios, _ = _shares(voting_round, raw_selected, areas)
     assert all(ratios[v] > Fraction(6, 5) for v in VILLAGES), ratios
     assert not all(Fraction(4, 5) <= r <= Fraction(6, 5) for r in ratios.values())
 
     corrected = replace(CORRECTED, funding=weighting.FUNDING_CORRECTED)
-    weighting.update_settings(admin, voting_round, corrected)  # counts the closed round again
+    counting.update_weighting(admin, voting_round, corrected)  # counts the closed round again
     winners = sorted(
         (p for p in voting_round.projects if p.selected), key=lambda p: p.selection_order
     )

@@ -54,7 +54,7 @@ def test_register_unknown_address_creates_account_without_area(app, make, client
         ("postcode", "12345", b"not a valid Dutch postcode"),
         ("postcode", "2611 SS", b"not a valid Dutch postcode"),
         ("house_number", "0", b"Number must be between"),
-        ("house_number", "abc", b"Not a valid integer value"),
+        ("house_number", "abc", b"Enter a whole number"),
         ("password", "kort", b"at least 8 characters"),
         ("confirm", "iets anders dan dat", b"The passwords differ"),
         ("email", "geen-email", b"Invalid email address"),

@@ -101,7 +101,7 @@ def test_administrator_configures_the_model(delft, client_for):
         ({"citywide_pot": "veel"}, "Enter an amount in euros"),
         ({"social_target_percent": "120"}, "between 0 and 100"),
         ({"cheque_valid_days": "0"}, "between 1 and 3650"),
-        ({"min_meetings_per_year": "vier"}, "Not a valid integer"),
+        ({"min_meetings_per_year": "vier"}, "Enter a whole number"),
         ({"kind": "household_cheques"}, "needs a cheque value"),
         ({"kind": "lottery"}, "Not a valid choice"),
     ],
@@ -163,7 +163,7 @@ def test_opening_periods_shows_the_calculation_first(delft, client_for, make):
     ("choice", "message"),
     [
         ({"year": "1999"}, "between 2000 and 2100"),
-        ({"year": "volgend jaar"}, "Not a valid integer"),
+        ({"year": "volgend jaar"}, "Enter a whole number"),
         ({"half": "1"}, "has no such period"),  # a yearly model has no half-years
         ({"area": "987654"}, "Not a valid choice"),
         ({"half": "7"}, "Not a valid choice"),

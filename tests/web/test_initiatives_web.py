@@ -67,7 +67,7 @@ def test_bad_input_gives_form_errors(world, make, client_for):
         ({"requested_amount": "2.000.000,00"}, "This amount is too large"),
         ({"co_funding": "-1"}, "The amount cannot be negative"),
         ({"volunteer_hours": "-3"}, "Number must be between 0 and 100000"),
-        ({"volunteer_hours": "veel"}, "Not a valid integer value"),
+        ({"volunteer_hours": "veel"}, "Enter a whole number"),
         ({"theme_ids": []}, "Choose one or more themes"),
         ({"theme_ids": [str(world.foreign_theme.id)]}, "is not a valid choice for this field"),
         ({"area_id": str(world.other_area.id)}, "Not a valid choice"),

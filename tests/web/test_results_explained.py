@@ -11,7 +11,7 @@ import pytest
 
 from buurtbudget.extensions import db
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting, voting_results
+from buurtbudget.services.voting import casting, counting
 
 
 def _closed_round(make, rule_name: str):
@@ -25,12 +25,12 @@ def _closed_round(make, rule_name: str):
     a, b, c = (p.id for p in voting_round.projects)
     for index in range(8):
         choices = {a: 1, b: 1} if index < 6 else {c: 1}
-        voting.cast_ballot(make.resident(area, birth_year=1950 + index), voting_round, choices)
+        casting.cast_ballot(make.resident(area, birth_year=1950 + index), voting_round, choices)
     voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     admin = make.administrator(municipality)
-    voting_results.close_round(admin, voting_round)
-    voting_results.publish_results(admin, voting_round)
+    counting.close_round(admin, voting_round)
+    counting.publish_results(admin, voting_round)
     return voting_round, admin
 
 

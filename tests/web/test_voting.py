@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -14,10 +13,11 @@ from sqlalchemy import func, select
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, Role, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import voting, voting_results
+from buurtbudget.services.voting import casting, codes, counting
+from tests.paths import PABULIB_DIR
 from tests.voting_world import tanthof_round
 
-PABULIB = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
+PABULIB = PABULIB_DIR
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_a_race_past_the_page_checks_gets_409(client_for, world, monkeypatch):
     client = client_for(world["resident"])
     round_id = world["round"].id
     client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [world["projects"][0]]})
-    monkeypatch.setattr(voting, "has_voted", lambda user, voting_round: False)
+    monkeypatch.setattr(casting, "has_voted", lambda user, voting_round: False)
     response = client.post(
         f"/rounds/{round_id}/ballot/confirm", data={"project": [world["projects"][1]]}
     )
@@ -181,8 +181,8 @@ def test_changing_a_vote_with_the_receipt(make, client_for, world):
 
 def test_voting_with_a_code(make, client, world):
     voting_round = make.voting_round(world["area"], costs=(100_00,), uses_voting_codes=True)
-    [(_recipient, code)] = voting.issue_voting_codes(
-        None, voting_round, [voting.CodeRecipient("Kruithuisweg 1", world["area"])]
+    [(_recipient, code)] = codes.issue_voting_codes(
+        None, voting_round, [codes.CodeRecipient("Kruithuisweg 1", world["area"])]
     )
     url = f"/rounds/{voting_round.id}/code"
     assert client.get(url).status_code == 200
@@ -319,7 +319,7 @@ def test_staff_of_two_municipalities_choose_where_to_set_up_and_import(client_fo
 
 
 def test_editing_after_the_first_ballot_keeps_the_rules(client_for, world):
-    voting.cast_ballot(world["resident"], world["round"], {world["projects"][0]: 1})
+    casting.cast_ballot(world["resident"], world["round"], {world["projects"][0]: 1})
     admin = client_for(world["admin"])
     page = _text(admin.get(f"/staff/rounds/{world['round'].id}/edit"))
     assert "Voting has started" in page
@@ -335,13 +335,14 @@ def _end_voting(voting_round) -> None:
 
 def test_publishing_says_which_winner_is_not_funded(client_for, world):
     from buurtbudget.models import RoundProject
-    from buurtbudget.services import initiatives, voting_results
+    from buurtbudget.services import initiatives
+    from buurtbudget.services.voting import casting, counting
 
     voting_round = world["round"]
     first, second, _third = world["projects"]
-    voting.cast_ballot(world["resident"], voting_round, {first: 1, second: 1})
+    casting.cast_ballot(world["resident"], voting_round, {first: 1, second: 1})
     _end_voting(voting_round)
-    voting_results.close_round(world["admin"], voting_round)
+    counting.close_round(world["admin"], voting_round)
     winner = db.session.get(RoundProject, first)
     assert winner.selected
     initiative = winner.initiative
@@ -356,8 +357,8 @@ def test_publishing_says_which_winner_is_not_funded(client_for, world):
 def test_close_publish_results_and_files(client, client_for, world):
     voting_round = world["round"]
     first, second, third = world["projects"]
-    voting.cast_ballot(world["resident"], voting_round, {first: 1, second: 1})
-    voting.enter_paper_ballot(world["coordinator"], voting_round, "7", {third: 1})
+    casting.cast_ballot(world["resident"], voting_round, {first: 1, second: 1})
+    casting.enter_paper_ballot(world["coordinator"], voting_round, "7", {third: 1})
     urls = {
         "results": f"/rounds/{voting_round.id}/results",
         "csv": f"/rounds/{voting_round.id}/results.csv",
@@ -392,7 +393,7 @@ def test_close_publish_results_and_files(client, client_for, world):
     # Turnout: 2 ballots (1 with Tanthof as area, 1 paper without area), 13,600 inhabitants.
     assert "0.0%" in page and "Area not known (paper)" in page
     csv_text = _text(client.get(urls["csv"]))
-    assert csv_text.splitlines()[0] == ",".join(voting_results.CSV_HEADER)
+    assert csv_text.splitlines()[0] == ",".join(counting.CSV_HEADER)
     assert "Project 1,300.00,1,1,1," in csv_text
     pb = client.get(urls["pb"])
     assert pb.status_code == 200 and _text(pb).startswith("META")
@@ -425,6 +426,51 @@ def test_import_a_pabulib_file(client_for, world):
     assert broken.status_code == 400 and "not a valid pabulib file" in _text(broken)
 
 
+_HEAD = "META\nkey;value\nbudget;100\nvote_type;{kind}\nPROJECTS\nproject_id;cost\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'\r"', "line 1: control character"),
+        (
+            _HEAD.format(kind="approval").encode() + b"a;1\nVOTES\nvoter_id;vote\nx\x00;a\n",
+            "line 10",
+        ),
+        (
+            _HEAD.format(kind="approval").encode()
+            + b"a;"
+            + b"9" * 30
+            + b"\nVOTES\nvoter_id;vote\n1;a\n",
+            "line 7: cost of project",
+        ),
+        (
+            _HEAD.replace("budget;100", "budget;" + "9" * 25).format(kind="approval").encode()
+            + b"a;1\nVOTES\nvoter_id;vote\n1;a\n",
+            "line 3: budget must be a number",
+        ),
+        (
+            _HEAD.format(kind="choose-1").encode() + b"a;1\nb;1\nVOTES\nvoter_id;vote\n1;a,b\n",
+            "line 11: voter",
+        ),
+    ],
+    ids=["cr-quote", "nul", "huge-cost", "huge-budget", "choose-one-two-projects"],
+)
+def test_importing_a_hostile_pabulib_file_is_a_clear_400(client_for, world, content, problem):
+    """Each of these was a 500 or an accepted round (NUL bytes, a two-project choose-one
+    ballot) before the reader checked them."""
+    admin = client_for(world["admin"])
+    before = db.session.scalar(select(func.count()).select_from(VotingRound))
+    response = admin.post(
+        "/staff/rounds/import",
+        data={"file": (io.BytesIO(content), "x.pb"), "area": "0", "rule_name": ""},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "not a valid pabulib file" in _text(response) and problem in _text(response)
+    assert db.session.scalar(select(func.count()).select_from(VotingRound)) == before
+
+
 def test_staff_of_one_municipality_only(client_for, world):
     other_admin = client_for(world["other_admin"])
     for path in ("edit", "paper", "close", "publish", "codes"):
@@ -433,7 +479,7 @@ def test_staff_of_one_municipality_only(client_for, world):
     assert Role.ADMINISTRATOR in {r.role for r in world["other_admin"].roles}
 
 
-# The hot path of casting (services/ballot_box.py) -------------------------------------------
+# The hot path of casting (services/voting/ballot_box.py) ------------------------------------
 
 
 def test_after_the_first_ballot_the_hot_path_casts_and_thanks_in_the_voters_language(
@@ -450,13 +496,13 @@ def test_after_the_first_ballot_the_hot_path_casts_and_thanks_in_the_voters_lang
     def complete_way(*args, **kwargs):
         raise AssertionError("the hot path should have cast this ballot")
 
-    monkeypatch.setattr(voting, "cast_ballot", complete_way)
+    monkeypatch.setattr(casting, "cast_ballot", complete_way)
     response = client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [second]})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/rounds/{round_id}/receipt")
     receipt = _text(client.get(f"/rounds/{round_id}/receipt"))
     assert "Bedankt! Uw stem is geteld." in receipt  # the resident's language, not the browser's
-    assert _ballots() == 2 and voting.has_voted(dutch, world["round"])
+    assert _ballots() == 2 and casting.has_voted(dutch, world["round"])
 
     # Voting again goes the complete way, which explains (and writes nothing).
     again = client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [first]})
@@ -466,7 +512,7 @@ def test_after_the_first_ballot_the_hot_path_casts_and_thanks_in_the_voters_lang
 def test_the_hot_path_keeps_csrf_protection(make, csrf_app, world):
     round_id = world["round"].id
     first = world["projects"][0]
-    voting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})  # locks
+    casting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})  # locks
     resident = make.resident(world["area"])
     client = csrf_app.test_client()
     page = _text(client.get("/account/login"))
@@ -486,7 +532,7 @@ def test_the_hot_path_refuses_a_session_from_another_browser(make, client_for, w
     browser, does not cast (the complete way then sends the visitor to log in)."""
     round_id = world["round"].id
     first = world["projects"][0]
-    voting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})  # locks
+    casting.cast_ballot(make.resident(world["area"]), world["round"], {first: 1})  # locks
     client = client_for(make.resident(world["area"]))
     response = client.post(
         f"/rounds/{round_id}/ballot/confirm",

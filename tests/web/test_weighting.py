@@ -8,8 +8,8 @@ import re
 import pytest
 
 from buurtbudget.extensions import db
-from buurtbudget.services import voting_results, weighting
-from buurtbudget.services.weighting import WeightingSettings
+from buurtbudget.services.voting import counting
+from buurtbudget.services.voting.weighting import WeightingSettings
 from tests.weighting_world import two_area_round_with_its_coordinator
 
 SAVE = {
@@ -95,8 +95,8 @@ def test_bad_settings_are_refused_with_a_message(world, client_for, changes, mes
 
 def test_settings_are_refused_after_publication(world, client_for):
     voting_round = world["round"]
-    voting_results.close_round(world["admin"], voting_round)
-    voting_results.publish_results(world["admin"], voting_round)
+    counting.close_round(world["admin"], voting_round)
+    counting.publish_results(world["admin"], voting_round)
     response = client_for(world["admin"]).post(_url(voting_round, "settings"), data=SAVE)
     assert response.status_code == 409
     assert "the weighting can no longer change" in response.get_data(as_text=True)
@@ -127,13 +127,13 @@ def test_only_managers_of_the_round_reach_the_settings(world, make, client_for):
 
 def _published(world):
     voting_round = world["round"]
-    weighting.update_settings(
+    counting.update_weighting(
         world["admin"],
         voting_round,
         WeightingSettings(enabled=True, method="area", weighted_support="1", need="0.5"),
     )
-    voting_results.close_round(world["admin"], voting_round)
-    voting_results.publish_results(world["admin"], voting_round)
+    counting.close_round(world["admin"], voting_round)
+    counting.publish_results(world["admin"], voting_round)
     return voting_round
 
 
@@ -160,13 +160,13 @@ def test_ranking_pages_are_hidden_until_published_and_without_weighting(world, c
     voting_round = world["round"]
     anonymous = client_for(None)
     assert anonymous.get(_url(voting_round, "ranking")).status_code == 404  # not even closed
-    weighting.update_settings(
+    counting.update_weighting(
         world["admin"], voting_round, WeightingSettings(enabled=True, method="area")
     )
-    voting_results.close_round(world["admin"], voting_round)
+    counting.close_round(world["admin"], voting_round)
     assert anonymous.get(_url(voting_round, "ranking")).status_code == 404  # not published
     assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 200
-    weighting.update_settings(world["admin"], voting_round, WeightingSettings(enabled=False))
+    counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=False))
     assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 404
     assert anonymous.get("/rounds/987654/ranking").status_code == 404
 

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from buurtbudget.extensions import db
-from buurtbudget.services import voting_results, weighting
-from buurtbudget.services.weighting import FUNDING_CORRECTED, WeightingSettings
+from buurtbudget.services.voting import counting, weighting
+from buurtbudget.services.voting.weighting import FUNDING_CORRECTED, WeightingSettings
 from tests.weighting_world import two_area_round_with_its_coordinator
 
 # Unweighted votes plus the need index (weight 2): the ranking funds Buurttuin, plain greedy
@@ -91,8 +91,8 @@ def test_points_rounds_cannot_let_the_ranking_decide(world, make, client_for):
 
 def test_funding_is_refused_after_publication(world, client_for):
     voting_round = world["round"]
-    voting_results.close_round(world["admin"], voting_round)
-    voting_results.publish_results(world["admin"], voting_round)
+    counting.close_round(world["admin"], voting_round)
+    counting.publish_results(world["admin"], voting_round)
     response = client_for(world["admin"]).post(_settings_url(voting_round), data=SAVE)
     assert response.status_code == 409
     assert "the weighting can no longer change" in response.get_data(as_text=True)
@@ -119,9 +119,9 @@ def _published(world, funding: str):
     settings = WeightingSettings(
         enabled=True, method="none", weighted_support="1", need="2", funding=funding
     )
-    weighting.update_settings(world["admin"], voting_round, settings)
-    voting_results.close_round(world["admin"], voting_round)
-    voting_results.publish_results(world["admin"], voting_round)
+    counting.update_weighting(world["admin"], voting_round, settings)
+    counting.close_round(world["admin"], voting_round)
+    counting.publish_results(world["admin"], voting_round)
     return voting_round
 
 

@@ -20,10 +20,11 @@ Rules (``weights``: one number per voter, int / Fraction / Decimal / float / str
 weight w counts as w voters; ``None`` means all 1):
 
 * ``compute(rule_name, election, weights=None, **options) -> Outcome``
-* ``RULES``: ``greedy``, ``greedy_cardinality``, ``mes``, ``mes_cardinality``, ``mes_add1``,
-  ``mes_add1_cardinality``.
+* ``rule_for_meta(meta_rule) -> rule name | None``: the rule a pabulib file's META names.
+* ``RULES``: ``greedy``, ``greedy_cardinality``, ``greedy_no_skip``, ``mes``,
+  ``mes_cardinality``, ``mes_add1``, ``mes_add1_cardinality``.
 * ``greedy(election, weights=None, *, utility="cost", caps=True, category_caps=None,
-  neighborhood_caps=None, leftover=None, min_score=None)``
+  neighborhood_caps=None, leftover=None, min_score=None, no_skip=False)``
 * ``equal_shares(election, weights=None, *, utility="cost", completion=None | "add1",
   increment=1, progress=None, compiled=True)`` (``compiled=False``: the same rounds without
   numba, slower; for tests and comparisons)
@@ -39,12 +40,13 @@ from buurtbudget.domain.rules._common import CARDINALITY, COST, UTILITIES
 from buurtbudget.domain.rules.equal_shares import ADD1, equal_shares
 from buurtbudget.domain.rules.greedy import caps_from_meta, greedy
 from buurtbudget.domain.rules.model import Ballots, Election, Outcome, Project, TraceStep
-from buurtbudget.domain.rules.registry import RULES, compute
+from buurtbudget.domain.rules.registry import META_RULES, RULES, compute, rule_for_meta
 
 __all__ = [
     "ADD1",
     "CARDINALITY",
     "COST",
+    "META_RULES",
     "RULES",
     "UTILITIES",
     "Ballots",
@@ -56,4 +58,5 @@ __all__ = [
     "compute",
     "equal_shares",
     "greedy",
+    "rule_for_meta",
 ]

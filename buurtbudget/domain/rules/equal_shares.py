@@ -52,6 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from buurtbudget.domain.ballots import ORDINAL
 from buurtbudget.domain.rules._common import (
     COST,
     entry_utilities,
@@ -697,6 +698,8 @@ def equal_shares(
     if completion not in (None, ADD1):
         raise ValueError(f"unknown completion {completion!r}")
     name = rule_name or ("mes_add1" if completion == ADD1 else "mes")
+    if election.vote_type == ORDINAL:
+        raise ValueError("the Method of Equal Shares does not count ranked (ordinal) ballots")
     prepared = _Prepared(election, weights, utility)
     budget = election.budget
     details: dict[str, object] = {"utility": utility}
@@ -715,6 +718,10 @@ def equal_shares(
         previous_k = None
         while True:
             current = run(k)
+            if k == 0:
+                # Step 0 is plain MES: kept so a comparison of rules need not run it again.
+                details["plain_selected"] = tuple(prepared.ids[i] for i in current.selected)
+                details["plain_total_cost"] = current.total_cost
             if progress is not None and k % 25 == 0:
                 progress(
                     f"add1 step {k}: {len(current.selected)} projects, cost "

@@ -26,6 +26,18 @@ Caps and the leftover policy (Amsterdam files)
     every not-yet-funded project that fits in what is left of the total budget. Files with caps
     but no ``leftover_budget`` key (Amsterdam 252) get no second pass.
 
+No skipping (``greedy-no-skip``, Gdynia, Wroclaw and 362 other pabulib elections)
+    ``no_skip=True`` takes projects in the same order but stops at the first eligible project
+    that does not fit in the remaining budget: it and every project after it are not funded
+    (the trace says so for each). Projects below the threshold are not eligible and do not stop
+    the count. Caps and the leftover pass do not apply to this rule's files and are refused.
+
+Ranked (ordinal) ballots
+    A ranking gives its first project ``k`` points, the second ``k - 1``, ... with ``k`` the
+    ballot rules' ``max_length`` (else the ballot's own length): the positional score pabulib
+    files hold in their ``score`` column (Krakow). Greedy ranks by that score (cost utilities)
+    or by score per unit of cost (cardinality), as it ranks points ballots.
+
 Threshold
     ``min_score`` (META ``min_project_score_threshold``, Warsaw's "greedy-threshold") makes
     projects with fewer (weighted) votes than the threshold ineligible.
@@ -40,6 +52,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from buurtbudget.domain.ballots import MAX_AMOUNT, ORDINAL, parse_number
 from buurtbudget.domain.rules._common import (
     COST,
     UTILITIES,
@@ -49,6 +62,8 @@ from buurtbudget.domain.rules._common import (
 )
 from buurtbudget.domain.rules.model import Election, Outcome, TraceStep
 
+# META rules whose min_project_score_threshold applies (Warsaw; Gdynia's greedy-no-skip).
+_THRESHOLD_RULES = ("greedy-threshold", "greedy-no-skip")
 FILL = "fill"
 NONE = "none"
 _LEFTOVER_POLICIES = (FILL, NONE)
@@ -68,6 +83,20 @@ def sum_by_project(values: np.ndarray, projects: np.ndarray, num_projects: int) 
     return totals
 
 
+def ordinal_points(election: Election) -> np.ndarray:
+    """Points of every entry of an ordinal election's ballots: k for the first place, k - 1 for
+    the second, ... (k = ballot rules' max_length, else the ballot's length), at least 0."""
+    ballots = election.ballots
+    voter_of_entry = ballots.voter_of_entry()
+    rank = np.arange(len(ballots.projects), dtype=np.int64) - ballots.offsets[voter_of_entry]
+    k = election.ballot_rules.max_length
+    if k is None:
+        top = np.diff(ballots.offsets)[voter_of_entry]
+    else:
+        top = np.full(len(rank), int(k), dtype=np.int64)
+    return np.maximum(top - rank, 0)
+
+
 def _parse_caps(meta: Mapping[str, str], names_key: str, caps_key: str) -> dict[str, Fraction]:
     if not meta.get(caps_key, "").strip():
         return {}
@@ -80,9 +109,9 @@ def _parse_caps(meta: Mapping[str, str], names_key: str, caps_key: str) -> dict[
     caps = {}
     for name, amount in zip(names, amounts, strict=True):
         try:
-            caps[name] = Fraction(amount)
-        except (ValueError, ZeroDivisionError):
-            raise ValueError(f"META {caps_key}: {amount!r} is not a number") from None
+            caps[name] = Fraction(parse_number(amount, maximum=MAX_AMOUNT))
+        except ValueError:
+            raise ValueError(f"META {caps_key}: {amount[:40]!r} is not a number") from None
     return caps
 
 
@@ -114,6 +143,7 @@ def greedy(
     neighborhood_caps: Mapping[str, int | Fraction] | None = None,
     leftover: str | None = None,
     min_score: int | Fraction | None = None,
+    no_skip: bool = False,
     rule_name: str = "greedy",
 ) -> Outcome:
     """Greedy by votes with optional caps, leftover policy and threshold (see module doc).
@@ -129,7 +159,10 @@ def greedy(
     int_weights, scale = integer_weights(weights, len(ballots))
     voter_of_entry = ballots.voter_of_entry()
     entry_weights = int_weights[voter_of_entry]
-    points = ballots.points if ballots.points is not None else 1
+    if election.vote_type == ORDINAL:
+        points = ordinal_points(election)
+    else:
+        points = ballots.points if ballots.points is not None else 1
     weighted_points = sum_by_project(entry_weights * points, ballots.projects, len(projects))
     if utility not in UTILITIES:
         raise ValueError(f"unknown utility {utility!r}; use one of {', '.join(UTILITIES)}")
@@ -150,11 +183,21 @@ def greedy(
     if (
         min_score is None
         and caps
-        and election.meta.get("rule", "").strip() == "greedy-threshold"
+        and election.meta.get("rule", "").strip() in _THRESHOLD_RULES
         and election.meta.get("min_project_score_threshold", "").strip()
     ):
-        min_score = Fraction(election.meta["min_project_score_threshold"].strip())
-    noun = "points" if election.ballots.points is not None else "votes"
+        try:
+            min_score = Fraction(
+                parse_number(election.meta["min_project_score_threshold"], maximum=MAX_AMOUNT)
+            )
+        except ValueError:
+            raise ValueError("META min_project_score_threshold is not a number") from None
+    if no_skip and (cat_caps or hood_caps):
+        raise ValueError("greedy-no-skip does not apply category or neighbourhood caps")
+    if election.vote_type == ORDINAL:
+        noun = "points (ranked)"
+    else:
+        noun = "points" if election.ballots.points is not None else "votes"
 
     order = sorted(
         range(len(projects)),
@@ -205,8 +248,18 @@ def greedy(
         )
 
     eligible = []
+    stopped_at: str | None = None
     for index in order:
         project = projects[index]
+        if stopped_at is not None:
+            trace.append(
+                TraceStep(
+                    project.id,
+                    "skipped",
+                    f"greedy-no-skip stopped at project {stopped_at}, which did not fit",
+                )
+            )
+            continue
         votes = weighted_points[index]
         if min_score is not None and Fraction(votes, scale) < min_score:
             trace.append(
@@ -224,9 +277,12 @@ def greedy(
                 TraceStep(
                     project.id,
                     "skipped",
-                    f"cost {fmt_amount(project.cost)} exceeds remaining {fmt_amount(remaining)}",
+                    f"cost {fmt_amount(project.cost)} exceeds remaining {fmt_amount(remaining)}"
+                    + ("; greedy-no-skip stops here" if no_skip else ""),
                 )
             )
+            if no_skip:
+                stopped_at = project.id
             continue
         problem = cap_problem(index)
         if problem is not None:
@@ -251,5 +307,7 @@ def greedy(
             "neighborhood_caps": hood_caps,
             "leftover": leftover,
             "min_score": min_score,
+            "no_skip": no_skip,
+            "stopped_at": stopped_at,
         },
     )

@@ -205,6 +205,9 @@ class Election:
     meta: Mapping[str, str] = field(default_factory=dict)
     ballot_rules: BallotRules = field(default_factory=BallotRules)
     project_columns: tuple[str, ...] = ()
+    # What the pabulib reader accepted but reports (pabulib.ReadWarning), e.g. a project listed
+    # twice in one ballot; not part of the election's identity.
+    warnings: tuple = ()
 
     def __post_init__(self) -> None:
         if self.vote_type not in VOTE_TYPES:

@@ -16,9 +16,11 @@ Weights = Sequence[object] | np.ndarray | None
 Rule = Callable[..., Outcome]
 
 
-def _greedy(utility: str, name: str) -> Rule:
+def _greedy(utility: str, name: str, no_skip: bool = False) -> Rule:
     def rule(election: Election, weights: Weights = None, **options: Any) -> Outcome:
         options.setdefault("utility", utility)
+        if no_skip:
+            options["no_skip"] = True
         return greedy(election, weights, rule_name=name, **options)
 
     rule.__name__ = name
@@ -42,11 +44,32 @@ def _mes(utility: str, completion: str | None, name: str) -> Rule:
 RULES: dict[str, Rule] = {
     "greedy": _greedy(COST, "greedy"),
     "greedy_cardinality": _greedy(CARDINALITY, "greedy_cardinality"),
+    "greedy_no_skip": _greedy(COST, "greedy_no_skip", no_skip=True),
     "mes": _mes(COST, None, "mes"),
     "mes_cardinality": _mes(CARDINALITY, None, "mes_cardinality"),
     "mes_add1": _mes(COST, ADD1, "mes_add1"),
     "mes_add1_cardinality": _mes(CARDINALITY, ADD1, "mes_add1_cardinality"),
 }
+
+
+# The ``rule`` values of pabulib META -> our rule names. ``greedy-threshold`` is greedy with
+# META's min_project_score_threshold (rules.greedy reads it); so is greedy-no-skip.
+META_RULES = {
+    "greedy": "greedy",
+    "greedy-threshold": "greedy",
+    "greedy-no-skip": "greedy_no_skip",
+    "equalshares": "mes",
+    "equalshares/add1": "mes_add1",
+    "mes": "mes",
+    "mes_add1": "mes_add1",
+}
+
+
+def rule_for_meta(meta_rule: str | None) -> str | None:
+    """Our rule for a file's META ``rule`` (pabulib's names, or ours as exported rounds carry
+    them), or None when the engine does not know it."""
+    name = (meta_rule or "").strip().lower()
+    return META_RULES.get(name) or (name if name in RULES else None)
 
 
 def compute(rule_name: str, election: Election, weights: Weights = None, **options: Any) -> Outcome:

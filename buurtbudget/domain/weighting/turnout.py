@@ -21,6 +21,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from buurtbudget.domain.numbers import is_ascii_digits
 from buurtbudget.domain.weighting.weights import WeightingError
 
 DEFAULT_AGE_BANDS: tuple[tuple[int, int | None], ...] = (
@@ -51,7 +52,7 @@ def age_band(
         return None
     if isinstance(age, str):
         text = age.strip()
-        if not text.isdigit():
+        if not is_ascii_digits(text):
             return None
         age = int(text)
     for band in bands:

@@ -18,9 +18,9 @@ from fractions import Fraction
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert
 
-from buurtbudget.domain.ballots import CUMULATIVE
+from buurtbudget.domain.ballots import CUMULATIVE, ORDINAL
 from buurtbudget.domain.pabulib import PabulibError, format_pabulib, parse_pabulib
-from buurtbudget.domain.rules import RULES
+from buurtbudget.domain.rules import RULES, rule_for_meta
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
@@ -35,29 +35,21 @@ from buurtbudget.models import (
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
-from buurtbudget.services import audit, weighting
+from buurtbudget.services import audit
 from buurtbudget.services.errors import ValidationFailed
 from buurtbudget.services.permissions import is_admin_of, require
-from buurtbudget.services.voting_results import build_election, store_results
+from buurtbudget.services.voting import weighting
+from buurtbudget.services.voting.counting import store_results
+from buurtbudget.services.voting.election import build_election
 
 CENTS_PER_UNIT = 100
-# META "rule" of an exported round whose money followed the corrected ranking (services.weighting).
+# META "rule" of an exported round whose money followed the corrected ranking (voting.weighting).
 CORRECTED_RANKING_RULE = "buurtbudget-corrected-ranking"
-# The ``rule`` values pabulib files use -> our rule names.
-FILE_RULES = {
-    "greedy": "greedy",
-    "greedy-threshold": "greedy",
-    "equalshares": "mes",
-    "equalshares/add1": "mes_add1",
-    "mes": "mes",
-    "mes_add1": "mes_add1",
-}
-DEFAULT_RULE = "greedy"
 
 
-def rule_for_file(meta_rule: str | None) -> str:
-    """Our rule name for a file's META ``rule`` (greedy when it names none we know)."""
-    return FILE_RULES.get((meta_rule or "").strip().lower(), DEFAULT_RULE)
+def rule_for_file(meta_rule: str | None) -> str | None:
+    """Our rule name for a file's META ``rule``; None when the engine does not know it."""
+    return rule_for_meta(meta_rule)
 
 
 def export_round(voting_round: VotingRound) -> str:
@@ -106,7 +98,23 @@ def import_round(
         raise ValidationFailed(
             _l("This is not a valid pabulib file: %(problem)s", problem=str(error)), field="file"
         ) from None
+    if election.vote_type == ORDINAL:
+        raise ValidationFailed(
+            _l(
+                "Rounds with ranked (ordinal) ballots cannot be imported; "
+                "'flask pb compute' counts such files."
+            ),
+            field="file",
+        )
     rule = rule_name or rule_for_file(election.meta.get("rule"))
+    if rule is None:
+        raise ValidationFailed(
+            _l(
+                "The file's rule %(rule)s cannot be applied; choose a rule to count it with.",
+                rule=election.meta.get("rule", "").strip()[:60] or "-",
+            ),
+            field="rule",
+        )
     if rule not in RULES:
         raise ValidationFailed(_l("This is not a valid choice."), field="rule")
     for area in areas:
@@ -166,6 +174,7 @@ def import_round(
         rule=rule,
         ballots=election.num_voters,
         projects=len(election.projects),
+        warnings=[str(warning) for warning in election.warnings[:20]] or None,
     )
     db.session.commit()
     return voting_round

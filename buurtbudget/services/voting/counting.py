@@ -1,27 +1,16 @@
-"""Results of a voting round: building the election from the database, running the round's
-rule (domain/rules), storing votes / selection / reasons, turnout per area, CSV, closing and
-publishing (selected initiatives move to "selected" and get their grant).
+"""Counting a voting round: the only orchestrator of the voting package. It reads the round's
+ballots once (voting.election), has the weights computed once (voting.weighting), runs the
+round's rule (domain/rules), and stores votes / selection / reasons; closing, publishing
+(selected initiatives move to "selected" and get their grant), turnout per area and CSV.
 
-For the weighting module
-    * :func:`round_ballots` gives the round's ballots in the order of the election's voters;
-      each carries ``area_id`` and ``age_band`` (CBS band names of models.geo.AGE_BANDS).
-    * :func:`voter_weights_for` is THE hook: return one weight per ballot of
-      :func:`round_ballots` (same order) from ``voting_round.weighting_config``; ``None`` means
-      unweighted. Every result computation goes through it.
     * :func:`ballot_cells` counts ballots per ``(area_id, age_band)`` and :func:`turnout` gives
       turnout per area against eligible accounts and against inhabitants (AreaPopulation).
-
-Money unit of the election
-    The rules see whole euros when every project cost (and the ballot's cost limit) is a whole
-    number of euros, as in pabulib files and nearly every round; otherwise cents. Greedy and MES
-    give the same result in either unit; only Add1's step depends on it, so it is always one euro
-    per voter (``increment=100`` when counting in cents). Amounts in the rules' trace texts are
-    in that unit.
+    * :func:`update_weighting` changes a round's weighting settings and counts a closed round
+      again with the new weights.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,156 +19,20 @@ from fractions import Fraction
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
-from buurtbudget.domain import ballots as ballot_domain
-from buurtbudget.domain.ballots import BallotRules
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
-from buurtbudget.domain.rules import Ballots, Election, Outcome, Project, compute
+from buurtbudget.domain.rules import Election, Outcome, compute
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
-from buurtbudget.models import Area, Ballot, Channel, Phase, RoundProject, VotingCode, VotingRound
+from buurtbudget.models import Area, Ballot, Phase, RoundProject, User, VotingCode, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict
 from buurtbudget.services.permissions import require
-from buurtbudget.services.voting import ROUND_DATES, can_manage_round, eligible_residents_count
-
-EURO = 100
-# pabulib's names for how a ballot was cast; imported ballots keep no method.
-_VOTING_METHODS = {Channel.ONLINE: "internet", Channel.CODE: "internet", Channel.PAPER: "paper"}
-
-
-# Building the election -----------------------------------------------------------------------
-
-
-def money_unit(voting_round: VotingRound) -> int:
-    """Cents per unit of the amounts the rule sees (see module doc): 100 or 1."""
-    amounts = [p.cost_cents for p in voting_round.projects]
-    if voting_round.max_total_cost_cents is not None:
-        amounts.append(voting_round.max_total_cost_cents)
-    return EURO if all(amount % EURO == 0 for amount in amounts) else 1
-
-
-def _in_unit(cents: int, unit: int) -> int | Fraction:
-    value = Fraction(cents, unit)
-    return int(value) if value.denominator == 1 else value
-
-
-def round_ballots(voting_round: VotingRound) -> list[Ballot]:
-    """The round's ballots with their choices, in a fixed order that says nothing about when
-    they were cast (their ids are random)."""
-    return list(
-        db.session.scalars(
-            select(Ballot)
-            .where(Ballot.round_id == voting_round.id)
-            .options(selectinload(Ballot.choices))
-            .order_by(Ballot.id)
-        )
-    )
-
-
-def voter_weights_for(
-    voting_round: VotingRound, ballots: Sequence[Ballot]
-) -> Sequence[Fraction] | None:
-    """One weight per ballot (same order as ``ballots``), or None for "every voter counts 1".
-
-    The hook for the weighting module (services.weighting): it reads
-    ``voting_round.weighting_config`` and each ballot's ``area_id`` / ``age_band``, and gives
-    the exact (rounded) weights the ranking counts with too.
-    """
-    from buurtbudget.services import weighting
-
-    return weighting.voter_weights_for(voting_round, ballots)
-
-
-def _ballot_rules_in_unit(voting_round: VotingRound, unit: int) -> BallotRules:
-    rules = voting_round.ballot_rules()
-    if rules.max_total_cost is None:
-        return rules
-    return BallotRules(
-        kind=rules.kind,
-        min_length=rules.min_length,
-        max_length=rules.max_length,
-        max_total_cost=_in_unit(int(rules.max_total_cost), unit),
-    )
-
-
-def _meta(voting_round: VotingRound, unit: int) -> dict[str, str]:
-    """pabulib META for the round: the stored rule meta (caps, ...) plus what the round says."""
-    meta = {str(k): str(v) for k, v in (voting_round.rule_meta or {}).items()}
-    meta.setdefault("description", voting_round.title)
-    meta.setdefault("country", "Netherlands")
-    meta.setdefault("unit", voting_round.municipality.name)
-    meta.setdefault("instance", str(voting_round.id))
-    meta.setdefault("currency", "EUR" if unit == EURO else "EUR cents")
-    meta.setdefault("language", "nl")
-    if voting_round.areas:
-        meta.setdefault("district", ", ".join(area.name for area in voting_round.areas))
-    if voting_round.voting_opens_at is not None:
-        meta.setdefault("date_begin", voting_round.voting_opens_at.date().isoformat())
-    if voting_round.voting_closes_at is not None:
-        meta.setdefault("date_end", voting_round.voting_closes_at.date().isoformat())
-    meta["rule"] = voting_round.rule_name
-    limits = {
-        "min_length": voting_round.min_projects,
-        "max_length": voting_round.max_projects,
-        "max_sum_cost": (
-            _in_unit(voting_round.max_total_cost_cents, unit)
-            if voting_round.max_total_cost_cents is not None
-            else None
-        ),
-        "max_points": voting_round.max_points_per_project,
-        "max_sum_points": voting_round.max_total_points,
-    }
-    for key, value in limits.items():
-        if value is not None:
-            meta[key] = str(value)
-    return meta
-
-
-def build_election(
-    voting_round: VotingRound, ballots: Sequence[Ballot] | None = None
-) -> tuple[Election, list[Ballot]]:
-    """The round as a rules-engine Election (projects, ballots, META), and the ballots in the
-    order of its voters."""
-    ballots = list(round_ballots(voting_round) if ballots is None else ballots)
-    unit = money_unit(voting_round)
-    projects = list(voting_round.projects)
-    index = {project.id: position for position, project in enumerate(projects)}
-    cumulative = voting_round.ballot_type == ballot_domain.CUMULATIVE
-    rows: list[list[int] | dict[int, int]] = []
-    for ballot in ballots:
-        if cumulative:
-            rows.append({index[c.project_id]: c.points for c in ballot.choices})
-        else:
-            rows.append(sorted(index[c.project_id] for c in ballot.choices))
-    voter_ids = [
-        ballot.external_id or str(number) for number, ballot in enumerate(ballots, start=1)
-    ]
-    methods = [_VOTING_METHODS.get(ballot.channel, "") for ballot in ballots]
-    election = Election(
-        budget=_in_unit(voting_round.budget_cents, unit),
-        projects=tuple(
-            Project(
-                id=project.external_id,
-                cost=int(_in_unit(project.cost_cents, unit)),
-                name=project.name,
-                categories=project.categories,
-                neighborhoods=project.neighbourhoods,
-            )
-            for project in projects
-        ),
-        ballots=Ballots.from_lists(
-            rows,
-            cumulative=cumulative,
-            voter_ids=voter_ids,
-            voter_columns={"voting_method": methods} if any(methods) else None,
-        ),
-        vote_type=voting_round.ballot_type,
-        meta=_meta(voting_round, unit),
-        ballot_rules=_ballot_rules_in_unit(voting_round, unit),
-    )
-    return election, ballots
+from buurtbudget.services.voting import weighting
+from buurtbudget.services.voting.election import EURO, build_election, money_unit
+from buurtbudget.services.voting.eligibility import eligible_residents_count
+from buurtbudget.services.voting.rounds import ROUND_DATES, can_manage_round
 
 
 @dataclass(frozen=True)
@@ -193,11 +46,9 @@ class Computation:
 def compute_outcome(voting_round: VotingRound) -> Computation:
     """Run the round's stored rule on its ballots (weighted if the weighting hook says so), or,
     when its weighting settings say the corrected ranking decides the money, fund down that
-    ranking (services.weighting.corrected_outcome)."""
-    from buurtbudget.services import weighting
-
+    ranking (voting.weighting.corrected_outcome)."""
     election, ballots = build_election(voting_round)
-    weights = voter_weights_for(voting_round, ballots)
+    weights = weighting.voter_weights_for(voting_round, ballots)
     if weighting.funded_by_corrected_ranking(voting_round):
         outcome = weighting.corrected_outcome(voting_round, election)
         return Computation(election, outcome, ballots, weights)
@@ -350,6 +201,46 @@ def publish_results(
     return not_funded
 
 
+# Weighting settings ------------------------------------------------------------------------
+
+
+def update_weighting(
+    actor: User | None, voting_round: VotingRound, settings: weighting.WeightingSettings
+):
+    """Store the round's weighting settings (until the results are published); audited. A
+    counted round is counted again with the new weights."""
+    if actor is not None:
+        require(can_manage_round(actor, voting_round))
+    if voting_round.is_published:
+        raise Conflict(
+            _l("The results of this round are published: the weighting can no longer change.")
+        )
+    config = weighting.config_from_settings(settings)
+    weighting._check_funding(voting_round, settings, config)
+    weighting.check_round_can_use(voting_round, config)
+    old = voting_round.weighting_config
+    new = weighting.stored_settings(config, settings.funding)
+    if old == new:
+        return
+    voting_round.weighting_config = new
+    if voting_round.is_closed:
+        try:
+            store_results(voting_round)
+        except Conflict:
+            db.session.rollback()
+            raise
+    audit.record(
+        actor,
+        "round.weighting_changed",
+        voting_round,
+        municipality_id=voting_round.municipality_id,
+        old=old,
+        new=new,
+        recounted=voting_round.is_closed,
+    )
+    db.session.commit()
+
+
 # Turnout -------------------------------------------------------------------------------------
 
 
@@ -433,7 +324,7 @@ def _euros(cents: int) -> str:
 def results_csv(voting_round: VotingRound) -> str:
     """The results per project as CSV (UTF-8, comma separated, amounts in euros)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for project in results_in_order(voting_round):
         writer.writerow(

@@ -1,7 +1,7 @@
 """The hot path of a voting day: a logged-in resident casts a valid first ballot in one
 database statement.
 
-:func:`services.voting.cast_ballot` is the complete use case: it loads the resident and the
+:func:`voting.casting.cast_ballot` is the complete use case: it loads the resident and the
 round as ORM objects and explains every refusal, at about 8 ms of CPU a ballot
 (bench/profile_cast.py), which on 2 cores caps a voting day near 250 ballots a second. The
 confirm view therefore first calls :func:`try_cast`. It handles only the common case and
@@ -13,7 +13,7 @@ Why the shortcut decides as the complete use case does:
 
 * What makes a ballot valid (ballot type, limits, the projects and their costs, the areas,
   the minimum age) cannot change once the round is locked at its first ballot
-  (voting.update_round and voting.refresh_projects refuse), so each process keeps it per
+  (rounds.update_round and rounds.refresh_projects refuse), so each process keeps it per
   locked round (:class:`BallotSetup`). The statement re-checks the round's ``created_at`` and
   ``locked_at``, so a kept setup of a round that is gone (its id used again) only makes the
   shortcut answer None.
@@ -22,7 +22,7 @@ Why the shortcut decides as the complete use case does:
   resident's home area and year of birth, the voting window and closing.
 * One ballot per voter: the voter record's unique constraint, as in the complete use case
   (ON CONFLICT DO NOTHING, and then nothing else is written).
-* Closing: the round row is read FOR KEY SHARE until commit and voting_results.close_round
+* Closing: the round row is read FOR KEY SHARE until commit and counting.close_round
   takes FOR UPDATE first, so a ballot commits before the count or sees the round closed.
 
 On PostgreSQL all of it is one statement (data-modifying WITH queries). SQLite has no such
@@ -49,7 +49,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     select,
     true,
 )
@@ -63,8 +62,9 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, BallotChoice, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import Channel, new_ballot_id
-from buurtbudget.services import voting
 from buurtbudget.services.errors import ValidationFailed
+from buurtbudget.services.voting import casting, eligibility
+from buurtbudget.services.voting.rounds import with_write_retries
 
 # Setups of locked rounds kept per process; a voting day has a handful of open rounds.
 MAX_KEPT_SETUPS = 64
@@ -82,9 +82,7 @@ class BallotSetup:
     rules: ballot_domain.BallotRules
     external_ids: Mapping[int, str]  # project id -> external id (the domain's project key)
     costs: Mapping[str, int]  # external id -> cost in cents
-    area_ids: frozenset[int]
-    year: int
-    min_age: int
+    electorate: eligibility.Electorate  # who may vote: the one definition, voting.eligibility
     allow_ballot_change: bool
 
     @classmethod
@@ -97,16 +95,14 @@ class BallotSetup:
             rules=voting_round.ballot_rules(),
             external_ids={p.id: p.external_id for p in voting_round.projects},
             costs={p.external_id: p.cost_cents for p in voting_round.projects},
-            area_ids=frozenset(voting_round.area_ids),
-            year=voting_round.year,
-            min_age=voting_round.min_age,
+            electorate=eligibility.Electorate.of(voting_round),
             allow_ballot_change=voting_round.allow_ballot_change,
         )
 
-    def is_valid(self, choices: voting.Choices) -> bool:
-        """Whether voting.check_choices would accept the ballot (without its messages)."""
+    def is_valid(self, choices: casting.Choices) -> bool:
+        """Whether casting.check_choices would accept the ballot (without its messages)."""
         try:
-            ballot = voting.domain_ballot(self.ballot_type, self.external_ids, choices)
+            ballot = casting.domain_ballot(self.ballot_type, self.external_ids, choices)
         except ValidationFailed:
             return False
         return not ballot_domain.validate_ballot(ballot, self.rules, self.costs)
@@ -162,7 +158,7 @@ class QuickCast:
     receipt_token: str | None
 
 
-def try_cast(setup: BallotSetup, session_token: str, choices: voting.Choices) -> QuickCast | None:
+def try_cast(setup: BallotSetup, session_token: str, choices: casting.Choices) -> QuickCast | None:
     """Cast the ballot of the resident whose session token this is, or answer None (nothing
     written) when this is not the common case; see the module doc."""
     if not setup.is_valid(choices):
@@ -174,14 +170,14 @@ def try_cast(setup: BallotSetup, session_token: str, choices: voting.Choices) ->
         "now": utcnow(),
         "ballot_id": new_ballot_id(),
         "cast_on": date.today(),
-        "receipt_hash": voting.receipt_hash(receipt_token) if receipt_token else None,
+        "receipt_hash": casting.receipt_hash(receipt_token) if receipt_token else None,
         "project_ids": [pid for pid, _points in chosen],
         "points": [points for _pid, points in chosen],
     }
     cast = _cast_postgresql if _on_postgresql() else _cast_sqlite
     write = partial(cast, setup, _statements(setup), params)
     try:
-        user_id, locale = voting.with_write_retries(write)
+        user_id, locale = with_write_retries(write)
     except IntegrityError:
         # Not expected (the checks above come first); the complete use case explains.
         db.session.rollback()
@@ -280,22 +276,18 @@ def _round_is_open(setup: BallotSetup) -> list[ColumnElement[bool]]:
 
 
 def _voter(setup: BallotSetup) -> Select:
-    """The resident of the session token, if they may vote in the round (as
-    voting.eligibility_problem decides), with what their ballot records."""
-    conditions = [
-        User.session_token == _param("session_token", User.session_token),
-        User.is_active_account.is_(True),
-        # Inline numbers, not an expanding parameter, so the SQL text is fixed per setup.
-        User.home_area_id.in_([literal_column(str(int(a))) for a in sorted(setup.area_ids)]),
-    ]
-    if setup.min_age > 0:
-        conditions.append(User.birth_year <= setup.year - setup.min_age)
+    """The resident of the session token, if they may vote in the round (the conditions of
+    voting.eligibility, which the complete path evaluates too), with what their ballot records."""
+    electorate = setup.electorate
     return select(
         User.id,
         User.home_area_id,
         User.locale,
-        voting.age_band_sql(User.birth_year, setup.year).label("age_band"),
-    ).where(*conditions)
+        eligibility.age_band_sql(User.birth_year, electorate.year).label("age_band"),
+    ).where(
+        User.session_token == _param("session_token", User.session_token),
+        *eligibility.voter_conditions(electorate),
+    )
 
 
 def _ballot_columns(setup: BallotSetup) -> dict[str, ColumnElement]:

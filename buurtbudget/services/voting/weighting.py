@@ -25,7 +25,7 @@ the records:
   absent = the default): the round's counting rule with the voter weights (``rule``), or the
   corrected ranking itself (``corrected_ranking``: fund down it over the round's budget,
   skipping what no longer fits; :func:`corrected_outcome`, called by
-  ``voting_results.compute_outcome``). The ranking counts approvals, so the second needs the
+  ``counting.compute_outcome``). The ranking counts approvals, so the second needs the
   correction on and an approval ballot. Caps from a pabulib META (per category or
   neighbourhood) belong to the counting rule and do not apply to it.
 """
@@ -70,12 +70,11 @@ from buurtbudget.domain.weighting import (
     rank_projects,
     turnout,
 )
-from buurtbudget.extensions import db
 from buurtbudget.models import AGE_BANDS, Area, AreaPopulation, Ballot, User, VotingRound
-from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import require
-from buurtbudget.services.voting import can_manage_round
+from buurtbudget.services.voting.election import round_ballots
+from buurtbudget.services.voting.rounds import AGE_BAND_LABELS, can_manage_round
 
 AREA = "area"
 AGE_BAND = "age_band"
@@ -127,7 +126,7 @@ MAX_FACTOR_WEIGHT = Decimal(100)
 MAX_WEIGHT_CAP = Decimal(20)
 DECIMALS = 6
 # Cells (area x age band) with fewer ballots are not shown: with the voter register they could
-# identify a voter's ballot (see services/voting.py, "Secret ballot").
+# identify a voter's ballot (see services/voting/casting.py, "Secret ballot").
 SMALL_CELL = 10
 
 
@@ -496,7 +495,7 @@ def _weighting_problem(error: Exception) -> Conflict:
 def voter_weights_for(
     voting_round: VotingRound, ballots: Sequence[Ballot]
 ) -> list[Fraction] | None:
-    """The hook of services.voting_results: one exact weight per ballot, or None (unweighted)."""
+    """The hook of voting.counting: one exact weight per ballot, or None (unweighted)."""
     config = round_config(voting_round)
     if config is None:
         return None
@@ -562,8 +561,6 @@ class Analysis:
 
     def spread_labels(self) -> list[str]:
         """The populated cells without voters whose population was spread over the others."""
-        from buurtbudget.services.voting import AGE_BAND_LABELS
-
         if self.weights is None:
             return []
         names = {row.area.id: row.area.name for row in self.areas}
@@ -584,8 +581,6 @@ class Analysis:
 
 def analyse(voting_round: VotingRound, config: RankingConfig | None = None) -> Analysis:
     """Weights, ranking and turnout of the round under ``config`` (default: its own)."""
-    from buurtbudget.services.voting_results import round_ballots
-
     config = config or round_config(voting_round)
     if config is None:
         raise Conflict(_l("The correction is not switched on for this round."))
@@ -774,40 +769,3 @@ def corrected_outcome(voting_round: VotingRound, election: Election) -> Outcome:
         budget=election.budget,
         details={"funding": FUNDING_CORRECTED, "leftover_cents": funding.leftover},
     )
-
-
-def update_settings(actor: User | None, voting_round: VotingRound, settings: WeightingSettings):
-    """Store the round's weighting settings (until the results are published); audited. A
-    counted round is counted again with the new weights."""
-    from buurtbudget.services import voting_results
-
-    if actor is not None:
-        require(can_manage_round(actor, voting_round))
-    if voting_round.is_published:
-        raise Conflict(
-            _l("The results of this round are published: the weighting can no longer change.")
-        )
-    config = config_from_settings(settings)
-    _check_funding(voting_round, settings, config)
-    check_round_can_use(voting_round, config)
-    old = voting_round.weighting_config
-    new = stored_settings(config, settings.funding)
-    if old == new:
-        return
-    voting_round.weighting_config = new
-    if voting_round.is_closed:
-        try:
-            voting_results.store_results(voting_round)
-        except Conflict:
-            db.session.rollback()
-            raise
-    audit.record(
-        actor,
-        "round.weighting_changed",
-        voting_round,
-        municipality_id=voting_round.municipality_id,
-        old=old,
-        new=new,
-        recounted=voting_round.is_closed,
-    )
-    db.session.commit()

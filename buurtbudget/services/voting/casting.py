@@ -1,0 +1,401 @@
+"""Voting rounds: setting them up, who may vote, casting (online, with a code, on paper) and
+changing a ballot.
+
+Secret ballot: how it is kept, and what remains
+    Casting is ONE transaction that inserts a :class:`VoterRecord` ("has voted": who, when) and
+    an anonymous :class:`Ballot` (what) with its choices. The database's unique constraints on
+    the voter record decide whether a second attempt, even a concurrent one, gets in. The ballot
+    holds no user id, its key is random, its choices have no sequential key, and it carries the
+    DATE only, so neither columns, ids nor timestamps connect it to a voter record. Casting
+    writes no audit entry (it would carry a time and an actor); the voter record is the audit.
+    Residual risks, documented rather than hidden:
+
+    * area and age band are stored on the ballot (needed for turnout and weighting). In a small
+      area, one age band with one voter on one day identifies that voter's ballot to someone who
+      reads the voter register and the ballots together. Results and exports therefore never show
+      ballots per area x age band x day; reports should suppress cells under ~10 ballots.
+    * the database's physical row order (and its write-ahead log / backups) still follows insert
+      order; a database administrator could match the n-th voter record to the n-th ballot
+      written. Only separation of duties (no one reads both at the storage level) covers that.
+    * a resident may vote online and also hand in a paper ballot; paper ballots carry no name, so
+      the platform cannot catch this. Municipalities that mail paper ballots must check at the
+      ballot box (mark the register) as they do for elections.
+
+Changing a ballot (only when the round allows it)
+    At casting a random 128-bit receipt token is generated, shown to the voter ONCE (and kept in
+    their session); the ballot stores only ``sha256(token)``. Presenting the token replaces that
+    ballot's choices in place. Trade-off: the token is a bearer secret: whoever holds it can
+    change the ballot (so it is only issued when changes are allowed), and a voter could show it
+    to someone to prove how they voted; rounds where coercion is a worry should not allow
+    changes. Without the token a ballot cannot be changed, not even by staff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import format_currency
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from buurtbudget.domain import ballots as ballot_domain
+from buurtbudget.extensions import db
+from buurtbudget.models import (
+    Area,
+    Ballot,
+    BallotChoice,
+    Channel,
+    Phase,
+    User,
+    VoterRecord,
+    VotingCode,
+    VotingRound,
+)
+from buurtbudget.models._base import utcnow
+from buurtbudget.models.voting import new_ballot_id
+from buurtbudget.services import audit
+from buurtbudget.services.errors import (
+    Conflict,
+    PermissionDenied,
+    ServiceError,
+    ValidationFailed,
+)
+from buurtbudget.services.permissions import require
+from buurtbudget.services.voting.codes import find_voting_code
+from buurtbudget.services.voting.eligibility import age_band_for, eligibility_problem
+from buurtbudget.services.voting.rounds import (
+    AGE_BAND_NAMES,
+    VOTING_NOT_OPEN,
+    can_enter_paper_ballots,
+    hold_round_open,
+    with_write_retries,
+)
+
+PAPER_NUMBER_MAX = 32
+
+ALREADY_VOTED = _l("You have already voted in this round.")
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction"
+    return message
+
+
+# domain.ballots error codes -> our message ids (extracted for translation via N_).
+BALLOT_MESSAGES = {
+    "duplicate_project": N_("Project %(project)s is chosen more than once."),
+    "unknown_project": N_("Project %(project)s is not on this ballot."),
+    "points_required": N_("Give points to the projects you support."),
+    "points_not_allowed": N_("This ballot does not use points."),
+    "choose_exactly_one": N_("Choose exactly one project."),
+    "too_few_projects": N_("Choose at least %(min)d projects (you chose %(count)d)."),
+    "too_many_projects": N_("Choose at most %(max)d projects (you chose %(count)d)."),
+    "total_cost_too_high": N_("The chosen projects cost %(total)s together; the limit is %(max)s."),
+    "total_cost_too_low": N_(
+        "The chosen projects cost %(total)s together; choose at least %(min)s."
+    ),
+    "points_not_whole": N_("Points for project %(project)s must be a whole number."),
+    "points_negative": N_("Points for project %(project)s must not be negative."),
+    "too_many_points_for_project": N_(
+        "Give at most %(max)d points to project %(project)s (you gave %(points)d)."
+    ),
+    "too_few_points_for_project": N_(
+        "Give at least %(min)d points to project %(project)s, or none."
+    ),
+    "too_many_points": N_("Give at most %(max)d points in total (you gave %(total)d)."),
+    "too_few_points": N_("Give at least %(min)d points in total (you gave %(total)d)."),
+}
+_MONEY_PARAMS = {"total", "max", "min"}
+_MONEY_CODES = {"total_cost_too_high", "total_cost_too_low"}
+
+Choices = Mapping[int, int]
+"""A ballot as ``{round_project_id: points}`` (points 1 for approval ballots)."""
+
+
+# Ballots -------------------------------------------------------------------------------------
+
+
+def _translated(error: ballot_domain.BallotError, names: Mapping[str, str]) -> str:
+    params = dict(error.params)
+    if "project" in params:
+        params["project"] = names.get(str(params["project"]), str(params["project"]))
+    if error.code in _MONEY_CODES:
+        for key in _MONEY_PARAMS & params.keys():
+            params[key] = format_currency(Decimal(int(params[key])) / 100, "EUR")
+    template = BALLOT_MESSAGES.get(error.code)
+    return _(template, **params) if template else error.message
+
+
+def domain_ballot(
+    ballot_type: str, external_ids: Mapping[int, str], choices: Choices
+) -> list[str] | dict[str, int]:
+    """The ballot in the domain's terms (projects by external id, as in pabulib). Raises
+    ValidationFailed for a project not in the round (``external_ids`` maps the round's project
+    ids) or points on a ballot without points."""
+    if any(pid not in external_ids for pid in choices):
+        raise ValidationFailed(_l("This ballot lists a project that is not in this round."))
+    if ballot_type == ballot_domain.CUMULATIVE:
+        return {external_ids[pid]: points for pid, points in choices.items()}
+    if any(points != 1 for points in choices.values()):
+        raise ValidationFailed(_l("This ballot does not use points."))
+    return [external_ids[pid] for pid in choices]
+
+
+def check_choices(voting_round: VotingRound, choices: Choices) -> None:
+    """Validate a ballot with the round's rules (domain/ballots.py); raises ValidationFailed
+    with every problem, translated, in one message."""
+    external_ids = {project.id: project.external_id for project in voting_round.projects}
+    names = {project.external_id: project.name for project in voting_round.projects}
+    costs = {project.external_id: project.cost_cents for project in voting_round.projects}
+    problems: list[str] = []
+    ballot = domain_ballot(voting_round.ballot_type, external_ids, choices)
+    for error in ballot_domain.validate_ballot(ballot, voting_round.ballot_rules(), costs):
+        problems.append(_translated(error, names))
+    if problems:
+        raise ValidationFailed(" ".join(problems))
+
+
+@dataclass(frozen=True)
+class CastResult:
+    cast_on: date
+    # Shown once to the voter when the round allows changing the ballot, else None.
+    receipt_token: str | None = None
+
+
+def receipt_hash(token: str) -> str:
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def _lock_round_setup(voting_round: VotingRound, choices: Choices) -> None:
+    """Mark the round locked at its first ballot. The first caster re-reads the setup under
+    the lock and validates again, in case the setup changed a moment before."""
+    if voting_round.locked_at is not None:
+        return  # locked for good (it is never unlocked): no write needed on the cast path
+    result = db.session.execute(
+        update(VotingRound)
+        .where(VotingRound.id == voting_round.id, VotingRound.locked_at.is_(None))
+        .values(locked_at=utcnow())
+    )
+    if result.rowcount == 1:
+        db.session.refresh(voting_round)
+        check_choices(voting_round, choices)
+
+
+def _insert_ballot(voting_round: VotingRound, channel: Channel, choices: Choices, **fields) -> None:
+    """INSERT the ballot and its choices (one executemany) right away, without ORM objects:
+    nothing reads them back in this transaction, and the cast path stays cheap."""
+    ballot_id = new_ballot_id()
+    db.session.execute(
+        insert(Ballot).values(id=ballot_id, round_id=voting_round.id, channel=channel, **fields)
+    )
+    rows = [
+        {"ballot_id": ballot_id, "project_id": pid, "points": points}
+        for pid, points in choices.items()
+        if points
+    ]
+    if rows:
+        db.session.execute(insert(BallotChoice), rows)
+
+
+def _require_voting_open(voting_round: VotingRound) -> None:
+    if not voting_round.is_voting_open():
+        raise Conflict(VOTING_NOT_OPEN)
+
+
+def cast_ballot(
+    actor: User | None,
+    voting_round: VotingRound,
+    choices: Choices,
+    *,
+    voting_code: str | None = None,
+    today: date | None = None,
+) -> CastResult:
+    """Cast a ballot, once per voter: ``actor`` a logged-in resident, or None with a
+    ``voting_code``. Raises Conflict("already voted") when a ballot exists, also when several
+    attempts race (the database's unique constraint decides, see the module doc)."""
+    _require_voting_open(voting_round)
+    code_record: VotingCode | None = None
+    if voting_code is not None:
+        if not voting_round.uses_voting_codes:
+            raise Conflict(_l("This round does not use voting codes."))
+        code_record = find_voting_code(voting_round, voting_code)
+        voter_fields = {"area_id": code_record.area_id, "age_band": code_record.age_band}
+        channel = Channel.CODE
+    else:
+        problem = eligibility_problem(actor, voting_round)
+        if problem is not None:
+            raise PermissionDenied(problem)
+        # No "already voted?" query here: the voter record's unique constraint decides below
+        # (the web pages ask has_voted() once, for their friendlier message).
+        voter_fields = {
+            "area_id": actor.home_area_id,
+            "age_band": age_band_for(actor.birth_year, voting_round.year),
+        }
+        channel = Channel.ONLINE
+    check_choices(voting_round, choices)
+    round_id = voting_round.id
+    user_id = actor.id if code_record is None else None
+    code_id = code_record.id if code_record is not None else None
+    token = secrets.token_urlsafe(16) if voting_round.allow_ballot_change else None
+    cast_on = today or date.today()
+
+    def write() -> CastResult:
+        hold_round_open(voting_round, (Phase.VOTING,), VOTING_NOT_OPEN)
+        # The voter record goes in first, on its own: its unique constraint decides.
+        try:
+            db.session.execute(
+                insert(VoterRecord).values(
+                    round_id=round_id, user_id=user_id, voting_code_id=code_id, channel=channel
+                )
+            )
+        except IntegrityError:
+            db.session.rollback()
+            raise Conflict(ALREADY_VOTED) from None
+        if code_id is not None:
+            db.session.execute(
+                update(VotingCode).where(VotingCode.id == code_id).values(used_at=utcnow())
+            )
+        try:
+            _lock_round_setup(voting_round, choices)
+        except ServiceError:
+            db.session.rollback()
+            raise
+        _insert_ballot(
+            voting_round,
+            channel,
+            choices,
+            cast_on=cast_on,
+            receipt_hash=receipt_hash(token) if token else None,
+            **voter_fields,
+        )
+        db.session.commit()
+        return CastResult(cast_on=cast_on, receipt_token=token)
+
+    return with_write_retries(write)
+
+
+def ballot_for_receipt(voting_round: VotingRound, receipt_token: str | None) -> Ballot | None:
+    """The ballot whose receipt token this is (to show the voter their own choices)."""
+    if not receipt_token or not voting_round.allow_ballot_change:
+        return None
+    return db.session.scalar(
+        select(Ballot).where(
+            Ballot.round_id == voting_round.id,
+            Ballot.receipt_hash == receipt_hash(receipt_token),
+        )
+    )
+
+
+def change_ballot(
+    actor: User | None,
+    voting_round: VotingRound,
+    receipt_token: str,
+    choices: Choices,
+    *,
+    voting_code_used: bool = False,
+    today: date | None = None,
+) -> None:
+    """Replace the choices of the ballot whose receipt token is given (see module doc)."""
+    if not voting_round.allow_ballot_change:
+        raise Conflict(_l("Ballots cannot be changed in this round."))
+    _require_voting_open(voting_round)
+    if not voting_code_used and (actor is None or not has_voted(actor, voting_round)):
+        raise Conflict(_l("You have not voted in this round yet."))
+    ballot = ballot_for_receipt(voting_round, receipt_token)
+    if ballot is None:
+        raise ValidationFailed(_l("This receipt code is not valid."), field="receipt")
+    check_choices(voting_round, choices)
+
+    def write() -> None:
+        hold_round_open(voting_round, (Phase.VOTING,), VOTING_NOT_OPEN)
+        ballot.choices.clear()
+        db.session.flush()
+        ballot.choices = [
+            BallotChoice(project_id=pid, points=points) for pid, points in choices.items() if points
+        ]
+        ballot.cast_on = today or date.today()
+        db.session.commit()
+
+    with_write_retries(write)
+
+
+def enter_paper_ballot(
+    actor: User,
+    voting_round: VotingRound,
+    paper_number: str,
+    choices: Choices,
+    *,
+    area: Area | None = None,
+    age_band: str | None = None,
+    today: date | None = None,
+) -> None:
+    """A coordinator enters one paper ballot; the same ballot rules apply. A paper ballot
+    number can be entered once per round."""
+    require(can_enter_paper_ballots(actor, voting_round))
+    not_open = _l(
+        "Paper ballots can be entered from the opening of the vote until the round closes."
+    )
+    if voting_round.phase() not in (Phase.VOTING, Phase.COUNTING):
+        raise Conflict(not_open)
+    number = (paper_number or "").strip()
+    if not number:
+        raise ValidationFailed(_l("This field is required."), field="paper_number")
+    if len(number) > PAPER_NUMBER_MAX:
+        raise ValidationFailed(
+            _l("Field cannot be longer than %(max)d characters.", max=PAPER_NUMBER_MAX),
+            field="paper_number",
+        )
+    if area is not None and area.id not in voting_round.area_ids:
+        raise ValidationFailed(_l("This is not a valid choice."), field="area")
+    if age_band is not None and age_band not in AGE_BAND_NAMES:
+        raise ValidationFailed(_l("This is not a valid choice."), field="age_band")
+    check_choices(voting_round, choices)
+    duplicate = _l("Paper ballot %(number)s has already been entered.", number=number)
+
+    def write() -> None:
+        hold_round_open(voting_round, (Phase.VOTING, Phase.COUNTING), not_open)
+        _lock_round_setup(voting_round, choices)
+        try:
+            _insert_ballot(
+                voting_round,
+                Channel.PAPER,
+                choices,
+                paper_number=number,
+                area_id=area.id if area else None,
+                age_band=age_band,
+                cast_on=today or date.today(),
+            )
+        except IntegrityError:
+            db.session.rollback()
+            raise ValidationFailed(duplicate, field="paper_number") from None
+        audit.record(
+            actor,
+            "round.paper_ballot_entered",
+            voting_round,
+            municipality_id=voting_round.municipality_id,
+            paper_number=number,
+        )
+        db.session.commit()
+
+    if db.session.scalar(
+        select(Ballot.id).where(Ballot.round_id == voting_round.id, Ballot.paper_number == number)
+    ):
+        raise ValidationFailed(duplicate, field="paper_number")
+    with_write_retries(write)
+
+
+def has_voted(user: User, voting_round: VotingRound) -> bool:
+    return (
+        db.session.scalar(
+            select(VoterRecord.id).where(
+                VoterRecord.round_id == voting_round.id, VoterRecord.user_id == user.id
+            )
+        )
+        is not None
+    )

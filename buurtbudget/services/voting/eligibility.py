@@ -1,0 +1,177 @@
+"""Who may vote in a round: ONE definition, used by every path.
+
+Each rule of :data:`RULES` is an SQL condition on the voter's account (``User``) for the
+round's :class:`Electorate`, with the message a refused resident sees. The same conditions
+
+* decide the complete path (:func:`eligibility_problem`, used by casting.cast_ballot and by the
+  web pages' guard): one SELECT evaluates every rule for the account, and the first rule that
+  fails gives the message;
+* are the WHERE of the one-statement ballot box (:func:`voter_conditions`, ballot_box._voter);
+* count the eligible accounts of an area, turnout's denominator (:func:`eligible_residents_count`).
+
+So adding a rule to :data:`RULES` changes all three at once; tests/services/test_eligibility.py
+shows the fast and the complete path refusing the same voter under a rule added there.
+
+Conditions are plain SQL expressions with no expanding parameters (area ids are written inline,
+as whole numbers), so the ballot box can compile them once per round to fixed SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, case, func, literal, literal_column, null, select
+
+from buurtbudget.extensions import db
+from buurtbudget.models import AGE_BANDS, Area, User, VotingRound
+
+
+@dataclass(frozen=True)
+class Electorate:
+    """What decides, for one round, who may vote: fixed once the round is locked at its first
+    ballot (voting.rounds.update_round refuses to change it after that)."""
+
+    round_id: int
+    area_ids: frozenset[int]
+    area_names: tuple[str, ...]
+    year: int
+    min_age: int
+
+    @classmethod
+    def of(cls, voting_round: VotingRound) -> Electorate:
+        return cls(
+            round_id=voting_round.id,
+            area_ids=frozenset(voting_round.area_ids),
+            area_names=tuple(area.name for area in voting_round.areas),
+            year=voting_round.year,
+            min_age=voting_round.min_age,
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One condition a voter must meet. ``condition`` gives the SQL condition on ``User`` for
+    an electorate, or None when the rule does not apply to it (e.g. no minimum age);
+    ``message`` the translated refusal."""
+
+    name: str
+    condition: Callable[[Electorate], ColumnElement[bool] | None]
+    message: Callable[[Electorate], str]
+
+
+def _active(electorate: Electorate) -> ColumnElement[bool]:
+    return User.is_active_account.is_(True)
+
+
+def _lives_in_area(electorate: Electorate) -> ColumnElement[bool]:
+    # Inline numbers, not an expanding parameter, so the SQL text is fixed per round.
+    area_ids = [literal_column(str(int(area_id))) for area_id in sorted(electorate.area_ids)]
+    return User.home_area_id.in_(area_ids)
+
+
+def _birth_year_known(electorate: Electorate) -> ColumnElement[bool] | None:
+    return User.birth_year.is_not(None) if electorate.min_age > 0 else None
+
+
+def _old_enough(electorate: Electorate) -> ColumnElement[bool] | None:
+    if electorate.min_age <= 0:
+        return None
+    return User.birth_year <= electorate.year - electorate.min_age
+
+
+RULES: list[Rule] = [
+    Rule("active_account", _active, lambda e: _("Log in to vote.")),
+    Rule(
+        "area",
+        _lives_in_area,
+        lambda e: _(
+            "Only residents of %(areas)s can vote in this round.", areas=", ".join(e.area_names)
+        ),
+    ),
+    Rule(
+        "birth_year_known",
+        _birth_year_known,
+        lambda e: _("We need your year of birth to check your age. Ask your area coordinator."),
+    ),
+    Rule(
+        "min_age",
+        _old_enough,
+        lambda e: _("You can vote from the year you turn %(age)d.", age=e.min_age),
+    ),
+]
+"""The rules, in the order their messages are given. The only definition of who may vote."""
+
+
+def _applying(electorate: Electorate) -> list[tuple[Rule, ColumnElement[bool]]]:
+    applying = []
+    for rule in RULES:
+        condition = rule.condition(electorate)
+        if condition is not None:
+            applying.append((rule, condition))
+    return applying
+
+
+def voter_conditions(electorate: Electorate) -> list[ColumnElement[bool]]:
+    """The SQL conditions on ``User`` that an account meets when it may vote."""
+    return [condition for _rule, condition in _applying(electorate)]
+
+
+def eligibility_problem(user: User | None, voting_round: VotingRound) -> str | None:
+    """Why ``user`` may not vote in the round (translated), or None when they may. The
+    database evaluates :data:`RULES` for the account, so this decides as the ballot box does."""
+    if user is None or not user.is_authenticated:
+        return _("Log in to vote.")
+    electorate = Electorate.of(voting_round)
+    applying = _applying(electorate)
+    if not applying:
+        return None
+    row = db.session.execute(
+        select(*(case((condition, 1), else_=0) for _rule, condition in applying)).where(
+            User.id == user.id
+        )
+    ).first()
+    if row is None:
+        return _("Log in to vote.")
+    for (rule, _condition), met in zip(applying, row, strict=True):
+        if not met:
+            return rule.message(electorate)
+    return None
+
+
+def eligible_residents_count(voting_round: VotingRound, area: Area) -> int:
+    """Accounts of residents of ``area`` who may vote in the round (turnout's denominator)."""
+    conditions = voter_conditions(Electorate.of(voting_round))
+    return (
+        db.session.scalar(
+            select(func.count(User.id)).where(User.home_area_id == area.id, *conditions)
+        )
+        or 0
+    )
+
+
+# Age bands -------------------------------------------------------------------------------------
+
+
+def age_band_for(birth_year: int | None, year: int) -> str | None:
+    """The CBS age band of someone born in ``birth_year``, in ``year`` (age reached that year)."""
+    if birth_year is None:
+        return None
+    age = year - birth_year
+    for name, low, high in AGE_BANDS:
+        if age >= low and (high is None or age <= high):
+            return name
+    return None
+
+
+def age_band_sql(birth_year: ColumnElement[int], year: int) -> ColumnElement[str]:
+    """:func:`age_band_for` as an SQL expression, built from the same AGE_BANDS."""
+    age = year - birth_year
+    return case(
+        *(
+            (age >= low if high is None else age.between(low, high), literal(name))
+            for name, low, high in AGE_BANDS
+        ),
+        else_=null(),
+    )
