@@ -210,6 +210,7 @@ class DecisionForm(AmountMixin, Form):
 
 
 class ProgrammeLineForm(AmountMixin, Form):
+    id_prefix = "programme-"
     theme = SelectField(_l("Theme"), coerce=whole_number, validators=[Optional()])
     initiative = SelectField(_l("Initiative"), coerce=whole_number, validators=[Optional()])
     amount = _amount_field(_l("Indicative amount (EUR)"))
@@ -217,6 +218,7 @@ class ProgrammeLineForm(AmountMixin, Form):
 
 
 class DirectSpendForm(AmountMixin, Form):
+    id_prefix = "direct-"
     amount = _amount_field()
     purpose = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=300)])
     theme = SelectField(_l("Theme"), coerce=whole_number, validators=[Optional()])

@@ -38,6 +38,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Area, Attachment, Comment, Initiative, Municipality, Theme
 from buurtbudget.services import attachments, comments, initiatives, themes, working_groups
 from buurtbudget.services.errors import ServiceError
+from buurtbudget.services.happening import ballots_of
 from buurtbudget.services.initiatives import (
     ACTION_LABELS,
     COORDINATOR_FUNDING_ROUTES,
@@ -240,6 +241,7 @@ def _render_detail(initiative: Initiative, code: int = 200, **overrides):
         "hide_forms": _comment_forms(initiative, HideCommentForm, "hide", overrides),
         "report_forms": _comment_forms(initiative, ReportCommentForm, "report", overrides),
         "max_attachment_size": attachments.size_text(current_app.config["ATTACHMENT_MAX_BYTES"]),
+        "ballots": ballots_of(initiative.id),
     }
     return render_template("initiatives/detail.html", **context), code
 

@@ -47,8 +47,9 @@ from buurtbudget.services.voting import (
     eligibility,
     pabulib,
     rounds,
+    weighting,
 )
-from buurtbudget.web import throttle
+from buurtbudget.web import explain, throttle
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
 from buurtbudget.web.sealed import seal, unseal
 from buurtbudget.web.security import (
@@ -479,13 +480,18 @@ def _round_with_results(round_id: int) -> VotingRound:
 def results(round_id: int):
     voting_round = _round_with_results(round_id)
     user = current_user if current_user.is_authenticated else None
+    channels = counting.ballots_by_channel(voting_round)
+    ballots = sum(channels.values())
+    corrected = weighting.funded_by_corrected_ranking(voting_round)
     return render_template(
         "voting/results.html",
         round=voting_round,
         projects=counting.results_in_order(voting_round),
         turnout=counting.turnout(voting_round),
-        channels=counting.ballots_by_channel(voting_round),
+        channels=channels,
         can_manage=rounds.can_manage_round(user, voting_round),
+        explained=explain.explain(voting_round, ballots, corrected),
+        rule_text=explain.rule_explainer(voting_round, ballots, corrected),
     )
 
 
