@@ -35,7 +35,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetAccount, BudgetPeriod, Cheque, Initiative, User
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
-from buurtbudget.services.accounts import find_area_for_address
+from buurtbudget.services.addresses import find_house
 from buurtbudget.services.budgets import config_for
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.initiatives import apply_status_change
@@ -113,9 +113,9 @@ def issue_cheques(
 
 
 def _require_address_in(area: Area, postcode: str, house_number: int) -> None:
-    """A letter goes to a household of the period's area: an address the postcode table
-    places in another area is refused (an address it does not know is allowed)."""
-    found = find_area_for_address(postcode, house_number)
+    """A letter goes to a household of the period's area: an address the address file places
+    in another area is refused (an address it does not know is allowed)."""
+    found = find_house(postcode, house_number)
     if found is not None and found.area_id != area.id:
         raise ValidationFailed(
             _l(

@@ -1,7 +1,7 @@
 """progress of funded initiatives
 
 Revision ID: d62ba0397437
-Revises: c5e1f0a2b3d4
+Revises: 7d3c9e21a4b5
 Create Date: 2026-12-04 21:05:25.656724
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd62ba0397437'
-down_revision = 'c5e1f0a2b3d4'
+down_revision = '7d3c9e21a4b5'
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,7 @@ from buurtbudget.models import (
     LedgerEntry,
 )
 from buurtbudget.services import budget_reports, budgets, council
-from buurtbudget.services.accounts import find_area_for_address
+from buurtbudget.services.addresses import find_house
 
 
 def _area(name: str) -> Area:
@@ -54,7 +54,7 @@ def test_budget_demo_shows_each_model_and_is_idempotent(app):
     misplaced = [
         (postcode, number)
         for postcode, number, area_id in letters
-        if getattr(find_area_for_address(postcode, number), "area_id", None) != area_id
+        if getattr(find_house(postcode, number), "area_id", None) != area_id
     ]
     assert misplaced == []
 
