@@ -19,6 +19,12 @@ from buurtbudget.models.budget import (
     PayoutStatus,
     ProgrammeLine,
 )
+from buurtbudget.models.electorate import (
+    Address,
+    Elector,
+    PaperBallotKeying,
+    PaperBallotSheet,
+)
 from buurtbudget.models.geo import (
     AGE_BANDS,
     Area,
@@ -38,6 +44,7 @@ from buurtbudget.models.initiative import (
     Theme,
 )
 from buurtbudget.models.mail import AccountToken, OutgoingMail, RoundAnnouncement, TokenPurpose
+from buurtbudget.models.progress import Milestone, ProgressUpdate, progress_photo
 from buurtbudget.models.user import Role, RoleAssignment, User
 from buurtbudget.models.voting import (
     Ballot,
@@ -61,6 +68,10 @@ __all__ = [
     "OutgoingMail",
     "RoundAnnouncement",
     "TokenPurpose",
+    "Address",
+    "Elector",
+    "PaperBallotKeying",
+    "PaperBallotSheet",
     "AGE_BANDS",
     "Area",
     "AreaAgenda",
@@ -93,6 +104,9 @@ __all__ = [
     "Phase",
     "PostcodeRange",
     "ProgrammeLine",
+    "Milestone",
+    "ProgressUpdate",
+    "progress_photo",
     "Role",
     "RoleAssignment",
     "RoundProject",

@@ -4,7 +4,7 @@ Existing accounts start unconfirmed (e-mail_confirmed_at NULL): their owners con
 the link the app offers them, as new residents do.
 
 Revision ID: 6f51b5b0b2f1
-Revises: 7d3c9e21a4b5
+Revises: d62ba0397437
 Create Date: 2026-12-04 20:27:10.127126
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6f51b5b0b2f1'
-down_revision = '7d3c9e21a4b5'
+down_revision = 'd62ba0397437'
 branch_labels = None
 depends_on = None
 
