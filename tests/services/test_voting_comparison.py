@@ -57,7 +57,7 @@ def test_only_staff_once_voting_ended_and_everyone_once_published(ended, make):
 def test_the_comparison_equals_the_engine_on_the_rounds_ballots(ended):
     voting_round = ended["round"]
     result = comparison.compare_round(voting_round)
-    election, _ballots = build_election(voting_round)
+    election = build_election(voting_round)
     assert [row.rule for row in result.rules] == ["greedy", "mes", "mes_add1"]
     for row in result.rules:
         outcome = compute(row.rule, election)

@@ -6,7 +6,7 @@ it is affordable, and the money left unspent (``domain/rules/comparison.py``).
 
 Who sees it: the round's staff once voting has ended (to see what each rule would do before the
 result is published), everyone once the results are published; earlier it would show interim
-results. The ballots are read once, with their weights, through ``counting.read_weighted``.
+results. The ballots are read once, with their weights, through ``counting.tally``.
 
 Money is in cents here (the engine may count in euros). The compiled Equal Shares rounds are used
 only once warmed up (``domain/rules/warmup.py``), so no request compiles them. A comparison is
@@ -41,7 +41,7 @@ from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.voting import weighting
 
 # The unit comes through counting: only counting puts the ballot read and the weights together.
-from buurtbudget.services.voting.counting import add1_options, money_unit, read_weighted
+from buurtbudget.services.voting.counting import add1_options, money_unit, tally
 from buurtbudget.services.voting.rounds import can_manage_round
 
 _CACHE_SIZE = 16
@@ -110,7 +110,8 @@ def compare_round(voting_round: VotingRound) -> RoundComparison:
 
 
 def _compare(voting_round: VotingRound) -> RoundComparison:
-    election, _ballots, weights = read_weighted(voting_round)
+    counted = tally(voting_round)
+    election, weights = counted.election, counted.weights
     compiled = is_ready()
 
     def run(rule: str, election_, weights_):
@@ -123,7 +124,8 @@ def _compare(voting_round: VotingRound) -> RoundComparison:
     note = ""
     if voting_round.weighting_config and voting_round.ballot_type != CUMULATIVE:
         try:
-            outcomes[CORRECTED] = weighting.corrected_outcome(voting_round, election)
+            analysis = counted.analysis or weighting.corrected_analysis(voting_round, counted.data)
+            outcomes[CORRECTED] = weighting.corrected_outcome(voting_round, election, analysis)
         except ServiceError as error:
             note = str(error.message)
     area_names = {area.id: area.name for area in voting_round.areas}
