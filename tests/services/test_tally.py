@@ -17,7 +17,7 @@ from buurtbudget.domain.pabulib import read_pabulib
 from buurtbudget.domain.rules import Ballots, compute
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot
-from buurtbudget.services.voting import casting, codes, counting, election, pabulib
+from buurtbudget.services.voting import casting, codes, counting, election, pabulib, weighting
 from tests.voting_world import tanthof_round
 from tests.weighting_world import two_area_round, weighting_settings
 
@@ -203,3 +203,38 @@ def test_the_cli_shows_the_import_progress(app, make):
     )
     assert result.exit_code == 0, result.output
     assert "ballots: 84 / 84" in result.output and "counted" in result.output
+
+
+# The ranking page of a published round ----------------------------------------------------------
+
+
+def test_a_published_round_is_analysed_once_until_its_figures_change(make, monkeypatch):
+    from buurtbudget.models import AreaPopulation
+
+    world = two_area_round(make)
+    voting_round = world["round"]
+    counting.update_weighting(world["admin"], voting_round, weighting_settings())
+    reads = []
+    real_read = weighting.read_ballots
+    monkeypatch.setattr(weighting, "read_ballots", lambda r: reads.append(r) or real_read(r))
+    first = weighting.analyse(voting_round)
+    weighting.analyse(voting_round)
+    assert len(reads) == 2  # not published: read every time (ballots may still come in)
+
+    voting_round.closed_at = voting_round.results_published_at = voting_round.voting_closes_at
+    db.session.commit()
+    published = weighting.analyse(voting_round)
+    again = weighting.analyse(voting_round)
+    assert len(reads) == 3
+    assert [r.ranked for r in again.rows] == [r.ranked for r in published.rows]
+    assert [r.ranked for r in published.rows] == [r.ranked for r in first.rows]
+    assert [(a.area.id, a.ballots) for a in again.areas] == [
+        (a.area.id, a.ballots) for a in first.areas
+    ]
+    # New population figures change the ranking's inputs: computed again.
+    figures = db.session.scalars(select(AreaPopulation)).first()
+    figures.inhabitants += 1_000
+    db.session.commit()
+    changed = weighting.analyse(voting_round)
+    assert len(reads) == 4
+    assert [a.inhabitants for a in changed.areas] != [a.inhabitants for a in again.areas]
