@@ -70,8 +70,14 @@ def tally(voting_round: VotingRound) -> Tally:
 
 def rule_options(voting_round: VotingRound) -> dict:
     """Options the round's rule needs besides the election and the weights."""
-    if money_unit(voting_round) == 1 and "add1" in voting_round.rule_name:
-        return {"increment": EURO}  # Add1 steps one euro per voter (voting.election's doc)
+    return add1_options(voting_round, voting_round.rule_name)
+
+
+def add1_options(voting_round: VotingRound, rule_name: str) -> dict[str, object]:
+    """Add1 steps one euro per voter (voting.election's doc), also when the election counts
+    in cents: for the round's rule and for any rule a comparison runs."""
+    if money_unit(voting_round) == 1 and "add1" in rule_name:
+        return {"increment": EURO}
     return {}
 
 
