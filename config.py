@@ -25,6 +25,10 @@ class Config:
     DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'buurtbudget.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Load the compiled Equal Shares rounds (numba) in a background thread at start-up, so no
+    # request pays for it (buurtbudget/domain/rules/warmup.py); `flask rules warm-up` after an
+    # install compiles them once.
+    RULES_WARM_UP_AT_START = False
 
     # Internationalisation: Dutch first, English second.
     LANGUAGES = ("nl", "en")
@@ -97,6 +101,13 @@ class Config:
     MONITORING_UNSPENT_AFTER_MONTH = 9
     MONITORING_REPORT_DEADLINE = "04-01"
 
+    # Key of the HMAC under which the municipality's person keys of the register extract are
+    # stored (never in clear). Set it once per installation and keep it: a new key makes the
+    # person keys of earlier imports unrecognisable. Required before importing an electorate.
+    ELECTORATE_SECRET = ""
+    # Where the QR code of a stempas letter leads (the public address of this site).
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
     MINIMUM_PASSWORD_LENGTH = 10
     # werkzeug's default (scrypt); tests use a cheap method so each login takes microseconds.
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name, not a password
@@ -106,12 +117,14 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     # A fixed key is fine for a local demo; production refuses to start without its own.
     SECRET_KEY = "dev-only-not-secret"  # noqa: S105
+    ELECTORATE_SECRET = "dev-only-electorate-secret"  # noqa: S105
 
 
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-only-not-secret"  # noqa: S105
+    ELECTORATE_SECRET = "testing-only-electorate-secret"  # noqa: S105
     DATABASE_URL = "sqlite://"
     WTF_CSRF_ENABLED = False
     # The limiter stays on, with a limit no test reaches; the rate-limit test lowers it.
@@ -126,6 +139,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    RULES_WARM_UP_AT_START = True
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"

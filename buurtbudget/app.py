@@ -45,6 +45,10 @@ def create_app(config: str | dict[str, Any] | None = None, **overrides: Any) -> 
     from buurtbudget import cli
 
     cli.register(app)
+    if app.config.get("RULES_WARM_UP_AT_START"):
+        from buurtbudget.domain.rules.warmup import warm_up_in_background
+
+        warm_up_in_background()
     return app
 
 
@@ -138,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
         main,
         monitoring,
         notifications,
+        progress,
         themes,
         voting,
         voting_staff,
@@ -157,6 +162,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(voting_staff.bp)
     app.register_blueprint(weighting.bp)
     app.register_blueprint(monitoring.bp)
+    app.register_blueprint(progress.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
 

@@ -330,6 +330,11 @@ def apply_status_change(
                 _l("Votes and cheques select initiatives by themselves."), field="funding_route"
             )
         initiative.funding_route = funding_route
+    granted_cents = None
+    if new_status is Status.SELECTED and funding_route is FundingRoute.PROGRAMME:
+        # Delft: the coordinator's selection for the area programme commits the money, in
+        # this transaction; the ledger checks the pot (and refuses in a council-held area).
+        granted_cents = _grant_for_programme(actor, initiative)
     now = utcnow()
     if new_status is Status.SUBMITTED:
         initiative.submitted_at = now
@@ -341,6 +346,9 @@ def apply_status_change(
         )
     )
     released_cents = None
+    if new_status is Status.COMPLETED:
+        # The final cost is what was paid out; the rest of the grant goes back below.
+        initiative.final_cost_cents = ledger.initiative_totals(initiative).paid
     if new_status in MONEY_RETURNING_STATUSES:
         # Unspent granted money goes back to the area pot in the same transaction; the ledger
         # writes its own audit entry per release. Whoever may make this change may return it.
@@ -358,8 +366,47 @@ def apply_status_change(
         checked_cost_cents=initiative.checked_cost_cents if transition.needs_checked_cost else None,
         funding_route=funding_route.value if transition.needs_funding_route else None,
         released_cents=released_cents or None,
+        granted_cents=granted_cents or None,
+        final_cost_cents=initiative.final_cost_cents if new_status is Status.COMPLETED else None,
     )
     return _notify_status_change(actor, initiative, reason)
+
+
+def programme_period(initiative: Initiative):
+    """The budget period whose area programme names ``initiative`` (the newest), or None."""
+    from buurtbudget.models import BudgetPeriod, ProgrammeLine
+
+    return db.session.scalar(
+        select(BudgetPeriod)
+        .join(ProgrammeLine, ProgrammeLine.period_id == BudgetPeriod.id)
+        .where(
+            ProgrammeLine.initiative_id == initiative.id,
+            BudgetPeriod.area_id == initiative.area_id,
+        )
+        .order_by(BudgetPeriod.year.desc(), BudgetPeriod.half.desc())
+        .limit(1)
+    )
+
+
+def _grant_for_programme(actor: User | None, initiative: Initiative) -> int:
+    """Grant the checked cost (less what was already granted) from the pot of the programme
+    that names the initiative, else from the area pot of today's period. Returns the cents."""
+    cost = initiative.checked_cost_cents
+    if cost is None:
+        cost = initiative.requested_amount_cents
+    already = ledger.initiative_totals(initiative).granted if initiative.id else 0
+    amount = cost - already
+    if amount <= 0:
+        return 0
+    ledger.grant(
+        actor,
+        initiative,
+        amount,
+        memo="Area programme",
+        period=programme_period(initiative),
+        commit=False,
+    )
+    return amount
 
 
 def _notify_status_change(

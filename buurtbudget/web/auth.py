@@ -13,7 +13,6 @@ from wtforms.validators import (
     DataRequired,
     Email,
     EqualTo,
-    InputRequired,
     Length,
     NumberRange,
     Optional,
@@ -56,10 +55,13 @@ class RegisterForm(Form):
     postcode = StringField(
         _l("Postcode"),
         validators=[DataRequired(), Length(max=8)],
-        description=_l("For example 2611 AB. It decides your area."),
+        description=_l("For example 2611 AB. With your house number it decides your area."),
     )
-    house_number = WholeNumberField(
-        _l("House number"), validators=[InputRequired(), NumberRange(min=1, max=99999)]
+    house_number = StringField(
+        _l("House number"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=16)],
+        description=_l("With its letter or addition, for example 12, 12a or 12-2."),
     )
     birth_year = WholeNumberField(
         _l("Year of birth"),
@@ -134,7 +136,8 @@ def register():
                     ),
                     "info",
                 )
-            return redirect(url_for("main.index"))
+            # E.g. back to the cheque landing page the household came from.
+            return redirect_next(request.args.get("next"))
     return render_template("auth/register.html", form=form), 200 if not form.errors else 400
 
 

@@ -51,6 +51,7 @@ VOTING_NOT_OPEN = _l("Voting in this round is not open.")
 
 RULE_LABELS = {
     "greedy": _l("Most votes first (greedy)"),
+    "greedy_no_skip": _l("Most votes first, stopping at the first that does not fit"),
     "mes": _l("Method of Equal Shares"),
     "mes_add1": _l("Method of Equal Shares with Add1 completion"),
 }
