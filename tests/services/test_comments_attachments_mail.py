@@ -21,7 +21,17 @@ from tests.mail_helpers import queued
 
 smtp_inbox = mail_helpers.smtp_inbox  # a fixture: a real SMTP server on 127.0.0.1
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+
+def _png() -> bytes:
+    """A real PNG: uploads are decoded (and written anew without metadata)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 PDF = b"%PDF-1.7\n" + b"x" * 100
 
 
@@ -154,6 +164,7 @@ REFUSED_UPLOADS = [
     (b"<svg onload=alert(1)>", "Only PNG, JPEG and WebP"),
     (b"GIF89a" + b"\x00" * 10, "Only PNG, JPEG and WebP"),
     (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "cannot be read"),
     (PNG + b"\x00" * 1024, "larger than 1 kB"),
 ]
 
