@@ -16,6 +16,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(import_population_command)
     app.cli.add_command(roles_group)
+    app.cli.add_command(rules_group)
     app.cli.add_command(import_addresses_command)
     app.cli.add_command(electorate_group)
     from buurtbudget import voting_cli  # flask rounds ..., flask pb ...
@@ -256,3 +257,16 @@ def list_roles_command() -> None:
             f"{assignment.user.email}\t{assignment.role.value}\t"
             f"{assignment.municipality.slug}\t{area}"
         )
+
+
+rules_group = AppGroup("rules", help="The voting rules engine.")
+
+
+@rules_group.command("warm-up")
+def warm_up_command() -> None:
+    """Compile (after an install) or load the compiled Equal Shares rounds, so that no request
+    pays for it. Run once after installing or upgrading."""
+    from buurtbudget.domain.rules.warmup import warm_up
+
+    click.echo("warming up the compiled Equal Shares rounds ...", err=True)
+    click.echo(f"compiled rules ready in {warm_up():.1f} s")

@@ -255,6 +255,10 @@ class Factories:
     def council_member(self, area: Area, **fields) -> User:
         return self.user(area, roles=((Role.COUNCIL_MEMBER, area),), **fields)
 
+    def council(self, area: Area, size: int = 3) -> list[User]:
+        """``size`` council members of the area (three: the default quorum)."""
+        return [self.council_member(area) for _ in range(size)]
+
     def administrator(self, municipality: Municipality, **fields) -> User:
         return self.user(
             None, municipality=municipality, roles=((Role.ADMINISTRATOR, municipality),), **fields

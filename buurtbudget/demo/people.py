@@ -13,6 +13,9 @@ from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
 
 DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105 - documented demo credential
 RESIDENTS_PER_AREA = 12
+# Residents who sit on their area's council: three, the default quorum of a council meeting
+# (numbers 2 to 8 propose the demo's initiatives).
+COUNCIL_NUMBERS = (1, 11, 12)
 FIRST_NAMES = (
     "Anouk",
     "Bram",
@@ -118,7 +121,7 @@ def seed_people(progress) -> None:
                     postcode=demo_postcode(slug, place_index[area.name], number % 3),
                     house_number=number,
                 )
-                if number == 1:
+                if number in COUNCIL_NUMBERS:
                     _grant(resident, Role.COUNCIL_MEMBER, municipality, area)
         progress(
             f"  {municipality.name}: staff and {RESIDENTS_PER_AREA * len(area_list)} residents"

@@ -10,7 +10,9 @@ from buurtbudget.models.budget import (
     BudgetPeriod,
     Cheque,
     CouncilMeeting,
+    DirectSpending,
     LedgerEntry,
+    MeetingAttendance,
     MeetingDecision,
     PayoutReceipt,
     PayoutRequest,
@@ -41,6 +43,7 @@ from buurtbudget.models.initiative import (
     Notification,
     Theme,
 )
+from buurtbudget.models.progress import Milestone, ProgressUpdate, progress_photo
 from buurtbudget.models.user import Role, RoleAssignment, User
 from buurtbudget.models.voting import (
     Ballot,
@@ -84,6 +87,8 @@ __all__ = [
     "Initiative",
     "InitiativeStatusChange",
     "LedgerEntry",
+    "DirectSpending",
+    "MeetingAttendance",
     "MeetingDecision",
     "Municipality",
     "Neighbourhood",
@@ -94,6 +99,9 @@ __all__ = [
     "Phase",
     "PostcodeRange",
     "ProgrammeLine",
+    "Milestone",
+    "ProgressUpdate",
+    "progress_photo",
     "Role",
     "RoleAssignment",
     "RoundProject",

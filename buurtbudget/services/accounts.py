@@ -12,9 +12,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
+from buurtbudget.models.user import new_session_token
 from buurtbudget.services import addresses, audit
 from buurtbudget.services.errors import Conflict, ValidationFailed
-from buurtbudget.services.permissions import is_admin_of, require
+from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
 
 # Checked against when the e-mail is unknown, so a failed login takes as long either way.
 _DUMMY_HASH = generate_password_hash("no-such-user-dummy-password")
@@ -108,9 +109,23 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     db.session.commit()
 
 
+def end_all_sessions(user: User) -> None:
+    """Log the account out everywhere: every session and "keep me logged in" cookie names
+    the account's session token, so a new token ends them all, on every worker."""
+    user.session_token = new_session_token()
+    db.session.commit()
+
+
 def set_home_area(actor: User, user: User, area: Area) -> None:
-    """Staff assign (or correct) a resident's home area."""
-    require(is_admin_of(actor, area.municipality_id) or actor.has_role(Role.COORDINATOR, area))
+    """Staff assign (or correct) a resident's home area: only between areas they manage
+    (coordinators their own areas, administrators their municipality's), never their own."""
+    require(actor.id != user.id, _l("Nobody can change their own area."))
+    require(can_manage_area(actor, area))
+    if user.home_area is not None:
+        # Moving someone out of an area is acting on that area too.
+        require(can_manage_area(actor, user.home_area))
+    elif user.municipality_id not in (None, area.municipality_id):
+        require(False)
     previous = user.home_area_id
     user.home_area = area
     user.municipality_id = area.municipality_id
@@ -136,6 +151,7 @@ def grant_role(
     """Give ``user`` a role. ``actor`` None means the command line (an operator on the server)."""
     if actor is not None:
         require(is_admin_of(actor, municipality.id))
+        require(actor.id != user.id, _l("Nobody can change their own roles."))
     if role.is_area_role and (area is None or area.municipality_id != municipality.id):
         raise ValidationFailed(_l("Choose an area of this municipality for this role."))
     if not role.is_area_role:
@@ -175,6 +191,7 @@ def grant_role(
 def revoke_role(actor: User | None, assignment: RoleAssignment) -> None:
     if actor is not None:
         require(is_admin_of(actor, assignment.municipality_id))
+        require(actor.id != assignment.user_id, _l("Nobody can change their own roles."))
     audit.record(
         actor,
         "role.revoked",

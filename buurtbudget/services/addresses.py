@@ -120,6 +120,17 @@ def find_address(postcode: str, house: HouseNumber) -> Address | None:
     )
 
 
+def find_house(postcode: str, house_number: int) -> Address | None:
+    """An address row of this postcode and house number, whatever its letter or addition (the
+    lowest): where a cheque letter, addressed by number alone, goes."""
+    return db.session.scalars(
+        select(Address)
+        .where(Address.postcode == postcode, Address.house_number == house_number)
+        .order_by(Address.id)
+        .limit(1)
+    ).first()
+
+
 NOT_IN_ADDRESS_FILE = _l(
     "This address is not in the municipality's address file. Check the postcode and house"
     " number (with its letter or addition, e.g. 12a or 12-2)."

@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -36,18 +35,21 @@ from wtforms.validators import DataRequired, Length
 from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
 from buurtbudget.domain.numbers import InvalidNumber, parse_int
-from buurtbudget.extensions import db, limiter
+from buurtbudget.extensions import db
 from buurtbudget.models import Phase, Role, VotingRound
 from buurtbudget.services import electorate
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.voting import (
     ballot_box,
     casting,
+    comparison,
     counting,
     eligibility,
     pabulib,
     rounds,
+    weighting,
 )
+from buurtbudget.web import explain, throttle
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
 from buurtbudget.web.sealed import seal, unseal
 from buurtbudget.web.security import (
@@ -409,13 +411,14 @@ def receipt(round_id: int):
 
 @bp.route("/<int:round_id>/code", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def code(round_id: int):
     """Residents without an account enter the code from their letter."""
     voting_round = _round(round_id)
     if not casting.accepts_codes(voting_round):
         abort(404)
     form = CodeForm()
+    if request.method == "POST":
+        throttle.count_code_attempt()
     if form.validate_on_submit():
         try:
             casting.check_code(voting_round, form.code.data)
@@ -429,13 +432,14 @@ def code(round_id: int):
 
 @bp.route("/<int:round_id>/stempas", methods=["GET", "POST"])
 @login_required
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def stempas(round_id: int):
     """Link this account to the resident's stempas (once): from then on it votes as that
     elector. The QR code on the letter leads here with the code filled in (it links
-    nothing by itself: linking stays a POST)."""
+    nothing by itself: linking stays a POST). Typed codes count as voting-code guesses."""
     voting_round = _round(round_id)
     form = StempasForm()
+    if request.method == "POST":
+        throttle.count_code_attempt()
     if request.method == "GET":
         form.code.data = (request.args.get("code") or "")[:40]
     if form.validate_on_submit():
@@ -476,13 +480,18 @@ def _round_with_results(round_id: int) -> VotingRound:
 def results(round_id: int):
     voting_round = _round_with_results(round_id)
     user = current_user if current_user.is_authenticated else None
+    channels = counting.ballots_by_channel(voting_round)
+    ballots = sum(channels.values())
+    corrected = weighting.funded_by_corrected_ranking(voting_round)
     return render_template(
         "voting/results.html",
         round=voting_round,
         projects=counting.results_in_order(voting_round),
         turnout=counting.turnout(voting_round),
-        channels=counting.ballots_by_channel(voting_round),
+        channels=channels,
         can_manage=rounds.can_manage_round(user, voting_round),
+        explained=explain.explain(voting_round, ballots, corrected),
+        rule_text=explain.rule_explainer(voting_round, ballots, corrected),
     )
 
 
@@ -495,6 +504,45 @@ def results_csv(round_id: int):
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="round-{voting_round.id}-results.csv"'
+        },
+    )
+
+
+def _round_with_comparison(round_id: int) -> VotingRound:
+    """The round, if this visitor may compare its rules (404 otherwise: nothing to see yet)."""
+    voting_round = _round(round_id)
+    user = current_user if current_user.is_authenticated else None
+    if not comparison.can_see_comparison(user, voting_round):
+        abort(404)
+    return voting_round
+
+
+@bp.route("/<int:round_id>/comparison")
+@public
+def rule_comparison(round_id: int):
+    """The rules side by side on the round's own ballots (staff once voting has ended,
+    everyone once the results are published)."""
+    voting_round = _round_with_comparison(round_id)
+    user = current_user if current_user.is_authenticated else None
+    return render_template(
+        "voting/comparison.html",
+        round=voting_round,
+        comparison=comparison.compare_round(voting_round),
+        can_manage=rounds.can_manage_round(user, voting_round),
+    )
+
+
+@bp.route("/<int:round_id>/comparison.csv")
+@public
+def rule_comparison_csv(round_id: int):
+    voting_round = _round_with_comparison(round_id)
+    return Response(
+        comparison.to_csv(comparison.compare_round(voting_round)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="round-{voting_round.id}-rule-comparison.csv"'
+            )
         },
     )
 

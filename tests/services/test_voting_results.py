@@ -157,7 +157,7 @@ def test_publish_needs_a_closed_round(counted):
 
 
 def test_weighting_hook_is_unweighted_by_default(counted):
-    ballots = election.round_ballots(counted["round"])
+    ballots = election.read_ballots(counted["round"])
     assert weighting.voter_weights_for(counted["round"], ballots) is None
     assert [b.id for b in ballots] == sorted(b.id for b in ballots)
 

@@ -147,11 +147,11 @@ def test_password_change_needs_current_password(app, make, client_for):
 
 
 def test_login_is_rate_limited(app, make):
-    from buurtbudget.extensions import limiter
+    from buurtbudget.web import throttle
 
     user = make.resident()
     app.config["LOGIN_RATE_LIMIT"] = "10 per minute"
-    limiter.reset()
+    throttle.init_app(app)
     try:
         client = app.test_client()
         statuses = [
@@ -162,7 +162,7 @@ def test_login_is_rate_limited(app, make):
         assert client.get("/account/login").status_code == 200
     finally:
         app.config["LOGIN_RATE_LIMIT"] = "100000 per minute"
-        limiter.reset()
+        throttle.init_app(app)
     assert statuses[:10] == [400] * 10
     assert statuses[10:] == [429, 429]
 
