@@ -17,7 +17,7 @@ from buurtbudget.domain.pabulib import read_pabulib
 from buurtbudget.domain.rules import Ballots, compute
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot
-from buurtbudget.services.voting import casting, codes, counting, election, pabulib
+from buurtbudget.services.voting import casting, counting, election, pabulib
 from tests.voting_world import tanthof_round
 from tests.weighting_world import two_area_round, weighting_settings
 
@@ -64,7 +64,10 @@ def assert_same_as_orm(voting_round) -> election.RoundBallots:
 
 
 def test_mixed_channels_read_as_the_orm_read_them(make):
-    world = tanthof_round(make, uses_voting_codes=True)
+    from buurtbudget.domain.budget import new_cheque_code
+    from buurtbudget.services import electorate
+
+    world = tanthof_round(make)
     voting_round, area = world["round"], world["area"]
     first, second, third = world["projects"]
     ballots = [{first: 1}, {second: 1, third: 1}, {first: 1, third: 1}]
@@ -72,9 +75,10 @@ def test_mixed_channels_read_as_the_orm_read_them(make):
         casting.cast_ballot(
             make.resident(area, birth_year=1950 + 20 * index), voting_round, choices
         )
-    issued = codes.issue_voting_codes(None, voting_round, [codes.CodeRecipient("Huis 1", area)])
-    casting.cast_ballot(None, voting_round, {third: 1}, voting_code=issued[0][1])
-    casting.enter_paper_ballot(world["admin"], voting_round, "P-1", {second: 1})
+    code = new_cheque_code()  # a stempas, and one handed in with a paper ballot
+    make.elector(voting_round, area_id=area.id, stempas_hash=electorate.stempas_hash(code))
+    casting.cast_ballot(None, voting_round, {third: 1}, voting_code=code)
+    make.paper_ballot(voting_round, {second: 1})
     data = assert_same_as_orm(voting_round)
     assert len(data) == 5
     assert sorted(data.ballots.voter_columns["voting_method"]) == ["internet"] * 4 + ["paper"]
