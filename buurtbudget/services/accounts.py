@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -46,6 +47,33 @@ def _check_password_strength(password: str) -> None:
         )
 
 
+def name_key(name: str) -> str:
+    """A display name as it reads: without accents, case, spaces or punctuation, so
+    "Wijkcoördinator  Tanthof" and "wijkcoordinator-tanthof" are the same name."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if c.isalnum()).casefold()
+
+
+def check_display_name(name: str, user_id: int | None = None) -> str:
+    """The cleaned name; refused when it reads as the name of anyone holding a role (staff
+    and council members), who must not be impersonated."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_l("Enter a name."), field="display_name")
+    key = name_key(name)
+    role_holders = db.session.execute(
+        select(User.id, User.display_name)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .distinct()
+    )
+    if any(uid != user_id and name_key(other) == key for uid, other in role_holders):
+        raise ValidationFailed(
+            _l("This name is used by a staff or council member. Please choose another."),
+            field="display_name",
+        )
+    return name
+
+
 def register(data: Registration) -> User:
     """Create a resident account. The home area follows from postcode + house number in the
     address file (services/addresses.py); an address that is not in it is refused with a clear
@@ -58,6 +86,7 @@ def register(data: Registration) -> User:
     if data.birth_year is not None and not this_year - 120 <= data.birth_year <= this_year:
         raise ValidationFailed(_l("This is not a plausible year of birth."), field="birth_year")
     _check_password_strength(data.password)
+    display_name = check_display_name(data.display_name)
     address = addresses.lookup(data.postcode, data.house_number)
     area = address.area
     municipality_id = area.municipality_id
@@ -65,7 +94,7 @@ def register(data: Registration) -> User:
 
     user = User(
         email=email,
-        display_name=data.display_name.strip(),
+        display_name=display_name,
         postcode=postcode,
         house_number=address.house_number,
         house_letter=address.house_letter,

@@ -44,12 +44,12 @@ def write_mail_merge(
     base_url: str,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    writer = csv_writer(out, delimiter=";")  # neutralises cells that start a formula
+    writer = csv_writer(out, delimiter=";")
     writer.writerow(MAIL_MERGE_COLUMNS)
     count = 0
     for count, letter in enumerate(letters, start=1):
         writer.writerow(
-            [
+            (
                 str(count),
                 letter.street,
                 letter.house,
@@ -58,7 +58,7 @@ def write_mail_merge(
                 letter.area_name,
                 format_cheque_code(letter.code),
                 stempas_url(base_url, round_id, letter.code),
-            ]
+            )
         )
         if progress is not None and count % 1000 == 0:
             progress(count)

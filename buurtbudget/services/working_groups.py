@@ -66,6 +66,11 @@ def can_read_discussion(user: User | None, group: WorkingGroup) -> bool:
     return group.has_member(user) or can_manage_area(user, group.area)
 
 
+def can_see_members(user: User | None, group: WorkingGroup) -> bool:
+    """Who is in a working group is known to its members and the area's staff only."""
+    return can_read_discussion(user, group)
+
+
 def can_post(user: User | None, group: WorkingGroup) -> bool:
     return can_read_discussion(user, group) and not group.has_ended_by(today())
 

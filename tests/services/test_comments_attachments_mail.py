@@ -16,7 +16,17 @@ from buurtbudget.services import attachments, comments, mail
 from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tests.initiative_world import build_world
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+
+def _png() -> bytes:
+    """A real PNG: uploads are decoded (and written anew without metadata)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 PDF = b"%PDF-1.7\n" + b"x" * 100
 
 
@@ -149,6 +159,7 @@ REFUSED_UPLOADS = [
     (b"<svg onload=alert(1)>", "Only PNG, JPEG and WebP"),
     (b"GIF89a" + b"\x00" * 10, "Only PNG, JPEG and WebP"),
     (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "cannot be read"),
     (PNG + b"\x00" * 1024, "larger than 1 kB"),
 ]
 
