@@ -378,13 +378,16 @@ class Factories:
         *,
         costs: tuple[int, ...] = (),
         phase: str = "voting",
-        electorate: bool = True,
+        electorate: bool | None = None,
         **fields,
     ) -> VotingRound:
         """A round of ``areas`` with one open initiative per cost in ``costs`` (cents) on the
         ballot, its dates set so that it is in ``phase`` now (proposals, voting, counting).
         With ``electorate`` the residents of its areas become its electors, bound to their
-        accounts (see :meth:`user`)."""
+        accounts (see :meth:`user`); by default every round has an electorate except one
+        with the household voting codes of a round without a register."""
+        if electorate is None:
+            electorate = not fields.get("uses_voting_codes", False)
         from buurtbudget.services.voting import rounds
 
         areas = [areas] if isinstance(areas, Area) else list(areas)

@@ -20,6 +20,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from buurtbudget.domain.addresses import InvalidHouseNumber, parse_house_number
 from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
 from buurtbudget.extensions import db
 from buurtbudget.models import Municipality, TokenPurpose
@@ -90,6 +91,14 @@ class RegisterForm(Form):
         except InvalidPostcode:
             raise ValidationError(
                 _l("This is not a valid Dutch postcode (e.g. 2611 AB).")
+            ) from None
+
+    def validate_house_number(self, field):
+        try:
+            parse_house_number(field.data or "")  # ASCII digits only, as every number typed
+        except InvalidHouseNumber:
+            raise ValidationError(
+                _l("This is not a valid house number (e.g. 12, 12a or 12-2).")
             ) from None
 
     def validate_password(self, field):
