@@ -430,6 +430,7 @@ def results(round_id: int):
         turnout=counting.turnout(voting_round),
         channels=counting.ballots_by_channel(voting_round),
         can_manage=rounds.can_manage_round(user, voting_round),
+        counts=counting.counts_of(voting_round),
     )
 
 

@@ -183,7 +183,7 @@ def test_settings_are_locked_once_the_results_are_published(world):
     voting_round = world["round"]
     counting.update_weighting(world["admin"], voting_round, weighting_settings())
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     with pytest.raises(Conflict, match="published"):
         counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=False))
     assert voting_round.weighting_config is not None

@@ -102,7 +102,7 @@ def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
     assert "funding" not in closed.details  # closed while the rule decided
 
     # Publishing selects the initiative the ranking funded, funded by the vote.
-    counting.publish_results(admin, voting_round)
+    world["make"].publish(voting_round, admin)
     assert winner.initiative.status is Status.SELECTED
     assert winner.initiative.funding_route is FundingRoute.VOTE
     assert by_rule_project.initiative.status is Status.OPEN
@@ -180,7 +180,7 @@ def test_funding_is_locked_once_the_results_are_published(world):
     voting_round = world["round"]
     counting.update_weighting(world["admin"], voting_round, weighting_settings())
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     with pytest.raises(Conflict, match="published"):
         counting.update_weighting(
             world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)

@@ -96,7 +96,7 @@ def test_bad_settings_are_refused_with_a_message(world, client_for, changes, mes
 def test_settings_are_refused_after_publication(world, client_for):
     voting_round = world["round"]
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     response = client_for(world["admin"]).post(_url(voting_round, "settings"), data=SAVE)
     assert response.status_code == 409
     assert "the weighting can no longer change" in response.get_data(as_text=True)
@@ -133,7 +133,7 @@ def _published(world):
         WeightingSettings(enabled=True, method="area", weighted_support="1", need="0.5"),
     )
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     return voting_round
 
 

@@ -24,7 +24,16 @@ from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.rules import Election, Outcome, compute
 from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
-from buurtbudget.models import Area, Ballot, Phase, RoundProject, User, VotingCode, VotingRound
+from buurtbudget.models import (
+    Area,
+    AuditEntry,
+    Ballot,
+    Phase,
+    RoundProject,
+    User,
+    VotingCode,
+    VotingRound,
+)
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict
@@ -116,6 +125,7 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         raise Conflict(_l("Voting has not ended yet: the round can be closed after it ends."))
     outcome = store_results(voting_round)
     voting_round.closed_at = now or utcnow()
+    record_count(actor, voting_round, "close")
     audit.record(
         actor,
         "round.closed",
@@ -130,6 +140,42 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
     )
     db.session.commit()
     return outcome
+
+
+COUNT_ACTION = "round.counted"
+
+
+def record_count(actor, voting_round: VotingRound, occasion: str) -> None:
+    """Audit one count of the round (``occasion``: "close" or "recount") with what it gave per
+    project; every count is listed on the public results page (:func:`counts_of`)."""
+    audit.record(
+        actor,
+        COUNT_ACTION,
+        voting_round,
+        municipality_id=voting_round.municipality_id,
+        occasion=occasion,
+        rule=voting_round.rule_name,
+        weighting=voting_round.weighting_config,
+        ballots=len(voting_round_ballot_ids(voting_round)),
+        selected=[p.external_id for p in results_in_order(voting_round) if p.selected],
+        votes={p.external_id: p.votes for p in voting_round.projects},
+        total_cost_cents=voting_round.result_total_cost_cents,
+    )
+
+
+def counts_of(voting_round: VotingRound) -> list:
+    """Every count and recount of the round, oldest first (audit entries)."""
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.action == COUNT_ACTION,
+                AuditEntry.object_type == "VotingRound",
+                AuditEntry.object_id == voting_round.id,
+            )
+            .order_by(AuditEntry.id)
+        )
+    )
 
 
 def voting_round_ballot_ids(voting_round: VotingRound) -> list[str]:
@@ -166,10 +212,20 @@ def publish_results(
 
     if actor is not None:
         require(can_manage_round(actor, voting_round))
+    # The round's row lock: a parallel request or publication waits, then sees this one.
+    db.session.refresh(voting_round, with_for_update=True)
     if not voting_round.is_closed:
         raise Conflict(_l("Close the round first."))
     if voting_round.is_published:
         raise Conflict(_l("The results are already published."))
+    if actor is not None:
+        # Four eyes: publication was asked for by another staff member.
+        if voting_round.publication_requested_by_id is None:
+            raise Conflict(_l("Ask for publication first: a second staff member then publishes."))
+        if voting_round.publication_requested_by_id == actor.id:
+            raise Conflict(
+                _l("You asked for this publication: a second staff member must publish.")
+            )
     sent = []
     reason = f"selected in round {voting_round.title}"
     winners = sorted(
@@ -195,10 +251,34 @@ def publish_results(
         municipality_id=voting_round.municipality_id,
         selected=[p.external_id for p in winners],
         not_funded=[p.external_id for p in not_funded],
+        requested_by_id=voting_round.publication_requested_by_id,
     )
     db.session.commit()
     notifications.deliver(sent)
     return not_funded
+
+
+def request_publication(actor, voting_round: VotingRound, *, now: datetime | None = None) -> None:
+    """The first of the four eyes: a staff member who checked the counted results asks for
+    publication; another staff member who may manage the round publishes
+    (:func:`publish_results`)."""
+    require(can_manage_round(actor, voting_round))
+    db.session.refresh(voting_round, with_for_update=True)
+    if not voting_round.is_closed:
+        raise Conflict(_l("Close the round first."))
+    if voting_round.is_published:
+        raise Conflict(_l("The results are already published."))
+    if voting_round.publication_requested_by_id is not None:
+        raise Conflict(_l("Publication has already been asked for."))
+    voting_round.publication_requested_by_id = actor.id
+    voting_round.publication_requested_at = now or utcnow()
+    audit.record(
+        actor,
+        "round.publication_requested",
+        voting_round,
+        municipality_id=voting_round.municipality_id,
+    )
+    db.session.commit()
 
 
 # Weighting settings ------------------------------------------------------------------------
@@ -229,6 +309,7 @@ def update_weighting(
         except Conflict:
             db.session.rollback()
             raise
+        record_count(actor, voting_round, "recount")
     audit.record(
         actor,
         "round.weighting_changed",
