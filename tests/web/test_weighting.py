@@ -166,9 +166,13 @@ def test_ranking_pages_are_hidden_until_published_and_without_weighting(world, c
     counting.close_round(world["admin"], voting_round)
     assert anonymous.get(_url(voting_round, "ranking")).status_code == 404  # not published
     assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 200
-    counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=False))
-    assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 404
     assert anonymous.get("/rounds/987654/ranking").status_code == 404
+
+
+def test_ranking_page_is_hidden_for_a_round_without_weighting(world, client_for):
+    voting_round = world["round"]
+    counting.close_round(world["admin"], voting_round)
+    assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 404
 
 
 def test_methodology_page_in_dutch_and_english_with_the_round_figures(world, client_for):

@@ -5,8 +5,7 @@ round's rule (domain/rules), and stores votes / selection / reasons; closing, pu
 
     * :func:`ballot_cells` counts ballots per ``(area_id, age_band)`` and :func:`turnout` gives
       turnout per area against eligible accounts and against inhabitants (AreaPopulation).
-    * :func:`update_weighting` changes a round's weighting settings and counts a closed round
-      again with the new weights.
+    * :func:`update_weighting` changes a round's weighting settings, before the first vote.
 """
 
 from __future__ import annotations
@@ -283,18 +282,32 @@ def request_publication(actor, voting_round: VotingRound, *, now: datetime | Non
 
 # Weighting settings ------------------------------------------------------------------------
 
+WEIGHTING_FIXED = _l(
+    "Votes have been cast: the weighting of a round is fixed before the first vote, so that"
+    " nobody can choose it after seeing the votes."
+)
+
+
+def weighting_is_fixed(voting_round: VotingRound) -> bool:
+    """The weighting cannot change once the first ballot is cast on the platform (the round's
+    setup is locked then, see voting.rounds) nor once the round has been counted."""
+    return voting_round.is_locked or voting_round.is_closed
+
 
 def update_weighting(
     actor: User | None, voting_round: VotingRound, settings: weighting.WeightingSettings
 ):
-    """Store the round's weighting settings (until the results are published); audited. A
-    counted round is counted again with the new weights."""
+    """Store the round's weighting settings; audited. Only before the first vote: from the
+    first ballot (and after the count) they are fixed, so nobody chooses them knowing the
+    votes; a counted round is never counted again with other weights."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
     if voting_round.is_published:
         raise Conflict(
             _l("The results of this round are published: the weighting can no longer change.")
         )
+    if weighting_is_fixed(voting_round):
+        raise Conflict(WEIGHTING_FIXED)
     config = weighting.config_from_settings(settings)
     weighting._check_funding(voting_round, settings, config)
     weighting.check_round_can_use(voting_round, config)
@@ -303,13 +316,6 @@ def update_weighting(
     if old == new:
         return
     voting_round.weighting_config = new
-    if voting_round.is_closed:
-        try:
-            store_results(voting_round)
-        except Conflict:
-            db.session.rollback()
-            raise
-        record_count(actor, voting_round, "recount")
     audit.record(
         actor,
         "round.weighting_changed",
@@ -317,7 +323,6 @@ def update_weighting(
         municipality_id=voting_round.municipality_id,
         old=old,
         new=new,
-        recounted=voting_round.is_closed,
     )
     db.session.commit()
 
