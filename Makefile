@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app buurtbudget
 PORT   ?= 5000
 
-.PHONY: demo test test-deps install install-test translations browser lint messages
+.PHONY: demo test test-deps install install-test translations browser lint messages node_modules
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,22 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+# axe-core for the accessibility sweep (tests/e2e/test_page_sweep.py), pinned in
+# package-lock.json and installed from the npm registry into node_modules/ (git-ignored).
+node_modules: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+		echo "Installing npm"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq npm; \
+	}
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 demo: translations
 	$(FLASK) db upgrade
+	$(FLASK) rules warm-up
 	$(FLASK) seed-demo
 	$(FLASK) run --port $(PORT)
 
@@ -44,7 +58,7 @@ lint: install-test
 	$(BIN)/ruff format --check .
 
 # Everything the tests need, installed (.ci/run installs it before it looks at the checkout).
-test-deps: install-test translations browser
+test-deps: install-test translations browser node_modules
 
 test: test-deps lint
 	$(BIN)/pytest

@@ -36,6 +36,7 @@ from buurtbudget.models import (
     LedgerEntry,
     Municipality,
     PayoutRequest,
+    PostcodeRange,
     Theme,
     User,
 )
@@ -260,12 +261,13 @@ def _seed_delft(progress, today: date) -> None:
                 area, residents[number], title, text, cost, [themes[n] for n in theme_names]
             )
             if _is_new(initiative):
-                ledger.grant(coordinator, initiative, period=period, memo="Wijkprogramma")
-                initiatives.change_status(
-                    coordinator, initiative, Status.SELECTED, funding_route=FundingRoute.PROGRAMME
-                )
+                # As a coordinator does on the screens: the programme line, then the selection,
+                # which grants the checked cost from that period's area pot.
                 budgets.set_programme_line(
                     coordinator, period, cost, initiative=initiative, note="Wijkprogramma"
+                )
+                initiatives.change_status(
+                    coordinator, initiative, Status.SELECTED, funding_route=FundingRoute.PROGRAMME
                 )
             _pay(initiative, paid, [coordinator, coordinator_second])
             if completed and initiative.status is Status.IN_EXECUTION:
@@ -293,8 +295,11 @@ def _seed_delft(progress, today: date) -> None:
                 f"In {last_year.year} werkte {area.name} aan {', '.join(plan['agenda'])}."
                 " Bewoners brachten de plannen zelf in; de meeste zijn uitgevoerd. Het"
                 " geld dat niet is besteed, vloeit terug naar de gemeente.",
-                publish=True,
+                publish=False,
             )
+            # The area council publishes what the coordinator wrote.
+            council = budgets.council_of(area)
+            budgets.publish_report(council[0] if council else coordinator, last_year)
     progress("  Delft: area programmes, payouts and the wijkverslag of last year")
 
 
@@ -392,14 +397,21 @@ def _seed_ede(progress, today: date) -> None:
     municipality = _municipality("ede")
     _configure(municipality, "household_cheques")
     themes = _themes(municipality)
-    first_digits = 6711
-    for index, area in enumerate(municipality.areas):
+    for area in municipality.areas:
+        # The letters go to addresses of the area itself (its own postcodes).
+        postcodes = list(
+            db.session.scalars(
+                select(PostcodeRange.postcode)
+                .where(PostcodeRange.area_id == area.id)
+                .order_by(PostcodeRange.postcode)
+            )
+        )
         for half in (1, 2):
             if half == 2 and today.month < 7:
                 continue
             period = _open(area, today.year, half)
             households = [
-                cheques.Household(f"{first_digits + index}A{'ABC'[n % 3]}", n // 3 + 1)
+                cheques.Household(postcodes[n % len(postcodes)], n // len(postcodes) + 1)
                 for n in range(CHEQUE_SAMPLE)
             ]
             cheques.issue_cheques(None, period, households)

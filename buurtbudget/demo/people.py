@@ -105,6 +105,7 @@ def seed_people(progress) -> None:
                 for other in areas:
                     _grant(second, Role.COORDINATOR, municipality, other)
         area_list: list[Area] = list(areas)
+        place_index = {name: i for i, (name, *_rest) in enumerate(MUNICIPALITIES[slug][3])}
         for area_index, area in enumerate(area_list):
             for number in range(1, RESIDENTS_PER_AREA + 1):
                 email = demo_email(f"bewoner{area_index + 1}-", slug, number)
@@ -116,7 +117,8 @@ def seed_people(progress) -> None:
                     municipality,
                     area,
                     rng.randint(1945, 2008),
-                    postcode=demo_postcode(slug, area_index, number % 3),
+                    # The postcode of the area in the demo's address file (places.py order).
+                    postcode=demo_postcode(slug, place_index[area.name], number % 3),
                     house_number=number,
                 )
                 if number in COUNCIL_NUMBERS:

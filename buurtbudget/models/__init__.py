@@ -19,6 +19,12 @@ from buurtbudget.models.budget import (
     PayoutStatus,
     ProgrammeLine,
 )
+from buurtbudget.models.electorate import (
+    Address,
+    Elector,
+    PaperBallotKeying,
+    PaperBallotSheet,
+)
 from buurtbudget.models.geo import (
     AGE_BANDS,
     Area,
@@ -37,6 +43,7 @@ from buurtbudget.models.initiative import (
     Notification,
     Theme,
 )
+from buurtbudget.models.progress import Milestone, ProgressUpdate, progress_photo
 from buurtbudget.models.user import Role, RoleAssignment, User
 from buurtbudget.models.voting import (
     Ballot,
@@ -56,6 +63,10 @@ from buurtbudget.models.working_group import (
 )
 
 __all__ = [
+    "Address",
+    "Elector",
+    "PaperBallotKeying",
+    "PaperBallotSheet",
     "AGE_BANDS",
     "Area",
     "AreaAgenda",
@@ -88,6 +99,9 @@ __all__ = [
     "Phase",
     "PostcodeRange",
     "ProgrammeLine",
+    "Milestone",
+    "ProgressUpdate",
+    "progress_photo",
     "Role",
     "RoleAssignment",
     "RoundProject",

@@ -34,7 +34,12 @@ from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.budgets import config_for
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.initiatives import apply_status_change
-from buurtbudget.services.permissions import can_manage_area, holds_area_role, require
+from buurtbudget.services.permissions import (
+    can_manage_area,
+    holds_area_role,
+    require,
+    require_no_interest,
+)
 
 LOCATION_MAX = 120
 MINUTES_MAX = 20_000
@@ -162,6 +167,8 @@ def record_decision(
         raise ValidationFailed(_l("Say whether this is physical or social."), field="spend_kind")
     if initiative is not None and initiative.area_id != area.id:
         raise ValidationFailed(_l("Choose an initiative of this area."), field="initiative_id")
+    if initiative is not None:
+        require_no_interest(actor, initiative)
     if initiative is not None and amount_cents and initiative.status is not Status.OPEN:
         raise Conflict(_l("Only initiatives open for support can be granted money."))
     decision = MeetingDecision(

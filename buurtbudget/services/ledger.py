@@ -50,7 +50,12 @@ from buurtbudget.models import (
 )
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
-from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
+from buurtbudget.services.permissions import (
+    can_manage_area,
+    is_admin_of,
+    require,
+    require_no_interest,
+)
 
 # Ledger rule codes (domain.budget.LedgerRuleBroken.code) -> the message users see.
 RULE_MESSAGES = {
@@ -290,6 +295,7 @@ def grant(
     pot = _pot_for(initiative, period)
     if actor is not None:
         require(can_manage_area(actor, initiative.area))
+        require_no_interest(actor, initiative)
         if is_council_held(pot) and "decision_id" not in links:
             raise Conflict(_l("In this area the area council decides on spending, in a meeting."))
     if amount_cents is None:

@@ -20,13 +20,15 @@ from buurtbudget.models import (
     Initiative,
     PayoutRequest,
     PayoutStatus,
+    Role,
+    RoleAssignment,
     User,
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.initiatives import apply_status_change, is_initiator
-from buurtbudget.services.permissions import can_manage_area, require
+from buurtbudget.services.permissions import can_manage_area, has_interest, require
 
 DESCRIPTION_MAX = 1000
 REASON_MAX = 1000
@@ -104,12 +106,58 @@ def request_payout(
         initiative_id=initiative.id,
         amount_cents=amount_cents,
     )
+    sent = _notify(approvers_of(request), notifications.PAYOUT_REQUESTED, request)
     db.session.commit()
+    notifications.deliver(sent)
     return request
 
 
+def approvers_of(request: PayoutRequest, *, exclude: tuple[int | None, ...] = ()) -> list[User]:
+    """Who may decide on ``request`` now: the coordinators of the initiative's area, or, when
+    the area has none, the administrators of its municipality; never the requester (nor
+    anyone in ``exclude``, e.g. the first approver)."""
+    area = request.initiative.area
+    people = _staff(Role.COORDINATOR, area_id=area.id) or _staff(
+        Role.ADMINISTRATOR, municipality_id=area.municipality_id
+    )
+    skip = {request.requested_by_id, *exclude}
+    return [p for p in people if p.id not in skip and p.is_active and can_decide(p, request)]
+
+
+def _staff(role: Role, **where) -> list[User]:
+    holders = select(RoleAssignment.user_id).where(RoleAssignment.role == role)
+    for column, value in where.items():
+        holders = holders.where(getattr(RoleAssignment, column) == value)
+    return list(db.session.scalars(select(User).where(User.id.in_(holders)).order_by(User.id)))
+
+
+def _notify(people, kind: str, request: PayoutRequest, **params) -> list:
+    initiative = request.initiative
+    return [
+        notifications.notify(
+            person,
+            kind,
+            initiative,
+            title=initiative.title,
+            amount_cents=request.amount_cents,
+            **params,
+        )
+        for person in people
+    ]
+
+
+def _initiator_of(request: PayoutRequest) -> list[User]:
+    return [request.requested_by] if request.requested_by is not None else []
+
+
 def can_decide(user: User | None, request: PayoutRequest) -> bool:
-    return can_manage_area(user, request.initiative.area) and user.id != request.requested_by_id
+    """A manager of the area who neither asked for the money nor has an interest in the
+    initiative (its initiator or a member of its working group)."""
+    return (
+        can_manage_area(user, request.initiative.area)
+        and user.id != request.requested_by_id
+        and not has_interest(user, request.initiative)
+    )
 
 
 def approve(actor: User, request: PayoutRequest) -> PayoutRequest:
@@ -141,9 +189,13 @@ def approve(actor: User, request: PayoutRequest) -> PayoutRequest:
                 municipality_id=municipality_id,
                 amount_cents=request.amount_cents,
             )
+            second = approvers_of(request, exclude=(actor.id,))
+            sent = _notify(second, notifications.PAYOUT_SECOND_NEEDED, request)
             db.session.commit()
+            notifications.deliver(sent)
             return request
     sent = _pay(actor, request)
+    sent += _notify(_initiator_of(request), notifications.PAYOUT_APPROVED, request)
     db.session.commit()
     notifications.deliver(sent)
     return request
@@ -196,7 +248,9 @@ def reject(actor: User, request: PayoutRequest, reason: str) -> PayoutRequest:
         amount_cents=request.amount_cents,
         reason=reason,
     )
+    sent = _notify(_initiator_of(request), notifications.PAYOUT_REJECTED, request, reason=reason)
     db.session.commit()
+    notifications.deliver(sent)
     return request
 
 

@@ -62,7 +62,11 @@ def hub():
         key=lambda area: area.name,
     )
     return render_template(
-        "admin/hub.html", council_areas=council_areas, coordinated_areas=coordinated_areas
+        "admin/hub.html",
+        council_areas=council_areas,
+        coordinated_areas=coordinated_areas,
+        # Only links the user may follow: importing a pabulib file is for administrators.
+        can_import=bool(current_user.municipality_ids_with(Role.ADMINISTRATOR)),
     )
 
 

@@ -81,7 +81,7 @@ from buurtbudget.web.forms import (
 )
 from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.pagination import paginate
-from buurtbudget.web.security import login_required, role_required, staff_required
+from buurtbudget.web.security import login_required, public, role_required, staff_required
 
 bp = Blueprint("budgets", __name__, url_prefix="/budgets")
 
@@ -210,6 +210,7 @@ class DecisionForm(AmountMixin, Form):
 
 
 class ProgrammeLineForm(AmountMixin, Form):
+    id_prefix = "programme-"
     theme = SelectField(_l("Theme"), coerce=whole_number, validators=[Optional()])
     initiative = SelectField(_l("Initiative"), coerce=whole_number, validators=[Optional()])
     amount = _amount_field(_l("Indicative amount (EUR)"))
@@ -217,6 +218,7 @@ class ProgrammeLineForm(AmountMixin, Form):
 
 
 class DirectSpendForm(AmountMixin, Form):
+    id_prefix = "direct-"
     amount = _amount_field()
     purpose = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=300)])
     theme = SelectField(_l("Theme"), coerce=whole_number, validators=[Optional()])
@@ -347,21 +349,66 @@ def period_ledger(period_id: int):
     return render_template("budgets/ledger.html", period=period, page=page)
 
 
+def report_period_or_404(period_id: int):
+    """The period of an area report: anyone may read a published report; a draft only who
+    reads the area's finances (a visitor is asked to log in)."""
+    period = db.session.get(BudgetPeriod, period_id)
+    if period is None or period.area is None:
+        abort(404)
+    if not budgets.is_public(budgets.report_of(period)):
+        if not current_user.is_authenticated:
+            return None
+        budget_reports.require_finances(current_user, period.area)
+    return period
+
+
+@bp.route("/reports")
+@public
+def reports():
+    """Every published area report (wijkverslag), for residents and visitors."""
+    page = paginate(budgets.published_reports_query())
+    return render_template("budgets/reports.html", page=page)
+
+
 @bp.route("/periods/<int:period_id>/report")
-@login_required
+@public
 def report(period_id: int):
-    period = _period_or_404(period_id)
+    period = report_period_or_404(period_id)
+    if period is None:
+        return current_app.login_manager.unauthorized()
+    return _render_report(period)
+
+
+def _render_report(period: BudgetPeriod, form=None, status: int = 200):
     finances = budget_reports.area_finances(period)
-    form = None
-    if can_manage_area(current_user, period.area):
+    if form is None and can_manage_area(current_user, period.area):
         form = ReportForm(summary=finances.report.summary if finances.report else "")
-    return render_template("budgets/report.html", f=finances, period=period, form=form)
+    if form is not None and not budgets.can_publish_report(current_user, period.area):
+        del form.publish
+    publish_form = None
+    if (
+        budgets.can_publish_report(current_user, period.area)
+        and finances.report
+        and finances.report.summary
+        and not finances.report.published_at
+    ):
+        publish_form = ConfirmForm()
+    return render_template(
+        "budgets/report.html",
+        f=finances,
+        period=period,
+        form=form,
+        publish_form=publish_form,
+        finances_readable=can_read_area_finances(current_user, period.area),
+    ), status
 
 
 @bp.route("/periods/<int:period_id>/report.csv")
-@login_required
+@public
 def report_csv(period_id: int):
-    period = _period_or_404(period_id)
+    period = report_period_or_404(period_id)
+    if period is None:
+        return current_app.login_manager.unauthorized()
     body = budget_reports.report_csv(budget_reports.area_finances(period))
     filename = f"wijkverslag-{period.area.name}-{period.label}.csv".replace(" ", "-")
     return Response(
@@ -380,12 +427,22 @@ def save_report(period_id: int):
         try:
             budgets.save_report(current_user, period, form.summary.data, publish=form.publish.data)
         except ServiceError as error:
+            db.session.rollback()
             attach_error(form, error)
         else:
             flash(_("The area report has been saved."), "success")
             return redirect(url_for("budgets.report", period_id=period.id))
-    finances = budget_reports.area_finances(period)
-    return render_template("budgets/report.html", f=finances, period=period, form=form), 400
+    return _render_report(period, form, 400)
+
+
+@bp.route("/periods/<int:period_id>/report/publish", methods=["POST"])
+@login_required
+def publish_report(period_id: int):
+    period = _period_or_404(period_id)
+    require_confirmation()
+    budgets.publish_report(current_user, period)
+    flash(_("The area report is published: residents and visitors can now read it."), "success")
+    return redirect(url_for("budgets.report", period_id=period.id))
 
 
 @bp.route("/periods/<int:period_id>/programme", methods=["POST"])
@@ -669,10 +726,23 @@ class RedeemCodeForm(RedeemForm):
 
 @bp.route("/cheques/redeem", methods=["GET", "POST"])
 @limiter.limit(_redeem_limit, methods=["POST"])
-@login_required
+@public
 def redeem_code():
     """Where the QR code on a cheque letter leads: the code filled in, an initiative to
-    choose."""
+    choose. A household without an account (or not logged in) first sees a landing page
+    whose log-in and register links come back here with the code: it stays in the address
+    the letter printed, never in a cookie, and nothing is looked up before the log-in (so the
+    page tells a guesser nothing)."""
+    if not current_user.is_authenticated:
+        code = _code_from_link()
+        if not code:
+            return current_app.login_manager.unauthorized()
+        back = url_for("budgets.redeem_code", code=code)
+        return render_template(
+            "budgets/cheque_landing.html",
+            login_url=url_for("auth.login", next=back),
+            register_url=url_for("auth.register", next=back),
+        )
     form = RedeemCodeForm(code=_code_from_link())
     candidates = cheques.pooling_candidates(current_user)
     form.initiative.choices = [SelectChoice(i.id, i.title) for i in candidates]

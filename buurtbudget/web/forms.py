@@ -44,11 +44,22 @@ class Form(FlaskForm):
     """The base of every form in the app (tests/web/test_forms.py checks): Flask-WTF's form,
     with WTForms' messages read once per process instead of once per request."""
 
+    # Put before every field's id (not its name): two forms on one page with the same fields
+    # need different ids, or a label points to the other form's field.
+    id_prefix = ""
+
     class Meta(FlaskForm.Meta):
         def get_translations(self, form):
             if not current_app.config.get("WTF_I18N_ENABLED", True):
                 return super().get_translations(form)
             return _WTFORMS_MESSAGES
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.id_prefix:
+            for field in self:
+                field.id = f"{self.id_prefix}{field.id}"
+                field.label.field_id = field.id
 
 
 class ConfirmForm(Form):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, session
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -10,6 +11,7 @@ from wtforms import HiddenField
 
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality
+from buurtbudget.services.happening import happening_now
 from buurtbudget.web.forms import Form
 from buurtbudget.web.security import public, redirect_next
 
@@ -31,19 +33,38 @@ def inject_language_form():
 @public
 def index():
     municipalities = db.session.scalars(
-        select(Municipality)
-        .options(selectinload(Municipality.areas).selectinload(Area.populations))
-        .order_by(Municipality.name)
+        select(Municipality).options(selectinload(Municipality.areas)).order_by(Municipality.name)
     ).all()
     home_area = current_user.home_area if current_user.is_authenticated else None
-    return render_template("main/index.html", municipalities=municipalities, home_area=home_area)
+    now = happening_now([a.id for m in municipalities for a in m.areas])
+    return render_template(
+        "main/index.html", municipalities=municipalities, home_area=home_area, now=now
+    )
 
 
 @bp.route("/areas/<int:area_id>")
 @public
 def area(area_id: int):
     area = db.session.get(Area, area_id) or abort(404)
-    return render_template("main/area.html", area=area)
+    return render_template("main/area.html", area=area, now=happening_now([area.id])[area.id])
+
+
+def _statement(name: str):
+    """A long statement kept as one template per language (main/<name>.<lang>.html)."""
+    lang = "nl" if str(get_locale()) == "nl" else "en"
+    return render_template(f"main/{name}.{lang}.html")
+
+
+@bp.route("/accessibility")
+@public
+def accessibility():
+    return _statement("accessibility")
+
+
+@bp.route("/privacy")
+@public
+def privacy():
+    return _statement("privacy")
 
 
 @bp.route("/language/<lang>", methods=["POST"])

@@ -1,7 +1,7 @@
 """integrity: council quorum and attendance by name; direct spending with a second approver
 
 Revision ID: 7d3c9e21a4b5
-Revises: c5e1f0a2b3d4
+Revises: 46a5aadf1e53
 Create Date: 2026-12-04 21:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "7d3c9e21a4b5"
-down_revision = "c5e1f0a2b3d4"
+down_revision = "46a5aadf1e53"
 branch_labels = None
 depends_on = None
 

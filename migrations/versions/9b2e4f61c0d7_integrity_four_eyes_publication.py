@@ -1,7 +1,7 @@
 """integrity: four-eyes publication of round results
 
 Revision ID: 9b2e4f61c0d7
-Revises: 7d3c9e21a4b5
+Revises: d62ba0397437
 Create Date: 2026-12-04 21:35:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "9b2e4f61c0d7"
-down_revision = "7d3c9e21a4b5"
+down_revision = "d62ba0397437"
 branch_labels = None
 depends_on = None
 

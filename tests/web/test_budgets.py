@@ -108,14 +108,16 @@ def test_report_csv_matches_the_ledger(delft, client_for):
     assert "total;unspent;;12500,00;" in text  # 10,000 + 5,000 - 2,500
 
 
-def test_coordinator_publishes_the_report_and_books_urgent_spending(delft, client_for):
+def test_coordinator_writes_the_report_and_books_urgent_spending(delft, client_for):
     client = client_for(delft["coordinator"])
     period_id = delft["period"].id
     response = client.post(
-        f"/budgets/periods/{period_id}/report",
-        data={"summary": "Veel bewoners deden mee.", "publish": "y"},
+        f"/budgets/periods/{period_id}/report", data={"summary": "Veel bewoners deden mee."}
     )
     assert response.status_code == 302
+    page = client.get(f"/budgets/periods/{period_id}/report").get_data(as_text=True)
+    assert "Veel bewoners deden mee." in page and "Published on" not in page
+    client_for(delft["member"]).post(f"/budgets/periods/{period_id}/report/publish")
     page = client.get(f"/budgets/periods/{period_id}/report").get_data(as_text=True)
     assert "Veel bewoners deden mee." in page and "Published on" in page
     response = client.post(
