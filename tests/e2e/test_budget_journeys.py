@@ -230,6 +230,8 @@ def test_zaanstad_meeting_decisions_payout_and_report_with_spend_split(make, bro
     admin = make.administrator(zaanstad)
     coordinator = make.coordinator(area, display_name="Wijkmanager Poelenburg")
     member = make.council_member(area, display_name="Voorzitter wijkraad")
+    make.council_member(area, display_name="Secretaris wijkraad")
+    make.council_member(area, display_name="Penningmeester wijkraad")
     garden = make.budget_initiative(area, cost_cents=2_500_00, title="Buurttuin")
 
     period = choose_model_and_open_period(page, admin, area, "council_budget", "The whole year")
@@ -241,18 +243,22 @@ def test_zaanstad_meeting_decisions_payout_and_report_with_spend_split(make, bro
     page.get_by_label("Date of the meeting").fill(date.today().isoformat())
     page.get_by_label("Number of attendees").fill("15")
     page.get_by_label("Location").fill("Wijkcentrum De Poelenburcht")
+    # A decision needs a quorum (three by default) of council members present, by name.
+    for name in ("Voorzitter wijkraad", "Secretaris wijkraad", "Penningmeester wijkraad"):
+        page.get_by_label(name).check()
     page.get_by_role("button", name="Record the meeting").click()
+    expect(page.locator("main")).to_contain_text("Penningmeester wijkraad")
     page.get_by_label("Decision").fill("Buurttuin aanleggen")
     page.get_by_label("Amount (EUR)").fill("2.500,00")
     page.get_by_label("Kind of spending").select_option(label="Physical")
     page.get_by_label("Initiative", exact=True).select_option(label="Buurttuin")
     page.get_by_role("button", name="Record the decision").click()
-    expect(page.locator("main ul")).to_contain_text("Buurttuin aanleggen")
+    expect(page.locator("main")).to_contain_text("Buurttuin aanleggen: €2,500.00")
     page.get_by_label("Decision").fill("Buurtmaaltijden voor nieuwe bewoners")
     page.get_by_label("Amount (EUR)").fill("1.000,00")
     page.get_by_label("Kind of spending").select_option(label="Social")
     page.get_by_role("button", name="Record the decision").click()
-    expect(page.locator("main ul")).to_contain_text("Buurtmaaltijden")
+    expect(page.locator("main")).to_contain_text("Buurtmaaltijden voor nieuwe bewoners: €1,000.00")
     log_out(page)
 
     # The initiator asks for part of the grant; the coordinator approves.
