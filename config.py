@@ -77,6 +77,10 @@ class Config:
     # Payouts above this amount (cents) need a second coordinator's approval (EUR 1,000, as at
     # the Rijnland water board).
     PAYOUT_SECOND_APPROVAL_CENTS = 100_000
+    # Rounds with more ballots than this are counted and exported with the flask commands
+    # ("rounds close", "pb export"), which show their progress, not from a web page, so that
+    # no web worker is held past its timeout (gunicorn: 30 s).
+    LONG_STEP_BALLOTS = 250_000
     ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
     ATTACHMENTS_PER_INITIATIVE = 8
     # Where attachments are stored; empty means "<instance folder>/uploads".

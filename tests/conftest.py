@@ -33,7 +33,7 @@ atexit.register(shutil.rmtree, TEST_INSTANCE_DIR, ignore_errors=True)
 
 from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
-from buurtbudget.services.voting import ballot_box  # noqa: E402
+from buurtbudget.services.voting import ballot_box, weighting  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.paths import VIOLATIONS, install_guard  # noqa: E402
 
@@ -127,6 +127,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
         db.session.remove()
         # Ids start again after emptying: what a process keeps per round must go too.
         ballot_box.forget_all()
+        weighting.forget_published()
 
 
 @pytest.fixture

@@ -237,6 +237,12 @@ def counts_of(voting_round: VotingRound) -> list:
     )
 
 
+def needs_the_command_line(voting_round: VotingRound, limit: int) -> bool:
+    """Whether the round has more than ``limit`` ballots (config LONG_STEP_BALLOTS): then
+    counting and exporting it run with the flask commands, outside any web request."""
+    return ballot_count(voting_round) > limit
+
+
 def ballot_count(voting_round: VotingRound) -> int:
     return db.session.scalar(
         select(func.count(Ballot.id)).where(Ballot.round_id == voting_round.id)
