@@ -258,6 +258,14 @@ class Factories:
     def council_member(self, area: Area, **fields) -> User:
         return self.user(area, roles=((Role.COUNCIL_MEMBER, area),), **fields)
 
+    def publish(self, voting_round, publisher):
+        """Four eyes: another administrator of the round's municipality asks for publication,
+        then ``publisher`` publishes (returns what counting.publish_results returns)."""
+        from buurtbudget.services.voting import counting
+
+        counting.request_publication(self.administrator(voting_round.municipality), voting_round)
+        return counting.publish_results(publisher, voting_round)
+
     def council(self, area: Area, size: int = 3) -> list[User]:
         """``size`` council members of the area (three: the default quorum)."""
         return [self.council_member(area) for _ in range(size)]

@@ -158,13 +158,19 @@ class VotingRound(db.Model):
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     results_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Four eyes: one staff member asks for publication, another publishes.
+    publication_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    publication_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # What the rule spent, stored with the results.
     result_total_cost_cents: Mapped[int | None] = mapped_column(BigInteger)
 
     municipality: Mapped[Municipality] = relationship()
     areas: Mapped[list[Area]] = relationship(secondary=voting_round_area, order_by="Area.name")
     budget_period: Mapped[BudgetPeriod | None] = relationship()
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    publication_requested_by: Mapped[User | None] = relationship(
+        foreign_keys=[publication_requested_by_id]
+    )
     projects: Mapped[list[RoundProject]] = relationship(
         back_populates="round",
         order_by="RoundProject.position, RoundProject.id",

@@ -491,6 +491,7 @@ def results(round_id: int):
         turnout=counting.turnout(voting_round),
         channels=channels,
         can_manage=rounds.can_manage_round(user, voting_round),
+        counts=counting.counts_of(voting_round),
         explained=explain.explain(voting_round, ballots, corrected),
         rule_text=explain.rule_explainer(voting_round, ballots, corrected),
     )

@@ -469,6 +469,22 @@ def close(round_id: int):
     )
 
 
+@bp.route("/<int:round_id>/request-publication", methods=["GET", "POST"])
+@staff_required
+def request_publication(round_id: int):
+    return _confirmed_action(
+        round_id,
+        counting.request_publication,
+        _("Publication has been asked for. Another staff member checks and publishes."),
+        heading=_("Ask for publication of the results"),
+        explanation=_(
+            "Four eyes: you checked the counted results; a second staff member who manages"
+            " this round then publishes them. You cannot publish them yourself."
+        ),
+        button=_("Ask for publication"),
+    )
+
+
 @bp.route("/<int:round_id>/publish", methods=["GET", "POST"])
 @staff_required
 def publish(round_id: int):
@@ -488,7 +504,8 @@ def publish(round_id: int):
         heading=_("Publish the results"),
         explanation=_(
             "Everyone can then see the results. The selected initiatives get the status"
-            " “selected” and their money is reserved in the area budget."
+            " “selected” and their money is reserved in the area budget. Only a staff member"
+            " other than the one who asked for publication can publish."
         ),
         button=_("Publish"),
     )

@@ -51,7 +51,7 @@ def test_staff_compare_the_rules_and_the_public_sees_them_after_publication(app,
             page.get_by_role("link", name="De vergelijking downloaden (CSV)").click()
         assert download.value.suggested_filename == f"round-{voting_round.id}-rule-comparison.csv"
 
-        counting.publish_results(admin, voting_round)
+        make.publish(voting_round, admin)
         page.context.clear_cookies()
         page.goto(f"/rounds/{voting_round.id}/comparison")
         expect(

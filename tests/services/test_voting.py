@@ -183,6 +183,22 @@ def test_setup_is_locked_once_the_first_ballot_is_cast(world):
     assert (voting_round.title, voting_round.voting_closes_at) == ("Tanthof kiest", later)
 
 
+def test_once_ballots_exist_the_closing_date_only_moves_later(world):
+    # The attack: the closing date of a running round moved into the past, then counted.
+    voting_round = world["round"]
+    casting.cast_ballot(world["resident"], voting_round, {world["projects"][0]: 1})
+    closes = voting_round.voting_closes_at
+    for earlier in (utcnow() - timedelta(minutes=1), closes - timedelta(minutes=1)):
+        with pytest.raises(Conflict, match="closing date can only move later"):
+            rounds.update_round(
+                world["admin"], voting_round, _setup_of(voting_round, voting_closes_at=earlier)
+            )
+    db.session.refresh(voting_round)
+    assert voting_round.voting_closes_at == closes
+    with pytest.raises(Conflict, match="has not ended"):
+        counting.close_round(world["admin"], voting_round)
+
+
 def test_setup_validation_and_permissions(make, world):
     voting_round = world["round"]
     bad = [

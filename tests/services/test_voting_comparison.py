@@ -50,7 +50,7 @@ def test_only_staff_once_voting_ended_and_everyone_once_published(ended, make):
     assert not comparison.can_see_comparison(admin, voting_round)
     voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
     counting.close_round(admin, voting_round)
-    counting.publish_results(admin, voting_round)
+    make.publish(voting_round, admin)
     assert comparison.can_see_comparison(None, voting_round)
 
 

@@ -112,7 +112,7 @@ def test_publishing_selects_the_winning_initiatives(counted):
     resident = counted["make"].resident(counted["area"])
     with pytest.raises(PermissionDenied):
         counting.publish_results(resident, voting_round)
-    counting.publish_results(counted["admin"], voting_round)
+    counted["make"].publish(voting_round, counted["admin"])
     statuses = {p.name: p.initiative.status for p in voting_round.projects}
     assert statuses == {
         "Project 1": Status.SELECTED,
@@ -139,7 +139,7 @@ def test_a_winner_cancelled_meanwhile_is_named_not_funded(counted):
     initiatives.apply_status_change(
         initiative.initiator, initiative, Status.CANCELLED, "the street is being rebuilt"
     )
-    not_funded = counting.publish_results(counted["admin"], voting_round)
+    not_funded = counted["make"].publish(voting_round, counted["admin"])
     assert not_funded == [second]
     assert first.initiative.status is Status.SELECTED
     assert second.initiative.status is Status.CANCELLED
@@ -149,6 +149,36 @@ def test_a_winner_cancelled_meanwhile_is_named_not_funded(counted):
     ).one()
     assert entry.details["not_funded"] == [second.external_id]
     assert set(entry.details["selected"]) == {first.external_id, second.external_id}
+
+
+def test_publishing_needs_a_second_staff_member(counted):
+    # The attack: one coordinator counted, and nothing stopped them publishing alone.
+    voting_round, admin = counted["round"], counted["admin"]
+    counting.close_round(admin, voting_round)
+    with pytest.raises(Conflict, match="Ask for publication first"):
+        counting.publish_results(admin, voting_round)
+    counting.request_publication(admin, voting_round)
+    with pytest.raises(Conflict, match="a second staff member must publish"):
+        counting.publish_results(admin, voting_round)
+    with pytest.raises(Conflict, match="already been asked"):
+        counting.request_publication(admin, voting_round)
+    outsider = counted["make"].administrator(counted["make"].municipality())
+    with pytest.raises(PermissionDenied):
+        counting.publish_results(outsider, voting_round)
+    assert not voting_round.is_published
+    counting.publish_results(counted["make"].administrator(voting_round.municipality), voting_round)
+    assert voting_round.is_published
+
+
+def test_every_count_is_audited_and_shown_on_the_public_results_page(counted, client):
+    voting_round = counted["round"]
+    counting.close_round(counted["admin"], voting_round)
+    (count,) = counting.counts_of(voting_round)
+    assert count.details["occasion"] == "close" and count.details["ballots"] > 0
+    assert count.details["selected"] == [p.external_id for p in voting_round.projects[:2]]
+    counted["make"].publish(voting_round, counted["admin"])
+    page = client.get(f"/rounds/{voting_round.id}/results").get_data(as_text=True)
+    assert "Every count of this round" in page and "Count at closing" in page
 
 
 def test_publish_needs_a_closed_round(counted):

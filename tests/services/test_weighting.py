@@ -17,8 +17,9 @@ from buurtbudget.domain.weighting import (
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, Role
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
-from buurtbudget.services.voting import counting, election, weighting
+from buurtbudget.services.voting import casting, counting, election, weighting
 from buurtbudget.services.voting.weighting import WeightingSettings
+from tests.voting_world import tanthof_round
 from tests.weighting_world import AGES_A, AGES_B, add_ballots, two_area_round, weighting_settings
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -100,12 +101,12 @@ def test_ballots_without_area_keep_weight_one(world):
 
 def test_closing_a_weighted_round_selects_differently(world):
     voting_round = world["round"]
-    counting.close_round(world["admin"], voting_round)
-    assert world["speeltuin"].selected and not world["buurttuin"].selected  # 30 votes to 10
+    unweighted = counting.compute_outcome(voting_round).outcome
+    assert list(unweighted.selected) == [world["speeltuin"].external_id]  # 30 votes to 10
 
     counting.update_weighting(world["admin"], voting_round, weighting_settings())
-    # Saving new settings for a counted round counts it again with the weights:
-    # Dorp votes weigh 1/3 (about 10 in all), Stadswijk votes 3 (30 in all).
+    counting.close_round(world["admin"], voting_round)
+    # Counted with the weights: Dorp votes weigh 1/3 (about 10 in all), Stadswijk votes 3.
     assert world["buurttuin"].selected and not world["speeltuin"].selected
     assert world["buurttuin"].votes == 10
     assert Fraction(world["buurttuin"].score) == 30
@@ -115,7 +116,21 @@ def test_closing_a_weighted_round_selects_differently(world):
     )
     assert entry.details.get("old") is None  # audit leaves out None: the correction was off
     assert entry.details["new"]["weighting"] == "post_stratification"
-    assert entry.details["recounted"] is True
+
+
+def test_the_weighting_is_fixed_once_votes_are_cast_or_counted(world, make):
+    # The attack: count, see the winners, change the weighting, recount.
+    voting_round = world["round"]
+    counting.close_round(world["admin"], voting_round)
+    assert world["speeltuin"].selected
+    with pytest.raises(Conflict, match="fixed before the first vote"):
+        counting.update_weighting(world["admin"], voting_round, weighting_settings())
+    assert world["speeltuin"].selected and voting_round.weighting_config is None
+    # A platform round is fixed from its first ballot, before anything is counted.
+    tanthof = tanthof_round(make)
+    casting.cast_ballot(tanthof["resident"], tanthof["round"], {tanthof["projects"][0]: 1})
+    with pytest.raises(Conflict, match="fixed before the first vote"):
+        counting.update_weighting(tanthof["admin"], tanthof["round"], weighting_settings())
 
 
 def test_settings_are_stored_as_the_domain_config_and_read_back(world):
@@ -183,7 +198,7 @@ def test_settings_are_locked_once_the_results_are_published(world):
     voting_round = world["round"]
     counting.update_weighting(world["admin"], voting_round, weighting_settings())
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     with pytest.raises(Conflict, match="published"):
         counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=False))
     assert voting_round.weighting_config is not None

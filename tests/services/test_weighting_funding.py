@@ -1,6 +1,6 @@
 """services.voting.weighting: the per-round choice of what decides the money, the counting rule with
 the voter weights (default) or the corrected ranking (fund down it, skipping what no longer
-fits). Stored in the round's weighting settings, validated, audited, recounted on change, and
+fits). Stored in the round's weighting settings, validated, audited, fixed from the first vote, and
 used by closing, publishing and the pabulib export."""
 
 from __future__ import annotations
@@ -67,15 +67,17 @@ def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
     world, settings, by_rule, by_ranking, funded, skipped
 ):
     voting_round, admin = world["round"], world["admin"]
+    # What the rule would select, seen through the analysis before anything is fixed.
     counting.update_weighting(admin, voting_round, settings)
-    counting.close_round(admin, voting_round)
-    assert _selected(voting_round) == [by_rule]
     assert weighting.round_funding(voting_round) == FUNDING_RULE
     by_rule_project = next(p for p in voting_round.projects if p.name == by_rule)
+    by_the_rule = counting.compute_outcome(voting_round).outcome.selected
+    assert list(by_the_rule) == [by_rule_project.external_id]
 
-    # Changing the choice of a counted round counts it again, now down the corrected ranking.
+    # The choice is made before the count: the corrected ranking funds.
     settings.funding = FUNDING_CORRECTED
     counting.update_weighting(admin, voting_round, settings)
+    counting.close_round(admin, voting_round)
     assert weighting.funded_by_corrected_ranking(voting_round)
     assert _selected(voting_round) == [by_ranking]
     winner = next(p for p in voting_round.projects if p.name == by_ranking)
@@ -97,12 +99,16 @@ def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
     ).first()
     assert change.details["new"]["funding"] == FUNDING_CORRECTED
     assert "funding" not in change.details["old"]
-    assert change.details["recounted"] is True
+    # The attack: after the count, switching back to the rule (and a recount) is refused.
+    settings.funding = FUNDING_RULE
+    with pytest.raises(Conflict, match="fixed before the first vote"):
+        counting.update_weighting(admin, voting_round, settings)
+    assert _selected(voting_round) == [by_ranking]
     closed = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "round.closed"))
-    assert "funding" not in closed.details  # closed while the rule decided
+    assert closed.details["funding"] == FUNDING_CORRECTED  # the ranking decided the count
 
     # Publishing selects the initiative the ranking funded, funded by the vote.
-    counting.publish_results(admin, voting_round)
+    world["make"].publish(voting_round, admin)
     assert winner.initiative.status is Status.SELECTED
     assert winner.initiative.funding_route is FundingRoute.VOTE
     assert by_rule_project.initiative.status is Status.OPEN
@@ -151,7 +157,6 @@ def test_funding_choice_changes_are_audited_even_alone(world):
     assert len(entries) == 2
     assert entries[1].details["old"] == entries[0].details["new"]
     assert entries[1].details["new"] == {**entries[0].details["new"], "funding": FUNDING_CORRECTED}
-    assert entries[1].details["recounted"] is False  # voting has ended, but not closed yet
 
 
 def test_corrected_funding_is_refused_without_the_correction_or_for_points(world, make):
@@ -180,7 +185,7 @@ def test_funding_is_locked_once_the_results_are_published(world):
     voting_round = world["round"]
     counting.update_weighting(world["admin"], voting_round, weighting_settings())
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     with pytest.raises(Conflict, match="published"):
         counting.update_weighting(
             world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)

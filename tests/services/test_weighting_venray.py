@@ -92,14 +92,14 @@ def test_venray_money_follows_the_corrected_ranking_when_the_round_says_so(make)
     voting_round, _projects, _ballots, _voter_areas, areas = venray_round(make)
     admin = make.administrator(voting_round.municipality)
 
-    counting.close_round(admin, voting_round)  # no correction: plain greedy
-    raw_selected = [p.external_id for p in voting_round.projects if p.selected]
+    raw_selected = list(counting.compute_outcome(voting_round).outcome.selected)  # plain greedy
     ratios, _ = _shares(voting_round, raw_selected, areas)
     assert all(ratios[v] > Fraction(6, 5) for v in VILLAGES), ratios
     assert not all(Fraction(4, 5) <= r <= Fraction(6, 5) for r in ratios.values())
 
     corrected = replace(CORRECTED, funding=weighting.FUNDING_CORRECTED)
-    counting.update_weighting(admin, voting_round, corrected)  # counts the closed round again
+    counting.update_weighting(admin, voting_round, corrected)  # chosen before the count
+    counting.close_round(admin, voting_round)
     winners = sorted(
         (p for p in voting_round.projects if p.selected), key=lambda p: p.selection_order
     )

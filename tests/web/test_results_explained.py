@@ -30,7 +30,7 @@ def _closed_round(make, rule_name: str):
     db.session.commit()
     admin = make.administrator(municipality)
     counting.close_round(admin, voting_round)
-    counting.publish_results(admin, voting_round)
+    make.publish(voting_round, admin)
     return voting_round, admin
 
 

@@ -364,6 +364,7 @@ def test_publishing_says_which_winner_is_not_funded(client_for, world):
     assert winner.selected
     initiative = winner.initiative
     initiatives.apply_status_change(initiative.initiator, initiative, "cancelled", "moved away")
+    counting.request_publication(world["coordinator"], voting_round)
     admin = client_for(world["admin"])
     published = admin.post(f"/staff/rounds/{voting_round.id}/publish", follow_redirects=True)
     page = _text(published)
@@ -401,7 +402,17 @@ def test_close_publish_results_and_files(make, client, client_for, world):
     assert admin.get(urls["pb"]).status_code == 200
     publish_url = f"/staff/rounds/{voting_round.id}/publish"
     assert client_for(world["council"]).post(publish_url).status_code == 403
-    assert admin.post(publish_url).status_code == 302
+    # Four eyes: one staff member asks for publication, another publishes.
+    alone = admin.post(publish_url)
+    assert alone.status_code == 409 and "Ask for publication first" in _text(alone)
+    assert "Ask for publication" in staff_page
+    request_url = f"/staff/rounds/{voting_round.id}/request-publication"
+    assert admin.post(request_url).status_code == 302
+    assert "A second staff member must publish" in _text(admin.get(urls["results"]))
+    assert admin.post(publish_url).status_code == 409
+    colleague = client_for(world["coordinator"])
+    assert "Publish the results" in _text(colleague.get(urls["results"]))
+    assert colleague.post(publish_url).status_code == 302
 
     page = _text(client.get(urls["results"]))
     assert "Results of Tanthof kiest" in page

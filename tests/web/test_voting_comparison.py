@@ -35,7 +35,9 @@ def _urls(round_id: int) -> list[str]:
     return [f"/rounds/{round_id}/comparison", f"/rounds/{round_id}/comparison.csv"]
 
 
-def test_staff_see_it_after_voting_and_the_public_after_publication(client, client_for, ended):
+def test_staff_see_it_after_voting_and_the_public_after_publication(
+    client, client_for, ended, make
+):
     voting_round = ended["round"]
     admin = client_for(ended["admin"])
     resident = client_for(ended["resident"])
@@ -51,7 +53,7 @@ def test_staff_see_it_after_voting_and_the_public_after_publication(client, clie
     assert "Only staff can see this comparison" in page
 
     counting.close_round(ended["admin"], voting_round)
-    counting.publish_results(ended["admin"], voting_round)
+    make.publish(voting_round, ended["admin"])
     assert client.get(_urls(voting_round.id)[0]).status_code == 200
     text = client.get(_urls(voting_round.id)[1]).get_data(as_text=True)
     assert text.splitlines()[0].startswith("rule,projects_funded,spent_cents,unspent_cents")

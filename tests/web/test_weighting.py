@@ -96,7 +96,7 @@ def test_bad_settings_are_refused_with_a_message(world, client_for, changes, mes
 def test_settings_are_refused_after_publication(world, client_for):
     voting_round = world["round"]
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     response = client_for(world["admin"]).post(_url(voting_round, "settings"), data=SAVE)
     assert response.status_code == 409
     assert "the weighting can no longer change" in response.get_data(as_text=True)
@@ -133,7 +133,7 @@ def _published(world):
         WeightingSettings(enabled=True, method="area", weighted_support="1", need="0.5"),
     )
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     return voting_round
 
 
@@ -166,9 +166,13 @@ def test_ranking_pages_are_hidden_until_published_and_without_weighting(world, c
     counting.close_round(world["admin"], voting_round)
     assert anonymous.get(_url(voting_round, "ranking")).status_code == 404  # not published
     assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 200
-    counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=False))
-    assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 404
     assert anonymous.get("/rounds/987654/ranking").status_code == 404
+
+
+def test_ranking_page_is_hidden_for_a_round_without_weighting(world, client_for):
+    voting_round = world["round"]
+    counting.close_round(world["admin"], voting_round)
+    assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 404
 
 
 def test_methodology_page_in_dutch_and_english_with_the_round_figures(world, client_for):

@@ -92,7 +92,7 @@ def test_points_rounds_cannot_let_the_ranking_decide(world, make, client_for):
 def test_funding_is_refused_after_publication(world, client_for):
     voting_round = world["round"]
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     response = client_for(world["admin"]).post(_settings_url(voting_round), data=SAVE)
     assert response.status_code == 409
     assert "the weighting can no longer change" in response.get_data(as_text=True)
@@ -121,7 +121,7 @@ def _published(world, funding: str):
     )
     counting.update_weighting(world["admin"], voting_round, settings)
     counting.close_round(world["admin"], voting_round)
-    counting.publish_results(world["admin"], voting_round)
+    world["make"].publish(voting_round, world["admin"])
     return voting_round
 
 

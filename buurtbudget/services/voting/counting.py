@@ -5,8 +5,7 @@ round's rule (domain/rules), and stores votes / selection / reasons; closing, pu
 
     * :func:`ballot_cells` counts ballots per ``(area_id, age_band)`` and :func:`turnout` gives
       turnout per area against eligible accounts and against inhabitants (AreaPopulation).
-    * :func:`update_weighting` changes a round's weighting settings and counts a closed round
-      again with the new weights.
+    * :func:`update_weighting` changes a round's weighting settings, before the first vote.
 """
 
 from __future__ import annotations
@@ -24,7 +23,16 @@ from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.rules import Election, Outcome, compute
 from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
-from buurtbudget.models import Area, Ballot, Phase, RoundProject, User, VotingCode, VotingRound
+from buurtbudget.models import (
+    Area,
+    AuditEntry,
+    Ballot,
+    Phase,
+    RoundProject,
+    User,
+    VotingCode,
+    VotingRound,
+)
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict
@@ -176,6 +184,7 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         raise Conflict(_l("Voting has not ended yet: the round can be closed after it ends."))
     outcome = store_results(voting_round)
     voting_round.closed_at = now or utcnow()
+    record_count(actor, voting_round, "close")
     audit.record(
         actor,
         "round.closed",
@@ -190,6 +199,42 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
     )
     db.session.commit()
     return outcome
+
+
+COUNT_ACTION = "round.counted"
+
+
+def record_count(actor, voting_round: VotingRound, occasion: str) -> None:
+    """Audit one count of the round (``occasion``: "close" or "recount") with what it gave per
+    project; every count is listed on the public results page (:func:`counts_of`)."""
+    audit.record(
+        actor,
+        COUNT_ACTION,
+        voting_round,
+        municipality_id=voting_round.municipality_id,
+        occasion=occasion,
+        rule=voting_round.rule_name,
+        weighting=voting_round.weighting_config,
+        ballots=ballot_count(voting_round),
+        selected=[p.external_id for p in results_in_order(voting_round) if p.selected],
+        votes={p.external_id: p.votes for p in voting_round.projects},
+        total_cost_cents=voting_round.result_total_cost_cents,
+    )
+
+
+def counts_of(voting_round: VotingRound) -> list:
+    """Every count and recount of the round, oldest first (audit entries)."""
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.action == COUNT_ACTION,
+                AuditEntry.object_type == "VotingRound",
+                AuditEntry.object_id == voting_round.id,
+            )
+            .order_by(AuditEntry.id)
+        )
+    )
 
 
 def needs_the_command_line(voting_round: VotingRound, limit: int) -> bool:
@@ -238,10 +283,20 @@ def publish_results(
 
     if actor is not None:
         require(can_manage_round(actor, voting_round))
+    # The round's row lock: a parallel request or publication waits, then sees this one.
+    db.session.refresh(voting_round, with_for_update=True)
     if not voting_round.is_closed:
         raise Conflict(_l("Close the round first."))
     if voting_round.is_published:
         raise Conflict(_l("The results are already published."))
+    if actor is not None:
+        # Four eyes: publication was asked for by another staff member.
+        if voting_round.publication_requested_by_id is None:
+            raise Conflict(_l("Ask for publication first: a second staff member then publishes."))
+        if voting_round.publication_requested_by_id == actor.id:
+            raise Conflict(
+                _l("You asked for this publication: a second staff member must publish.")
+            )
     sent = []
     reason = f"selected in round {voting_round.title}"
     winners = sorted(
@@ -267,26 +322,64 @@ def publish_results(
         municipality_id=voting_round.municipality_id,
         selected=[p.external_id for p in winners],
         not_funded=[p.external_id for p in not_funded],
+        requested_by_id=voting_round.publication_requested_by_id,
     )
     db.session.commit()
     notifications.deliver(sent)
     return not_funded
 
 
+def request_publication(actor, voting_round: VotingRound, *, now: datetime | None = None) -> None:
+    """The first of the four eyes: a staff member who checked the counted results asks for
+    publication; another staff member who may manage the round publishes
+    (:func:`publish_results`)."""
+    require(can_manage_round(actor, voting_round))
+    db.session.refresh(voting_round, with_for_update=True)
+    if not voting_round.is_closed:
+        raise Conflict(_l("Close the round first."))
+    if voting_round.is_published:
+        raise Conflict(_l("The results are already published."))
+    if voting_round.publication_requested_by_id is not None:
+        raise Conflict(_l("Publication has already been asked for."))
+    voting_round.publication_requested_by_id = actor.id
+    voting_round.publication_requested_at = now or utcnow()
+    audit.record(
+        actor,
+        "round.publication_requested",
+        voting_round,
+        municipality_id=voting_round.municipality_id,
+    )
+    db.session.commit()
+
+
 # Weighting settings ------------------------------------------------------------------------
+
+WEIGHTING_FIXED = _l(
+    "Votes have been cast: the weighting of a round is fixed before the first vote, so that"
+    " nobody can choose it after seeing the votes."
+)
+
+
+def weighting_is_fixed(voting_round: VotingRound) -> bool:
+    """The weighting cannot change once the first ballot is cast on the platform (the round's
+    setup is locked then, see voting.rounds) nor once the round has been counted."""
+    return voting_round.is_locked or voting_round.is_closed
 
 
 def update_weighting(
     actor: User | None, voting_round: VotingRound, settings: weighting.WeightingSettings
 ):
-    """Store the round's weighting settings (until the results are published); audited. A
-    counted round is counted again with the new weights."""
+    """Store the round's weighting settings; audited. Only before the first vote: from the
+    first ballot (and after the count) they are fixed, so nobody chooses them knowing the
+    votes; a counted round is never counted again with other weights."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
     if voting_round.is_published:
         raise Conflict(
             _l("The results of this round are published: the weighting can no longer change.")
         )
+    if weighting_is_fixed(voting_round):
+        raise Conflict(WEIGHTING_FIXED)
     config = weighting.config_from_settings(settings)
     weighting._check_funding(voting_round, settings, config)
     weighting.check_round_can_use(voting_round, config)
@@ -295,12 +388,6 @@ def update_weighting(
     if old == new:
         return
     voting_round.weighting_config = new
-    if voting_round.is_closed:
-        try:
-            store_results(voting_round)
-        except Conflict:
-            db.session.rollback()
-            raise
     audit.record(
         actor,
         "round.weighting_changed",
@@ -308,7 +395,6 @@ def update_weighting(
         municipality_id=voting_round.municipality_id,
         old=old,
         new=new,
-        recounted=voting_round.is_closed,
     )
     db.session.commit()
 

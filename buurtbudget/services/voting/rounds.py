@@ -317,6 +317,12 @@ def update_round(actor: User | None, voting_round: VotingRound, setup: RoundSetu
             raise Conflict(
                 _l("Voting has started: the ballot, rule, limits and budget cannot change.")
             )
+        if values["voting_closes_at"] < voting_round.voting_closes_at:
+            db.session.rollback()
+            raise Conflict(
+                _l("Ballots have been cast: the closing date can only move later."),
+                field="voting_closes_at",
+            )
     for name, value in values.items():
         setattr(voting_round, name, value)
     voting_round.areas = list(setup.areas)
