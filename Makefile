@@ -49,6 +49,7 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 
 demo: translations
 	$(FLASK) db upgrade
+	$(FLASK) rules warm-up
 	$(FLASK) seed-demo
 	$(FLASK) run --port $(PORT)
 

@@ -25,6 +25,10 @@ class Config:
     DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'buurtbudget.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Load the compiled Equal Shares rounds (numba) in a background thread at start-up, so no
+    # request pays for it (buurtbudget/domain/rules/warmup.py); `flask rules warm-up` after an
+    # install compiles them once.
+    RULES_WARM_UP_AT_START = False
 
     # Internationalisation: Dutch first, English second.
     LANGUAGES = ("nl", "en")
@@ -38,14 +42,29 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+    # "Keep me logged in" lasts this many seconds (30 days); logging out or changing the
+    # password ends it on every device (the cookie names the account's session generation).
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
+    # How many reverse proxies (nginx, Caddy) stand in front of the app: their
+    # X-Forwarded-For/-Proto/-Host are trusted that many hops deep (Werkzeug ProxyFix). 0:
+    # none, the connecting address is the client's.
+    TRUSTED_PROXY_HOPS = 0
 
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = 60 * 60 * 4
 
-    # Login throttling (Flask-Limiter). Use a shared store (e.g. redis://) with several workers.
+    # Throttling (web/throttle.py and Flask-Limiter). memory:// counts per process; with
+    # several workers or hosts use a shared store, e.g. redis://127.0.0.1:6379. Every key
+    # starts with RATELIMIT_KEY_PREFIX.
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_KEY_PREFIX = "buurtbudget"
+    # Login attempts per address, and failed logins per account.
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    LOGIN_ACCOUNT_RATE_LIMIT = "5 per minute;20 per hour"
+    # Voting codes typed per address and per browser session.
+    VOTING_CODE_RATE_LIMIT = "10 per minute;50 per hour"
+    VOTING_CODE_SESSION_RATE_LIMIT = "5 per minute;20 per hour"
     # Cheque codes typed per IP address: guessing codes must stay hopeless.
     CHEQUE_REDEEM_RATE_LIMIT = "20 per minute;200 per hour"
 
@@ -82,6 +101,13 @@ class Config:
     MONITORING_UNSPENT_AFTER_MONTH = 9
     MONITORING_REPORT_DEADLINE = "04-01"
 
+    # Key of the HMAC under which the municipality's person keys of the register extract are
+    # stored (never in clear). Set it once per installation and keep it: a new key makes the
+    # person keys of earlier imports unrecognisable. Required before importing an electorate.
+    ELECTORATE_SECRET = ""
+    # Where the QR code of a stempas letter leads (the public address of this site).
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
     MINIMUM_PASSWORD_LENGTH = 10
     # werkzeug's default (scrypt); tests use a cheap method so each login takes microseconds.
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name, not a password
@@ -91,16 +117,21 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     # A fixed key is fine for a local demo; production refuses to start without its own.
     SECRET_KEY = "dev-only-not-secret"  # noqa: S105
+    ELECTORATE_SECRET = "dev-only-electorate-secret"  # noqa: S105
 
 
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-only-not-secret"  # noqa: S105
+    ELECTORATE_SECRET = "testing-only-electorate-secret"  # noqa: S105
     DATABASE_URL = "sqlite://"
     WTF_CSRF_ENABLED = False
     # The limiter stays on, with a limit no test reaches; the rate-limit test lowers it.
     LOGIN_RATE_LIMIT = "100000 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "100000 per minute"
+    VOTING_CODE_RATE_LIMIT = "100000 per minute"
+    VOTING_CODE_SESSION_RATE_LIMIT = "100000 per minute"
     CHEQUE_REDEEM_RATE_LIMIT = "100000 per minute"
     MINIMUM_PASSWORD_LENGTH = 8
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
@@ -108,6 +139,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    RULES_WARM_UP_AT_START = True
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
@@ -145,7 +177,7 @@ def load_config(name: str | None = None, environ: dict[str, str] | None = None) 
         if not env_key.startswith(ENV_PREFIX):
             continue
         key = env_key[len(ENV_PREFIX) :]
-        if key in {"ENV", "INSTANCE_PATH", "TEST_DATABASE_URL"}:
+        if key in {"ENV", "INSTANCE_PATH", "TEST_DATABASE_URL", "TEST_REDIS_URL"}:
             continue
         settings[key] = _coerce(raw, settings.get(key))
     return settings

@@ -37,6 +37,7 @@ def create_app(config: str | dict[str, Any] | None = None, **overrides: Any) -> 
             parents=True, exist_ok=True
         )
 
+    trust_proxies(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_hooks(app)
@@ -44,7 +45,23 @@ def create_app(config: str | dict[str, Any] | None = None, **overrides: Any) -> 
     from buurtbudget import cli
 
     cli.register(app)
+    if app.config.get("RULES_WARM_UP_AT_START"):
+        from buurtbudget.domain.rules.warmup import warm_up_in_background
+
+        warm_up_in_background()
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXY_HOPS`` reverse proxies, take the client's address, scheme and
+    host from their X-Forwarded-* headers (Werkzeug ProxyFix); with 0, trust no such header."""
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
 
 def _init_extensions(app: Flask) -> None:
@@ -64,6 +81,9 @@ def _init_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    from buurtbudget.web import throttle
+
+    throttle.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -122,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
         main,
         monitoring,
         notifications,
+        progress,
         themes,
         voting,
         voting_staff,
@@ -141,6 +162,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(voting_staff.bp)
     app.register_blueprint(weighting.bp)
     app.register_blueprint(monitoring.bp)
+    app.register_blueprint(progress.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
 

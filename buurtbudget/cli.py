@@ -1,4 +1,4 @@
-"""``flask`` commands: seed-demo, import-population, roles."""
+"""``flask`` commands: seed-demo, import-population, import-addresses, electorate, roles."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(import_population_command)
     app.cli.add_command(roles_group)
+    app.cli.add_command(rules_group)
+    app.cli.add_command(import_addresses_command)
+    app.cli.add_command(electorate_group)
     from buurtbudget import voting_cli  # flask rounds ..., flask pb ...
 
     voting_cli.register(app)
@@ -72,6 +75,141 @@ def import_population_command(csv_file: Path, year: int | None) -> None:
     )
 
 
+def _text_lines(path: Path):
+    """The lines of a UTF-8 file, read as they are needed (a file of millions of rows is never
+    held whole); a file that is not UTF-8 stops with the byte where it went wrong."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        try:
+            yield from handle
+        except UnicodeDecodeError as error:
+            raise click.ClickException(
+                f"{path}: not UTF-8 text (byte {error.start}); save the file as UTF-8."
+                " Nothing was imported."
+            ) from None
+
+
+@click.command("import-addresses")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_addresses_command(csv_file: Path) -> None:
+    """Import the address table (CBS/BAG layout): which wijk and buurt every postcode + house
+    number (+ letter, + addition) lies in.
+
+    Columns: postcode, huisnummer, huisletter, toevoeging, buurtcode and/or wijkcode. All rows
+    or none are imported; the file replaces the addresses of the municipalities in it.
+    """
+    from buurtbudget.domain.addresses import AddressFileError
+    from buurtbudget.services.addresses import import_addresses
+
+    try:
+        summary = import_addresses(
+            _text_lines(csv_file),
+            progress=lambda done: click.echo(f"  {done} addresses read", err=True),
+        )
+    except AddressFileError as error:
+        raise click.ClickException(f"{csv_file}, {error}. Nothing was imported.") from None
+    click.echo(
+        f"Imported {summary.rows} addresses of {summary.municipalities} municipalities"
+        f" (replacing {summary.replaced})."
+    )
+
+
+electorate_group = AppGroup(
+    "electorate", help="The electorate of a round: register extract and stempas letters."
+)
+
+
+def _voting_round(round_id: int):
+    from buurtbudget.models import VotingRound
+
+    voting_round = db.session.get(VotingRound, round_id)
+    if voting_round is None:
+        raise click.ClickException(f"no voting round {round_id}")
+    return voting_round
+
+
+@electorate_group.command("import")
+@click.argument("round_id", type=int)
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_electorate_command(round_id: int, csv_file: Path) -> None:
+    """Replace the electorate of a round by the municipality's register extract (CSV:
+    persoonssleutel, geboortedatum, postcode, huisnummer, huisletter, toevoeging, optional
+    straat, woonplaats). Allowed until voting opens; all rows or none."""
+    from buurtbudget.domain.addresses import AddressFileError
+    from buurtbudget.services import electorate
+    from buurtbudget.services.errors import ServiceError
+
+    voting_round = _voting_round(round_id)
+    try:
+        summary = electorate.import_register(
+            None,
+            voting_round,
+            _text_lines(csv_file),
+            progress=lambda done: click.echo(f"  {done} rows read", err=True),
+        )
+    except AddressFileError as error:
+        raise click.ClickException(f"{csv_file}, {error}. Nothing was imported.") from None
+    except ServiceError as error:
+        raise click.ClickException(str(error.message)) from None
+    click.echo(
+        f"Electorate of round {round_id}: {summary.electors} electors; left out"
+        f" {summary.outside_areas} living outside the round's areas and {summary.too_young}"
+        " below the minimum age."
+    )
+
+
+@electorate_group.command("letters")
+@click.argument("round_id", type=int)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--base-url", help="Public address of the site (default: PUBLIC_BASE_URL).")
+def letters_command(
+    round_id: int, csv_path: Path | None, pdf_path: Path | None, base_url: str | None
+) -> None:
+    """Issue a stempas code to every elector of the round who has none yet, and write the
+    letters: a mail-merge CSV for a printing house (--csv) and/or a PDF (--pdf). The codes
+    are stored only hashed: these files are the only place they exist in clear."""
+    from buurtbudget.services import electorate, stempas_letters
+    from buurtbudget.services.errors import ServiceError
+
+    if csv_path is None and pdf_path is None:
+        raise click.ClickException("give --csv FILE and/or --pdf FILE")
+    for path in (csv_path, pdf_path):
+        if path is not None and path.exists():
+            raise click.ClickException(f"{path} exists; choose a new file")
+    voting_round = _voting_round(round_id)
+    base_url = base_url or current_app.config["PUBLIC_BASE_URL"]
+    # Open the files first: if one cannot be written, no codes are issued.
+    handles = [open(p, "x", encoding="utf-8", newline="") for p in (csv_path,) if p]  # noqa: SIM115
+    try:
+        letters = electorate.issue_stempas_codes(
+            None,
+            voting_round,
+            progress=lambda done, total: click.echo(f"  {done}/{total} codes", err=True),
+        )
+    except ServiceError as error:
+        raise click.ClickException(str(error.message)) from None
+    if csv_path is not None:
+        with handles[0] as out:
+            stempas_letters.write_mail_merge(
+                letters,
+                out,
+                round_id,
+                base_url,
+                progress=lambda done: click.echo(f"  {done}/{len(letters)} CSV rows", err=True),
+            )
+    if pdf_path is not None:
+        pdf_path.write_bytes(
+            stempas_letters.letters_pdf(
+                letters,
+                voting_round.title,
+                round_id,
+                base_url,
+                progress=lambda done: click.echo(f"  {done}/{len(letters)} letters", err=True),
+            )
+        )
+    click.echo(f"{len(letters)} stempas codes issued for round {round_id}.")
+
+
 roles_group = AppGroup("roles", help="Grant, revoke and list roles.")
 
 
@@ -119,3 +257,16 @@ def list_roles_command() -> None:
             f"{assignment.user.email}\t{assignment.role.value}\t"
             f"{assignment.municipality.slug}\t{area}"
         )
+
+
+rules_group = AppGroup("rules", help="The voting rules engine.")
+
+
+@rules_group.command("warm-up")
+def warm_up_command() -> None:
+    """Compile (after an install) or load the compiled Equal Shares rounds, so that no request
+    pays for it. Run once after installing or upgrading."""
+    from buurtbudget.domain.rules.warmup import warm_up
+
+    click.echo("warming up the compiled Equal Shares rounds ...", err=True)
+    click.echo(f"compiled rules ready in {warm_up():.1f} s")

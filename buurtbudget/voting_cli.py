@@ -79,6 +79,14 @@ def publish_round(round_id: int) -> None:
     click.echo("results published")
 
 
+def _progress(what: str, done: int, total: int) -> None:
+    """Progress of a long step on stderr, e.g. "ballots: 40,000 / 61,668"."""
+    if what == "counting":
+        click.echo("counting ..." if done < total else "counted", err=True)
+    else:
+        click.echo(f"{what}: {done:,} / {total:,}", err=True)
+
+
 @pb_group.command("import")
 @click.argument("pb_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--municipality", "municipality_slug", required=True, help="Municipality slug.")
@@ -112,6 +120,7 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
         source_name=pb_file.name,
         areas=areas,
         rule_name=rule_name,
+        progress=_progress,
     )
     selected = [p.external_id for p in voting_round.projects if p.selected]
     click.echo(

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 TEST_DATABASE_URL = os.environ.get("BUURTBUDGET_TEST_DATABASE_URL")
 for _key in [k for k in os.environ if k.startswith("BUURTBUDGET_")]:
-    if _key != "BUURTBUDGET_TEST_DATABASE_URL":
+    if _key not in ("BUURTBUDGET_TEST_DATABASE_URL", "BUURTBUDGET_TEST_REDIS_URL"):
         del os.environ[_key]
 # Tests never write into the checkout: the instance folder (uploads, SQLite files) of every app
 # the tests create, also in subprocesses, is a temporary folder removed after the session.

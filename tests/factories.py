@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from buurtbudget.domain.initiative_lifecycle import Status
 from buurtbudget.extensions import db
 from buurtbudget.models import (
@@ -16,7 +18,6 @@ from buurtbudget.models import (
     AreaPopulation,
     Initiative,
     Municipality,
-    PostcodeRange,
     Role,
     RoleAssignment,
     User,
@@ -29,6 +30,9 @@ _sequence = itertools.count(1)
 
 
 class Factories:
+    def __init__(self) -> None:
+        self._keyers: dict[int, tuple[User, User]] = {}
+
     def municipality(self, name: str | None = None, **fields) -> Municipality:
         n = next(_sequence)
         municipality = Municipality(name=name or f"Gemeente {n}", slug=f"gemeente-{n}", **fields)
@@ -54,14 +58,31 @@ class Factories:
                 area=area, year=year, inhabitants=inhabitants, households=households, **population
             )
         )
+        db.session.flush()
         if postcode:
+            self.addresses(area, postcode)
+        db.session.commit()
+        return area
+
+    def addresses(self, area: Area, postcode: str, numbers=range(1, 41), extra=("12a", "12-2")):
+        """Addresses of ``postcode`` in ``area`` (house numbers 1-40, 12a and 12-2), as the
+        address file would give them."""
+        from buurtbudget.domain.addresses import parse_house_number
+        from buurtbudget.models import Address
+
+        for text in [*(str(n) for n in numbers), *extra]:
+            house = parse_house_number(text)
             db.session.add(
-                PostcodeRange(
-                    postcode=postcode, house_number_from=1, house_number_to=999, area=area
+                Address(
+                    postcode=postcode,
+                    house_number=house.number,
+                    house_letter=house.letter,
+                    house_suffix=house.suffix,
+                    municipality_id=area.municipality_id,
+                    area_id=area.id,
                 )
             )
         db.session.commit()
-        return area
 
     def user(
         self,
@@ -71,8 +92,13 @@ class Factories:
         password: str = TEST_PASSWORD,
         birth_year: int | None = 1980,
         roles: tuple[tuple[Role, Area | Municipality], ...] = (),
+        elector: bool = True,
         **fields,
     ) -> User:
+        """An account; with a home ``area`` (and ``elector``) it is also a verified elector,
+        bound by stempas, of every round of that area it is old enough for (as if the
+        register listed it and the resident entered their stempas code): residents that
+        tests make vote as verified electors. ``elector=False``: an unverified account."""
         n = next(_sequence)
         user = User(
             email=email or f"user{n}@example.org",
@@ -94,7 +120,41 @@ class Factories:
             else:
                 db.session.add(RoleAssignment(user=user, role=role, municipality=place))
         db.session.commit()
+        if area is not None and elector:
+            for voting_round in db.session.scalars(
+                select(VotingRound).where(VotingRound.areas.contains(area))
+            ):
+                self.elector(voting_round, user)
         return user
+
+    def elector(self, voting_round: VotingRound, user: User | None = None, **fields):
+        """An elector of ``voting_round`` (as the register extract gives them), bound to
+        ``user`` when given; area and birth year from the user. None when the user is not
+        eligible (no home area in the round, no birth year, too young)."""
+        from buurtbudget.models import Elector
+        from buurtbudget.services import electorate
+
+        area_id = fields.pop("area_id", user.home_area_id if user is not None else None)
+        birth_year = fields.pop("birth_year", user.birth_year if user is not None else 1980)
+        if area_id not in voting_round.area_ids or birth_year is None:
+            return None
+        if birth_year > voting_round.year - voting_round.min_age:
+            return None
+        n = next(_sequence)
+        record = Elector(
+            round_id=voting_round.id,
+            person_hash=electorate.person_hash(voting_round.municipality_id, f"factory-{n}"),
+            birth_year=birth_year,
+            area_id=area_id,
+            postcode=fields.pop("postcode", "2611AA"),
+            house_number=fields.pop("house_number", n % 99999 + 1),
+            user_id=user.id if user is not None else None,
+            bound_at=utcnow() if user is not None else None,
+            **fields,
+        )
+        db.session.add(record)
+        db.session.commit()
+        return record
 
     def resident(self, area: Area | None = None, **fields) -> User:
         return self.user(area or self.area(), **fields)
@@ -195,6 +255,10 @@ class Factories:
     def council_member(self, area: Area, **fields) -> User:
         return self.user(area, roles=((Role.COUNCIL_MEMBER, area),), **fields)
 
+    def council(self, area: Area, size: int = 3) -> list[User]:
+        """``size`` council members of the area (three: the default quorum)."""
+        return [self.council_member(area) for _ in range(size)]
+
     def administrator(self, municipality: Municipality, **fields) -> User:
         return self.user(
             None, municipality=municipality, roles=((Role.ADMINISTRATOR, municipality),), **fields
@@ -271,16 +335,53 @@ class Factories:
         db.session.commit()
         return initiative
 
+    def paper_ballot(
+        self,
+        voting_round: VotingRound,
+        choices: dict[int, int],
+        area: Area | None = None,
+        birth_year: int = 1970,
+        keyers: tuple[User, User] | None = None,
+    ) -> str:
+        """A paper ballot as the services enter it: an elector of ``area`` (the round's first
+        by default) with a stempas, a numbered paper issued for the area, keyed by two staff
+        members (two administrators of the municipality unless ``keyers``). Returns the
+        paper's number."""
+        from buurtbudget.domain.budget import new_cheque_code
+        from buurtbudget.services import electorate, paper_ballots
+
+        area = area or voting_round.areas[0]
+        code = new_cheque_code()
+        self.elector(
+            voting_round,
+            area_id=area.id,
+            birth_year=birth_year,
+            stempas_hash=electorate.stempas_hash(code),
+        )
+        if keyers is None:
+            keyers = self._keyers.get(voting_round.municipality_id)
+            if keyers is None:
+                municipality = db.session.get(Municipality, voting_round.municipality_id)
+                keyers = (self.administrator(municipality), self.administrator(municipality))
+                self._keyers[voting_round.municipality_id] = keyers
+        sheet = paper_ballots.issue_papers(keyers[0], voting_round, area, 1)[0]
+        for keyer in keyers:
+            paper_ballots.key_paper(keyer, voting_round, sheet.number, code, choices)
+        return sheet.number
+
     def voting_round(
         self,
         areas: list[Area] | Area,
         *,
         costs: tuple[int, ...] = (),
         phase: str = "voting",
+        electorate: bool = True,
         **fields,
     ) -> VotingRound:
         """A round of ``areas`` with one open initiative per cost in ``costs`` (cents) on the
-        ballot, its dates set so that it is in ``phase`` now (proposals, voting, counting)."""
+        ballot, its dates set so that it is in ``phase`` now (proposals, voting, counting).
+        With ``electorate`` the residents of its areas become its electors, bound to their
+        accounts (see :meth:`user`)."""
         from buurtbudget.services.voting import rounds
 
         areas = [areas] if isinstance(areas, Area) else list(areas)
@@ -301,4 +402,11 @@ class Factories:
         )
         if phase == "counting":
             setup.voting_closes_at = now - timedelta(minutes=1)
-        return rounds.create_round(None, areas[0].municipality, setup)
+        voting_round = rounds.create_round(None, areas[0].municipality, setup)
+        if electorate:
+            residents = db.session.scalars(
+                select(User).where(User.home_area_id.in_(voting_round.area_ids)).order_by(User.id)
+            ).all()
+            for resident in residents:
+                self.elector(voting_round, resident)
+        return voting_round

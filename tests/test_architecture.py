@@ -66,6 +66,7 @@ VOTING_LAYERS = (
     "election",
     "weighting",
     "counting",
+    "comparison",
     "pabulib",
 )
 

@@ -22,7 +22,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from buurtbudget.demo.people import demo_email
+from buurtbudget.demo.people import COUNCIL_NUMBERS, demo_email
 from buurtbudget.domain.budget import AccountKind, SpendKind, halves_for, model_defaults
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status, path_to
 from buurtbudget.extensions import db
@@ -30,11 +30,13 @@ from buurtbudget.models import (
     Area,
     AreaAgenda,
     CouncilMeeting,
+    DirectSpending,
     Initiative,
     InitiativeStatusChange,
     LedgerEntry,
     Municipality,
     PayoutRequest,
+    PostcodeRange,
     Theme,
     User,
 )
@@ -43,6 +45,7 @@ from buurtbudget.services import (
     budgets,
     cheques,
     council,
+    direct_spending,
     initiatives,
     ledger,
     payouts,
@@ -258,12 +261,13 @@ def _seed_delft(progress, today: date) -> None:
                 area, residents[number], title, text, cost, [themes[n] for n in theme_names]
             )
             if _is_new(initiative):
-                ledger.grant(coordinator, initiative, period=period, memo="Wijkprogramma")
-                initiatives.change_status(
-                    coordinator, initiative, Status.SELECTED, funding_route=FundingRoute.PROGRAMME
-                )
+                # As a coordinator does on the screens: the programme line, then the selection,
+                # which grants the checked cost from that period's area pot.
                 budgets.set_programme_line(
                     coordinator, period, cost, initiative=initiative, note="Wijkprogramma"
+                )
+                initiatives.change_status(
+                    coordinator, initiative, Status.SELECTED, funding_route=FundingRoute.PROGRAMME
                 )
             _pay(initiative, paid, [coordinator, coordinator_second])
             if completed and initiative.status is Status.IN_EXECUTION:
@@ -273,9 +277,17 @@ def _seed_delft(progress, today: date) -> None:
             fund = period.account(AccountKind.BOTTLENECK)
             if ledger.account_balance(fund).paid == 0:
                 for amount, purpose, theme in plan["urgent"]:
-                    ledger.spend_directly(
-                        coordinator, fund, amount, purpose, theme_id=themes[theme].id
+                    # From EUR 1,000 with a receipt and a second coordinator's approval.
+                    booked = direct_spending.spend(
+                        coordinator,
+                        fund,
+                        amount,
+                        purpose,
+                        theme_id=themes[theme].id,
+                        receipt=(_pdf_stream(), "bon-spoed.pdf"),
                     )
+                    if isinstance(booked, DirectSpending):
+                        direct_spending.approve(coordinator_second, booked)
         if budgets.report_of(last_year) is None:
             budgets.save_report(
                 coordinator,
@@ -283,8 +295,11 @@ def _seed_delft(progress, today: date) -> None:
                 f"In {last_year.year} werkte {area.name} aan {', '.join(plan['agenda'])}."
                 " Bewoners brachten de plannen zelf in; de meeste zijn uitgevoerd. Het"
                 " geld dat niet is besteed, vloeit terug naar de gemeente.",
-                publish=True,
+                publish=False,
             )
+            # The area council publishes what the coordinator wrote.
+            council = budgets.council_of(area)
+            budgets.publish_report(council[0] if council else coordinator, last_year)
     progress("  Delft: area programmes, payouts and the wijkverslag of last year")
 
 
@@ -330,7 +345,11 @@ def _seed_zaanstad(progress, today: date) -> None:
         plan = ZAANSTAD_MEETINGS.get(area.name)
         if not plan:
             continue
-        member = _user(demo_email(f"bewoner{_area_number(municipality, area)}-", "zaanstad", 1))
+        present = [
+            _user(demo_email(f"bewoner{_area_number(municipality, area)}-", "zaanstad", n))
+            for n in COUNCIL_NUMBERS
+        ]
+        member = present[0]  # the secretary, who records the meeting
         residents = _residents(municipality, area)
         for number, (month, day, attendees, decisions) in enumerate(plan):
             held_on = date(today.year, month, day)
@@ -341,7 +360,13 @@ def _seed_zaanstad(progress, today: date) -> None:
             ):
                 continue
             meeting = council.record_meeting(
-                member, area, held_on, attendees, "Buurthuis", "Openbare vergadering."
+                member,
+                area,
+                held_on,
+                attendees,
+                "Buurthuis",
+                "Openbare vergadering.",
+                present=present,
             )
             for title, euros, kind, initiative_title in decisions:
                 initiative = None
@@ -372,14 +397,21 @@ def _seed_ede(progress, today: date) -> None:
     municipality = _municipality("ede")
     _configure(municipality, "household_cheques")
     themes = _themes(municipality)
-    first_digits = 6711
-    for index, area in enumerate(municipality.areas):
+    for area in municipality.areas:
+        # The letters go to addresses of the area itself (its own postcodes).
+        postcodes = list(
+            db.session.scalars(
+                select(PostcodeRange.postcode)
+                .where(PostcodeRange.area_id == area.id)
+                .order_by(PostcodeRange.postcode)
+            )
+        )
         for half in (1, 2):
             if half == 2 and today.month < 7:
                 continue
             period = _open(area, today.year, half)
             households = [
-                cheques.Household(f"{first_digits + index}A{'ABC'[n % 3]}", n // 3 + 1)
+                cheques.Household(postcodes[n % len(postcodes)], n // len(postcodes) + 1)
                 for n in range(CHEQUE_SAMPLE)
             ]
             cheques.issue_cheques(None, period, households)

@@ -13,6 +13,9 @@ from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
 
 DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105 - documented demo credential
 RESIDENTS_PER_AREA = 12
+# Residents who sit on their area's council: three, the default quorum of a council meeting
+# (numbers 2 to 8 propose the demo's initiatives).
+COUNCIL_NUMBERS = (1, 11, 12)
 FIRST_NAMES = (
     "Anouk",
     "Bram",
@@ -102,6 +105,7 @@ def seed_people(progress) -> None:
                 for other in areas:
                     _grant(second, Role.COORDINATOR, municipality, other)
         area_list: list[Area] = list(areas)
+        place_index = {name: i for i, (name, *_rest) in enumerate(MUNICIPALITIES[slug][3])}
         for area_index, area in enumerate(area_list):
             for number in range(1, RESIDENTS_PER_AREA + 1):
                 email = demo_email(f"bewoner{area_index + 1}-", slug, number)
@@ -113,10 +117,11 @@ def seed_people(progress) -> None:
                     municipality,
                     area,
                     rng.randint(1945, 2008),
-                    postcode=demo_postcode(slug, area_index, number % 3),
+                    # The postcode of the area in the demo's address file (places.py order).
+                    postcode=demo_postcode(slug, place_index[area.name], number % 3),
                     house_number=number,
                 )
-                if number == 1:
+                if number in COUNCIL_NUMBERS:
                     _grant(resident, Role.COUNCIL_MEMBER, municipality, area)
         progress(
             f"  {municipality.name}: staff and {RESIDENTS_PER_AREA * len(area_list)} residents"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from buurtbudget.extensions import db
-from buurtbudget.models import Area, AreaPopulation, Municipality, Neighbourhood, PostcodeRange
+from buurtbudget.models import Area, AreaPopulation, Municipality, Neighbourhood
+from buurtbudget.services.addresses import import_addresses
 
 # municipality slug -> (name, CBS code, first postcode digits, areas)
 # area: (name, CBS wijk code, inhabitants, households, need index, neighbourhoods)
@@ -70,9 +71,7 @@ def seed_places(progress) -> None:
         if municipality is None:
             municipality = Municipality(name=name, slug=slug, cbs_code=code)
             db.session.add(municipality)
-        for index, (area_name, area_code, inhabitants, households, need, buurten) in enumerate(
-            areas
-        ):
+        for area_name, area_code, inhabitants, households, need, buurten in areas:
             area = db.session.scalar(select(Area).where(Area.cbs_code == area_code))
             if area is None:
                 area = Area(municipality=municipality, name=area_name, cbs_code=area_code)
@@ -95,24 +94,28 @@ def seed_places(progress) -> None:
                     households - 50 * (len(YEARS) - 1 - offset),
                     need,
                 )
-            for letters_index in range(len(POSTCODE_LETTERS)):
-                postcode = demo_postcode(slug, index, letters_index)
-                if (
-                    db.session.scalar(
-                        select(PostcodeRange.id).where(PostcodeRange.postcode == postcode)
-                    )
-                    is None
-                ):
-                    db.session.add(
-                        PostcodeRange(
-                            postcode=postcode,
-                            area=area,
-                            house_number_from=HOUSE_NUMBERS[0],
-                            house_number_to=HOUSE_NUMBERS[1],
-                        )
-                    )
         progress(f"  {name}: {len(areas)} areas")
     db.session.commit()
+    summary = import_addresses(demo_address_lines())
+    progress(f"  address file: {summary.rows} addresses (postcode + house number -> buurt, wijk)")
+
+
+def demo_address_lines():
+    """The demo's address file in the CBS/BAG layout: per area three postcodes with house
+    numbers 1-200, some with a house letter (``12a``) or an addition (``12-2``) as in flats,
+    spread over the area's buurten."""
+    yield "postcode;huisnummer;huisletter;toevoeging;buurtcode;wijkcode\n"
+    for slug, (_name, _code, _digits, areas) in MUNICIPALITIES.items():
+        for index, (_area_name, area_code, *_figures, buurten) in enumerate(areas):
+            for letters_index in range(len(POSTCODE_LETTERS)):
+                postcode = demo_postcode(slug, index, letters_index)
+                for number in range(HOUSE_NUMBERS[0], HOUSE_NUMBERS[1] + 1):
+                    buurt = f"BU{area_code[2:]}{number % len(buurten) + 1:02d}"
+                    variants = [("", "")]
+                    if number % 10 == 2:
+                        variants += [("a", ""), ("b", ""), ("", "1"), ("", "2")]
+                    for letter, suffix in variants:
+                        yield f"{postcode};{number};{letter};{suffix};{buurt};{area_code}\n"
 
 
 def _seed_population(area: Area, year: int, inhabitants: int, households: int, need: int) -> None:

@@ -20,7 +20,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
+from buurtbudget.demo import electorate as demo_electorate
 from buurtbudget.demo.budgets import _initiative, _themes
+from buurtbudget.demo.people import demo_email
+from buurtbudget.domain.budget import format_cheque_code
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
@@ -32,7 +35,7 @@ from buurtbudget.models import (
     VotingRound,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services.voting import casting, codes, counting, rounds
+from buurtbudget.services.voting import casting, counting, rounds
 
 CLOSED_TITLE = "Buitenhof kiest 2025"
 OPEN_TITLE = "Tanthof 2026"
@@ -168,7 +171,8 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
         _initiative(area, initiator, title, text, cost, [themes[theme]])
         popularity_by_title[title] = share
     year = date.today().year - 1
-    # Ballots go in while the round is open (the services insist), then it moves to May 2025.
+    # The register goes in before voting opens; ballots go in while the round is open (the
+    # services insist), then it moves to May of last year.
     now = utcnow()
     voting_round = rounds.create_round(
         None,
@@ -176,38 +180,34 @@ def _seed_closed_round(municipality: Municipality, progress) -> None:
         _setup(
             CLOSED_TITLE,
             area,
-            now - timedelta(days=1),
             now + timedelta(days=1),
+            now + timedelta(days=2),
             description="Bewoners van Buitenhof kiezen welke plannen het wijkbudget krijgen.",
             rule_name="mes_add1",
-            uses_voting_codes=True,
             budget_period=_period(area, year),
             budget_cents=40_000_00,
         ),
     )
+    _user_codes, other_codes = demo_electorate.seed_electorate(
+        voting_round, residents, CODE_VOTERS + PAPER_BALLOTS + 25, RNG_SEED
+    )
+    demo_electorate.open_now(voting_round, opened_days_ago=1, closes_in_days=1)
     popularity = {p.id: popularity_by_title.get(p.name, 0.15) for p in voting_round.projects}
     rng = random.Random(RNG_SEED)
     cast_on = date(year, 5, 12)
     for resident in residents:
         casting.cast_ballot(resident, voting_round, _choices(rng, popularity), today=cast_on)
-    recipients = [
-        codes.CodeRecipient(f"Huishouden {number}, Buitenhof", area) for number in range(80)
-    ]
-    issued = codes.issue_voting_codes(None, voting_round, recipients)
-    for _recipient, code in issued[:CODE_VOTERS]:
+    other_codes = other_codes[area.id]
+    for code in other_codes[:CODE_VOTERS]:
         casting.cast_ballot(
             None, voting_round, _choices(rng, popularity), voting_code=code, today=cast_on
         )
-    for number in range(1, PAPER_BALLOTS + 1):
-        casting.enter_paper_ballot(
-            coordinator,
-            voting_round,
-            f"BH-{number:04d}",
-            _choices(rng, popularity),
-            area=area if number % 4 else None,
-            age_band=rng.choice(rounds.AGE_BAND_NAMES[1:]),
-            today=cast_on,
-        )
+    admin = db.session.scalar(select(User).where(User.email == demo_email("admin", "delft")))
+    paper = [
+        (code, _choices(rng, popularity))
+        for code in other_codes[CODE_VOTERS : CODE_VOTERS + PAPER_BALLOTS]
+    ]
+    demo_electorate.key_paper_ballots(voting_round, area, coordinator, admin, paper, cast_on)
     _close_last_may(coordinator, voting_round)
     selected = sum(1 for p in voting_round.projects if p.selected)
     progress(
@@ -251,7 +251,7 @@ def _seed_open_round(municipality: Municipality, progress) -> None:
         _setup(
             OPEN_TITLE,
             area,
-            now - timedelta(days=3),
+            now + timedelta(days=1),
             now + timedelta(days=28),
             description="Welke plannen voor Tanthof krijgen dit jaar geld? Kies er één tot drie.",
             rule_name="mes_add1",
@@ -259,12 +259,25 @@ def _seed_open_round(municipality: Municipality, progress) -> None:
             budget_cents=30_000_00,
         ),
     )
+    # The register of Tanthof; every demo resident but the first is bound by stempas (a
+    # verified resident); the first still has to enter the code of their letter, which
+    # seed-demo prints (in a real municipality codes exist in clear only on the letters).
+    stempas_codes, others = demo_electorate.seed_electorate(
+        voting_round, residents, 60, RNG_SEED + 1, unbound=(residents[0],)
+    )
+    unbound_code = format_cheque_code(stempas_codes[residents[0].id])
+    code_only = format_cheque_code(others[area.id][0])
+    demo_electorate.open_now(voting_round, opened_days_ago=3, closes_in_days=28)
     rng = random.Random(RNG_SEED + 1)
     popularity = {p.id: rng.uniform(0.2, 0.6) for p in voting_round.projects}
-    # The last residents already voted; bewoner...-1 to -8 of Tanthof can still vote.
+    # The last residents already voted; bewoner...-2 to -8 of Tanthof can still vote.
     for resident in residents[-ALREADY_VOTED_IN_OPEN_ROUND:]:
         casting.cast_ballot(resident, voting_round, _choices(rng, popularity))
     progress(
-        f"  Delft: open round {OPEN_TITLE!r}; residents of Tanthof can vote, e.g."
-        f" {residents[0].email}"
+        f"  Delft: stempas of {residents[0].email} (not linked yet): {unbound_code};"
+        f" a stempas of a resident without an account: {code_only}"
+    )
+    progress(
+        f"  Delft: open round {OPEN_TITLE!r}; verified residents of Tanthof can vote, e.g."
+        f" {residents[1].email}; {residents[0].email} first links the stempas of their letter"
     )

@@ -21,13 +21,21 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from buurtbudget.demo import electorate as demo_electorate
 from buurtbudget.demo.budgets import _initiative, _themes
 from buurtbudget.demo.people import demo_email
-from buurtbudget.demo.voting import _area, _close_last_may, _residents, _round, _setup
+from buurtbudget.demo.voting import (
+    _area,
+    _close_last_may,
+    _coordinator,
+    _residents,
+    _round,
+    _setup,
+)
 from buurtbudget.extensions import db
 from buurtbudget.models import Municipality, User
 from buurtbudget.models._base import utcnow
-from buurtbudget.services.voting import casting, counting, rounds, weighting
+from buurtbudget.services.voting import counting, rounds, weighting
 
 TITLE = "Delft-Noord en -Oost kiest 2025"
 RNG_SEED = 2031
@@ -95,8 +103,8 @@ def seed_weighting(progress) -> None:
     setup = _setup(
         TITLE,
         areas[0],
-        now - timedelta(days=1),
         now + timedelta(days=1),
+        now + timedelta(days=2),
         description="Bewoners van Vrijenban, Voordijkshoorn en Wippolder kiezen samen welke"
         " plannen geld krijgen. De stemmen worden gewogen naar het aantal inwoners per wijk.",
         rule_name="greedy",
@@ -110,7 +118,12 @@ def seed_weighting(progress) -> None:
             voting_round.projects.remove(project)
     db.session.commit()
     counting.update_weighting(admin, voting_round, SETTINGS)
-    _cast_paper_ballots(admin, voting_round, areas)
+    # The register: per area as many residents (without an account) as vote on paper.
+    _codes, others = demo_electorate.seed_electorate(
+        voting_round, [], max(count for count, _plans in PLANS.values()), RNG_SEED
+    )
+    demo_electorate.open_now(voting_round, opened_days_ago=1, closes_in_days=1)
+    _cast_paper_ballots(admin, voting_round, areas, others)
     _close_last_may(admin, voting_round)
     progress(
         f"  Delft: closed round {TITLE!r} with weights by area"
@@ -118,27 +131,23 @@ def seed_weighting(progress) -> None:
     )
 
 
-def _cast_paper_ballots(admin, voting_round, areas) -> None:
+def _cast_paper_ballots(admin, voting_round, areas, codes: dict[int, list[str]]) -> None:
+    """Paper ballots of the register's residents, per area from its numbered papers, keyed by
+    the area's coordinator and the administrator."""
     rng = random.Random(RNG_SEED)
     by_name = {p.name: p for p in voting_round.projects}
     cast_on = date(date.today().year - 1, 5, 14)
-    number = 0
     for area in areas:
         count, plans = PLANS[area.name]
         own = {by_name[plan[0]].id: plan[5] for plan in plans}
         elsewhere = [p.id for p in voting_round.projects if p.id not in own]
-        for _ in range(count):
+        ballots = []
+        for code in codes[area.id][:count]:
             chosen = [pid for pid, share in own.items() if rng.random() < share]
             chosen += [pid for pid in elsewhere if rng.random() < 0.08]
             if not chosen:
                 chosen = [next(iter(own))]
-            number += 1
-            casting.enter_paper_ballot(
-                admin,
-                voting_round,
-                f"DNO-{number:04d}",
-                dict.fromkeys(chosen[:3], 1),
-                area=area,
-                age_band=rng.choice(rounds.AGE_BAND_NAMES[1:]),
-                today=cast_on,
-            )
+            ballots.append((code, dict.fromkeys(chosen[:3], 1)))
+        demo_electorate.key_paper_ballots(
+            voting_round, area, _coordinator(area), admin, ballots, cast_on
+        )

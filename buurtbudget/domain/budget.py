@@ -93,6 +93,15 @@ class EntryKind(enum.StrEnum):
     CHEQUE_EXPIRY = "cheque_expiry"
 
 
+DEFAULT_COUNCIL_QUORUM = 3
+MIN_COUNCIL_QUORUM, MAX_COUNCIL_QUORUM = 2, 100
+
+
+def has_quorum(members_present: int, quorum: int) -> bool:
+    """A council decides only with at least ``quorum`` of its members present."""
+    return members_present >= max(quorum, MIN_COUNCIL_QUORUM)
+
+
 @dataclass(frozen=True)
 class BudgetModelSettings:
     """One model's configuration. A municipality picks a model and may change any setting, for
@@ -109,6 +118,8 @@ class BudgetModelSettings:
     cheque_value_cents: int = 0
     cheque_valid_days: int = 365
     unpooled_value_policy: UnpooledValuePolicy = UnpooledValuePolicy.AREA_POT
+    # Council members present, recorded by name, for a council meeting to decide (never one).
+    council_quorum: int = DEFAULT_COUNCIL_QUORUM
 
     def __post_init__(self) -> None:
         if self.rate_millicents < 0 or self.bottleneck_fund_cents < 0:
@@ -123,6 +134,8 @@ class BudgetModelSettings:
             raise ValueError("the cheque model needs a cheque value")
         if self.cheque_valid_days < 1:
             raise ValueError("cheques must be valid for at least a day")
+        if not MIN_COUNCIL_QUORUM <= self.council_quorum <= MAX_COUNCIL_QUORUM:
+            raise ValueError("a council quorum is at least two members present")
 
     @property
     def council_decides(self) -> bool:
@@ -445,9 +458,14 @@ def apply_entry(balance: Balance, kind: EntryKind, amount: int) -> Balance:
 # Payouts, councils, shares ------------------------------------------------------------------
 
 
-def needs_second_approval(amount_cents: int, threshold_cents: int) -> bool:
-    """Payouts *above* the threshold (default EUR 1,000) need a second approver."""
-    return amount_cents > threshold_cents
+def needs_second_approval(
+    amount_cents: int, threshold_cents: int, *, already_paid_cents: int = 0
+) -> bool:
+    """A payout needs a second approver when what was paid to the initiative in total,
+    including this payout, reaches the threshold (default EUR 1,000): *from* the threshold
+    itself, so neither one request of exactly EUR 1,000 nor three of them pass on one pair of
+    eyes. Direct spending (no initiative) counts its own amount."""
+    return already_paid_cents + amount_cents >= threshold_cents
 
 
 def share_percent(part: int, whole: int) -> int | None:

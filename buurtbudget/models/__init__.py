@@ -10,12 +10,20 @@ from buurtbudget.models.budget import (
     BudgetPeriod,
     Cheque,
     CouncilMeeting,
+    DirectSpending,
     LedgerEntry,
+    MeetingAttendance,
     MeetingDecision,
     PayoutReceipt,
     PayoutRequest,
     PayoutStatus,
     ProgrammeLine,
+)
+from buurtbudget.models.electorate import (
+    Address,
+    Elector,
+    PaperBallotKeying,
+    PaperBallotSheet,
 )
 from buurtbudget.models.geo import (
     AGE_BANDS,
@@ -35,6 +43,7 @@ from buurtbudget.models.initiative import (
     Notification,
     Theme,
 )
+from buurtbudget.models.progress import Milestone, ProgressUpdate, progress_photo
 from buurtbudget.models.user import Role, RoleAssignment, User
 from buurtbudget.models.voting import (
     Ballot,
@@ -54,6 +63,10 @@ from buurtbudget.models.working_group import (
 )
 
 __all__ = [
+    "Address",
+    "Elector",
+    "PaperBallotKeying",
+    "PaperBallotSheet",
     "AGE_BANDS",
     "Area",
     "AreaAgenda",
@@ -74,6 +87,8 @@ __all__ = [
     "Initiative",
     "InitiativeStatusChange",
     "LedgerEntry",
+    "DirectSpending",
+    "MeetingAttendance",
     "MeetingDecision",
     "Municipality",
     "Neighbourhood",
@@ -84,6 +99,9 @@ __all__ = [
     "Phase",
     "PostcodeRange",
     "ProgrammeLine",
+    "Milestone",
+    "ProgressUpdate",
+    "progress_photo",
     "Role",
     "RoleAssignment",
     "RoundProject",

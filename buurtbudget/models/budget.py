@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from buurtbudget.domain.budget import (
+    DEFAULT_COUNCIL_QUORUM,
     AccountKind,
     BudgetModelKind,
     BudgetModelSettings,
@@ -74,6 +75,7 @@ class BudgetModelConfig(db.Model):
         ),
         CheckConstraint("cheque_value_cents >= 0", name="cheque_value_non_negative"),
         CheckConstraint("cheque_valid_days >= 1", name="cheque_valid_days_positive"),
+        CheckConstraint("council_quorum >= 2", name="council_quorum_two_or_more"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +94,9 @@ class BudgetModelConfig(db.Model):
     unpooled_value_policy: Mapped[UnpooledValuePolicy] = mapped_column(
         _enum(UnpooledValuePolicy, 16), default=UnpooledValuePolicy.AREA_POT
     )
+    council_quorum: Mapped[int] = mapped_column(
+        default=DEFAULT_COUNCIL_QUORUM, server_default=str(DEFAULT_COUNCIL_QUORUM)
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     municipality: Mapped[Municipality] = relationship()
@@ -109,6 +114,7 @@ class BudgetModelConfig(db.Model):
         "cheque_value_cents",
         "cheque_valid_days",
         "unpooled_value_policy",
+        "council_quorum",
     )
 
     def settings(self) -> BudgetModelSettings:
@@ -261,6 +267,21 @@ class CouncilMeeting(db.Model):
     decisions: Mapped[list[MeetingDecision]] = relationship(
         back_populates="meeting", order_by="MeetingDecision.id"
     )
+    # The council members present, by name: a decision needs a quorum of them.
+    present_members: Mapped[list[User]] = relationship(
+        secondary="meeting_attendance", order_by="User.display_name"
+    )
+
+
+class MeetingAttendance(db.Model):
+    """A council member present at a council meeting (the quorum is counted from these)."""
+
+    __tablename__ = "meeting_attendance"
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("council_meeting.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
 
 
 class MeetingDecision(db.Model):
@@ -378,6 +399,51 @@ class PayoutRequest(db.Model):
     receipts: Mapped[list[Attachment]] = relationship(
         secondary="payout_receipt", order_by="Attachment.id"
     )
+
+
+class DirectSpending(db.Model):
+    """Direct spending (no initiative, e.g. urgent spending from the knelpuntenpot) from the
+    second-approver threshold up: a coordinator asks with a receipt, another approves, and
+    only then is it booked in the ledger (services.direct_spending)."""
+
+    __tablename__ = "direct_spending"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint(
+            "approved_by_id IS NULL OR approved_by_id <> requested_by_id", name="four_eyes"
+        ),
+        CheckConstraint(
+            "status <> 'rejected' OR rejection_reason IS NOT NULL", name="rejected_with_reason"
+        ),
+        CheckConstraint("receipt_size_bytes > 0", name="receipt_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("budget_account.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(String(300))
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("theme.id"))
+    status: Mapped[PayoutStatus] = mapped_column(
+        _enum(PayoutStatus, 16), default=PayoutStatus.AWAITING_SECOND, index=True
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(String(1000))
+    # The receipt, stored like attachments (random name under the upload folder).
+    receipt_stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    receipt_original_name: Mapped[str] = mapped_column(String(200))
+    receipt_content_type: Mapped[str] = mapped_column(String(40))
+    receipt_size_bytes: Mapped[int]
+
+    account: Mapped[BudgetAccount] = relationship()
+    theme: Mapped[Theme | None] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    rejected_by: Mapped[User | None] = relationship(foreign_keys=[rejected_by_id])
 
 
 class PayoutReceipt(db.Model):

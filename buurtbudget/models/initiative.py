@@ -8,7 +8,7 @@ The status column holds :class:`buurtbudget.domain.initiative_lifecycle.Status`;
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     Enum,
     ForeignKey,
     Integer,
@@ -135,9 +136,16 @@ class Initiative(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Progress once funded (services.progress): who carries it out, and when.
+    responsible_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    planned_start_on: Mapped[date | None] = mapped_column(Date)
+    planned_end_on: Mapped[date | None] = mapped_column(Date)
+    # What it cost in the end (what was paid out), recorded when it is completed.
+    final_cost_cents: Mapped[int | None] = mapped_column(BigInteger)
 
     area: Mapped[Area] = relationship()
-    initiator: Mapped[User] = relationship()
+    initiator: Mapped[User] = relationship(foreign_keys=[initiator_user_id])
+    responsible: Mapped[User | None] = relationship(foreign_keys=[responsible_user_id])
     working_group: Mapped[WorkingGroup | None] = relationship(back_populates="initiatives")
     themes: Mapped[list[Theme]] = relationship(secondary=initiative_theme, order_by="Theme.name")
     history: Mapped[list[InitiativeStatusChange]] = relationship(

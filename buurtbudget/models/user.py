@@ -48,6 +48,8 @@ class User(UserMixin, db.Model):
     home_area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
     postcode: Mapped[str | None] = mapped_column(String(6))
     house_number: Mapped[int | None]
+    house_letter: Mapped[str] = mapped_column(String(1), default="", server_default="")
+    house_suffix: Mapped[str] = mapped_column(String(4), default="", server_default="")
     birth_year: Mapped[int | None]
     locale: Mapped[str | None] = mapped_column(String(5))
     is_active_account: Mapped[bool] = mapped_column(default=True)

@@ -359,8 +359,11 @@ class VoterRecord(db.Model):
     __table_args__ = (
         UniqueConstraint("round_id", "user_id"),
         UniqueConstraint("round_id", "voting_code_id"),
+        # One ballot per elector per round, whichever channel (account, stempas code, paper).
+        UniqueConstraint("round_id", "elector_id"),
         CheckConstraint(
-            "(user_id IS NULL) <> (voting_code_id IS NULL)", name="user_or_voting_code"
+            "user_id IS NOT NULL OR voting_code_id IS NOT NULL OR elector_id IS NOT NULL",
+            name="someone_voted",
         ),
     )
 
@@ -368,6 +371,7 @@ class VoterRecord(db.Model):
     round_id: Mapped[int] = mapped_column(ForeignKey("voting_round.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     voting_code_id: Mapped[int | None] = mapped_column(ForeignKey("voting_code.id"))
+    elector_id: Mapped[int | None] = mapped_column(ForeignKey("elector.id", ondelete="CASCADE"))
     voted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
 

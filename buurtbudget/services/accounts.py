@@ -10,12 +10,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
 from buurtbudget.extensions import db
-from buurtbudget.models import Area, Municipality, PostcodeRange, Role, RoleAssignment, User
-from buurtbudget.services import audit
-from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
-from buurtbudget.services.permissions import is_admin_of, require
+from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
+from buurtbudget.models.user import new_session_token
+from buurtbudget.services import addresses, audit
+from buurtbudget.services.errors import Conflict, ValidationFailed
+from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
 
 # Checked against when the e-mail is unknown, so a failed login takes as long either way.
 _DUMMY_HASH = generate_password_hash("no-such-user-dummy-password")
@@ -25,23 +25,13 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def find_area_for_address(postcode: str, house_number: int) -> PostcodeRange | None:
-    return db.session.scalars(
-        select(PostcodeRange).where(
-            PostcodeRange.postcode == postcode,
-            PostcodeRange.house_number_from <= house_number,
-            PostcodeRange.house_number_to >= house_number,
-        )
-    ).first()
-
-
 @dataclass
 class Registration:
     email: str
     password: str
     display_name: str
     postcode: str
-    house_number: int
+    house_number: str  # as typed: "12", "12a", "12-2"
     birth_year: int | None
     municipality_id: int | None = None
     locale: str | None = None
@@ -57,39 +47,29 @@ def _check_password_strength(password: str) -> None:
 
 
 def register(data: Registration) -> User:
-    """Create a resident account. The home area follows from postcode + house number; where no
-    area matches, the account is created without one and staff assign it later."""
+    """Create a resident account. The home area follows from postcode + house number in the
+    address file (services/addresses.py); an address that is not in it is refused with a clear
+    message, never guessed. A home area is what the resident says: it gives no vote (voting
+    needs an elector bound by the stempas code, services/electorate.py)."""
     email = normalise_email(data.email)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(_l("An account with this e-mail address already exists."), field="email")
-    try:
-        postcode = normalise_postcode(data.postcode)
-    except InvalidPostcode:
-        raise ValidationFailed(
-            _l("This is not a valid Dutch postcode (e.g. 2611 AB)."), field="postcode"
-        ) from None
-    if not 1 <= data.house_number <= 99999:
-        raise ValidationFailed(_l("This is not a valid house number."), field="house_number")
     this_year = date.today().year
     if data.birth_year is not None and not this_year - 120 <= data.birth_year <= this_year:
         raise ValidationFailed(_l("This is not a plausible year of birth."), field="birth_year")
     _check_password_strength(data.password)
-
-    match = find_area_for_address(postcode, data.house_number)
-    if match is not None:
-        area = match.area
-        municipality_id = area.municipality_id
-    else:
-        area = None
-        municipality_id = data.municipality_id
-        if municipality_id is not None and db.session.get(Municipality, municipality_id) is None:
-            raise NotFound(_l("Unknown municipality."))
+    address = addresses.lookup(data.postcode, data.house_number)
+    area = address.area
+    municipality_id = area.municipality_id
+    postcode = address.postcode
 
     user = User(
         email=email,
         display_name=data.display_name.strip(),
         postcode=postcode,
-        house_number=data.house_number,
+        house_number=address.house_number,
+        house_letter=address.house_letter,
+        house_suffix=address.house_suffix,
         birth_year=data.birth_year,
         home_area=area,
         municipality_id=municipality_id,
@@ -129,9 +109,23 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     db.session.commit()
 
 
+def end_all_sessions(user: User) -> None:
+    """Log the account out everywhere: every session and "keep me logged in" cookie names
+    the account's session token, so a new token ends them all, on every worker."""
+    user.session_token = new_session_token()
+    db.session.commit()
+
+
 def set_home_area(actor: User, user: User, area: Area) -> None:
-    """Staff assign (or correct) a resident's home area."""
-    require(is_admin_of(actor, area.municipality_id) or actor.has_role(Role.COORDINATOR, area))
+    """Staff assign (or correct) a resident's home area: only between areas they manage
+    (coordinators their own areas, administrators their municipality's), never their own."""
+    require(actor.id != user.id, _l("Nobody can change their own area."))
+    require(can_manage_area(actor, area))
+    if user.home_area is not None:
+        # Moving someone out of an area is acting on that area too.
+        require(can_manage_area(actor, user.home_area))
+    elif user.municipality_id not in (None, area.municipality_id):
+        require(False)
     previous = user.home_area_id
     user.home_area = area
     user.municipality_id = area.municipality_id
@@ -157,6 +151,7 @@ def grant_role(
     """Give ``user`` a role. ``actor`` None means the command line (an operator on the server)."""
     if actor is not None:
         require(is_admin_of(actor, municipality.id))
+        require(actor.id != user.id, _l("Nobody can change their own roles."))
     if role.is_area_role and (area is None or area.municipality_id != municipality.id):
         raise ValidationFailed(_l("Choose an area of this municipality for this role."))
     if not role.is_area_role:
@@ -196,6 +191,7 @@ def grant_role(
 def revoke_role(actor: User | None, assignment: RoleAssignment) -> None:
     if actor is not None:
         require(is_admin_of(actor, assignment.municipality_id))
+        require(actor.id != assignment.user_id, _l("Nobody can change their own roles."))
     audit.record(
         actor,
         "role.revoked",

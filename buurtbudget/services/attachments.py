@@ -13,11 +13,12 @@ from typing import BinaryIO
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from buurtbudget.domain import initiative_lifecycle as lifecycle
 from buurtbudget.domain.file_types import SNIFF_BYTES, sniff_file_type
 from buurtbudget.extensions import db
-from buurtbudget.models import Attachment, Initiative, User
+from buurtbudget.models import Attachment, Initiative, PayoutReceipt, User
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.initiatives import actors_for, require_view
@@ -106,9 +107,22 @@ def add_attachment(
     return attachment
 
 
+def is_payout_receipt(attachment: Attachment) -> bool:
+    return (
+        db.session.scalar(
+            select(PayoutReceipt.payout_request_id)
+            .where(PayoutReceipt.attachment_id == attachment.id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def remove_attachment(actor: User, attachment: Attachment) -> None:
     initiative = attachment.initiative
     require(can_manage_attachments(actor, initiative))
+    if is_payout_receipt(attachment):
+        raise Conflict(_l("This file is the receipt of a payout request and is kept as evidence."))
     path = path_of(attachment)
     audit.record(
         actor,

@@ -71,6 +71,21 @@ class ThemeLine:
 
 
 @dataclass
+class ProgrammeLineMoney:
+    """A line of the area programme against what was granted on it: for an initiative's
+    line, what the initiative was granted in the period; for a theme's line, what initiatives
+    of the theme without a line of their own were granted (in equal parts over their themes)."""
+
+    line: object
+    indicative: int
+    granted: int
+
+    @property
+    def left(self) -> int:
+        return self.indicative - self.granted
+
+
+@dataclass
 class AreaFinances:
     area: Area
     period: BudgetPeriod
@@ -85,6 +100,7 @@ class AreaFinances:
     meeting_check: object | None
     meetings: list[CouncilMeeting]
     programme: list = field(default_factory=list)
+    programme_lines: list[ProgrammeLineMoney] = field(default_factory=list)
     agenda: object | None = None
     report: object | None = None
 
@@ -182,6 +198,7 @@ def area_finances(period: BudgetPeriod) -> AreaFinances:
         [(item.entry.spend_kind, item.entry.amount_cents) for item in direct],
     )
     config = config_for(area)
+    programme = programme_of(period)
     return AreaFinances(
         area=area,
         period=period,
@@ -195,10 +212,33 @@ def area_finances(period: BudgetPeriod) -> AreaFinances:
         social_target=config.social_target_percent if config else None,
         meeting_check=meeting_check(area, period.year),
         meetings=meetings_in(area, period.year) if config and config.min_meetings_per_year else [],
-        programme=programme_of(period),
+        programme=programme,
+        programme_lines=programme_money(programme, lines),
         agenda=agenda_for(area, period.year),
         report=report_of(period),
     )
+
+
+def programme_money(programme, lines: list[InitiativeLine]) -> list[ProgrammeLineMoney]:
+    own_line = {line.initiative_id for line in programme if line.initiative_id}
+    by_initiative = {item.initiative.id: item.money.granted for item in lines}
+    by_theme: dict[int, int] = defaultdict(int)
+    for item in lines:
+        if item.initiative.id in own_line:
+            continue
+        theme_ids = [t.id for t in item.initiative.themes]
+        for index, theme_id in enumerate(theme_ids):
+            by_theme[theme_id] += _share(item.money.granted, len(theme_ids), index)
+    return [
+        ProgrammeLineMoney(
+            line,
+            line.indicative_cents,
+            by_initiative.get(line.initiative_id, 0)
+            if line.initiative_id
+            else by_theme.get(line.theme_id, 0),
+        )
+        for line in programme
+    ]
 
 
 def theme_totals(

@@ -26,13 +26,20 @@ from buurtbudget.models import (
     Initiative,
     Municipality,
     ProgrammeLine,
+    Role,
+    RoleAssignment,
     Theme,
     User,
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger
 from buurtbudget.services.errors import Conflict, ValidationFailed
-from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
+from buurtbudget.services.permissions import (
+    can_manage_area,
+    holds_area_role,
+    is_admin_of,
+    require,
+)
 
 YEARS = (2000, 2100)
 NOTE_MAX = 300
@@ -480,9 +487,44 @@ def report_of(period: BudgetPeriod) -> AreaReport | None:
     return db.session.scalar(select(AreaReport).where(AreaReport.period_id == period.id))
 
 
+def council_of(area: Area) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.id.in_(
+                    select(RoleAssignment.user_id).where(
+                        RoleAssignment.role == Role.COUNCIL_MEMBER,
+                        RoleAssignment.area_id == area.id,
+                    )
+                )
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def can_publish_report(user: User | None, area: Area) -> bool:
+    """The area council publishes its area's report; an area without a council (e.g. on
+    household cheques) has it published by its coordinator."""
+    if council_of(area):
+        return holds_area_role(user, Role.COUNCIL_MEMBER, area)
+    return can_manage_area(user, area)
+
+
+def is_public(report: AreaReport | None) -> bool:
+    """A published report is public: residents and visitors read it without an account."""
+    return report is not None and report.published_at is not None
+
+
 def save_report(actor: User, period: BudgetPeriod, summary: str, *, publish: bool) -> AreaReport:
-    """The coordinator writes the account in words; the figures come from the ledger."""
+    """The coordinator writes the account in words; the figures come from the ledger. Only
+    who may publish (:func:`can_publish_report`) may pass ``publish``."""
     require(period.area is not None and can_manage_area(actor, period.area))
+    if publish:
+        require(
+            can_publish_report(actor, period.area), _l("The area council publishes this report.")
+        )
     summary = (summary or "").strip()
     if len(summary) > SUMMARY_MAX:
         raise ValidationFailed(_l("This text is too long."), field="summary")
@@ -504,3 +546,35 @@ def save_report(actor: User, period: BudgetPeriod, summary: str, *, publish: boo
     )
     db.session.commit()
     return report
+
+
+def publish_report(actor: User, period: BudgetPeriod) -> AreaReport:
+    """The area council publishes the report the coordinator wrote; from then on anyone may
+    read it (HTML, PDF and CSV)."""
+    require(period.area is not None and can_publish_report(actor, period.area))
+    report = report_of(period)
+    if report is None or not report.summary:
+        raise Conflict(_l("The coordinator has not written this report yet."))
+    if report.published_at is not None:
+        raise Conflict(_l("This report has already been published."))
+    report.published_at = utcnow()
+    report.published_by_id = actor.id
+    audit.record(
+        actor,
+        "area_report.published",
+        report,
+        municipality_id=period.municipality_id,
+        period_id=period.id,
+    )
+    db.session.commit()
+    return report
+
+
+def published_reports_query():
+    """Published area reports, newest period first (for a public, paginated list)."""
+    return (
+        select(AreaReport)
+        .join(BudgetPeriod, BudgetPeriod.id == AreaReport.period_id)
+        .where(AreaReport.published_at.is_not(None), BudgetPeriod.area_id.is_not(None))
+        .order_by(BudgetPeriod.year.desc(), BudgetPeriod.half.desc(), AreaReport.id.desc())
+    )

@@ -35,6 +35,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetAccount, BudgetPeriod, Cheque, Initiative, User
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
+from buurtbudget.services.addresses import find_house
 from buurtbudget.services.budgets import config_for
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.initiatives import apply_status_change
@@ -73,6 +74,7 @@ def issue_cheques(
             ) from None
         if not 1 <= household.house_number <= 99999 or len(household.addition) > 8:
             raise ValidationFailed(_l("This is not a valid house number."))
+        _require_address_in(period.area, postcode, household.house_number)
         clean.append((postcode, household.house_number, household.addition.strip().upper()))
     ledger.lock_account(account.id)
     existing = _issued_addresses(account)
@@ -108,6 +110,22 @@ def issue_cheques(
     )
     db.session.commit()
     return new
+
+
+def _require_address_in(area: Area, postcode: str, house_number: int) -> None:
+    """A letter goes to a household of the period's area: an address the address file places
+    in another area is refused (an address it does not know is allowed)."""
+    found = find_house(postcode, house_number)
+    if found is not None and found.area_id != area.id:
+        raise ValidationFailed(
+            _l(
+                "%(postcode)s %(number)s lies in %(other)s, not in %(area)s.",
+                postcode=postcode,
+                number=house_number,
+                other=found.area.name,
+                area=area.name,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,11 @@ def redeem(actor: User, code_text: str, initiative: Initiative) -> Cheque:
     if account.period.area_id != initiative.area_id:
         raise ValidationFailed(
             _l("This cheque is for another area than this initiative."), field="code"
+        )
+    if actor.home_area_id is not None and actor.home_area_id != initiative.area_id:
+        # A household pools on initiatives of its own area only.
+        raise ValidationFailed(
+            _l("You can pool cheques only on initiatives of your own area."), field="initiative"
         )
     if cheque.expires_on < date.today():
         raise Conflict(_l("This cheque has expired."), field="code")

@@ -1,6 +1,8 @@
 """Area council meetings and their decisions (Zaanstad model): the council decides on the
 liveability budget in public meetings, at least ``min_meetings_per_year`` a year; a decision
-with an amount commits area money, tagged physical or social."""
+with an amount commits area money, tagged physical or social. The council members present are
+recorded by name, and a meeting decides only with a quorum of them (``council_quorum`` of the
+budget model, default three): no single member decides alone."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from buurtbudget.domain.budget import EntryKind, SpendKind, too_few_meetings
+from buurtbudget.domain.budget import (
+    DEFAULT_COUNCIL_QUORUM,
+    EntryKind,
+    SpendKind,
+    has_quorum,
+    too_few_meetings,
+)
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.extensions import db
 from buurtbudget.models import (
@@ -19,13 +27,19 @@ from buurtbudget.models import (
     Initiative,
     MeetingDecision,
     Role,
+    RoleAssignment,
     User,
 )
 from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.budgets import config_for
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.initiatives import apply_status_change
-from buurtbudget.services.permissions import can_manage_area, holds_area_role, require
+from buurtbudget.services.permissions import (
+    can_manage_area,
+    holds_area_role,
+    require,
+    require_no_interest,
+)
 
 LOCATION_MAX = 120
 MINUTES_MAX = 20_000
@@ -39,6 +53,24 @@ def can_record(user: User | None, area: Area) -> bool:
     return holds_area_role(user, Role.COUNCIL_MEMBER, area) or can_manage_area(user, area)
 
 
+def members_of(area: Area) -> list[User]:
+    """The area's council members, by name (who can be recorded as present)."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(RoleAssignment.role == Role.COUNCIL_MEMBER, RoleAssignment.area_id == area.id)
+            .distinct()
+            .order_by(User.display_name, User.id)
+        )
+    )
+
+
+def quorum_of(area: Area) -> int:
+    config = config_for(area)
+    return config.council_quorum if config is not None else DEFAULT_COUNCIL_QUORUM
+
+
 def record_meeting(
     actor: User,
     area: Area,
@@ -46,7 +78,10 @@ def record_meeting(
     attendees_count: int,
     location: str = "",
     minutes: str = "",
+    present: list[User] | tuple[User, ...] = (),
 ) -> CouncilMeeting:
+    """Record a meeting that took place, with the council members present by name (the
+    attendees count everyone, residents included)."""
     require(can_record(actor, area))
     if held_on is None or held_on > date.today():
         raise ValidationFailed(_l("Record meetings that took place."), field="held_on")
@@ -57,6 +92,17 @@ def record_meeting(
         raise ValidationFailed(_l("This text is too long."), field="location")
     if len(minutes) > MINUTES_MAX:
         raise ValidationFailed(_l("This text is too long."), field="minutes")
+    members = {member.id for member in members_of(area)}
+    present = list({user.id: user for user in present}.values())
+    if any(user.id not in members for user in present):
+        raise ValidationFailed(
+            _l("Only council members of this area can be recorded as present."), field="present"
+        )
+    if len(present) > attendees_count:
+        raise ValidationFailed(
+            _l("The attendees include at least the council members present."),
+            field="attendees_count",
+        )
     meeting = CouncilMeeting(
         area=area,
         held_on=held_on,
@@ -64,6 +110,7 @@ def record_meeting(
         location=location,
         minutes=minutes,
         recorded_by_id=actor.id,
+        present_members=present,
     )
     db.session.add(meeting)
     db.session.flush()
@@ -75,6 +122,7 @@ def record_meeting(
         area_id=area.id,
         held_on=held_on.isoformat(),
         attendees_count=attendees_count,
+        present_member_ids=sorted(user.id for user in present),
     )
     db.session.commit()
     return meeting
@@ -94,6 +142,16 @@ def record_decision(
     purchase of the council itself. The money comes from the pot of the meeting's period."""
     area = meeting.area
     require(can_record(actor, area))
+    quorum = quorum_of(area)
+    if not has_quorum(len(meeting.present_members), quorum):
+        raise Conflict(
+            _l(
+                "This meeting cannot decide: at least %(quorum)d council members must be"
+                " present, recorded by name; %(present)d were.",
+                quorum=quorum,
+                present=len(meeting.present_members),
+            )
+        )
     title = (title or "").strip()
     if not title or len(title) > TITLE_MAX:
         raise ValidationFailed(
@@ -109,6 +167,8 @@ def record_decision(
         raise ValidationFailed(_l("Say whether this is physical or social."), field="spend_kind")
     if initiative is not None and initiative.area_id != area.id:
         raise ValidationFailed(_l("Choose an initiative of this area."), field="initiative_id")
+    if initiative is not None:
+        require_no_interest(actor, initiative)
     if initiative is not None and amount_cents and initiative.status is not Status.OPEN:
         raise Conflict(_l("Only initiatives open for support can be granted money."))
     decision = MeetingDecision(
@@ -158,6 +218,8 @@ def record_decision(
         municipality_id=area.municipality_id,
         area_id=area.id,
         meeting_id=meeting.id,
+        present_member_ids=sorted(user.id for user in meeting.present_members),
+        quorum=quorum,
         amount_cents=amount_cents,
         spend_kind=spend_kind.value if spend_kind else None,
         initiative_id=initiative.id if initiative else None,

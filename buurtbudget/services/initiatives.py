@@ -41,7 +41,7 @@ from buurtbudget.models import (
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from buurtbudget.services.permissions import can_manage_area, require
+from buurtbudget.services.permissions import can_manage_area, has_interest, require
 from buurtbudget.services.status_labels import STATUS_LABELS, status_label  # noqa: F401
 from buurtbudget.services.validation import check_amount, clean_text
 
@@ -103,6 +103,15 @@ def actors_for(user: User | None, initiative: Initiative) -> set[Actor]:
         actors.add(Actor.INITIATOR)
     if can_manage_area(user, initiative.area):
         actors.add(Actor.COORDINATOR)
+    return actors
+
+
+def deciding_actors(user: User | None, initiative: Initiative) -> set[Actor]:
+    """The roles ``user`` may change the status in: a coordinator who initiated the initiative
+    or is a member of its working group does not review, select or close it (issue 15.7)."""
+    actors = actors_for(user, initiative)
+    if Actor.COORDINATOR in actors and has_interest(user, initiative):
+        actors.discard(Actor.COORDINATOR)
     return actors
 
 
@@ -282,10 +291,13 @@ def apply_status_change(
         funding_route = FundingRoute(funding_route) if funding_route else None
     except ValueError:
         raise ValidationFailed(_l("This is not a valid choice.")) from None
-    actors = {Actor.SYSTEM} if actor is None else actors_for(actor, initiative)
+    actors = {Actor.SYSTEM} if actor is None else deciding_actors(actor, initiative)
+    refused = _l("You do not have permission to do this.")
+    if actor is not None and Actor.COORDINATOR in actors_for(actor, initiative) - actors:
+        refused = _l("You cannot decide on an initiative you started or are a member of.")
     if actor is not None and not actors:
         require_view(actor, initiative)
-        raise PermissionDenied(_l("You do not have permission to do this."))
+        raise PermissionDenied(refused)
     old_status = initiative.status
     reason = (reason or "").strip() or None
     try:
@@ -298,7 +310,7 @@ def apply_status_change(
             funding_route=funding_route,
         )
     except lifecycle.WrongActor:
-        raise PermissionDenied(_l("You do not have permission to do this.")) from None
+        raise PermissionDenied(refused) from None
     except lifecycle.NoSuchTransition:
         raise Conflict(
             _l(
@@ -318,6 +330,11 @@ def apply_status_change(
                 _l("Votes and cheques select initiatives by themselves."), field="funding_route"
             )
         initiative.funding_route = funding_route
+    granted_cents = None
+    if new_status is Status.SELECTED and funding_route is FundingRoute.PROGRAMME:
+        # Delft: the coordinator's selection for the area programme commits the money, in
+        # this transaction; the ledger checks the pot (and refuses in a council-held area).
+        granted_cents = _grant_for_programme(actor, initiative)
     now = utcnow()
     if new_status is Status.SUBMITTED:
         initiative.submitted_at = now
@@ -329,6 +346,9 @@ def apply_status_change(
         )
     )
     released_cents = None
+    if new_status is Status.COMPLETED:
+        # The final cost is what was paid out; the rest of the grant goes back below.
+        initiative.final_cost_cents = ledger.initiative_totals(initiative).paid
     if new_status in MONEY_RETURNING_STATUSES:
         # Unspent granted money goes back to the area pot in the same transaction; the ledger
         # writes its own audit entry per release. Whoever may make this change may return it.
@@ -346,8 +366,47 @@ def apply_status_change(
         checked_cost_cents=initiative.checked_cost_cents if transition.needs_checked_cost else None,
         funding_route=funding_route.value if transition.needs_funding_route else None,
         released_cents=released_cents or None,
+        granted_cents=granted_cents or None,
+        final_cost_cents=initiative.final_cost_cents if new_status is Status.COMPLETED else None,
     )
     return _notify_status_change(actor, initiative, reason)
+
+
+def programme_period(initiative: Initiative):
+    """The budget period whose area programme names ``initiative`` (the newest), or None."""
+    from buurtbudget.models import BudgetPeriod, ProgrammeLine
+
+    return db.session.scalar(
+        select(BudgetPeriod)
+        .join(ProgrammeLine, ProgrammeLine.period_id == BudgetPeriod.id)
+        .where(
+            ProgrammeLine.initiative_id == initiative.id,
+            BudgetPeriod.area_id == initiative.area_id,
+        )
+        .order_by(BudgetPeriod.year.desc(), BudgetPeriod.half.desc())
+        .limit(1)
+    )
+
+
+def _grant_for_programme(actor: User | None, initiative: Initiative) -> int:
+    """Grant the checked cost (less what was already granted) from the pot of the programme
+    that names the initiative, else from the area pot of today's period. Returns the cents."""
+    cost = initiative.checked_cost_cents
+    if cost is None:
+        cost = initiative.requested_amount_cents
+    already = ledger.initiative_totals(initiative).granted if initiative.id else 0
+    amount = cost - already
+    if amount <= 0:
+        return 0
+    ledger.grant(
+        actor,
+        initiative,
+        amount,
+        memo="Area programme",
+        period=programme_period(initiative),
+        commit=False,
+    )
+    return amount
 
 
 def _notify_status_change(

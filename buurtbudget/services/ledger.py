@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
@@ -33,6 +34,7 @@ from buurtbudget.domain.budget import (
     LedgerRuleBroken,
     SpendKind,
     check_entry,
+    needs_second_approval,
 )
 from buurtbudget.domain.budget import account_balance as balance_from_totals
 from buurtbudget.domain.budget import holder_money as holder_from_totals
@@ -43,11 +45,17 @@ from buurtbudget.models import (
     BudgetPeriod,
     Initiative,
     LedgerEntry,
+    MeetingDecision,
     User,
 )
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
-from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
+from buurtbudget.services.permissions import (
+    can_manage_area,
+    is_admin_of,
+    require,
+    require_no_interest,
+)
 
 # Ledger rule codes (domain.budget.LedgerRuleBroken.code) -> the message users see.
 RULE_MESSAGES = {
@@ -57,6 +65,12 @@ RULE_MESSAGES = {
     "exceeds_cheques": _l("This is more cheque value than is in circulation."),
     "amount_not_positive": _l("Enter an amount above zero."),
 }
+COUNCIL_DECIDES = _l(
+    "The area council holds this budget: its money is spent only by a decision recorded in a"
+    " council meeting."
+)
+# What spends money of a pot (a payout spends what a commitment set aside).
+_SPENDING_KINDS = (EntryKind.COMMITMENT, EntryKind.CHEQUE_ISSUE)
 MAX_MEMO = 300
 
 
@@ -118,6 +132,40 @@ def initiative_totals(initiative: Initiative | int) -> HolderMoney:
     return holder_from_totals(_totals(LedgerEntry.initiative_id == initiative_id))
 
 
+def paid_out_in_total(initiative: Initiative | int) -> int:
+    """Every payout ever booked to the initiative, before any money came back: what the
+    second-approver threshold counts (money paid back does not reopen one-person payouts)."""
+    initiative_id = initiative if isinstance(initiative, int) else initiative.id
+    return _totals(
+        LedgerEntry.initiative_id == initiative_id, LedgerEntry.kind == EntryKind.PAYOUT
+    ).get(EntryKind.PAYOUT, 0)
+
+
+def paid_directly_in_total(account_id: int) -> int:
+    """Every direct payout (no initiative) ever booked from the account: what the
+    second-approver threshold of direct spending counts."""
+    return _totals(
+        LedgerEntry.account_id == account_id,
+        LedgerEntry.initiative_id.is_(None),
+        LedgerEntry.kind == EntryKind.PAYOUT,
+    ).get(EntryKind.PAYOUT, 0)
+
+
+def second_approval_threshold() -> int:
+    """From this many cents paid (to an initiative, or directly from a pot) a second approver
+    is needed: ``PAYOUT_SECOND_APPROVAL_CENTS``, default EUR 1,000."""
+    return int(current_app.config.get("PAYOUT_SECOND_APPROVAL_CENTS", 100_000))
+
+
+def lock_accounts_of(initiative: Initiative) -> list[int]:
+    """Lock every account the initiative has money in, lowest id first (one order for every
+    caller, so two operations never wait for each other crosswise); returns their ids."""
+    account_ids = accounts_of_initiative(initiative)
+    for account_id in account_ids:
+        lock_account(account_id)
+    return account_ids
+
+
 def accounts_of_initiative(initiative: Initiative) -> list[int]:
     return list(
         db.session.scalars(
@@ -141,6 +189,8 @@ def post(
 ) -> LedgerEntry:
     """Check and add one entry to the current transaction. The caller must hold the account
     lock (:func:`lock_account`) and commits. Raises Conflict when a ledger rule would break."""
+    if kind in _SPENDING_KINDS:
+        _require_council_decision(account, amount_cents, links.get("decision_id"))
     balance = account_balance(account)
     holder = holder_totals(account.id, initiative.id if initiative else None)
     try:
@@ -173,6 +223,30 @@ def post(
         memo=entry.memo or None,
     )
     return entry
+
+
+def is_council_held(account: BudgetAccount) -> bool:
+    """An area's money in the area-council model (Zaanstad): only the council spends it."""
+    period = account.period
+    return period.area_id is not None and period.model_kind is BudgetModelKind.COUNCIL_BUDGET
+
+
+def _require_council_decision(
+    account: BudgetAccount, amount_cents: int, decision_id: int | None
+) -> None:
+    """Money of a council-held budget moves only by a recorded decision of that council about
+    this pot and this amount (services.council.record_decision), whoever asks and by
+    whichever route: a coordinator's grant, direct spending, a voting round, cheques."""
+    if not is_council_held(account):
+        return
+    decision = db.session.get(MeetingDecision, decision_id) if decision_id else None
+    if (
+        decision is None
+        or decision.account_id != account.id
+        or decision.amount_cents != amount_cents
+        or decision.meeting.area_id != account.period.area_id
+    ):
+        raise Conflict(COUNCIL_DECIDES)
 
 
 # Finding pots --------------------------------------------------------------------------------
@@ -221,7 +295,8 @@ def grant(
     pot = _pot_for(initiative, period)
     if actor is not None:
         require(can_manage_area(actor, initiative.area))
-        if pot.period.model_kind is BudgetModelKind.COUNCIL_BUDGET and "decision_id" not in links:
+        require_no_interest(actor, initiative)
+        if is_council_held(pot) and "decision_id" not in links:
             raise Conflict(_l("In this area the area council decides on spending, in a meeting."))
     if amount_cents is None:
         amount_cents = initiative.checked_cost_cents or initiative.requested_amount_cents
@@ -297,13 +372,26 @@ def spend_directly(
     theme_id: int | None = None,
 ) -> LedgerEntry:
     """Pay for something without an initiative, e.g. urgent spending from the knelpuntenpot
-    by the coordinator (city-wide pot: administrators)."""
+    by the coordinator (city-wide pot: administrators), on one person's authority: refused
+    from the second-approver threshold on (services.direct_spending asks a second approver)."""
     period = account.period
     require(
         can_manage_area(actor, period.area)
         if period.area is not None
         else is_admin_of(actor, period.municipality_id)
     )
+    if is_council_held(account):
+        raise Conflict(COUNCIL_DECIDES)
+    lock_account(account.id)
+    if needs_second_approval(
+        amount_cents,
+        second_approval_threshold(),
+        already_paid_cents=paid_directly_in_total(account.id),
+    ):
+        raise Conflict(
+            _l("This amount needs a receipt and the approval of a second coordinator."),
+            field="amount",
+        )
     entry = post_direct_spending(actor, account, amount_cents, purpose, theme_id=theme_id)
     db.session.commit()
     return entry

@@ -70,6 +70,7 @@ from buurtbudget.services.budgets import config_for, report_of
 from buurtbudget.services.council import meeting_check
 from buurtbudget.services.errors import NotFound, ValidationFailed
 from buurtbudget.services.permissions import can_read_area_finances, require
+from buurtbudget.services.progress import late_initiatives
 
 YEARS = (2000, 2100)
 # What the "what, where, when" list shows: plans open for support and projects with money.
@@ -344,6 +345,8 @@ class AreaDashboard:
     payouts_waiting: tuple[int, int] = (0, 0)
     meeting_check: object | None = None
     reports: list[tuple[BudgetPeriod, AreaReport | None]] = field(default_factory=list)
+    # Running initiatives past their planned end or a milestone (services.progress).
+    late: list[Initiative] = field(default_factory=list)
 
     @property
     def turnout(self) -> Fraction | None:
@@ -426,6 +429,7 @@ def area_dashboard(
         rounds=rounds_by_year.get(year, []),
         trend=trend,
     )
+    dashboard.late = late_initiatives([area.id]).get(area.id, [])
     if council:
         _add_council_figures(dashboard, money)
     return dashboard
@@ -477,6 +481,7 @@ class AreaRow:
     meetings_minimum: int
     report_year_had_budget: bool
     report_published_on: date | None
+    late_initiatives: int = 0
     turnout: Fraction | None = None
     signals: list[str] = field(default_factory=list)
 
@@ -620,6 +625,7 @@ def municipality_overview(
     )
     minimum = _minimum_meetings(municipality)
     populations = _inhabitants(area_ids, year)
+    late = late_initiatives(area_ids, today)
     rows = []
     for area in areas:
         inhabitants = populations.get(area.id)
@@ -635,6 +641,7 @@ def municipality_overview(
             meetings_minimum=minimum.get(area.id, minimum.get(None, 0)),
             report_year_had_budget=area.id in reports,
             report_published_on=reports[area.id].date() if reports.get(area.id) else None,
+            late_initiatives=len(late.get(area.id, [])),
         )
         if row.rounds and inhabitants:
             row.turnout = Fraction(row.ballots, inhabitants * row.rounds)
@@ -686,11 +693,13 @@ SIGNAL_LOW_TURNOUT = "low_turnout"
 SIGNAL_UNSPENT = "unspent"
 SIGNAL_LATE_REPORT = "late_report"
 SIGNAL_FEW_MEETINGS = "few_meetings"
+SIGNAL_LATE_INITIATIVES = "late_initiatives"
 SIGNAL_LABELS = {
     SIGNAL_LOW_TURNOUT: _l("Low turnout"),
     SIGNAL_UNSPENT: _l("Much money unspent"),
     SIGNAL_LATE_REPORT: _l("Area report late"),
     SIGNAL_FEW_MEETINGS: _l("Too few council meetings"),
+    SIGNAL_LATE_INITIATIVES: _l("Funded initiatives running late"),
 }
 
 
@@ -708,6 +717,8 @@ def _signals(
         signals.append(SIGNAL_LATE_REPORT)
     if rules.too_few_meetings_so_far(row.meetings_held, row.meetings_minimum, year, today):
         signals.append(SIGNAL_FEW_MEETINGS)
+    if row.late_initiatives:
+        signals.append(SIGNAL_LATE_INITIATIVES)
     return signals
 
 

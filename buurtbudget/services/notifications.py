@@ -9,9 +9,10 @@ reader sees them in their own language.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from flask import current_app, url_for
-from flask_babel import force_locale
+from flask_babel import force_locale, format_currency
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
@@ -24,6 +25,12 @@ from buurtbudget.services.status_labels import status_label
 STATUS_CHANGED = "initiative.status_changed"
 SUBMITTED_FOR_REVIEW = "initiative.submitted"
 NEW_COMMENT = "initiative.commented"
+# Along the money path (services.payouts): to the coordinators who may approve, to the second
+# approver, and to the initiator when the request is paid or refused.
+PAYOUT_REQUESTED = "payout.requested"
+PAYOUT_SECOND_NEEDED = "payout.second_needed"
+PAYOUT_APPROVED = "payout.approved"
+PAYOUT_REJECTED = "payout.rejected"
 
 
 def notify(user: User, kind: str, initiative: Initiative | None = None, **params) -> Notification:
@@ -57,7 +64,42 @@ def render(notification: Notification) -> str:
             name=params.get("name", ""),
             title=params.get("title", ""),
         )
+    if notification.kind in PAYOUT_TEXTS:
+        return _payout_text(notification.kind, params)
     return notification.kind
+
+
+def _payout_text(kind: str, params: dict) -> str:
+    amount = format_currency(Decimal(int(params.get("amount_cents", 0))) / 100, "EUR")
+    title = params.get("title", "")
+    if kind == PAYOUT_REQUESTED:
+        return _(
+            "A payout of %(amount)s for “%(title)s” awaits your approval.",
+            amount=amount,
+            title=title,
+        )
+    if kind == PAYOUT_SECOND_NEEDED:
+        return _(
+            "A payout of %(amount)s for “%(title)s” was approved once and awaits a second"
+            " approver.",
+            amount=amount,
+            title=title,
+        )
+    if kind == PAYOUT_APPROVED:
+        return _(
+            "Your payout request of %(amount)s for “%(title)s” was approved and paid.",
+            amount=amount,
+            title=title,
+        )
+    return _(
+        "Your payout request of %(amount)s for “%(title)s” was refused. Reason: %(reason)s",
+        amount=amount,
+        title=title,
+        reason=params.get("reason", ""),
+    )
+
+
+PAYOUT_TEXTS = (PAYOUT_REQUESTED, PAYOUT_SECOND_NEEDED, PAYOUT_APPROVED, PAYOUT_REJECTED)
 
 
 def _link(notification: Notification) -> str | None:

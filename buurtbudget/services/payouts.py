@@ -1,12 +1,13 @@
 """Payout requests: the initiator asks for money with receipts; a coordinator of the area
-approves or rejects with a reason; above ``PAYOUT_SECOND_APPROVAL_CENTS`` (default EUR 1,000)
-a second, different coordinator (or an administrator) must approve too. The payout is booked
-in the ledger at the last approval, under the account lock, and never exceeds what the
-initiative was granted minus what was already paid."""
+approves or rejects with a reason; once what was paid to the initiative in total, including
+the request at hand, reaches ``PAYOUT_SECOND_APPROVAL_CENTS`` (default EUR 1,000) a second,
+different coordinator (or an administrator) must approve too. The payout is booked in the
+ledger at the last approval, under the account lock, and never exceeds what the initiative
+was granted minus what was already paid. Requests are made under the same locks, so pending
+and paid requests together never exceed the grant, also when requests arrive in parallel."""
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -19,13 +20,15 @@ from buurtbudget.models import (
     Initiative,
     PayoutRequest,
     PayoutStatus,
+    Role,
+    RoleAssignment,
     User,
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit, ledger, notifications
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.initiatives import apply_status_change, is_initiator
-from buurtbudget.services.permissions import can_manage_area, require
+from buurtbudget.services.permissions import can_manage_area, has_interest, require
 
 DESCRIPTION_MAX = 1000
 REASON_MAX = 1000
@@ -34,7 +37,7 @@ OPEN_REQUEST_STATUSES = (PayoutStatus.PENDING, PayoutStatus.AWAITING_SECOND)
 
 
 def threshold_cents() -> int:
-    return int(current_app.config.get("PAYOUT_SECOND_APPROVAL_CENTS", 100_000))
+    return ledger.second_approval_threshold()
 
 
 def requested_not_decided(initiative: Initiative) -> int:
@@ -77,6 +80,9 @@ def request_payout(
         raise ValidationFailed(_l("Add at least one receipt."), field="receipts")
     if any(receipt.initiative_id != initiative.id for receipt in receipts):
         raise ValidationFailed(_l("Receipts must belong to this initiative."), field="receipts")
+    # Under the locks of the initiative's accounts: a parallel request waits here until this
+    # one is committed, and then counts it among the requested.
+    ledger.lock_accounts_of(initiative)
     totals = ledger.initiative_totals(initiative)
     if amount_cents > totals.outstanding - requested_not_decided(initiative):
         raise Conflict(
@@ -100,17 +106,64 @@ def request_payout(
         initiative_id=initiative.id,
         amount_cents=amount_cents,
     )
+    sent = _notify(approvers_of(request), notifications.PAYOUT_REQUESTED, request)
     db.session.commit()
+    notifications.deliver(sent)
     return request
 
 
+def approvers_of(request: PayoutRequest, *, exclude: tuple[int | None, ...] = ()) -> list[User]:
+    """Who may decide on ``request`` now: the coordinators of the initiative's area, or, when
+    the area has none, the administrators of its municipality; never the requester (nor
+    anyone in ``exclude``, e.g. the first approver)."""
+    area = request.initiative.area
+    people = _staff(Role.COORDINATOR, area_id=area.id) or _staff(
+        Role.ADMINISTRATOR, municipality_id=area.municipality_id
+    )
+    skip = {request.requested_by_id, *exclude}
+    return [p for p in people if p.id not in skip and p.is_active and can_decide(p, request)]
+
+
+def _staff(role: Role, **where) -> list[User]:
+    holders = select(RoleAssignment.user_id).where(RoleAssignment.role == role)
+    for column, value in where.items():
+        holders = holders.where(getattr(RoleAssignment, column) == value)
+    return list(db.session.scalars(select(User).where(User.id.in_(holders)).order_by(User.id)))
+
+
+def _notify(people, kind: str, request: PayoutRequest, **params) -> list:
+    initiative = request.initiative
+    return [
+        notifications.notify(
+            person,
+            kind,
+            initiative,
+            title=initiative.title,
+            amount_cents=request.amount_cents,
+            **params,
+        )
+        for person in people
+    ]
+
+
+def _initiator_of(request: PayoutRequest) -> list[User]:
+    return [request.requested_by] if request.requested_by is not None else []
+
+
 def can_decide(user: User | None, request: PayoutRequest) -> bool:
-    return can_manage_area(user, request.initiative.area) and user.id != request.requested_by_id
+    """A manager of the area who neither asked for the money nor has an interest in the
+    initiative (its initiator or a member of its working group)."""
+    return (
+        can_manage_area(user, request.initiative.area)
+        and user.id != request.requested_by_id
+        and not has_interest(user, request.initiative)
+    )
 
 
 def approve(actor: User, request: PayoutRequest) -> PayoutRequest:
     """Approve once; the payout is booked at the last approval needed."""
     require(can_decide(actor, request))
+    ledger.lock_accounts_of(request.initiative)  # includes request.account_id
     ledger.lock_account(request.account_id)
     db.session.refresh(request)  # another coordinator may have decided meanwhile
     if request.status not in OPEN_REQUEST_STATUSES:
@@ -123,7 +176,11 @@ def approve(actor: User, request: PayoutRequest) -> PayoutRequest:
         request.second_approver_id, request.second_approved_at = actor.id, now
     else:
         request.first_approver_id, request.first_approved_at = actor.id, now
-        if needs_second_approval(request.amount_cents, threshold_cents()):
+        if needs_second_approval(
+            request.amount_cents,
+            threshold_cents(),
+            already_paid_cents=ledger.paid_out_in_total(request.initiative_id),
+        ):
             request.status = PayoutStatus.AWAITING_SECOND
             audit.record(
                 actor,
@@ -132,9 +189,13 @@ def approve(actor: User, request: PayoutRequest) -> PayoutRequest:
                 municipality_id=municipality_id,
                 amount_cents=request.amount_cents,
             )
+            second = approvers_of(request, exclude=(actor.id,))
+            sent = _notify(second, notifications.PAYOUT_SECOND_NEEDED, request)
             db.session.commit()
+            notifications.deliver(sent)
             return request
     sent = _pay(actor, request)
+    sent += _notify(_initiator_of(request), notifications.PAYOUT_APPROVED, request)
     db.session.commit()
     notifications.deliver(sent)
     return request
@@ -187,7 +248,9 @@ def reject(actor: User, request: PayoutRequest, reason: str) -> PayoutRequest:
         amount_cents=request.amount_cents,
         reason=reason,
     )
+    sent = _notify(_initiator_of(request), notifications.PAYOUT_REJECTED, request, reason=reason)
     db.session.commit()
+    notifications.deliver(sent)
     return request
 
 

@@ -21,7 +21,8 @@ from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetPeriod, Initiative, VotingRound
 from buurtbudget.services import open_data
-from buurtbudget.services.errors import ValidationFailed
+from buurtbudget.services.errors import NotFound, ValidationFailed
+from buurtbudget.services.voting import comparison as voting_comparison
 from buurtbudget.web.security import public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -317,6 +318,17 @@ def round_detail(round_id: int):
     voting_round = open_data.get(VotingRound, round_id)
     record = open_data.round_records([voting_round], with_results=True)[0]
     return _one("api.round_detail", record, round_id=round_id)
+
+
+@bp.route("/rounds/<int:round_id>/comparison")
+@public
+def round_comparison(round_id: int):
+    """The rules side by side on the round's ballots, once its results are published."""
+    voting_round = open_data.get(VotingRound, round_id)
+    if not voting_round.is_published:
+        raise NotFound(_l("We could not find this page."))
+    record = voting_comparison.records(voting_comparison.compare_round(voting_round))
+    return _one("api.round_comparison", record, round_id=round_id)
 
 
 ROUND_COLUMNS = (

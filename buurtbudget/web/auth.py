@@ -13,7 +13,6 @@ from wtforms.validators import (
     DataRequired,
     Email,
     EqualTo,
-    InputRequired,
     Length,
     NumberRange,
     Optional,
@@ -21,18 +20,15 @@ from wtforms.validators import (
 )
 
 from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
-from buurtbudget.extensions import db, limiter
+from buurtbudget.extensions import db
 from buurtbudget.models import Municipality
 from buurtbudget.services import accounts
 from buurtbudget.services.errors import ServiceError
+from buurtbudget.web import throttle
 from buurtbudget.web.forms import Form, WholeNumberField, attach_error, whole_number
 from buurtbudget.web.security import login_required, public, redirect_next
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 def _strip(value: str | None) -> str | None:
@@ -59,10 +55,13 @@ class RegisterForm(Form):
     postcode = StringField(
         _l("Postcode"),
         validators=[DataRequired(), Length(max=8)],
-        description=_l("For example 2611 AB. It decides your area."),
+        description=_l("For example 2611 AB. With your house number it decides your area."),
     )
-    house_number = WholeNumberField(
-        _l("House number"), validators=[InputRequired(), NumberRange(min=1, max=99999)]
+    house_number = StringField(
+        _l("House number"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=16)],
+        description=_l("With its letter or addition, for example 12, 12a or 12-2."),
     )
     birth_year = WholeNumberField(
         _l("Year of birth"),
@@ -137,22 +136,27 @@ def register():
                     ),
                     "info",
                 )
-            return redirect(url_for("main.index"))
+            # E.g. back to the cheque landing page the household came from.
+            return redirect_next(request.args.get("next"))
     return render_template("auth/register.html", form=form), 200 if not form.errors else 400
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
 @public
 def login():
     if current_user.is_authenticated:
         return redirect_next(request.args.get("next"))
     form = LoginForm()
+    if request.method == "POST":
+        throttle.count_login_attempt()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        email = accounts.normalise_email(form.email.data)
+        throttle.check_account(email)
+        user = accounts.authenticate(email, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
             return redirect_next(request.args.get("next"))
+        throttle.count_failed_login(email)
         form.password.errors.append(_l("E-mail address or password is not correct."))
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
@@ -161,6 +165,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    if current_user.is_authenticated:
+        # Every session of the account ends, also copied cookies and "keep me logged in".
+        accounts.end_all_sessions(current_user._get_current_object())
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("main.index"))

@@ -18,6 +18,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from buurtbudget.domain.budget import (
+    DEFAULT_COUNCIL_QUORUM,
+    MAX_COUNCIL_QUORUM,
+    MIN_COUNCIL_QUORUM,
     BudgetModelKind,
     BudgetModelSettings,
     InvalidAmount,
@@ -118,6 +121,11 @@ class ModelForm(Form):
         default=0,
         validators=[InputRequired(), NumberRange(0, 52)],
     )
+    council_quorum = WholeNumberField(
+        _l("Quorum: council members present for a decision"),
+        validators=[Optional(), NumberRange(MIN_COUNCIL_QUORUM, MAX_COUNCIL_QUORUM)],
+        description=_l("Recorded by name at every meeting; at least two. Empty: three."),
+    )
     social_target_percent = WholeNumberField(
         _l("Target share of social measures (%)"),
         validators=[Optional(), NumberRange(0, 100)],
@@ -142,6 +150,7 @@ class ModelForm(Form):
         self.bottleneck_fund.data = settings.bottleneck_fund_cents or None
         self.citywide_pot.data = settings.citywide_pot_cents or None
         self.min_meetings_per_year.data = settings.min_meetings_per_year
+        self.council_quorum.data = settings.council_quorum
         self.social_target_percent.data = settings.social_target_percent
         self.cheque_value.data = settings.cheque_value_cents or None
         self.cheque_valid_days.data = settings.cheque_valid_days
@@ -169,6 +178,7 @@ class ModelForm(Form):
             bottleneck_fund_cents=self.bottleneck_fund.data or 0,
             citywide_pot_cents=self.citywide_pot.data or 0,
             min_meetings_per_year=self.min_meetings_per_year.data,
+            council_quorum=self.council_quorum.data or DEFAULT_COUNCIL_QUORUM,
             social_target_percent=self.social_target_percent.data,
             cheque_value_cents=self.cheque_value.data or 0,
             cheque_valid_days=self.cheque_valid_days.data,

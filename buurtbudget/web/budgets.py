@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -20,9 +21,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, select
+from werkzeug.utils import secure_filename
 from wtforms import (
     BooleanField,
     DateField,
+    FileField,
     MultipleFileField,
     SelectField,
     StringField,
@@ -46,6 +49,7 @@ from buurtbudget.models import (
     BudgetPeriod,
     Cheque,
     CouncilMeeting,
+    DirectSpending,
     Initiative,
     PayoutRequest,
     PayoutStatus,
@@ -58,11 +62,12 @@ from buurtbudget.services import (
     budgets,
     cheques,
     council,
+    direct_spending,
     initiatives,
     ledger,
     payouts,
 )
-from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.services.errors import Conflict, ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, can_read_area_finances
 from buurtbudget.web.formatting import format_cents
 from buurtbudget.web.forms import (
@@ -74,8 +79,9 @@ from buurtbudget.web.forms import (
     require_confirmation,
     whole_number,
 )
+from buurtbudget.web.initiatives import MultiCheckboxField
 from buurtbudget.web.pagination import paginate
-from buurtbudget.web.security import login_required, role_required, staff_required
+from buurtbudget.web.security import login_required, public, role_required, staff_required
 
 bp = Blueprint("budgets", __name__, url_prefix="/budgets")
 
@@ -176,6 +182,11 @@ class MeetingForm(Form):
     attendees_count = WholeNumberField(
         _l("Number of attendees"), validators=[InputRequired(), NumberRange(0, 100_000)]
     )
+    present = MultiCheckboxField(
+        _l("Council members present"),
+        coerce=whole_number,
+        description=_l("Tick every council member who is present: a decision needs a quorum."),
+    )
     location = StringField(_l("Location"), validators=[Optional(), Length(max=120)])
     minutes = TextAreaField(_l("Minutes"), validators=[Optional(), Length(max=20_000)])
 
@@ -211,6 +222,13 @@ class DirectSpendForm(AmountMixin, Form):
     amount = _amount_field()
     purpose = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=300)])
     theme = SelectField(_l("Theme"), coerce=whole_number, validators=[Optional()])
+    receipt = FileField(
+        _l("Receipt (PDF or photo)"),
+        description=_l(
+            "Needed once the direct spending of this budget reaches the threshold for a second"
+            " approver; another coordinator then approves before it is booked."
+        ),
+    )
 
 
 def _period_or_404(period_id: int) -> BudgetPeriod:
@@ -304,6 +322,7 @@ def period(period_id: int):
         manage=manage,
         programme_form=programme_form,
         direct_form=direct_form,
+        **_waiting_direct_spending(period),
         cheque_stats=_cheque_stats(period)
         if period.model_kind.value == "household_cheques"
         else None,
@@ -330,21 +349,66 @@ def period_ledger(period_id: int):
     return render_template("budgets/ledger.html", period=period, page=page)
 
 
+def report_period_or_404(period_id: int):
+    """The period of an area report: anyone may read a published report; a draft only who
+    reads the area's finances (a visitor is asked to log in)."""
+    period = db.session.get(BudgetPeriod, period_id)
+    if period is None or period.area is None:
+        abort(404)
+    if not budgets.is_public(budgets.report_of(period)):
+        if not current_user.is_authenticated:
+            return None
+        budget_reports.require_finances(current_user, period.area)
+    return period
+
+
+@bp.route("/reports")
+@public
+def reports():
+    """Every published area report (wijkverslag), for residents and visitors."""
+    page = paginate(budgets.published_reports_query())
+    return render_template("budgets/reports.html", page=page)
+
+
 @bp.route("/periods/<int:period_id>/report")
-@login_required
+@public
 def report(period_id: int):
-    period = _period_or_404(period_id)
+    period = report_period_or_404(period_id)
+    if period is None:
+        return current_app.login_manager.unauthorized()
+    return _render_report(period)
+
+
+def _render_report(period: BudgetPeriod, form=None, status: int = 200):
     finances = budget_reports.area_finances(period)
-    form = None
-    if can_manage_area(current_user, period.area):
+    if form is None and can_manage_area(current_user, period.area):
         form = ReportForm(summary=finances.report.summary if finances.report else "")
-    return render_template("budgets/report.html", f=finances, period=period, form=form)
+    if form is not None and not budgets.can_publish_report(current_user, period.area):
+        del form.publish
+    publish_form = None
+    if (
+        budgets.can_publish_report(current_user, period.area)
+        and finances.report
+        and finances.report.summary
+        and not finances.report.published_at
+    ):
+        publish_form = ConfirmForm()
+    return render_template(
+        "budgets/report.html",
+        f=finances,
+        period=period,
+        form=form,
+        publish_form=publish_form,
+        finances_readable=can_read_area_finances(current_user, period.area),
+    ), status
 
 
 @bp.route("/periods/<int:period_id>/report.csv")
-@login_required
+@public
 def report_csv(period_id: int):
-    period = _period_or_404(period_id)
+    period = report_period_or_404(period_id)
+    if period is None:
+        return current_app.login_manager.unauthorized()
     body = budget_reports.report_csv(budget_reports.area_finances(period))
     filename = f"wijkverslag-{period.area.name}-{period.label}.csv".replace(" ", "-")
     return Response(
@@ -363,12 +427,22 @@ def save_report(period_id: int):
         try:
             budgets.save_report(current_user, period, form.summary.data, publish=form.publish.data)
         except ServiceError as error:
+            db.session.rollback()
             attach_error(form, error)
         else:
             flash(_("The area report has been saved."), "success")
             return redirect(url_for("budgets.report", period_id=period.id))
-    finances = budget_reports.area_finances(period)
-    return render_template("budgets/report.html", f=finances, period=period, form=form), 400
+    return _render_report(period, form, 400)
+
+
+@bp.route("/periods/<int:period_id>/report/publish", methods=["POST"])
+@login_required
+def publish_report(period_id: int):
+    period = _period_or_404(period_id)
+    require_confirmation()
+    budgets.publish_report(current_user, period)
+    flash(_("The area report is published: residents and visitors can now read it."), "success")
+    return redirect(url_for("budgets.report", period_id=period.id))
 
 
 @bp.route("/periods/<int:period_id>/programme", methods=["POST"])
@@ -401,20 +475,90 @@ def add_programme_line(period_id: int):
 @staff_required
 def spend_directly(period_id: int):
     period = _period_or_404(period_id)
+    account = period.account(AccountKind.BOTTLENECK) or period.account(AccountKind.AREA)
+    if ledger.is_council_held(account):
+        # The page shows no form here; the service refuses too (ledger.spend_directly).
+        raise Conflict(ledger.COUNCIL_DECIDES)
     form = _direct_spend_form(period.area)
     cents = form.cents() if form.validate_on_submit() else None
     if cents is not None:
-        account = period.account(AccountKind.BOTTLENECK) or period.account(AccountKind.AREA)
+        upload = form.receipt.data
+        receipt = (upload.stream, upload.filename) if getattr(upload, "filename", "") else None
         try:
-            ledger.spend_directly(
-                current_user, account, cents, form.purpose.data, theme_id=form.theme.data or None
+            booked = direct_spending.spend(
+                current_user,
+                account,
+                cents,
+                form.purpose.data,
+                theme_id=form.theme.data or None,
+                receipt=receipt,
             )
         except ServiceError as error:
             attach_error(form, error)
         else:
-            flash(_("The spending has been booked."), "success")
+            if isinstance(booked, DirectSpending):
+                flash(_("Saved. A second coordinator must approve this spending."), "info")
+            else:
+                flash(_("The spending has been booked."), "success")
             return redirect(url_for("budgets.period", period_id=period.id))
     return _rerender_period(period, direct_form=form)
+
+
+def _waiting_direct_spending(period: BudgetPeriod) -> dict:
+    """Direct spending waiting for its second approver, with the forms to decide it."""
+    return {
+        "waiting_direct": direct_spending.waiting_in(period),
+        "confirm_form": ConfirmForm(),
+        "reject_form": RejectForm(formdata=None),
+    }
+
+
+def _direct_spending_or_404(item_id: int) -> DirectSpending:
+    item = db.session.get(DirectSpending, item_id)
+    if item is None or item.account.period.area is None:
+        abort(404)
+    return item
+
+
+@bp.route("/direct/<int:item_id>/approve", methods=["POST"])
+@staff_required
+def approve_direct_spending(item_id: int):
+    item = _direct_spending_or_404(item_id)
+    require_confirmation()
+    direct_spending.approve(current_user, item)  # ServiceError -> a 4xx page with the message
+    flash(_("Approved and booked as paid."), "success")
+    return redirect(url_for("budgets.period", period_id=item.account.period_id))
+
+
+@bp.route("/direct/<int:item_id>/reject", methods=["POST"])
+@staff_required
+def reject_direct_spending(item_id: int):
+    item = _direct_spending_or_404(item_id)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed(_l("Give a reason."), field="reason")
+    direct_spending.reject(current_user, item, form.reason.data)
+    flash(_("The spending has been rejected."), "info")
+    return redirect(url_for("budgets.period", period_id=item.account.period_id))
+
+
+@bp.route("/direct/<int:item_id>/receipt")
+@login_required
+def direct_spending_receipt(item_id: int):
+    item = _direct_spending_or_404(item_id)
+    path = direct_spending.require_receipt(current_user, item)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=item.receipt_content_type,
+        as_attachment=True,
+        download_name=secure_filename(item.receipt_original_name) or item.receipt_stored_name,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _rerender_period(period: BudgetPeriod, **forms):
@@ -427,6 +571,7 @@ def _rerender_period(period: BudgetPeriod, **forms):
         manage=True,
         programme_form=programme_form,
         direct_form=direct_form,
+        **_waiting_direct_spending(period),
         cheque_stats=None,
     ), 400
 
@@ -440,8 +585,11 @@ def new_meeting(area_id: int):
     area = db.session.get(Area, area_id) or abort(404)
     if not council.can_record(current_user, area):
         abort(403)
+    members = council.members_of(area)
     form = MeetingForm()
+    form.present.choices = [(member.id, member.display_name) for member in members]
     if form.validate_on_submit():
+        by_id = {member.id: member for member in members}
         try:
             meeting = council.record_meeting(
                 current_user,
@@ -450,6 +598,7 @@ def new_meeting(area_id: int):
                 form.attendees_count.data,
                 form.location.data,
                 form.minutes.data,
+                present=[by_id[member_id] for member_id in form.present.data or ()],
             )
         except ServiceError as error:
             attach_error(form, error)
@@ -457,7 +606,9 @@ def new_meeting(area_id: int):
             flash(_("The meeting has been recorded."), "success")
             return redirect(url_for("budgets.new_decision", meeting_id=meeting.id))
     status = form_status(form)
-    return render_template("budgets/meeting_form.html", area=area, form=form), status
+    return render_template(
+        "budgets/meeting_form.html", area=area, form=form, quorum=council.quorum_of(area)
+    ), status
 
 
 @bp.route("/meetings/<int:meeting_id>/decisions/new", methods=["GET", "POST"])
@@ -488,7 +639,12 @@ def new_decision(meeting_id: int):
                 flash(_("The decision has been recorded."), "success")
                 return redirect(url_for("budgets.new_decision", meeting_id=meeting.id))
     status = form_status(form)
-    return render_template("budgets/decision_form.html", meeting=meeting, form=form), status
+    return render_template(
+        "budgets/decision_form.html",
+        meeting=meeting,
+        form=form,
+        quorum=council.quorum_of(meeting.area),
+    ), status
 
 
 # Cheques (Ede) -------------------------------------------------------------------------------
@@ -570,10 +726,23 @@ class RedeemCodeForm(RedeemForm):
 
 @bp.route("/cheques/redeem", methods=["GET", "POST"])
 @limiter.limit(_redeem_limit, methods=["POST"])
-@login_required
+@public
 def redeem_code():
     """Where the QR code on a cheque letter leads: the code filled in, an initiative to
-    choose."""
+    choose. A household without an account (or not logged in) first sees a landing page
+    whose log-in and register links come back here with the code: it stays in the address
+    the letter printed, never in a cookie, and nothing is looked up before the log-in (so the
+    page tells a guesser nothing)."""
+    if not current_user.is_authenticated:
+        code = _code_from_link()
+        if not code:
+            return current_app.login_manager.unauthorized()
+        back = url_for("budgets.redeem_code", code=code)
+        return render_template(
+            "budgets/cheque_landing.html",
+            login_url=url_for("auth.login", next=back),
+            register_url=url_for("auth.register", next=back),
+        )
     form = RedeemCodeForm(code=_code_from_link())
     candidates = cheques.pooling_candidates(current_user)
     form.initiative.choices = [SelectChoice(i.id, i.title) for i in candidates]

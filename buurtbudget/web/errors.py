@@ -106,4 +106,17 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
-        return _render(500, _("Something went wrong on our side. Please try again later."))
+        """The page must not fail in turn: end the failed transaction first (the page loads
+        the user to choose their language), and fall back to plain text."""
+        from buurtbudget.extensions import db
+
+        with suppress(Exception):
+            db.session.rollback()
+        try:
+            return _render(500, _("Something went wrong on our side. Please try again later."))
+        except Exception:  # noqa: BLE001 - the last resort must answer
+            return Response(
+                "Something went wrong on our side. Please try again later.",
+                status=500,
+                mimetype="text/plain",
+            )

@@ -33,7 +33,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from buurtbudget.domain import initiative_lifecycle as lifecycle
-from buurtbudget.domain.initiative_lifecycle import Status
+from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Attachment, Comment, Initiative, Municipality, Theme
 from buurtbudget.services import attachments, comments, initiatives, themes, working_groups
@@ -46,6 +46,7 @@ from buurtbudget.services.initiatives import (
     InitiativeData,
 )
 from buurtbudget.services.permissions import can_manage_area
+from buurtbudget.web.formatting import format_cents
 from buurtbudget.web.forms import (
     ConfirmForm,
     EuroField,
@@ -208,7 +209,7 @@ def _get_initiative(initiative_id: int) -> Initiative:
 
 def _status_forms(initiative: Initiative) -> dict[str, StatusForm]:
     """One small form per transition the current user may make, keyed by target status."""
-    actors = initiatives.actors_for(current_user, initiative)
+    actors = initiatives.deciding_actors(current_user, initiative)
     return {
         t.target.value: StatusForm(prefix=t.target.value, formdata=None)
         for t in lifecycle.available_transitions(initiative.status, actors)
@@ -225,7 +226,7 @@ def _render_detail(initiative: Initiative, code: int = 200, **overrides):
         "transitions": {
             t.target.value: t
             for t in lifecycle.available_transitions(
-                initiative.status, initiatives.actors_for(current_user, initiative)
+                initiative.status, initiatives.deciding_actors(current_user, initiative)
             )
         },
         "status_forms": status_forms,
@@ -430,6 +431,16 @@ def change_status(initiative_id: int):
         attach_error(form, error)
         return _render_detail(initiative, 400, status_forms={target.value: form})
     flash(_("The status is now: %(status)s.", status=initiatives.status_label(target)), "success")
+    granted = initiatives.initiative_money(initiative)["granted"]
+    if target is Status.SELECTED and initiative.funding_route is FundingRoute.PROGRAMME:
+        flash(
+            _(
+                "%(amount)s was granted from the area budget; the area programme shows what is"
+                " left of its line.",
+                amount=format_cents(granted),
+            ),
+            "success",
+        )
     return redirect(url_for(".detail", initiative_id=initiative.id))
 
 

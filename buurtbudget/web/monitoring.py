@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -22,6 +22,7 @@ from buurtbudget.services.errors import ValidationFailed
 from buurtbudget.services.initiatives import status_label
 from buurtbudget.services.permissions import can_read_area_finances
 from buurtbudget.web import report_files
+from buurtbudget.web.budgets import report_period_or_404
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.security import login_required, public
 
@@ -186,9 +187,12 @@ def summary_pdf(municipality_id: int):
 
 
 @bp.route("/periods/<int:period_id>/report.pdf")
-@login_required
+@public
 def report_pdf(period_id: int):
-    period = budget_reports.get_period(current_user, period_id)
+    """Public once the area council published the report (as its HTML and CSV)."""
+    period = report_period_or_404(period_id)
+    if period is None:
+        return current_app.login_manager.unauthorized()
     finances = budget_reports.area_finances(period)
     name = f"wijkverslag-{_slug(period.area.name)}-{period.label}.pdf"
     return _download(report_files.area_report_pdf(finances), "application/pdf", name)

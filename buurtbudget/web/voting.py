@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -36,22 +35,29 @@ from wtforms.validators import DataRequired, Length
 from buurtbudget.app import choose_locale
 from buurtbudget.domain.ballots import CUMULATIVE
 from buurtbudget.domain.numbers import InvalidNumber, parse_int
-from buurtbudget.extensions import db, limiter
+from buurtbudget.extensions import db
 from buurtbudget.models import Phase, Role, VotingRound
+from buurtbudget.services import electorate
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.voting import (
     ballot_box,
     casting,
-    codes,
+    comparison,
     counting,
     eligibility,
     pabulib,
     rounds,
     weighting,
 )
-from buurtbudget.web import explain
+from buurtbudget.web import explain, throttle
 from buurtbudget.web.forms import ConfirmForm, Form, attach_error, form_status, require_confirmation
-from buurtbudget.web.security import public, session_token_unchecked, staff_municipalities
+from buurtbudget.web.sealed import seal, unseal
+from buurtbudget.web.security import (
+    login_required,
+    public,
+    session_token_unchecked,
+    staff_municipalities,
+)
 
 bp = Blueprint("voting", __name__, url_prefix="/rounds")
 
@@ -68,6 +74,14 @@ class CodeForm(Form):
         _l("Voting code"),
         validators=[DataRequired(), Length(max=40)],
         description=_l("The code on the letter you received, for example ABCD-EFGH-JKLM."),
+    )
+
+
+class StempasForm(Form):
+    code = StringField(
+        _l("Stempas code"),
+        validators=[DataRequired(), Length(max=40)],
+        description=_l("The code on your stempas letter, for example 7KQ2-M9XH-4TD0-PB3R-6."),
     )
 
 
@@ -106,7 +120,8 @@ def _round_for_ballot(round_id: int) -> VotingRound:
 
 
 def _session_code(voting_round: VotingRound) -> str | None:
-    return session.get(CODES_KEY, {}).get(str(voting_round.id))
+    """The checked code of this browser for the round (sealed in the cookie, web/sealed.py)."""
+    return unseal(session.get(CODES_KEY, {}).get(str(voting_round.id)))
 
 
 def _has_voted(voting_round: VotingRound) -> bool:
@@ -129,7 +144,9 @@ def _user_voter_key(user_id: int) -> str:
 def _receipt(voting_round: VotingRound) -> dict | None:
     """This voter's receipt for the round, if cast in this browser session."""
     receipt = session.get(RECEIPTS_KEY, {}).get(str(voting_round.id))
-    return receipt if receipt and receipt.get("voter") == _voter_key() else None
+    if not receipt or receipt.get("voter") != _voter_key():
+        return None
+    return {**receipt, "token": unseal(receipt.get("token"))}
 
 
 def _remember(key: str, round_id: int, value) -> None:
@@ -227,6 +244,8 @@ def detail(round_id: int):
         "phase": voting_round.phase(),
         "problem": eligibility.eligibility_problem(user, voting_round) if user else None,
         "has_voted": bool(user) and casting.has_voted(user, voting_round),
+        "elector": electorate.elector_of(user, voting_round),
+        "accepts_codes": casting.accepts_codes(voting_round),
         "can_manage": rounds.can_manage_round(user, voting_round),
         "can_enter_paper": rounds.can_enter_paper_ballots(user, voting_round),
         "can_see_results": rounds.can_see_results(user, voting_round),
@@ -343,7 +362,8 @@ def confirm(round_id: int):
 
 def _to_receipt(round_id: int, voter_key: str, token: str | None, cast_on: date, thanks: str):
     """After casting: remember the receipt in this browser, thank, show the receipt."""
-    receipt = {"voter": voter_key, "token": token, "cast_on": cast_on.isoformat()}
+    sealed = seal(token) if token else None  # never in clear in the cookie
+    receipt = {"voter": voter_key, "token": sealed, "cast_on": cast_on.isoformat()}
     _remember(RECEIPTS_KEY, round_id, receipt)
     flash(thanks, "success")
     return redirect(url_for("voting.receipt", round_id=round_id))
@@ -391,24 +411,59 @@ def receipt(round_id: int):
 
 @bp.route("/<int:round_id>/code", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def code(round_id: int):
     """Residents without an account enter the code from their letter."""
     voting_round = _round(round_id)
-    if not voting_round.uses_voting_codes:
+    if not casting.accepts_codes(voting_round):
         abort(404)
     form = CodeForm()
+    if request.method == "POST":
+        throttle.count_code_attempt()
     if form.validate_on_submit():
         try:
-            if not voting_round.is_voting_open():
-                raise ValidationFailed(rounds.VOTING_NOT_OPEN)
-            codes.find_voting_code(voting_round, form.code.data)
+            casting.check_code(voting_round, form.code.data)
         except ServiceError as error:
             attach_error(form, error)
         else:
-            _remember(CODES_KEY, voting_round.id, codes.normalise_code(form.code.data))
+            _remember(CODES_KEY, voting_round.id, seal(form.code.data.strip()))
             return redirect(url_for("voting.ballot", round_id=voting_round.id))
     return render_template("voting/code.html", round=voting_round, form=form), form_status(form)
+
+
+@bp.route("/<int:round_id>/stempas", methods=["GET", "POST"])
+@login_required
+def stempas(round_id: int):
+    """Link this account to the resident's stempas (once): from then on it votes as that
+    elector. The QR code on the letter leads here with the code filled in (it links
+    nothing by itself: linking stays a POST). Typed codes count as voting-code guesses."""
+    voting_round = _round(round_id)
+    form = StempasForm()
+    if request.method == "POST":
+        throttle.count_code_attempt()
+    if request.method == "GET":
+        form.code.data = (request.args.get("code") or "")[:40]
+    if form.validate_on_submit():
+        try:
+            elector = electorate.bind_account(current_user, voting_round, form.code.data)
+        except ServiceError as error:
+            attach_error(form, error)
+        else:
+            flash(
+                _(
+                    "Your account is linked to your stempas: you may vote in %(area)s.",
+                    area=elector.area.name,
+                ),
+                "success",
+            )
+            if voting_round.is_voting_open():
+                return redirect(url_for("voting.ballot", round_id=voting_round.id))
+            return redirect(url_for("voting.detail", round_id=voting_round.id))
+    return render_template(
+        "voting/stempas.html",
+        round=voting_round,
+        form=form,
+        elector=electorate.elector_of(current_user, voting_round),
+    ), form_status(form)
 
 
 def _round_with_results(round_id: int) -> VotingRound:
@@ -449,6 +504,45 @@ def results_csv(round_id: int):
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="round-{voting_round.id}-results.csv"'
+        },
+    )
+
+
+def _round_with_comparison(round_id: int) -> VotingRound:
+    """The round, if this visitor may compare its rules (404 otherwise: nothing to see yet)."""
+    voting_round = _round(round_id)
+    user = current_user if current_user.is_authenticated else None
+    if not comparison.can_see_comparison(user, voting_round):
+        abort(404)
+    return voting_round
+
+
+@bp.route("/<int:round_id>/comparison")
+@public
+def rule_comparison(round_id: int):
+    """The rules side by side on the round's own ballots (staff once voting has ended,
+    everyone once the results are published)."""
+    voting_round = _round_with_comparison(round_id)
+    user = current_user if current_user.is_authenticated else None
+    return render_template(
+        "voting/comparison.html",
+        round=voting_round,
+        comparison=comparison.compare_round(voting_round),
+        can_manage=rounds.can_manage_round(user, voting_round),
+    )
+
+
+@bp.route("/<int:round_id>/comparison.csv")
+@public
+def rule_comparison_csv(round_id: int):
+    voting_round = _round_with_comparison(round_id)
+    return Response(
+        comparison.to_csv(comparison.compare_round(voting_round)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="round-{voting_round.id}-rule-comparison.csv"'
+            )
         },
     )
 

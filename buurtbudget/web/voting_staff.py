@@ -35,7 +35,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
-from buurtbudget.models import AGE_BANDS, Area, BudgetPeriod, Municipality, Role, VotingRound
+from buurtbudget.models import Area, BudgetPeriod, Municipality, Role, VotingRound
+from buurtbudget.services import paper_ballots
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.services.voting import casting, counting, pabulib, rounds
@@ -47,6 +48,7 @@ from buurtbudget.web.forms import (
     WholeNumberField,
     attach_error,
     form_status,
+    require_confirmation,
     whole_number,
 )
 from buurtbudget.web.initiatives import MultiCheckboxField, status_label
@@ -116,9 +118,21 @@ class PaperBallotForm(Form):
     paper_number = StringField(
         _l("Ballot paper number"),
         validators=[DataRequired(), Length(max=casting.PAPER_NUMBER_MAX)],
+        description=_l("As printed on the paper, for example 3-00012."),
     )
-    area = SelectField(_l("Area of the voter (if on the form)"), coerce=whole_number)
-    age_band = SelectField(_l("Age of the voter (if on the form)"))
+    stempas = StringField(
+        _l("Stempas code handed in with it"),
+        validators=[DataRequired(), Length(max=40)],
+        description=_l("Scan the QR code or type the code."),
+    )
+
+
+class IssuePapersForm(Form):
+    area = SelectField(_l("Area"), coerce=whole_number)
+    count = WholeNumberField(
+        _l("Number of papers"),
+        validators=[InputRequired(), NumberRange(1, paper_ballots.MAX_PAPERS_PER_BATCH)],
+    )
 
 
 class CodesForm(Form):
@@ -261,46 +275,93 @@ def edit(round_id: int):
 @bp.route("/<int:round_id>/paper", methods=["GET", "POST"])
 @staff_required
 def paper(round_id: int):
+    """Key a paper ballot (double keying by two staff members, services/paper_ballots.py),
+    issue numbered papers, and see the papers whose keyings differ."""
     voting_round = _round(round_id)
     if not rounds.can_enter_paper_ballots(current_user, voting_round):
         abort(403)
     form = PaperBallotForm()
-    form.area.choices = [SelectChoice(0, _("Not on the form"))] + [
-        SelectChoice(a.id, a.name) for a in voting_round.areas
-    ]
-    form.age_band.choices = [SelectChoice("", _("Not on the form"))] + [
-        SelectChoice(name, rounds.AGE_BAND_LABELS[name]) for name, _low, _high in AGE_BANDS
-    ]
+    issue_form = IssuePapersForm(prefix="issue")
+    issue_form.area.choices = [SelectChoice(a.id, a.name) for a in voting_round.areas]
     choices: casting.Choices = {}
-    if form.validate_on_submit():
+    if "issue-count" in request.form:
+        if issue_form.validate_on_submit():
+            area = db.session.get(Area, issue_form.area.data)
+            try:
+                sheets = paper_ballots.issue_papers(
+                    current_user, voting_round, area, issue_form.count.data
+                )
+            except ServiceError as error:
+                attach_error(issue_form, error)
+            else:
+                flash(
+                    _(
+                        "Papers %(first)s to %(last)s are in the register.",
+                        first=sheets[0].number,
+                        last=sheets[-1].number,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("voting_staff.paper", round_id=voting_round.id))
+    elif form.validate_on_submit():
         try:
             choices = parse_choices(voting_round, request.form)
-            casting.enter_paper_ballot(
-                current_user,
-                voting_round,
-                form.paper_number.data,
-                choices,
-                area=db.session.get(Area, form.area.data) if form.area.data else None,
-                age_band=form.age_band.data or None,
+            result = paper_ballots.key_paper(
+                current_user, voting_round, form.paper_number.data, form.stempas.data, choices
             )
         except ServiceError as error:
             attach_error(form, error)
         else:
-            flash(
-                _("Paper ballot %(number)s has been entered.", number=form.paper_number.data),
-                "success",
-            )
+            number = form.paper_number.data.strip().upper()
+            if result.entered:
+                flash(_("Paper ballot %(number)s has been entered.", number=number), "success")
+            elif result.mismatch:
+                flash(
+                    _(
+                        "Paper ballot %(number)s was keyed differently before: it is listed"
+                        " below until resolved.",
+                        number=number,
+                    ),
+                    "error",
+                )
+            else:
+                flash(
+                    _(
+                        "Paper ballot %(number)s is keyed once: a second staff member must key"
+                        " it too.",
+                        number=number,
+                    ),
+                    "success",
+                )
             return redirect(url_for("voting_staff.paper", round_id=voting_round.id))
-    status = form_status(form)
+    status = 400 if form.errors or issue_form.errors else 200
     counts = counting.ballots_by_channel(voting_round)
     return render_template(
         "voting/paper.html",
         form=form,
+        issue_form=issue_form,
         round=voting_round,
         choices=choices,
         is_points=voting_round.ballot_type == "cumulative",
         paper_count=counts.get("paper", 0),
+        mismatches=paper_ballots.mismatches(voting_round),
+        confirm_form=ConfirmForm(),
+        waiting=paper_ballots.waiting(voting_round),
     ), status
+
+
+@bp.route("/<int:round_id>/paper/<number>/discard", methods=["POST"])
+@staff_required
+def discard_paper_keyings(round_id: int, number: str):
+    voting_round = _round(round_id)
+    require_confirmation()
+    try:
+        paper_ballots.discard_keyings(current_user, voting_round, number)
+    except ServiceError as error:
+        flash(str(error.message), "error")
+    else:
+        flash(_("The keyings of paper %(number)s were discarded: key it again.", number=number))
+    return redirect(url_for("voting_staff.paper", round_id=voting_round.id))
 
 
 # Voting codes ----------------------------------------------------------------------------------

@@ -213,9 +213,13 @@ def test_other_rules():
     assert expired.available == 750 and expired.spent == 750
 
 
-def test_second_approval_only_above_the_threshold():
-    assert not needs_second_approval(100_000, 100_000)
+def test_second_approval_from_the_threshold_counting_what_was_paid_before():
+    assert not needs_second_approval(99_999, 100_000)
+    assert needs_second_approval(100_000, 100_000)
     assert needs_second_approval(100_001, 100_000)
+    assert not needs_second_approval(40_000, 100_000, already_paid_cents=59_999)
+    assert needs_second_approval(40_000, 100_000, already_paid_cents=60_000)
+    assert needs_second_approval(1, 100_000, already_paid_cents=100_000)
 
 
 def test_shares_meetings_and_pooling():

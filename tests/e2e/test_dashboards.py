@@ -23,7 +23,8 @@ def test_council_member_reads_where_the_money_went(app, make, page):
         area = make.area(municipality, name="Poelenburg", inhabitants=8_000, year=THIS_YEAR)
         period = make.budget_period(area, "council_budget", year=THIS_YEAR)
         member = make.council_member(area, email="raadslid@example.org")
-        meeting = council.record_meeting(member, area, date.today(), 15)
+        quorum = [member, *make.council(area, 2)]
+        meeting = council.record_meeting(member, area, date.today(), 15, present=quorum)
         garden = make.budget_initiative(area, cost_cents=2_500_00, title="Buurttuin")
         council.record_decision(
             member, meeting, "Buurttuin", 2_500_00, spend_kind=SpendKind.PHYSICAL, initiative=garden

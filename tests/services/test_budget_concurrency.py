@@ -15,6 +15,7 @@ from buurtbudget.domain.budget import AccountKind, EntryKind
 from buurtbudget.domain.initiative_lifecycle import Status
 from buurtbudget.extensions import db
 from buurtbudget.models import (
+    Attachment,
     Cheque,
     Initiative,
     LedgerEntry,
@@ -77,7 +78,9 @@ def test_parallel_grants_never_overspend(app, make):
     assert (balance.committed, balance.available) == (1_000_00, 0)
 
 
-def test_parallel_payout_approvals_never_pay_more_than_granted(app, make):
+def test_parallel_payout_approvals_never_pay_more_than_granted(app, make, monkeypatch):
+    # About the cap, not the four-eyes rule: one approval pays every request here.
+    monkeypatch.setitem(app.config, "PAYOUT_SECOND_APPROVAL_CENTS", 10_000_00)
     area = make.area(inhabitants=1_000, year=2026)
     make.budget_period(area, year=None)
     initiative = make.budget_initiative(area, cost_cents=1_000_00)
@@ -113,6 +116,45 @@ def test_parallel_payout_approvals_never_pay_more_than_granted(app, make):
         select(func.count(PayoutRequest.id)).where(PayoutRequest.status == PayoutStatus.PAID)
     )
     assert paid == 10
+
+
+def test_parallel_payout_requests_never_ask_more_than_the_grant(app, make):
+    # The attack: 3 x EUR 8,000 left pending against a grant of EUR 8,500.
+    area = make.area(inhabitants=1_000, year=2026)
+    make.budget_period(area, year=None)
+    initiative = make.budget_initiative(area, cost_cents=8_500_00)
+    ledger.grant(None, initiative)
+    initiative.status = Status.SELECTED
+    db.session.commit()
+    receipt = Attachment(
+        initiative=initiative,
+        stored_name="bon-parallel.pdf",
+        original_name="bon.pdf",
+        content_type="application/pdf",
+        size_bytes=10,
+    )
+    db.session.add(receipt)
+    db.session.commit()
+    initiative_id, initiator_id = initiative.id, initiative.initiator_user_id
+    receipt_id = receipt.id
+
+    def request(index: int) -> None:
+        payouts.request_payout(
+            db.session.get(User, initiator_id),
+            db.session.get(Initiative, initiative_id),
+            8_000_00,
+            f"Bon {index}",
+            [db.session.get(Attachment, receipt_id)],
+        )
+
+    outcomes = _run_parallel(app, request)
+    assert outcomes == Counter({"ok": 1, "Conflict": THREADS - 1})
+    requested = db.session.scalar(
+        select(func.sum(PayoutRequest.amount_cents)).where(
+            PayoutRequest.initiative_id == initiative_id
+        )
+    )
+    assert requested == 8_000_00
 
 
 def test_the_same_request_approved_in_parallel_is_paid_once(app, make):

@@ -7,8 +7,16 @@ from sqlalchemy import func, select
 from buurtbudget.demo import seed_demo
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.extensions import db
-from buurtbudget.models import Area, Initiative, LedgerEntry
+from buurtbudget.models import (
+    Area,
+    BudgetAccount,
+    BudgetPeriod,
+    Cheque,
+    Initiative,
+    LedgerEntry,
+)
 from buurtbudget.services import budget_reports, budgets, council
+from buurtbudget.services.addresses import find_house
 
 
 def _area(name: str) -> Area:
@@ -35,6 +43,20 @@ def test_budget_demo_shows_each_model_and_is_idempotent(app):
     year = budgets.periods_of(kogerveld)[0].year
     assert council.meeting_check(kogerveld, year).too_few
     assert not council.meeting_check(_area("Poelenburg"), year).too_few
+
+    # The letters go to addresses of the area whose cheques they carry.
+    letters = db.session.execute(
+        select(Cheque.postcode, Cheque.house_number, BudgetPeriod.area_id)
+        .join(BudgetAccount, BudgetAccount.id == Cheque.account_id)
+        .join(BudgetPeriod, BudgetPeriod.id == BudgetAccount.period_id)
+    ).all()
+    assert letters
+    misplaced = [
+        (postcode, number)
+        for postcode, number, area_id in letters
+        if getattr(find_house(postcode, number), "area_id", None) != area_id
+    ]
+    assert misplaced == []
 
     party = db.session.scalar(select(Initiative).where(Initiative.title.like("Straatfeest%")))
     assert party.status is Status.SELECTED and party.funding_route is FundingRoute.CHEQUES

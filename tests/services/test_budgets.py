@@ -27,10 +27,19 @@ from buurtbudget.models import (
     PayoutStatus,
 )
 from buurtbudget.models.budget import LedgerIsAppendOnly
-from buurtbudget.services import budget_reports, budgets, cheques, council, ledger, payouts
+from buurtbudget.services import (
+    budget_reports,
+    budgets,
+    cheques,
+    council,
+    direct_spending,
+    ledger,
+    payouts,
+)
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 
 THIS_YEAR = date.today().year
+PDF = b"%PDF-1.4\n% receipt\n"
 
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -155,8 +164,8 @@ def test_bottleneck_spending_and_release(app, make):
     period = make.budget_period(area)
     coordinator = make.coordinator(area)
     fund = period.account(AccountKind.BOTTLENECK)
-    ledger.spend_directly(coordinator, fund, 1_250_00, "Losliggende stoeptegels Markt")
-    assert ledger.account_balance(fund).paid == 1_250_00
+    ledger.spend_directly(coordinator, fund, 750_00, "Losliggende stoeptegels Markt")
+    assert ledger.account_balance(fund).paid == 750_00
     with pytest.raises(Conflict):
         ledger.spend_directly(coordinator, fund, 4_000_00, "Te veel")
     with pytest.raises(ValidationFailed):
@@ -168,6 +177,60 @@ def test_bottleneck_spending_and_release(app, make):
     assert ledger.release_remaining(coordinator, initiative, "geannuleerd") == 3_000_00
     assert ledger.initiative_totals(initiative).granted == 0
     assert _balance(period).available == period.amount_cents
+
+
+def test_urgent_spending_from_the_threshold_needs_a_receipt_and_a_second_approver(
+    app, make, tmp_path, monkeypatch
+):
+    # The attack: "urgent spending" of EUR 2,500 booked as paid by one person, no receipt.
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path))
+    area = make.area(inhabitants=1_000, year=THIS_YEAR)
+    fund = make.budget_period(area).account(AccountKind.BOTTLENECK)  # EUR 5,000
+    coordinator, second = make.coordinator(area), make.coordinator(area)
+    with pytest.raises(Conflict, match="second coordinator"):
+        ledger.spend_directly(coordinator, fund, 2_500_00, "Verlichting brandgang")
+    with pytest.raises(ValidationFailed, match="add a receipt"):
+        direct_spending.spend(coordinator, fund, 2_500_00, "Verlichting brandgang")
+    with pytest.raises(ValidationFailed, match="PDF"):
+        direct_spending.spend(
+            coordinator, fund, 2_500_00, "x", receipt=(io.BytesIO(b"<html>"), "bon.html")
+        )
+    item = direct_spending.spend(
+        coordinator, fund, 2_500_00, "Verlichting brandgang", receipt=(io.BytesIO(PDF), "b.pdf")
+    )
+    assert item.status is PayoutStatus.AWAITING_SECOND
+    assert ledger.account_balance(fund).paid == 0
+    assert (tmp_path / item.receipt_stored_name).read_bytes() == PDF
+    with pytest.raises(Conflict, match="another coordinator"):
+        direct_spending.approve(coordinator, item)
+    with pytest.raises(PermissionDenied):
+        direct_spending.approve(make.coordinator(make.area(year=THIS_YEAR)), item)
+    direct_spending.approve(second, item)
+    assert ledger.account_balance(fund).paid == 2_500_00
+    with pytest.raises(Conflict, match="already been decided"):
+        direct_spending.approve(make.coordinator(area), item)
+    actions = set(db.session.scalars(select(AuditEntry.action)))
+    assert {"direct_spending.requested", "direct_spending.approved"} <= actions
+
+
+def test_urgent_spending_cannot_be_split_below_the_threshold(app, make, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path))
+    area = make.area(inhabitants=1_000, year=THIS_YEAR)
+    fund = make.budget_period(area).account(AccountKind.BOTTLENECK)
+    coordinator, second = make.coordinator(area), make.coordinator(area)
+    first = direct_spending.spend(coordinator, fund, 999_99, "Deel 1")
+    assert first.kind is EntryKind.PAYOUT  # booked at once: EUR 999.99 in total
+    with pytest.raises(Conflict, match="second coordinator"):
+        ledger.spend_directly(coordinator, fund, 1, "Deel 2")
+    waiting = direct_spending.spend(
+        coordinator, fund, 1, "Deel 2", receipt=(io.BytesIO(PDF), "b.pdf")
+    )
+    assert waiting.status is PayoutStatus.AWAITING_SECOND
+    with pytest.raises(ValidationFailed, match="reason"):
+        direct_spending.reject(second, waiting, " ")
+    direct_spending.reject(second, waiting, "Dubbel geboekt")
+    assert waiting.status is PayoutStatus.REJECTED
+    assert ledger.account_balance(fund).paid == 999_99
 
 
 # Payouts -------------------------------------------------------------------------------------
@@ -218,6 +281,52 @@ def test_payout_above_threshold_needs_a_second_different_coordinator(granted):
     assert ledger.initiative_totals(initiative).paid == 1_000_01
     with pytest.raises(Conflict, match="already been decided"):
         payouts.approve(granted["second"], request)
+
+
+def test_a_payout_of_exactly_the_threshold_needs_a_second_approver(granted):
+    # The attack: three requests of exactly EUR 1,000.00, each paid by one coordinator.
+    initiative = granted["initiative"]
+    for number in range(3):
+        request = payouts.request_payout(
+            granted["initiator"], initiative, 1_000_00, f"Deel {number}", [_receipt(initiative)]
+        )
+        payouts.approve(granted["coordinator"], request)
+        assert request.status is PayoutStatus.AWAITING_SECOND
+        assert ledger.initiative_totals(initiative).paid == number * 1_000_00
+        payouts.approve(granted["second"], request)
+        assert request.status is PayoutStatus.PAID
+
+
+def test_the_threshold_counts_what_the_initiative_was_paid_in_total(granted):
+    initiative = granted["initiative"]
+    first = payouts.request_payout(
+        granted["initiator"], initiative, 600_00, "Verf", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], first)
+    assert first.status is PayoutStatus.PAID  # EUR 600 in total: one approver
+    second = payouts.request_payout(
+        granted["initiator"], initiative, 400_00, "Kwasten", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], second)
+    assert second.status is PayoutStatus.AWAITING_SECOND  # EUR 1,000 in total
+    payouts.approve(granted["second"], second)
+    # Money paid back does not reopen one-person payouts.
+    ledger.record_return(granted["coordinator"], initiative, 900_00, "Over")
+    third = payouts.request_payout(
+        granted["initiator"], initiative, 10_00, "Lijm", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], third)
+    assert third.status is PayoutStatus.AWAITING_SECOND
+
+
+def test_the_payout_threshold_is_configurable(granted, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PAYOUT_SECOND_APPROVAL_CENTS", 250_00)
+    initiative = granted["initiative"]
+    request = payouts.request_payout(
+        granted["initiator"], initiative, 250_00, "Zaalhuur", [_receipt(initiative)]
+    )
+    payouts.approve(granted["coordinator"], request)
+    assert request.status is PayoutStatus.AWAITING_SECOND
 
 
 def test_payout_rules(granted, make):
@@ -344,8 +453,11 @@ def test_a_cheque_past_its_date_cannot_be_redeemed(cheque_area, make):
 def test_council_decisions_spend_money_tagged_physical_or_social(app, make):
     area = make.area(inhabitants=8_000, year=THIS_YEAR)  # EUR 40,000
     period = make.budget_period(area, "council_budget")
-    member = make.council_member(area)
-    meeting = council.record_meeting(member, area, date.today(), 23, "Buurthuis De Kolk")
+    present = make.council(area)
+    member = present[0]
+    meeting = council.record_meeting(
+        member, area, date.today(), 23, "Buurthuis De Kolk", present=present
+    )
     initiative = make.budget_initiative(area, cost_cents=6_000_00)
     council.record_decision(
         member, meeting, "Taalcafé", 6_000_00, spend_kind=SpendKind.SOCIAL, initiative=initiative
@@ -368,6 +480,96 @@ def test_council_decisions_spend_money_tagged_physical_or_social(app, make):
     assert finances.meeting_check.held == 1 and finances.meeting_check.too_few
     assert [d.entry.memo for d in finances.direct][0].endswith("Nieuwe bankjes")
     assert FundingRoute.COUNCIL.value == initiative.funding_route.value
+
+
+def test_no_money_leaves_a_council_budget_without_a_council_decision(app, make):
+    # The attack (Zaanstad): a coordinator paid EUR 350 out of the council's budget directly.
+    area = make.area(inhabitants=8_000, year=THIS_YEAR)
+    period = make.budget_period(area, "council_budget")
+    pot = period.account(AccountKind.AREA)
+    coordinator, admin = make.coordinator(area), make.administrator(area.municipality)
+    for actor in (coordinator, admin):
+        with pytest.raises(Conflict, match="only by a decision recorded in a council meeting"):
+            ledger.spend_directly(actor, pot, 350_00, "Bloembakken")
+    initiative = make.budget_initiative(area, cost_cents=2_000_00)
+    # A voting round's grant (actor None) is no council decision either.
+    with pytest.raises(Conflict, match="council meeting"):
+        ledger.grant(None, initiative)
+    # Nor is a decision of the council that spends nothing, nor one of another amount.
+    present = make.council(area)
+    member = present[0]
+    meeting = council.record_meeting(member, area, date.today(), 12, present=present)
+    agenda = council.record_decision(member, meeting, "Vergaderschema vastgesteld")
+    small = council.record_decision(member, meeting, "Bankje", 100_00, spend_kind="physical")
+    for decision in (agenda, small):
+        with pytest.raises(Conflict, match="council meeting"):
+            ledger.grant(coordinator, initiative, decision_id=decision.id)
+    db.session.rollback()
+    balance = ledger.account_balance(pot)
+    assert (balance.committed, balance.paid) == (0, 100_00)  # only the council's bench
+    assert ledger.initiative_totals(initiative).granted == 0
+    # The council's own decision spends, as it should.
+    council.record_decision(
+        member, meeting, "Buurtfeest", 2_000_00, spend_kind="social", initiative=initiative
+    )
+    assert ledger.initiative_totals(initiative).granted == 2_000_00
+
+
+def test_a_council_decision_needs_a_quorum_of_members_present_by_name(app, make):
+    # The attack: a meeting with 0 attendees recorded by one member granted EUR 9,600.
+    area = make.area(inhabitants=8_000, year=THIS_YEAR)
+    period = make.budget_period(area, "council_budget")
+    member, second, third = make.council(area)
+    initiative = make.budget_initiative(area, cost_cents=9_600_00)
+    empty = council.record_meeting(member, area, date.today(), 0)
+    two = council.record_meeting(member, area, date.today(), 9, present=[member, second])
+    for meeting in (empty, two):
+        with pytest.raises(Conflict, match="at least 3 council members must be present"):
+            council.record_decision(
+                member, meeting, "Subsidie", 9_600_00, spend_kind="social", initiative=initiative
+            )
+        with pytest.raises(Conflict, match="present"):
+            council.record_decision(member, meeting, "Notulen vastgesteld")
+    assert ledger.account_balance(period.account(AccountKind.AREA)).committed == 0
+    # Only the area's council members count, each once, and not more than the attendees.
+    outsider = make.council_member(make.area())
+    with pytest.raises(ValidationFailed, match="Only council members of this area"):
+        council.record_meeting(member, area, date.today(), 9, present=[member, second, outsider])
+    with pytest.raises(ValidationFailed, match="Only council members of this area"):
+        council.record_meeting(
+            member, area, date.today(), 9, present=[member, second, make.resident(area)]
+        )
+    with pytest.raises(ValidationFailed, match="attendees"):
+        council.record_meeting(member, area, date.today(), 2, present=[member, second, third])
+    doubled = council.record_meeting(
+        member, area, date.today(), 9, present=[member, second, second]
+    )
+    assert len(doubled.present_members) == 2
+    full = council.record_meeting(member, area, date.today(), 9, present=[member, second, third])
+    council.record_decision(
+        member, full, "Subsidie", 9_600_00, spend_kind="social", initiative=initiative
+    )
+    assert ledger.initiative_totals(initiative).granted == 9_600_00
+    recorded = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "council.meeting_recorded")
+    ).all()[-1]
+    assert recorded.details["present_member_ids"] == sorted([member.id, second.id, third.id])
+
+
+def test_the_quorum_is_configurable_per_municipality(app, make):
+    area = make.area(inhabitants=8_000, year=THIS_YEAR)
+    make.budget_period(area, "council_budget")
+    config = budgets.config_for(area)
+    config.council_quorum = 4
+    db.session.commit()
+    present = make.council(area, 4)
+    three = council.record_meeting(present[0], area, date.today(), 9, present=present[:3])
+    with pytest.raises(Conflict, match="at least 4"):
+        council.record_decision(present[0], three, "Notulen vastgesteld")
+    four = council.record_meeting(present[0], area, date.today(), 9, present=present)
+    council.record_decision(present[0], four, "Notulen vastgesteld")
+    with pytest.raises(ValueError):
+        model_defaults("council_budget").with_changes(council_quorum=1)
 
 
 def test_four_meetings_a_year_silence_the_warning(app, make):

@@ -56,9 +56,9 @@ def zaanstad(make):
     other = make.area(municipality, name="Peldersveld", inhabitants=4_000, year=THIS_YEAR - 1)
     period = make.budget_period(area, "council_budget", year=THIS_YEAR)
     make.budget_period(other, year=THIS_YEAR)
-    member = make.council_member(area)
+    member, *quorum = make.council(area)
     green, culture = make.theme(municipality, "Groen"), make.theme(municipality, "Cultuur")
-    meeting = council.record_meeting(member, area, date.today(), 20)
+    meeting = council.record_meeting(member, area, date.today(), 20, present=[member, *quorum])
     garden = make.budget_initiative(
         area, cost_cents=3_001_00, title="Buurttuin", themes=[green, culture]
     )

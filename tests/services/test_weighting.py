@@ -30,7 +30,7 @@ def world(make):
 
 
 def _ballots(voting_round):
-    return election.round_ballots(voting_round)
+    return election.read_ballots(voting_round)
 
 
 def test_weights_from_the_records_equal_the_domain_function(world):

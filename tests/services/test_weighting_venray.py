@@ -66,7 +66,7 @@ def test_venray_through_the_database(make):
     corrected = weighting.analyse(voting_round)
     # The weights from the records are the domain's post-stratification of the same voters.
     names = {area.id: name for name, area in areas.items()}
-    ballots = election.round_ballots(voting_round)
+    ballots = election.read_ballots(voting_round)
     expected = post_stratification_weights([names[b.area_id] for b in ballots], POPULATION)
     assert corrected.weights.exact_weights() == expected.exact_weights()
     assert sorted(names[b.area_id] for b in ballots) == sorted(voter_areas)

@@ -68,4 +68,6 @@ def test_redeem_form_bad_input(ede, client_for, make):
         "/budgets/cheques/redeem", data={"code": code, "initiative": str(ede["initiative"].id)}
     )
     assert response.status_code == 400  # not one of their choices
-    assert client_for().get("/budgets/cheques/redeem?code=X").status_code == 302  # log in first
+    landing = client_for().get("/budgets/cheques/redeem?code=X")  # log in or register first
+    assert landing.status_code == 200 and "/account/login?next=" in landing.text
+    assert client_for().get("/budgets/cheques/redeem").status_code == 302

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from buurtbudget.domain.budget import AccountKind, format_cheque_code
 from buurtbudget.domain.initiative_lifecycle import Status
 from buurtbudget.extensions import db
-from buurtbudget.models import CouncilMeeting, PayoutRequest, PayoutStatus
+from buurtbudget.models import CouncilMeeting, DirectSpending, PayoutRequest, PayoutStatus
 from buurtbudget.services import cheques, ledger
 
 THIS_YEAR = date.today().year
@@ -108,14 +108,16 @@ def test_report_csv_matches_the_ledger(delft, client_for):
     assert "total;unspent;;12500,00;" in text  # 10,000 + 5,000 - 2,500
 
 
-def test_coordinator_publishes_the_report_and_books_urgent_spending(delft, client_for):
+def test_coordinator_writes_the_report_and_books_urgent_spending(delft, client_for):
     client = client_for(delft["coordinator"])
     period_id = delft["period"].id
     response = client.post(
-        f"/budgets/periods/{period_id}/report",
-        data={"summary": "Veel bewoners deden mee.", "publish": "y"},
+        f"/budgets/periods/{period_id}/report", data={"summary": "Veel bewoners deden mee."}
     )
     assert response.status_code == 302
+    page = client.get(f"/budgets/periods/{period_id}/report").get_data(as_text=True)
+    assert "Veel bewoners deden mee." in page and "Published on" not in page
+    client_for(delft["member"]).post(f"/budgets/periods/{period_id}/report/publish")
     page = client.get(f"/budgets/periods/{period_id}/report").get_data(as_text=True)
     assert "Veel bewoners deden mee." in page and "Published on" in page
     response = client.post(
@@ -132,10 +134,68 @@ def test_coordinator_publishes_the_report_and_books_urgent_spending(delft, clien
     assert bad.status_code == 400 and "Enter an amount in euros" in bad.get_data(as_text=True)
     too_much = client.post(
         f"/budgets/periods/{period_id}/direct",
-        data={"amount": "99.999,00", "purpose": "x", "theme": "0"},
+        data={
+            "amount": "99.999,00",
+            "purpose": "x",
+            "theme": "0",
+            "receipt": (io.BytesIO(PDF), "bon.pdf"),
+        },
+        content_type="multipart/form-data",
     )
     assert too_much.status_code == 400
     assert "not enough money" in too_much.get_data(as_text=True)
+
+
+def test_direct_spending_from_a_council_budget_is_refused_with_a_message(app, make, client_for):
+    # Zaanstad has no knelpuntenpot: the route fell back to the council's own pot.
+    area = make.area(inhabitants=8_000, year=THIS_YEAR)
+    period = make.budget_period(area, "council_budget")
+    for actor in (make.coordinator(area), make.administrator(area.municipality)):
+        response = client_for(actor).post(
+            f"/budgets/periods/{period.id}/direct",
+            data={"amount": "350,00", "purpose": "Bloembakken", "theme": "0"},
+        )
+        assert response.status_code == 409
+        assert "decision recorded in a council meeting" in response.get_data(as_text=True)
+    assert ledger.account_balance(period.account(AccountKind.AREA)).paid == 0
+
+
+def test_urgent_spending_from_the_threshold_is_approved_by_a_second_coordinator(
+    app, delft, client_for, make, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(tmp_path))
+    period_id = delft["period"].id
+    fund = delft["period"].account(AccountKind.BOTTLENECK)
+    first = client_for(delft["coordinator"])
+    url = f"/budgets/periods/{period_id}/direct"
+    data = {"amount": "2.500,00", "purpose": "Verlichting brandgang", "theme": "0"}
+    without = first.post(url, data=data)
+    assert without.status_code == 400 and "add a receipt" in without.get_data(as_text=True)
+    response = first.post(
+        url,
+        data={**data, "receipt": (io.BytesIO(PDF), "bon.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert ledger.account_balance(fund).paid == 0
+    item = db.session.scalars(select(DirectSpending)).one()
+    page = first.get(f"/budgets/periods/{period_id}").get_data(as_text=True)
+    assert "Spending waiting for a second approval" in page and "bon.pdf" in page
+    assert "Another coordinator must approve this spending." in page
+    assert first.post(f"/budgets/direct/{item.id}/approve").status_code == 409
+    receipt = client_for(delft["member"]).get(f"/budgets/direct/{item.id}/receipt")
+    assert receipt.status_code == 200 and receipt.data == PDF
+    receipt.close()
+    assert (
+        client_for(delft["resident"]).get(f"/budgets/direct/{item.id}/receipt").status_code == 403
+    )
+    outsider = client_for(delft["other_coordinator"])
+    assert outsider.post(f"/budgets/direct/{item.id}/approve").status_code == 403
+    second = client_for(make.coordinator(delft["area"]))
+    page = second.get(f"/budgets/periods/{period_id}").get_data(as_text=True)
+    assert f"/budgets/direct/{item.id}/approve" in page
+    assert second.post(f"/budgets/direct/{item.id}/approve").status_code == 302
+    assert ledger.account_balance(fund).paid == 2_500_00
 
 
 def test_council_member_cannot_book_or_publish(delft, client_for):
@@ -271,14 +331,48 @@ def test_residents_pool_cheques_until_the_initiative_is_funded(ede, client_for, 
 def test_council_member_records_a_meeting_and_a_decision(app, make, client_for):
     area = make.area(inhabitants=8_000, year=THIS_YEAR)
     period = make.budget_period(area, "council_budget")
-    member = make.council_member(area)
+    member, *others = make.council(area)
     client = client_for(member)
+    form = client.get(f"/budgets/areas/{area.id}/meetings/new").get_data(as_text=True)
+    assert all(m.display_name in form for m in [member, *others])
+    assert "at least 3 council members present" in form
+    # Without a quorum the meeting is recorded, but it cannot decide.
     response = client.post(
         f"/budgets/areas/{area.id}/meetings/new",
-        data={"held_on": date.today().isoformat(), "attendees_count": "31", "location": "De Kolk"},
+        data={"held_on": date.today().isoformat(), "attendees_count": "4", "present": [member.id]},
     )
     assert response.status_code == 302
-    meeting = db.session.scalars(select(CouncilMeeting)).one()
+    lonely = db.session.scalars(select(CouncilMeeting)).one()
+    page = client.get(f"/budgets/meetings/{lonely.id}/decisions/new").get_data(as_text=True)
+    assert "cannot take decisions" in page
+    refused = client.post(
+        f"/budgets/meetings/{lonely.id}/decisions/new",
+        data={"title": "Bankjes", "amount": "100", "spend_kind": "physical", "initiative": "0"},
+    )
+    assert refused.status_code == 400 and "must be present" in refused.get_data(as_text=True)
+    stranger = make.resident(area)
+    bad = client.post(
+        f"/budgets/areas/{area.id}/meetings/new",
+        data={
+            "held_on": date.today().isoformat(),
+            "attendees_count": "4",
+            "present": [stranger.id],
+        },
+    )
+    assert bad.status_code == 400
+    response = client.post(
+        f"/budgets/areas/{area.id}/meetings/new",
+        data={
+            "held_on": date.today().isoformat(),
+            "attendees_count": "31",
+            "location": "De Kolk",
+            "present": [m.id for m in [member, *others]],
+        },
+    )
+    assert response.status_code == 302
+    meeting = db.session.scalars(select(CouncilMeeting).order_by(CouncilMeeting.id.desc())).first()
+    page = client.get(f"/budgets/meetings/{meeting.id}/decisions/new").get_data(as_text=True)
+    assert all(m.display_name in page for m in [member, *others])
     initiative = make.budget_initiative(area, cost_cents=4_000_00, title="Burendag")
     response = client.post(
         f"/budgets/meetings/{meeting.id}/decisions/new",
@@ -297,7 +391,7 @@ def test_council_member_records_a_meeting_and_a_decision(app, make, client_for):
     )
     assert missing_kind.status_code == 400
     page = client.get(f"/budgets/periods/{period.id}").get_data(as_text=True)
-    assert "1 of the at least 4 meetings a year took place" in page
+    assert "2 of the at least 4 meetings a year took place" in page
     assert "Social measures: 100% of spending" in page
     outsider = client_for(make.council_member(make.area()))
     assert outsider.get(f"/budgets/areas/{area.id}/meetings/new").status_code == 403

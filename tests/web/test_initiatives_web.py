@@ -236,10 +236,10 @@ def test_notifications_page_and_unread_count_in_header(world, make, client_for):
     initiator = client_for(world.initiator)
     page = initiator.get("/notifications").get_data(as_text=True)
     assert "Your initiative “Bankjes” now has the status: In review." in page
-    assert re.search(r"Notifications <span class=\"badge\">1<", page)
+    assert re.search(r"Notifications <span class=\"badge unread-count\">1<", page)
     assert initiator.post("/notifications/read").status_code == 302
     page = initiator.get("/notifications").get_data(as_text=True)
-    assert not re.search(r"Notifications <span class=\"badge\">", page)
+    assert not re.search(r"Notifications <span class=\"badge unread-count\">", page)
 
 
 def test_area_agenda_limit_is_a_form_error(app, world, make, client_for, client):

@@ -33,8 +33,8 @@ def world(app, make):
     area = make.area(municipality, name="Poelenburg", inhabitants=8_000, year=THIS_YEAR)
     other = make.area(municipality, name="Peldersveld", year=THIS_YEAR)
     period = make.budget_period(area, "council_budget", year=THIS_YEAR)
-    member = make.council_member(area)
-    meeting = council.record_meeting(member, area, date.today(), 12)
+    member, *quorum = make.council(area)
+    meeting = council.record_meeting(member, area, date.today(), 12, present=[member, *quorum])
     garden = make.budget_initiative(area, cost_cents=2_500_00, title="Buurttuin Poelenburg")
     council.record_decision(
         member, meeting, "Buurttuin", 2_500_00, spend_kind=SpendKind.PHYSICAL, initiative=garden

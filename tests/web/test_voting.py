@@ -113,9 +113,9 @@ def test_invalid_ballots_are_explained_without_javascript(client_for, world):
 @pytest.mark.parametrize(
     "who, expected",
     [
-        ("other_resident", "Only residents of Tanthof can vote in this round."),
-        ("coordinator", "Only residents of Tanthof can vote in this round."),
-        ("child", "You can vote from the year you turn 16."),
+        ("other_resident", "Only electors of Tanthof can vote in this round"),
+        ("coordinator", "Only electors of Tanthof can vote in this round"),
+        ("child", "Only electors of Tanthof can vote in this round"),
     ],
 )
 def test_who_cannot_vote_is_told_why(make, client_for, world, who, expected):
@@ -180,7 +180,9 @@ def test_changing_a_vote_with_the_receipt(make, client_for, world):
 
 
 def test_voting_with_a_code(make, client, world):
-    voting_round = make.voting_round(world["area"], costs=(100_00,), uses_voting_codes=True)
+    voting_round = make.voting_round(
+        world["area"], costs=(100_00,), uses_voting_codes=True, electorate=False
+    )
     [(_recipient, code)] = codes.issue_voting_codes(
         None, voting_round, [codes.CodeRecipient("Kruithuisweg 1", world["area"])]
     )
@@ -200,10 +202,16 @@ def test_voting_with_a_code(make, client, world):
     assert db.session.scalars(select(Ballot)).one().channel.value == "code"
     used = client.post(url, data={"code": code})
     assert used.status_code == 400 and "already been used" in _text(used)
-    assert client.get(f"/rounds/{world['round'].id}/code").status_code == 404
+    # A round with neither voting codes nor an electorate (stempas codes) has no code page.
+    bare = make.voting_round(world["other"], costs=(100_00,), electorate=False)
+    assert client.get(f"/rounds/{bare.id}/code").status_code == 404
 
 
-def test_paper_ballot_entry(client_for, world):
+def test_paper_ballot_entry(make, client_for, world):
+    """Issue numbered papers, key a paper twice (two staff members) with its stempas."""
+    from buurtbudget.domain.budget import format_cheque_code, new_cheque_code
+    from buurtbudget.services import electorate
+
     url = f"/staff/rounds/{world['round'].id}/paper"
     for who in ("resident", "council"):
         assert client_for(world[who]).get(url).status_code == 403
@@ -211,19 +219,28 @@ def test_paper_ballot_entry(client_for, world):
         assert client_for(world[who]).get(url).status_code == 403
     client = client_for(world["coordinator"])
     assert "Enter paper ballots" in _text(client.get(url))
-    data = {"paper_number": "A-17", "project": [world["projects"][0]], "area": world["area"].id}
-    data["age_band"] = "age_65_plus"
-    assert client.post(url, data=data).status_code == 302
-    duplicate = client.post(url, data=data)
-    assert duplicate.status_code == 400
-    assert "Paper ballot A-17 has already been entered." in _text(duplicate)
-    too_many = client.post(url, data={"paper_number": "A-18", "project": world["projects"]})
-    assert too_many.status_code == 400 and "at most 2 projects" in _text(too_many)
-    bad_band = client.post(url, data={**data, "paper_number": "A-19", "age_band": "old"})
-    assert bad_band.status_code == 400
-    long_number = client.post(url, data={**data, "paper_number": "9" * 40})
-    assert long_number.status_code == 400
+    issued = client.post(url, data={"issue-area": world["area"].id, "issue-count": "2"})
+    assert issued.status_code == 302
+    number = f"{world['area'].id}-00001"
+    code = new_cheque_code()
+    make.elector(
+        world["round"], area_id=world["area"].id, stempas_hash=electorate.stempas_hash(code)
+    )
+    data = {"paper_number": number, "stempas": format_cheque_code(code)}
+    data["project"] = [world["projects"][0]]
+    not_issued = client.post(url, data={**data, "paper_number": "A-17"})
+    assert not_issued.status_code == 400 and "not in this round's register" in _text(not_issued)
+    first = client.post(url, data=data, follow_redirects=True)
+    assert "a second staff member must key it too" in _text(first) and _ballots() == 0
+    again = client.post(url, data=data)
+    assert again.status_code == 400 and "You have keyed this paper already" in _text(again)
+    second = client_for(world["admin"]).post(url, data=data, follow_redirects=True)
+    assert f"Paper ballot {number} has been entered." in _text(second)
     assert _ballots() == 1
+    # The same stempas on another paper: refused, saying how and when it was used.
+    reused = client.post(url, data={**data, "paper_number": f"{world['area'].id}-00002"})
+    assert reused.status_code == 400
+    assert "This stempas has already been used to vote on paper on" in _text(reused)
     assert "1 paper ballot entered so far." in _text(client.get(url))
 
 
@@ -354,11 +371,11 @@ def test_publishing_says_which_winner_is_not_funded(client_for, world):
     assert f"“{winner.name}” won but is not funded" in page and "(now: Cancelled)" in page
 
 
-def test_close_publish_results_and_files(client, client_for, world):
+def test_close_publish_results_and_files(make, client, client_for, world):
     voting_round = world["round"]
     first, second, third = world["projects"]
     casting.cast_ballot(world["resident"], voting_round, {first: 1, second: 1})
-    casting.enter_paper_ballot(world["coordinator"], voting_round, "7", {third: 1})
+    make.paper_ballot(voting_round, {third: 1}, keyers=(world["coordinator"], world["admin"]))
     urls = {
         "results": f"/rounds/{voting_round.id}/results",
         "csv": f"/rounds/{voting_round.id}/results.csv",
@@ -390,8 +407,9 @@ def test_close_publish_results_and_files(client, client_for, world):
     assert "Results of Tanthof kiest" in page
     assert page.count("Selected</span>") == 3  # budget €10,000 covers all three
     assert "of which 1 on paper" in page
-    # Turnout: 2 ballots (1 with Tanthof as area, 1 paper without area), 13,600 inhabitants.
-    assert "0.0%" in page and "Area not known (paper)" in page
+    # Turnout: 2 ballots, both with Tanthof as area (a paper ballot takes the area of the
+    # elector whose stempas came with it), 13,600 inhabitants.
+    assert "0.0%" in page and "Area not known (paper)" not in page
     csv_text = _text(client.get(urls["csv"]))
     assert csv_text.splitlines()[0] == ",".join(counting.CSV_HEADER)
     assert "Project 1,300.00,1,1,1," in csv_text

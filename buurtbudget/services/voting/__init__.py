@@ -13,7 +13,8 @@ it, and that no import cycle exists anywhere in services/):
 7. ``weighting``    voter weights, the corrected ranking, turnout against population
 8. ``counting``     the only orchestrator: reads the ballots once, weighs once, counts,
                     stores, closes and publishes
-9. ``pabulib``      rounds as pabulib ``.pb`` files (import counts through ``counting``)
+9. ``comparison``   the rules side by side on a round's own ballots (read through ``counting``)
+10. ``pabulib``     rounds as pabulib ``.pb`` files (import counts through ``counting``)
 
 This package module itself imports nothing: import the module you need, e.g.
 ``from buurtbudget.services.voting import casting``.

@@ -59,7 +59,7 @@ from sqlalchemy.orm import selectinload
 
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, BallotChoice, User, VoterRecord, VotingRound
+from buurtbudget.models import Ballot, BallotChoice, Elector, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import Channel, new_ballot_id
 from buurtbudget.services.errors import ValidationFailed
@@ -279,14 +279,20 @@ def _voter(setup: BallotSetup) -> Select:
     """The resident of the session token, if they may vote in the round (the conditions of
     voting.eligibility, which the complete path evaluates too), with what their ballot records."""
     electorate = setup.electorate
-    return select(
-        User.id,
-        User.home_area_id,
-        User.locale,
-        eligibility.age_band_sql(User.birth_year, electorate.year).label("age_band"),
-    ).where(
-        User.session_token == _param("session_token", User.session_token),
-        *eligibility.voter_conditions(electorate),
+    return (
+        select(
+            User.id,
+            Elector.id.label("elector_id"),
+            # Area and age band from the register (the elector), never from the account.
+            Elector.area_id.label("home_area_id"),
+            User.locale,
+            eligibility.age_band_sql(Elector.birth_year, electorate.year).label("age_band"),
+        )
+        .join_from(User, Elector, eligibility.elector_join(electorate))
+        .where(
+            User.session_token == _param("session_token", User.session_token),
+            *eligibility.voter_conditions(electorate),
+        )
     )
 
 
@@ -320,10 +326,10 @@ def _postgresql_statements(setup: BallotSetup) -> DriverSQL:
     record = (
         postgresql.insert(VoterRecord)
         .from_select(
-            ["round_id", "user_id", "channel", "voted_at"],
-            select(open_round.c.id, voter.c.id, *_record_columns(setup)).join_from(
-                open_round, voter, true()
-            ),  # both have at most one row
+            ["round_id", "user_id", "elector_id", "channel", "voted_at"],
+            select(
+                open_round.c.id, voter.c.id, voter.c.elector_id, *_record_columns(setup)
+            ).join_from(open_round, voter, true()),  # both have at most one row
         )
         .on_conflict_do_nothing()
         .returning(VoterRecord.user_id)
@@ -412,9 +418,12 @@ def _sqlite_statements(setup: BallotSetup) -> _SQLiteStatements:
     record = (
         sqlite.insert(VoterRecord)
         .from_select(
-            ["round_id", "user_id", "channel", "voted_at"],
+            ["round_id", "user_id", "elector_id", "channel", "voted_at"],
             select(
-                VotingRound.id, _param("user_id", VoterRecord.user_id), *_record_columns(setup)
+                VotingRound.id,
+                _param("user_id", VoterRecord.user_id),
+                _param("elector_id", VoterRecord.elector_id),
+                *_record_columns(setup),
             ).where(*_round_is_open(setup)),
         )
         .on_conflict_do_nothing()
@@ -439,7 +448,9 @@ def _cast_sqlite(setup: BallotSetup, statements: _SQLiteStatements, params: dict
     if voter is None:
         db.session.rollback()
         return None, None
-    record = connection.execute(statements.record, {**params, "user_id": voter.id}).first()
+    record = connection.execute(
+        statements.record, {**params, "user_id": voter.id, "elector_id": voter.elector_id}
+    ).first()
     if record is None:
         db.session.rollback()
         forget(setup.round_id)  # perhaps closed or gone: load it again next time

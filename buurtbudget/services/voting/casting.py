@@ -48,10 +48,10 @@ from sqlalchemy.exc import IntegrityError
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.extensions import db
 from buurtbudget.models import (
-    Area,
     Ballot,
     BallotChoice,
     Channel,
+    Elector,
     Phase,
     User,
     VoterRecord,
@@ -60,20 +60,17 @@ from buurtbudget.models import (
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
-from buurtbudget.services import audit
+from buurtbudget.services import electorate
 from buurtbudget.services.errors import (
     Conflict,
     PermissionDenied,
     ServiceError,
     ValidationFailed,
 )
-from buurtbudget.services.permissions import require
 from buurtbudget.services.voting.codes import find_voting_code
 from buurtbudget.services.voting.eligibility import age_band_for, eligibility_problem
 from buurtbudget.services.voting.rounds import (
-    AGE_BAND_NAMES,
     VOTING_NOT_OPEN,
-    can_enter_paper_ballots,
     hold_round_open,
     with_write_retries,
 )
@@ -208,6 +205,26 @@ def _require_voting_open(voting_round: VotingRound) -> None:
         raise Conflict(VOTING_NOT_OPEN)
 
 
+def accepts_codes(voting_round: VotingRound) -> bool:
+    """Whether residents can vote with a code from a letter: a stempas code in a round with an
+    electorate, a voting code in a round that uses them."""
+    return voting_round.uses_voting_codes or electorate.has_electorate(voting_round)
+
+
+def check_code(voting_round: VotingRound, code: str) -> None:
+    """Whether ``code`` can vote in the round now (before the ballot is shown); raises."""
+    _require_voting_open(voting_round)
+    if electorate.has_electorate(voting_round):
+        elector = electorate.find_elector_by_code(voting_round, code)
+        record = electorate.already_voted(voting_round, elector.id)
+        if record is not None:
+            raise Conflict(electorate.used_message(record), field="code")
+    elif voting_round.uses_voting_codes:
+        find_voting_code(voting_round, code)
+    else:
+        raise Conflict(_l("This round does not use voting codes."))
+
+
 def cast_ballot(
     actor: User | None,
     voting_round: VotingRound,
@@ -221,41 +238,62 @@ def cast_ballot(
     attempts race (the database's unique constraint decides, see the module doc)."""
     _require_voting_open(voting_round)
     code_record: VotingCode | None = None
+    elector: Elector | None = None
     if voting_code is not None:
-        if not voting_round.uses_voting_codes:
-            raise Conflict(_l("This round does not use voting codes."))
-        code_record = find_voting_code(voting_round, voting_code)
-        voter_fields = {"area_id": code_record.area_id, "age_band": code_record.age_band}
-        channel = Channel.CODE
+        if electorate.has_electorate(voting_round):
+            # The stempas code itself: online without an account (or with one not bound).
+            elector = electorate.find_elector_by_code(voting_round, voting_code)
+            record = electorate.already_voted(voting_round, elector.id)
+            if record is not None:
+                raise Conflict(electorate.used_message(record))
+            channel = Channel.CODE
+        else:
+            if not voting_round.uses_voting_codes:
+                raise Conflict(_l("This round does not use voting codes."))
+            code_record = find_voting_code(voting_round, voting_code)
+            voter_fields = {"area_id": code_record.area_id, "age_band": code_record.age_band}
+            channel = Channel.CODE
     else:
         problem = eligibility_problem(actor, voting_round)
         if problem is not None:
             raise PermissionDenied(problem)
-        # No "already voted?" query here: the voter record's unique constraint decides below
+        # No "already voted?" query here: the voter record's unique constraints decide below
         # (the web pages ask has_voted() once, for their friendlier message).
-        voter_fields = {
-            "area_id": actor.home_area_id,
-            "age_band": age_band_for(actor.birth_year, voting_round.year),
-        }
+        elector = electorate.elector_of(actor, voting_round)
         channel = Channel.ONLINE
+    if elector is not None:
+        # Area and age band from the register, never from the account.
+        voter_fields = {
+            "area_id": elector.area_id,
+            "age_band": age_band_for(elector.birth_year, voting_round.year),
+        }
     check_choices(voting_round, choices)
     round_id = voting_round.id
-    user_id = actor.id if code_record is None else None
+    user_id = actor.id if channel is Channel.ONLINE else None
     code_id = code_record.id if code_record is not None else None
+    elector_id = elector.id if elector is not None else None
     token = secrets.token_urlsafe(16) if voting_round.allow_ballot_change else None
     cast_on = today or date.today()
 
     def write() -> CastResult:
         hold_round_open(voting_round, (Phase.VOTING,), VOTING_NOT_OPEN)
-        # The voter record goes in first, on its own: its unique constraint decides.
+        # The voter record goes in first, on its own: its unique constraints (one per
+        # account, per voting code and per elector, whichever channel) decide.
         try:
             db.session.execute(
                 insert(VoterRecord).values(
-                    round_id=round_id, user_id=user_id, voting_code_id=code_id, channel=channel
+                    round_id=round_id,
+                    user_id=user_id,
+                    voting_code_id=code_id,
+                    elector_id=elector_id,
+                    channel=channel,
                 )
             )
         except IntegrityError:
             db.session.rollback()
+            record = electorate.already_voted(voting_round, elector_id) if elector_id else None
+            if record is not None and record.channel is not Channel.ONLINE:
+                raise Conflict(electorate.used_message(record)) from None
             raise Conflict(ALREADY_VOTED) from None
         if code_id is not None:
             db.session.execute(
@@ -325,76 +363,16 @@ def change_ballot(
     with_write_retries(write)
 
 
-def enter_paper_ballot(
-    actor: User,
-    voting_round: VotingRound,
-    paper_number: str,
-    choices: Choices,
-    *,
-    area: Area | None = None,
-    age_band: str | None = None,
-    today: date | None = None,
-) -> None:
-    """A coordinator enters one paper ballot; the same ballot rules apply. A paper ballot
-    number can be entered once per round."""
-    require(can_enter_paper_ballots(actor, voting_round))
-    not_open = _l(
-        "Paper ballots can be entered from the opening of the vote until the round closes."
-    )
-    if voting_round.phase() not in (Phase.VOTING, Phase.COUNTING):
-        raise Conflict(not_open)
-    number = (paper_number or "").strip()
-    if not number:
-        raise ValidationFailed(_l("This field is required."), field="paper_number")
-    if len(number) > PAPER_NUMBER_MAX:
-        raise ValidationFailed(
-            _l("Field cannot be longer than %(max)d characters.", max=PAPER_NUMBER_MAX),
-            field="paper_number",
-        )
-    if area is not None and area.id not in voting_round.area_ids:
-        raise ValidationFailed(_l("This is not a valid choice."), field="area")
-    if age_band is not None and age_band not in AGE_BAND_NAMES:
-        raise ValidationFailed(_l("This is not a valid choice."), field="age_band")
-    check_choices(voting_round, choices)
-    duplicate = _l("Paper ballot %(number)s has already been entered.", number=number)
-
-    def write() -> None:
-        hold_round_open(voting_round, (Phase.VOTING, Phase.COUNTING), not_open)
-        _lock_round_setup(voting_round, choices)
-        try:
-            _insert_ballot(
-                voting_round,
-                Channel.PAPER,
-                choices,
-                paper_number=number,
-                area_id=area.id if area else None,
-                age_band=age_band,
-                cast_on=today or date.today(),
-            )
-        except IntegrityError:
-            db.session.rollback()
-            raise ValidationFailed(duplicate, field="paper_number") from None
-        audit.record(
-            actor,
-            "round.paper_ballot_entered",
-            voting_round,
-            municipality_id=voting_round.municipality_id,
-            paper_number=number,
-        )
-        db.session.commit()
-
-    if db.session.scalar(
-        select(Ballot.id).where(Ballot.round_id == voting_round.id, Ballot.paper_number == number)
-    ):
-        raise ValidationFailed(duplicate, field="paper_number")
-    with_write_retries(write)
-
-
 def has_voted(user: User, voting_round: VotingRound) -> bool:
+    """Whether this account, or the elector it is bound to (on any channel), has voted."""
+    bound = select(Elector.id).where(
+        Elector.round_id == voting_round.id, Elector.user_id == user.id
+    )
     return (
         db.session.scalar(
             select(VoterRecord.id).where(
-                VoterRecord.round_id == voting_round.id, VoterRecord.user_id == user.id
+                VoterRecord.round_id == voting_round.id,
+                (VoterRecord.user_id == user.id) | VoterRecord.elector_id.in_(bound),
             )
         )
         is not None

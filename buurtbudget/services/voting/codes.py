@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, User, VotingCode, VotingRound
-from buurtbudget.services import audit
+from buurtbudget.services import audit, electorate
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import require
 from buurtbudget.services.voting.rounds import AGE_BAND_NAMES, can_manage_round
@@ -50,6 +50,8 @@ def issue_voting_codes(
         raise Conflict(_l("This round does not use voting codes."))
     if voting_round.is_closed:
         raise Conflict(_l("This round is closed."))
+    if electorate.has_electorate(voting_round):
+        raise Conflict(_l("This round has an electorate: its electors vote with their stempas."))
     if not recipients or len(recipients) > MAX_CODES_PER_BATCH:
         raise ValidationFailed(
             _l("Give from 1 to %(max)d recipients.", max=MAX_CODES_PER_BATCH), field="recipients"

@@ -12,11 +12,11 @@ round's rule (domain/rules), and stores votes / selection / reasons; closing, pu
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
+import numpy as np
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -30,55 +30,115 @@ from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict
 from buurtbudget.services.permissions import require
 from buurtbudget.services.voting import weighting
-from buurtbudget.services.voting.election import EURO, build_election, money_unit
+from buurtbudget.services.voting.election import (
+    EURO,
+    RoundBallots,
+    build_election,
+    money_unit,
+    read_ballots,
+)
 from buurtbudget.services.voting.eligibility import eligible_residents_count
 from buurtbudget.services.voting.rounds import ROUND_DATES, can_manage_round
 
 
 @dataclass(frozen=True)
-class Computation:
+class Tally:
+    """Everything one count starts from, read and computed once (:func:`tally`): the round's
+    ballots (the engine's compact arrays, with area and age band per ballot), the Election
+    the rules take, the voter weights (None: every voter counts 1) and, when the corrected
+    ranking decides the money, the weighting analysis it funds from."""
+
+    data: RoundBallots
     election: Election
-    outcome: Outcome
-    ballots: list[Ballot]
-    weights: Sequence[Fraction] | None
+    weights: list[Fraction] | None
+    analysis: weighting.Analysis | None = None
 
 
-def compute_outcome(voting_round: VotingRound) -> Computation:
-    """Run the round's stored rule on its ballots (weighted if the weighting hook says so), or,
-    when its weighting settings say the corrected ranking decides the money, fund down that
-    ranking (voting.weighting.corrected_outcome)."""
-    election, ballots = build_election(voting_round)
-    weights = weighting.voter_weights_for(voting_round, ballots)
+def tally(voting_round: VotingRound) -> Tally:
+    """Read the round's ballots ONCE (one streaming query, voting.election.read_ballots) and
+    compute its voter weights ONCE. Results, the corrected ranking and any comparison of
+    rules start from this."""
+    data = read_ballots(voting_round)
+    election = build_election(voting_round, data)
     if weighting.funded_by_corrected_ranking(voting_round):
-        outcome = weighting.corrected_outcome(voting_round, election)
-        return Computation(election, outcome, ballots, weights)
-    options = {}
-    if money_unit(voting_round) == 1 and "add1" in voting_round.rule_name:
-        options["increment"] = EURO
-    outcome = compute(voting_round.rule_name, election, weights, **options)
-    return Computation(election, outcome, ballots, weights)
+        analysis = weighting.corrected_analysis(voting_round, data)
+        result = analysis.weights
+        weights = result.exact_weights() if result is not None else None
+        return Tally(data, election, weights, analysis)
+    return Tally(data, election, weighting.voter_weights_for(voting_round, data))
 
 
-def _support(
-    election: Election, weights: Sequence[Fraction] | None
-) -> tuple[list[int], list[Fraction]]:
-    """Votes (or points) per project, unweighted and weighted, exactly."""
-    data = election.ballots
-    counts = [0] * len(election.projects)
-    scores = [Fraction(0)] * len(election.projects)
-    for voter in range(len(data)):
-        weight = Fraction(weights[voter]) if weights is not None else Fraction(1)
-        for project, points in data.ballot_points(voter).items():
-            counts[project] += points
-            scores[project] += weight * points
-    return counts, scores
+def rule_options(voting_round: VotingRound) -> dict:
+    """Options the round's rule needs besides the election and the weights."""
+    return add1_options(voting_round, voting_round.rule_name)
+
+
+def add1_options(voting_round: VotingRound, rule_name: str) -> dict[str, object]:
+    """Add1 steps one euro per voter (voting.election's doc), also when the election counts
+    in cents: for the round's rule and for any rule a comparison runs."""
+    if money_unit(voting_round) == 1 and "add1" in rule_name:
+        return {"increment": EURO}
+    return {}
+
+
+@dataclass(frozen=True)
+class Computation:
+    tally: Tally
+    outcome: Outcome
+
+    @property
+    def election(self) -> Election:
+        return self.tally.election
+
+    @property
+    def weights(self) -> list[Fraction] | None:
+        return self.tally.weights
+
+
+def compute_outcome(voting_round: VotingRound, counted: Tally | None = None) -> Computation:
+    """Run the round's stored rule on its ballots (weighted when its weighting settings say
+    so), or, when they say the corrected ranking decides the money, fund down that ranking
+    (voting.weighting.corrected_outcome). ``counted``: the round's :func:`tally`, if read."""
+    counted = tally(voting_round) if counted is None else counted
+    if counted.analysis is not None:
+        outcome = weighting.corrected_outcome(voting_round, counted.election, counted.analysis)
+    else:
+        outcome = compute(
+            voting_round.rule_name, counted.election, counted.weights, **rule_options(voting_round)
+        )
+    return Computation(counted, outcome)
+
+
+def support(counted: Tally) -> tuple[list[int], list[Fraction]]:
+    """Votes (or points) per project, unweighted and weighted, exactly; from the arrays, with
+    one pass per distinct weight (a few per area and age band), not one per ballot."""
+    ballots = counted.data.ballots
+    size = len(counted.election.projects)
+    entries = ballots.projects.astype(np.int64)
+    points = ballots.points if ballots.points is not None else np.ones(len(entries), np.int64)
+    counts = np.zeros(size, dtype=np.int64)
+    np.add.at(counts, entries, points)
+    if counted.weights is None:
+        return counts.tolist(), [Fraction(int(c)) for c in counts]
+    distinct: dict[Fraction, int] = {}
+    weight_ids = np.array(
+        [distinct.setdefault(Fraction(w), len(distinct)) for w in counted.weights], np.int64
+    )
+    per_weight = np.zeros(len(distinct) * size, dtype=np.int64)
+    np.add.at(per_weight, weight_ids[ballots.voter_of_entry()] * size + entries, points)
+    per_weight = per_weight.reshape(len(distinct), size)
+    scores = [Fraction(0)] * size
+    for weight, row in distinct.items():
+        for project in np.flatnonzero(per_weight[row]).tolist():
+            scores[project] += weight * int(per_weight[row, project])
+    return counts.tolist(), scores
 
 
 def store_results(voting_round: VotingRound) -> Outcome:
     """Compute and store votes, score, selected and the reason per project (not committed)."""
     computation = compute_outcome(voting_round)
     outcome = computation.outcome
-    counts, scores = _support(computation.election, computation.weights)
+    counts, scores = support(computation.tally)
     order = {project_id: position for position, project_id in enumerate(outcome.selected)}
     reasons: dict[str, str] = {}
     for step in outcome.trace:
@@ -124,12 +184,18 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         rule=voting_round.rule_name,
         # Set when not the rule but the corrected ranking decided (services.weighting).
         funding=outcome.details.get("funding"),
-        ballots=len(voting_round_ballot_ids(voting_round)),
+        ballots=ballot_count(voting_round),
         selected=list(outcome.selected),
         total_cost_cents=voting_round.result_total_cost_cents,
     )
     db.session.commit()
     return outcome
+
+
+def ballot_count(voting_round: VotingRound) -> int:
+    return db.session.scalar(
+        select(func.count(Ballot.id)).where(Ballot.round_id == voting_round.id)
+    )
 
 
 def voting_round_ballot_ids(voting_round: VotingRound) -> list[str]:

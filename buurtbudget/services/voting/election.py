@@ -11,21 +11,28 @@ Money unit of the election
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+import numpy as np
+from sqlalchemy import Select, String, select, type_coerce
 
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.domain.ballots import BallotRules
 from buurtbudget.domain.rules import Ballots, Election, Project
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, Channel, VotingRound
+from buurtbudget.models import Ballot, BallotChoice, Channel, RoundProject, VotingRound
 
 EURO = 100
 # pabulib's names for how a ballot was cast; imported ballots keep no method.
-_VOTING_METHODS = {Channel.ONLINE: "internet", Channel.CODE: "internet", Channel.PAPER: "paper"}
+_VOTING_METHODS = {
+    Channel.ONLINE.value: "internet",
+    Channel.CODE.value: "internet",
+    Channel.PAPER.value: "paper",
+}
 
 
 def money_unit(voting_round: VotingRound) -> int:
@@ -41,17 +48,150 @@ def _in_unit(cents: int, unit: int) -> int | Fraction:
     return int(value) if value.denominator == 1 else value
 
 
-def round_ballots(voting_round: VotingRound) -> list[Ballot]:
-    """The round's ballots with their choices, in a fixed order that says nothing about when
-    they were cast (their ids are random)."""
-    return list(
-        db.session.scalars(
-            select(Ballot)
-            .where(Ballot.round_id == voting_round.id)
-            .options(selectinload(Ballot.choices))
-            .order_by(Ballot.id)
+@dataclass(frozen=True, eq=False)
+class RoundBallots:
+    """A round's ballots as one count reads them: the rules engine's compact arrays
+    (``ballots``, with project indices into ``projects``) and, per ballot in the same order,
+    what turnout and weighting need. No ORM objects: a city-wide round of 60,000 ballots
+    and 300,000 choices takes a few megabytes (bench/tally.py).
+
+    The order is the ballots' ids: random, so it says nothing about when they were cast."""
+
+    projects: tuple[RoundProject, ...]
+    ballots: Ballots
+    ids: tuple[str, ...]
+    area_ids: tuple[int | None, ...]
+    age_bands: tuple[str | None, ...]
+    channels: tuple[str, ...]
+    external_ids: tuple[str | None, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def chosen(self, voter: int) -> list[int]:
+        """Indices (into ``projects``) of the projects on ballot ``voter``."""
+        return self.ballots.ballot(voter)
+
+    def __iter__(self) -> Iterator[BallotRow]:
+        """One light row per ballot (for tests and small rounds; counting uses the arrays)."""
+        for voter, ballot_id in enumerate(self.ids):
+            project_ids = [self.projects[i].id for i in self.ballots.ballot(voter)]
+            yield BallotRow(
+                ballot_id,
+                self.area_ids[voter],
+                self.age_bands[voter],
+                self.channels[voter],
+                self.external_ids[voter],
+                tuple(project_ids),
+            )
+
+
+class BallotRow(NamedTuple):
+    id: str
+    area_id: int | None
+    age_band: str | None
+    channel: str
+    external_id: str | None
+    project_ids: tuple[int, ...]
+
+
+# Rows fetched from the database at a time: memory stays flat however large the round.
+READ_BATCH = 20_000
+
+
+def _stream(statement: Select) -> Iterator[list[tuple]]:
+    """The rows of ``statement`` in batches of plain tuples, straight from the driver on the
+    session's connection and transaction: SQLAlchemy's result rows cost more than the query
+    for a round of 300,000 choices. On PostgreSQL a server-side cursor, so the rows never sit
+    in memory all at once. The statement's only parameters are whole numbers, written in."""
+    connection = db.session.connection()
+    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    driver = connection.connection.driver_connection
+    postgresql = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name="read_ballots") if postgresql else driver.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(READ_BATCH):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def read_ballots(voting_round: VotingRound) -> RoundBallots:
+    """Every ballot of the round with its choices, in ONE streaming query, straight into
+    :class:`RoundBallots`. Counting calls this once per count and hands the result to the
+    weighting, the rule and the stored results.
+
+    The database returns the rows in whatever order its join gives (no sort of hundreds of
+    thousands of rows on the server); the ballots are then put in the order of their ids and
+    each ballot's projects in project order, as the rules and the stored results expect."""
+    projects = tuple(voting_round.projects)
+    index = {project.id: position for position, project in enumerate(projects)}
+    # Cumulative ballots keep their choices in project id order, approval ones in index order.
+    cumulative = voting_round.ballot_type == ballot_domain.CUMULATIVE
+    statement = (
+        select(
+            Ballot.id,
+            Ballot.area_id,
+            Ballot.age_band,
+            type_coerce(Ballot.channel, String),
+            Ballot.external_id,
+            BallotChoice.project_id,
+            BallotChoice.points,
         )
+        .select_from(Ballot)
+        .outerjoin(BallotChoice, BallotChoice.ballot_id == Ballot.id)
+        .where(Ballot.round_id == voting_round.id)
     )
+    number: dict[str, int] = {}  # ballot id -> its number in reading order
+    rows: list[tuple] = []  # per ballot: id, area, age band, channel, external id
+    owners = array("q")  # per choice, the number of its ballot
+    flat = array("q")  # per choice, the project's index
+    keys = array("q")  # per choice, what orders it within its ballot
+    points = array("q")
+    for batch in _stream(statement):
+        for ballot_id, area_id, age_band, channel, external_id, project_id, value in batch:
+            owner = number.get(ballot_id)
+            if owner is None:
+                owner = number[ballot_id] = len(rows)
+                rows.append((ballot_id, area_id, age_band, channel, external_id))
+            if project_id is not None:
+                owners.append(owner)
+                position = index[project_id]
+                flat.append(position)
+                keys.append(project_id if cumulative else position)
+                points.append(value)
+    del number
+    count = len(rows)
+    # Ballots in the order of their (random) ids: it says nothing about when they were cast.
+    order = sorted(range(count), key=lambda voter: rows[voter][0])
+    rank = np.empty(count, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(count, dtype=np.int64)
+    rows = [rows[voter] for voter in order]
+    owner = rank[_int64(owners)]
+    by_ballot = np.lexsort((_int64(keys), owner))
+    entries = _int64(flat)[by_ballot]
+    values = _int64(points)[by_ballot]
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=count), out=offsets[1:])
+    columns = list(zip(*rows, strict=True)) or [()] * 5
+    ids, area_ids, age_bands, channels, external_ids = (tuple(column) for column in columns)
+    voter_ids = [
+        external_id or str(number) for number, external_id in enumerate(external_ids, start=1)
+    ]
+    methods = [_VOTING_METHODS.get(channel, "") for channel in channels]
+    ballots = Ballots(
+        offsets,
+        entries.astype(np.int32),
+        values if cumulative else None,
+        voter_ids=voter_ids,
+        voter_columns={"voting_method": methods} if any(methods) else None,
+    )
+    return RoundBallots(projects, ballots, ids, area_ids, age_bands, channels, external_ids)
+
+
+def _int64(values: array) -> np.ndarray:
+    return np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
 
 
 def _ballot_rules_in_unit(voting_round: VotingRound, unit: int) -> BallotRules:
@@ -99,27 +239,12 @@ def _meta(voting_round: VotingRound, unit: int) -> dict[str, str]:
     return meta
 
 
-def build_election(
-    voting_round: VotingRound, ballots: Sequence[Ballot] | None = None
-) -> tuple[Election, list[Ballot]]:
-    """The round as a rules-engine Election (projects, ballots, META), and the ballots in the
-    order of its voters."""
-    ballots = list(round_ballots(voting_round) if ballots is None else ballots)
+def build_election(voting_round: VotingRound, data: RoundBallots | None = None) -> Election:
+    """The round as a rules-engine Election (projects, ballots, META); ``data`` the round's
+    ballots as :func:`read_ballots` gave them (read now when not given)."""
+    data = read_ballots(voting_round) if data is None else data
     unit = money_unit(voting_round)
-    projects = list(voting_round.projects)
-    index = {project.id: position for position, project in enumerate(projects)}
-    cumulative = voting_round.ballot_type == ballot_domain.CUMULATIVE
-    rows: list[list[int] | dict[int, int]] = []
-    for ballot in ballots:
-        if cumulative:
-            rows.append({index[c.project_id]: c.points for c in ballot.choices})
-        else:
-            rows.append(sorted(index[c.project_id] for c in ballot.choices))
-    voter_ids = [
-        ballot.external_id or str(number) for number, ballot in enumerate(ballots, start=1)
-    ]
-    methods = [_VOTING_METHODS.get(ballot.channel, "") for ballot in ballots]
-    election = Election(
+    return Election(
         budget=_in_unit(voting_round.budget_cents, unit),
         projects=tuple(
             Project(
@@ -129,16 +254,10 @@ def build_election(
                 categories=project.categories,
                 neighborhoods=project.neighbourhoods,
             )
-            for project in projects
+            for project in data.projects
         ),
-        ballots=Ballots.from_lists(
-            rows,
-            cumulative=cumulative,
-            voter_ids=voter_ids,
-            voter_columns={"voting_method": methods} if any(methods) else None,
-        ),
+        ballots=data.ballots,
         vote_type=voting_round.ballot_type,
         meta=_meta(voting_round, unit),
         ballot_rules=_ballot_rules_in_unit(voting_round, unit),
     )
-    return election, ballots

@@ -1,7 +1,11 @@
 """Who may vote in a round: ONE definition, used by every path.
 
-Each rule of :data:`RULES` is an SQL condition on the voter's account (``User``) for the
-round's :class:`Electorate`, with the message a refused resident sees. The same conditions
+An account votes only as an elector of the round: bound, by the stempas code, to a row of the
+municipality's register extract (services/electorate.py); area and age are the register's,
+frozen once voting opens, never the account's self-declared address. Each rule of
+:data:`RULES` is an SQL condition on the voter's account (``User``) joined to its elector
+(``Elector``, :func:`elector_join`; NULL columns when the account has none) for the round's
+:class:`Electorate`, with the message a refused resident sees. The same conditions
 
 * decide the complete path (:func:`eligibility_problem`, used by casting.cast_ballot and by the
   web pages' guard): one SELECT evaluates every rule for the account, and the first rule that
@@ -25,7 +29,7 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, case, func, literal, literal_column, null, select
 
 from buurtbudget.extensions import db
-from buurtbudget.models import AGE_BANDS, Area, User, VotingRound
+from buurtbudget.models import AGE_BANDS, Area, Elector, User, VotingRound
 
 
 @dataclass(frozen=True)
@@ -54,51 +58,68 @@ class Electorate:
 class Rule:
     """One condition a voter must meet. ``condition`` gives the SQL condition on ``User`` for
     an electorate, or None when the rule does not apply to it (e.g. no minimum age);
-    ``message`` the translated refusal."""
+    ``message`` the translated refusal. ``on_account``: a condition on the account, which an
+    elector without an account (who votes with the stempas code or on paper) does not need to
+    meet; the register's own rules (on ``Elector``) hold for every elector."""
 
     name: str
     condition: Callable[[Electorate], ColumnElement[bool] | None]
     message: Callable[[Electorate], str]
+    on_account: bool = True
+
+
+def elector_join(electorate: Electorate) -> ColumnElement[bool]:
+    """How an account meets its elector of the round (one at most: unique per round)."""
+    return (Elector.user_id == User.id) & (
+        Elector.round_id == literal_column(str(int(electorate.round_id)))
+    )
 
 
 def _active(electorate: Electorate) -> ColumnElement[bool]:
     return User.is_active_account.is_(True)
 
 
+def _is_elector(electorate: Electorate) -> ColumnElement[bool]:
+    return Elector.id.is_not(None)
+
+
 def _lives_in_area(electorate: Electorate) -> ColumnElement[bool]:
     # Inline numbers, not an expanding parameter, so the SQL text is fixed per round.
     area_ids = [literal_column(str(int(area_id))) for area_id in sorted(electorate.area_ids)]
-    return User.home_area_id.in_(area_ids)
-
-
-def _birth_year_known(electorate: Electorate) -> ColumnElement[bool] | None:
-    return User.birth_year.is_not(None) if electorate.min_age > 0 else None
+    return Elector.area_id.in_(area_ids)
 
 
 def _old_enough(electorate: Electorate) -> ColumnElement[bool] | None:
     if electorate.min_age <= 0:
         return None
-    return User.birth_year <= electorate.year - electorate.min_age
+    return Elector.birth_year <= electorate.year - electorate.min_age
 
 
 RULES: list[Rule] = [
     Rule("active_account", _active, lambda e: _("Log in to vote.")),
+    Rule(
+        "elector",
+        _is_elector,
+        lambda e: _(
+            "Only electors of %(areas)s can vote in this round: link the stempas you received"
+            " by post to your account first.",
+            areas=", ".join(e.area_names),
+        ),
+        on_account=False,
+    ),
     Rule(
         "area",
         _lives_in_area,
         lambda e: _(
             "Only residents of %(areas)s can vote in this round.", areas=", ".join(e.area_names)
         ),
-    ),
-    Rule(
-        "birth_year_known",
-        _birth_year_known,
-        lambda e: _("We need your year of birth to check your age. Ask your area coordinator."),
+        on_account=False,
     ),
     Rule(
         "min_age",
         _old_enough,
         lambda e: _("You can vote from the year you turn %(age)d.", age=e.min_age),
+        on_account=False,
     ),
 ]
 """The rules, in the order their messages are given. The only definition of who may vote."""
@@ -114,7 +135,8 @@ def _applying(electorate: Electorate) -> list[tuple[Rule, ColumnElement[bool]]]:
 
 
 def voter_conditions(electorate: Electorate) -> list[ColumnElement[bool]]:
-    """The SQL conditions on ``User`` that an account meets when it may vote."""
+    """The SQL conditions on ``User`` joined to ``Elector`` (:func:`elector_join`) that an
+    account meets when it may vote."""
     return [condition for _rule, condition in _applying(electorate)]
 
 
@@ -128,9 +150,10 @@ def eligibility_problem(user: User | None, voting_round: VotingRound) -> str | N
     if not applying:
         return None
     row = db.session.execute(
-        select(*(case((condition, 1), else_=0) for _rule, condition in applying)).where(
-            User.id == user.id
-        )
+        select(*(case((condition, 1), else_=0) for _rule, condition in applying))
+        .select_from(User)
+        .outerjoin(Elector, elector_join(electorate))
+        .where(User.id == user.id)
     ).first()
     if row is None:
         return _("Log in to vote.")
@@ -141,11 +164,19 @@ def eligibility_problem(user: User | None, voting_round: VotingRound) -> str | N
 
 
 def eligible_residents_count(voting_round: VotingRound, area: Area) -> int:
-    """Accounts of residents of ``area`` who may vote in the round (turnout's denominator)."""
-    conditions = voter_conditions(Electorate.of(voting_round))
+    """The round's electors in ``area`` who may vote (turnout's denominator), with an account
+    or without one: the rules on the account hold for those who have one."""
+    electorate = Electorate.of(voting_round)
+    conditions = [
+        (User.id.is_(None) | condition) if rule.on_account else condition
+        for rule, condition in _applying(electorate)
+    ]
     return (
         db.session.scalar(
-            select(func.count(User.id)).where(User.home_area_id == area.id, *conditions)
+            select(func.count(Elector.id))
+            .select_from(Elector)
+            .outerjoin(User, User.id == Elector.user_id)
+            .where(Elector.round_id == voting_round.id, Elector.area_id == area.id, *conditions)
         )
         or 0
     )

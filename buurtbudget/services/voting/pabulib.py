@@ -12,20 +12,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from fractions import Fraction
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert
 
-from buurtbudget.domain.ballots import CUMULATIVE, ORDINAL
+from buurtbudget.domain.ballots import ORDINAL
 from buurtbudget.domain.pabulib import PabulibError, format_pabulib, parse_pabulib
-from buurtbudget.domain.rules import RULES, rule_for_meta
+from buurtbudget.domain.rules import RULES, Ballots, rule_for_meta
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
-    Ballot,
-    BallotChoice,
     Channel,
     Municipality,
     RoundProject,
@@ -54,7 +52,7 @@ def rule_for_file(meta_rule: str | None) -> str | None:
 
 def export_round(voting_round: VotingRound) -> str:
     """The round as the text of a ``.pb`` file."""
-    election, _ballots = build_election(voting_round)
+    election = build_election(voting_round)
     if voting_round.is_closed:
         by_external = {p.external_id: p for p in voting_round.projects}
         projects = []
@@ -88,8 +86,10 @@ def import_round(
     source_name: str = "",
     areas: list[Area] | tuple[Area, ...] = (),
     rule_name: str | None = None,
+    progress: Progress | None = None,
 ) -> VotingRound:
-    """Create a closed, published round from a pabulib file and count it with the engine."""
+    """Create a closed, published round from a pabulib file and count it with the engine, in
+    one transaction; ballots are written in bulk (:func:`write_ballots`)."""
     if actor is not None:
         require(is_admin_of(actor, municipality.id))
     try:
@@ -160,9 +160,13 @@ def import_round(
         )
     db.session.add(voting_round)
     db.session.flush()
-    _insert_ballots(voting_round, election)
+    _insert_ballots(voting_round, election, progress)
     db.session.expire(voting_round)
+    if progress is not None:
+        progress("counting", 0, 1)
     store_results(voting_round)
+    if progress is not None:
+        progress("counting", 1, 1)
     voting_round.closed_at = now
     voting_round.results_published_at = now
     audit.record(
@@ -180,29 +184,108 @@ def import_round(
     return voting_round
 
 
-def _insert_ballots(voting_round: VotingRound, election) -> None:
-    """Bulk insert: files have up to tens of thousands of ballots."""
+Progress = Callable[[str, int, int], None]
+"""``progress(what, done, total)``: called while writing ("ballots"), e.g. by the CLI."""
+
+# Rows handed to the database at a time (COPY or executemany): memory stays flat.
+WRITE_BATCH = 20_000
+COPY_BALLOTS = "COPY ballot (id, round_id, channel, external_id, area_id, age_band) FROM STDIN"
+COPY_CHOICES = "COPY ballot_choice (ballot_id, project_id, points) FROM STDIN"
+INSERT_BALLOTS = (
+    "INSERT INTO ballot (id, round_id, channel, external_id, area_id, age_band)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+INSERT_CHOICES = "INSERT INTO ballot_choice (ballot_id, project_id, points) VALUES (?, ?, ?)"
+
+
+def _insert_ballots(voting_round: VotingRound, election, progress: Progress | None) -> None:
     project_ids = [project.id for project in voting_round.projects]
-    data = election.ballots
-    cumulative = election.vote_type == CUMULATIVE
-    ballot_rows, choice_rows = [], []
-    for voter, voter_id in enumerate(data.voter_ids):
-        ballot_id = new_ballot_id()
-        ballot_rows.append(
-            {
-                "id": ballot_id,
-                "round_id": voting_round.id,
-                "channel": Channel.IMPORTED,
-                "external_id": voter_id,
-            }
-        )
-        for project, points in data.ballot_points(voter).items():
-            if cumulative and points == 0:
-                continue
-            choice_rows.append(
-                {"ballot_id": ballot_id, "project_id": project_ids[project], "points": points}
-            )
-    if ballot_rows:
-        db.session.execute(insert(Ballot), ballot_rows)
-    if choice_rows:
-        db.session.execute(insert(BallotChoice), choice_rows)
+    write_ballots(
+        voting_round,
+        election.ballots,
+        project_ids,
+        external_ids=election.ballots.voter_ids,
+        progress=progress,
+    )
+
+
+def write_ballots(
+    voting_round: VotingRound,
+    ballots: Ballots,
+    project_ids: Sequence[int],
+    *,
+    external_ids: Sequence[str | None] | None = None,
+    area_ids: Sequence[int | None] | None = None,
+    age_bands: Sequence[str | None] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Write ``ballots`` (the engine's arrays; project indices map to ``project_ids``) as the
+    round's imported ballots, in bulk and in the caller's transaction: COPY on PostgreSQL,
+    executemany on SQLite, a batch at a time. Returns the number of ballots written."""
+    count = len(ballots)
+    external_ids = external_ids if external_ids is not None else [None] * count
+    area_ids = area_ids if area_ids is not None else [None] * count
+    age_bands = age_bands if age_bands is not None else [None] * count
+    offsets = ballots.offsets.tolist()
+    entries = ballots.projects.tolist()
+    points = ballots.points.tolist() if ballots.points is not None else None
+    round_id, channel = voting_round.id, Channel.IMPORTED.value
+
+    ballot_ids = [new_ballot_id() for _ in range(count)]
+
+    def ballot_batches():
+        for start in range(0, count, WRITE_BATCH):
+            yield [
+                (
+                    ballot_ids[voter],
+                    round_id,
+                    channel,
+                    external_ids[voter],
+                    area_ids[voter],
+                    age_bands[voter],
+                )
+                for voter in range(start, min(start + WRITE_BATCH, count))
+            ]
+
+    def choice_batches():
+        for start in range(0, count, WRITE_BATCH):
+            rows = []
+            for voter in range(start, min(start + WRITE_BATCH, count)):
+                ballot_id = ballot_ids[voter]
+                for entry in range(offsets[voter], offsets[voter + 1]):
+                    value = points[entry] if points is not None else 1
+                    if value:  # a cumulative ballot's zero points are no choice
+                        rows.append((ballot_id, project_ids[entries[entry]], value))
+            yield min(start + WRITE_BATCH, count), rows
+
+    connection = db.session.connection()
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        with driver.cursor() as cursor:
+            with cursor.copy(COPY_BALLOTS) as copy:
+                for batch in ballot_batches():
+                    for row in batch:
+                        copy.write_row(row)
+            # Fresh statistics first: the foreign-key check of each choice then finds its
+            # ballot by index, not by scanning a table its plan thought empty.
+            cursor.execute("ANALYZE ballot")
+            with cursor.copy(COPY_CHOICES) as copy:
+                for done, batch in choice_batches():
+                    for row in batch:
+                        copy.write_row(row)
+                    if progress is not None:
+                        progress("ballots", done, count)
+            cursor.execute("ANALYZE ballot_choice")
+    else:
+        cursor = driver.cursor()
+        try:
+            for batch in ballot_batches():
+                cursor.executemany(INSERT_BALLOTS, batch)
+            for done, batch in choice_batches():
+                cursor.executemany(INSERT_CHOICES, batch)
+                if progress is not None:
+                    progress("ballots", done, count)
+        finally:
+            cursor.close()
+    written = count
+    return written

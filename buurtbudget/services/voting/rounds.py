@@ -37,6 +37,9 @@ from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
 
+# The largest budget (and cost limit) of a round, in cents: EUR 10 billion.
+ROUND_BUDGET_MAX_CENTS = 10**12
+
 TITLE_MAX = 120
 DESCRIPTION_MAX = 5000
 AGE_BAND_NAMES = tuple(name for name, _low, _high in AGE_BANDS)
@@ -48,6 +51,7 @@ VOTING_NOT_OPEN = _l("Voting in this round is not open.")
 
 RULE_LABELS = {
     "greedy": _l("Most votes first (greedy)"),
+    "greedy_no_skip": _l("Most votes first, stopping at the first that does not fit"),
     "mes": _l("Method of Equal Shares"),
     "mes_add1": _l("Method of Equal Shares with Add1 completion"),
 }
@@ -208,7 +212,7 @@ def _validated_setup(actor: User | None, municipality: Municipality, setup: Roun
         ("max_total_points", 1),
     ):
         value = getattr(setup, name)
-        if value is not None and not low <= value <= 10**12:
+        if value is not None and not low <= value <= ROUND_BUDGET_MAX_CENTS:
             raise ValidationFailed(_l("Enter a number from %(min)d upwards.", min=low), field=name)
     if (
         setup.min_projects is not None
@@ -234,6 +238,8 @@ def _validated_setup(actor: User | None, municipality: Municipality, setup: Roun
         budget = period_available_cents(period) if period is not None else None
     if budget is None or budget <= 0:
         raise ValidationFailed(_l("Enter a budget above zero."), field="budget")
+    if budget > ROUND_BUDGET_MAX_CENTS:  # also what a 64-bit column and the rules can hold
+        raise ValidationFailed(_l("This amount is too large."), field="budget")
     return {
         "title": title,
         "description": description,

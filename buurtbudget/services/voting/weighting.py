@@ -32,7 +32,7 @@ the records:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -70,10 +70,10 @@ from buurtbudget.domain.weighting import (
     rank_projects,
     turnout,
 )
-from buurtbudget.models import AGE_BANDS, Area, AreaPopulation, Ballot, User, VotingRound
+from buurtbudget.models import AGE_BANDS, Area, AreaPopulation, User, VotingRound
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import require
-from buurtbudget.services.voting.election import round_ballots
+from buurtbudget.services.voting.election import RoundBallots, read_ballots
 from buurtbudget.services.voting.rounds import AGE_BAND_LABELS, can_manage_round
 
 AREA = "area"
@@ -413,12 +413,15 @@ def check_round_can_use(voting_round: VotingRound, config: RankingConfig | None)
 # Voter weights ---------------------------------------------------------------------------------
 
 
-def _voter_area(voting_round: VotingRound, ballot: Ballot) -> int | None:
-    return ballot.area_id if ballot.area_id in voting_round.area_ids else None
+def _voter_areas(voting_round: VotingRound, data: RoundBallots) -> list[int | None]:
+    """Each ballot's area, None when it is not one of the round's areas (unknown)."""
+    round_areas = set(voting_round.area_ids)
+    return [area_id if area_id in round_areas else None for area_id in data.area_ids]
 
 
-def _voter_band(bands: tuple[str, ...], ballot: Ballot) -> str | None:
-    return ballot.age_band if ballot.age_band in bands else None
+def _voter_bands(bands: tuple[str, ...], data: RoundBallots) -> list[str | None]:
+    known = set(bands)
+    return [band if band in known else None for band in data.age_bands]
 
 
 def _known_only(
@@ -444,18 +447,18 @@ def _known_only(
 
 
 def compute_weights(
-    voting_round: VotingRound, ballots: Sequence[Ballot], config: RankingConfig
+    voting_round: VotingRound, data: RoundBallots, config: RankingConfig
 ) -> WeightingResult | None:
-    """Voter weights for ``ballots`` (in their order) as ``config`` says; None when the config
-    does not weight or there are no ballots. Raises WeightingError when the figures do not
-    allow it."""
-    if config.weighting == NO_WEIGHTING or not ballots:
+    """Voter weights for the ballots of ``data`` (in their order) as ``config`` says; None when
+    the config does not weight or there are no ballots. Raises WeightingError when the figures
+    do not allow it."""
+    if config.weighting == NO_WEIGHTING or not len(data):
         return None
     figures = population(voting_round)
     cap = float(config.weight_cap) if config.weight_cap is not None else None
     bands = eligible_bands(voting_round)
-    areas = [_voter_area(voting_round, b) for b in ballots]
-    ages = [_voter_band(bands, b) for b in ballots]
+    areas = _voter_areas(voting_round, data)
+    ages = _voter_bands(bands, data)
     with_ages = AGE_BAND in config.weighting_dimensions
     if with_ages and figures.cells is None:
         raise WeightingError("not every area has population figures per age band")
@@ -492,15 +495,13 @@ def _weighting_problem(error: Exception) -> Conflict:
     )
 
 
-def voter_weights_for(
-    voting_round: VotingRound, ballots: Sequence[Ballot]
-) -> list[Fraction] | None:
-    """The hook of voting.counting: one exact weight per ballot, or None (unweighted)."""
+def voter_weights_for(voting_round: VotingRound, data: RoundBallots) -> list[Fraction] | None:
+    """For voting.counting: one exact weight per ballot of ``data``, or None (unweighted)."""
     config = round_config(voting_round)
     if config is None:
         return None
     try:
-        result = compute_weights(voting_round, ballots, config)
+        result = compute_weights(voting_round, data, config)
     except WeightingError as error:
         raise _weighting_problem(error) from None
     return None if result is None else result.exact_weights()
@@ -579,31 +580,37 @@ class Analysis:
         return [label(cell) for cell in self.weights.diagnostics.spread_cells]
 
 
-def analyse(voting_round: VotingRound, config: RankingConfig | None = None) -> Analysis:
-    """Weights, ranking and turnout of the round under ``config`` (default: its own)."""
+def analyse(
+    voting_round: VotingRound,
+    config: RankingConfig | None = None,
+    *,
+    data: RoundBallots | None = None,
+) -> Analysis:
+    """Weights, ranking and turnout of the round under ``config`` (default: its own), from
+    ``data`` (the round's ballots as voting.election.read_ballots gave them; read now when
+    not given). The weights are computed once, here."""
     config = config or round_config(voting_round)
     if config is None:
         raise Conflict(_l("The correction is not switched on for this round."))
-    ballots = round_ballots(voting_round)
+    data = read_ballots(voting_round) if data is None else data
     figures = population(voting_round)
-    analysis = Analysis(voting_round, config, len(ballots))
-    voter_areas = [_voter_area(voting_round, b) for b in ballots]
-    bands = eligible_bands(voting_round)
-    analysis.unknown_area = sum(1 for a in voter_areas if a is None)
-    analysis.unknown_age = sum(1 for b in ballots if _voter_band(bands, b) is None)
+    analysis = Analysis(voting_round, config, len(data))
+    voter_areas = _voter_areas(voting_round, data)
+    voter_bands = _voter_bands(eligible_bands(voting_round), data)
+    analysis.unknown_area = voter_areas.count(None)
+    analysis.unknown_age = voter_bands.count(None)
     try:
-        analysis.weights = compute_weights(voting_round, ballots, config)
+        analysis.weights = compute_weights(voting_round, data, config)
     except WeightingError as error:
         analysis.problem = str(_weighting_problem(error).message)
     weights = analysis.weights.weights if analysis.weights is not None else None
-    _turnout(analysis, figures, ballots, voter_areas, weights)
+    _turnout(analysis, figures, voter_bands, voter_areas, weights)
     if analysis.problem is None:
-        _rank(analysis, figures, ballots, voter_areas, weights)
+        _rank(analysis, figures, data, voter_areas, weights)
     return analysis
 
 
-def _turnout(analysis, figures: Population, ballots, voter_areas, weights) -> None:
-    voting_round = analysis.voting_round
+def _turnout(analysis, figures: Population, voter_bands, voter_areas, weights) -> None:
     if not figures.inhabitants:
         return
     counted = dict.fromkeys(figures.inhabitants, 0)
@@ -635,10 +642,8 @@ def _turnout(analysis, figures: Population, ballots, voter_areas, weights) -> No
         )
     if figures.cells is None:
         return
-    bands = eligible_bands(voting_round)
     per_cell = dict.fromkeys(figures.cells, 0)
-    for ballot, area_id in zip(ballots, voter_areas, strict=True):
-        key = (area_id, _voter_band(bands, ballot))
+    for key in zip(voter_areas, voter_bands, strict=True):
         if key in per_cell:
             per_cell[key] += 1
     analysis.cell_report = turnout(per_cell, figures.cells)
@@ -660,7 +665,7 @@ def _hours(project) -> int:
     return project.initiative.volunteer_hours if project.initiative else 0
 
 
-def _rank(analysis, figures: Population, ballots, voter_areas, weights) -> None:
+def _rank(analysis, figures: Population, data: RoundBallots, voter_areas, weights) -> None:
     voting_round = analysis.voting_round
     projects = list(voting_round.projects)
     if not projects:
@@ -675,7 +680,13 @@ def _rank(analysis, figures: Population, ballots, voter_areas, weights) -> None:
         )
         for p in projects
     ]
-    chosen = [{by_id[c.project_id].external_id for c in b.choices} for b in ballots]
+    external = [by_id[project.id].external_id for project in data.projects]
+    offsets = data.ballots.offsets.tolist()
+    entries = data.ballots.projects.tolist()
+    chosen = [
+        {external[i] for i in entries[start:end]}
+        for start, end in zip(offsets, offsets[1:], strict=False)
+    ]
     need = {a: v for a, v in figures.need_index.items() if v is not None}
     try:
         ranking = rank_projects(
@@ -729,18 +740,26 @@ def _euros(cents: int) -> str:
     return whole if cents % 100 == 0 else f"{whole}.{cents % 100:02d}"
 
 
-def corrected_outcome(voting_round: VotingRound, election: Election) -> Outcome:
+def corrected_analysis(voting_round: VotingRound, data: RoundBallots) -> Analysis:
+    """The analysis the corrected ranking funds from (see :func:`corrected_outcome`); raises
+    Conflict when it cannot decide the money (a points ballot, or the weights or ranking
+    cannot be computed)."""
+    if voting_round.ballot_type == CUMULATIVE:
+        raise Conflict(NOT_FOR_POINTS)
+    analysis = analyse(voting_round, data=data)
+    if analysis.problem is not None:
+        raise Conflict(analysis.problem)
+    return analysis
+
+
+def corrected_outcome(voting_round: VotingRound, election: Election, analysis: Analysis) -> Outcome:
     """The round's result when the corrected ranking decides the money: fund down the
-    ranking over the round's budget, skipping what no longer fits (domain ``fund_in_order``).
+    ranking of ``analysis`` (:func:`corrected_analysis`) over the round's budget, skipping
+    what no longer fits (domain ``fund_in_order``).
 
     An :class:`Outcome` like a rule's, so storing, publishing and grants work unchanged:
     ``selected`` in funding order, a readable reason per project (amounts in euros),
     ``total_cost`` and ``budget`` in the election's money unit."""
-    if voting_round.ballot_type == CUMULATIVE:
-        raise Conflict(NOT_FOR_POINTS)
-    analysis = analyse(voting_round)
-    if analysis.problem is not None:
-        raise Conflict(analysis.problem)
     entries = analysis.ranking.entries if analysis.ranking is not None else ()
     funding = fund_in_order(entries, voting_round.budget_cents)
     funded = set(funding.selected)

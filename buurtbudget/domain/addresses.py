@@ -1,0 +1,278 @@
+"""Dutch addresses: house numbers as people write them, and the rows of an address table in
+the CBS/BAG layout (postcode + house number + letter + suffix -> buurt / wijk).
+
+A BAG address ("nummeraanduiding") is a postcode, a house number (1-99999), an optional house
+letter (one letter: ``12a``) and an optional suffix ("huisnummertoevoeging", up to four letters
+or digits: ``12-2``, ``12 bis``, ``12a-3``). CBS publishes per year which buurt and wijk each
+postcode + house number lies in. We read the columns below (names as CBS/BAG use them, case
+ignored); the separator ``;`` or ``,`` is detected from the header.
+
+===================  =================================================================
+column               meaning
+===================  =================================================================
+postcode (pc6)       ``2611AB`` or ``2611 AB``
+huisnummer           1 to 99999; may also carry the letter and suffix (``12a-2``)
+huisletter           optional, one letter
+toevoeging           optional, up to 4 letters or digits (also ``huisnummertoevoeging``)
+buurtcode            optional CBS buurt code, ``BU05032101`` (or the 8 digits)
+wijkcode             CBS wijk code, ``WK050321`` (or the 6 digits); may be left out when
+                     the buurt code is given
+===================  =================================================================
+
+The reader is a generator: a file of millions of rows is read line by line, never whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
+
+# "12", "12a", "12 A", "12-2", "12a-2", "12 bis", "12/3": number, letter, suffix.
+_HOUSE = re.compile(
+    r"^(?P<number>[0-9]{1,5})"
+    r"(?:\s*(?P<letter>[A-Za-z])(?![A-Za-z]))?"
+    # A suffix follows a separator, or directly the letter ("12a2").
+    r"(?:(?:\s*[-/ ]\s*|(?<=[A-Za-z]))(?P<suffix>[A-Za-z0-9]{1,4}))?$"
+)
+HEADER_ALIASES = {
+    "postcode": ("postcode", "pc6"),
+    "huisnummer": ("huisnummer", "huisnr"),
+    "huisletter": ("huisletter",),
+    "toevoeging": ("toevoeging", "huisnummertoevoeging", "huisnrtoev"),
+    "buurtcode": ("buurtcode", "buurt_code", "buurt"),
+    "wijkcode": ("wijkcode", "wijk_code", "wijk"),
+}
+
+
+class InvalidHouseNumber(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class HouseNumber:
+    number: int
+    letter: str = ""  # upper case, "" when none
+    suffix: str = ""  # upper case, "" when none
+
+    def __str__(self) -> str:
+        text = f"{self.number}{self.letter.lower()}"
+        return f"{text}-{self.suffix}" if self.suffix else text
+
+
+def parse_house_number(text: str, letter: str = "", suffix: str = "") -> HouseNumber:
+    """``"12a-2"`` -> HouseNumber(12, "A", "2"). Letter and suffix may also come separately
+    (the BAG columns). Raises InvalidHouseNumber."""
+    match = _HOUSE.match((text or "").strip())
+    if match is None:
+        raise InvalidHouseNumber(text)
+    number = int(match["number"])
+    if not 1 <= number <= 99999:
+        raise InvalidHouseNumber(text)
+    found_letter = (match["letter"] or "").upper()
+    found_suffix = (match["suffix"] or "").upper()
+    letter, suffix = (letter or "").strip().upper(), (suffix or "").strip().upper()
+    if letter and found_letter or suffix and found_suffix:
+        raise InvalidHouseNumber(text)
+    letter, suffix = letter or found_letter, suffix or found_suffix
+    if letter and not (len(letter) == 1 and letter.isalpha()):
+        raise InvalidHouseNumber(letter)
+    if suffix and not (len(suffix) <= 4 and suffix.isalnum()):
+        raise InvalidHouseNumber(suffix)
+    return HouseNumber(number, letter, suffix)
+
+
+class AddressFileError(ValueError):
+    """A problem in a file, with the 1-based line number where it was found."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AddressRow:
+    line: int
+    postcode: str
+    house: HouseNumber
+    buurt_code: str | None  # "BU05032101"
+    wijk_code: str | None  # "WK050321"
+
+    @property
+    def key(self) -> tuple[str, int, str, str]:
+        return (self.postcode, self.house.number, self.house.letter, self.house.suffix)
+
+
+def _code(value: str, prefix: str, digits: int, line: int, column: str) -> str | None:
+    value = value.strip().upper()
+    if not value:
+        return None
+    if value.isdigit():
+        value = prefix + value.zfill(digits)
+    if not (value.startswith(prefix) and len(value) == digits + 2 and value[2:].isdigit()):
+        raise AddressFileError(line, f"{column} {value!r} is not a CBS code like {prefix}...")
+    return value
+
+
+def _header(lines: Iterator[str], required: tuple[str, ...]) -> tuple[str, dict[str, int]]:
+    first = next(lines, "")
+    header_line = first.lstrip("\ufeff")
+    if not header_line.strip():
+        raise AddressFileError(1, "the file is empty; a header row is needed")
+    delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
+    names = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
+    return delimiter, {name: i for i, name in enumerate(names)}
+
+
+def _columns(index: dict[str, int], aliases: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    found = {}
+    for column, names in aliases.items():
+        for name in names:
+            if name in index:
+                found[column] = index[name]
+                break
+    return found
+
+
+def read_address_rows(lines: Iterable[str]) -> Iterator[AddressRow]:
+    """Yield the rows of an address table one by one; raise AddressFileError at the first
+    bad line (with its number). Empty lines are skipped."""
+    lines = iter(lines)
+    delimiter, index = _header(lines, ())
+    columns = _columns(index, HEADER_ALIASES)
+    missing = [c for c in ("postcode", "huisnummer") if c not in columns]
+    if "buurtcode" not in columns and "wijkcode" not in columns:
+        missing.append("wijkcode or buurtcode")
+    if missing:
+        raise AddressFileError(1, "missing column(s): " + ", ".join(missing))
+    width = len(index)
+    any_rows = False
+    line_no = 1
+    for line_no, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != width:
+            raise AddressFileError(line_no, f"expected {width} columns, found {len(cells)}")
+
+        def cell(name: str, cells: list[str] = cells) -> str:
+            return cells[columns[name]].strip() if name in columns else ""
+
+        try:
+            postcode = normalise_postcode(cell("postcode"))
+        except InvalidPostcode:
+            raise AddressFileError(
+                line_no, f"{cell('postcode')!r} is not a valid Dutch postcode"
+            ) from None
+        try:
+            house = parse_house_number(cell("huisnummer"), cell("huisletter"), cell("toevoeging"))
+        except InvalidHouseNumber:
+            text = " ".join(
+                filter(None, (cell("huisnummer"), cell("huisletter"), cell("toevoeging")))
+            )
+            raise AddressFileError(line_no, f"{text!r} is not a valid house number") from None
+        buurt = _code(cell("buurtcode"), "BU", 8, line_no, "buurtcode")
+        wijk = _code(cell("wijkcode"), "WK", 6, line_no, "wijkcode")
+        if buurt is None and wijk is None:
+            raise AddressFileError(line_no, "neither a wijkcode nor a buurtcode")
+        if buurt is not None and wijk is not None and buurt[2:8] != wijk[2:]:
+            raise AddressFileError(line_no, f"buurt {buurt} does not lie in wijk {wijk}")
+        any_rows = True
+        yield AddressRow(line_no, postcode, house, buurt, wijk or "WK" + buurt[2:8])
+    if not any_rows:
+        raise AddressFileError(line_no, "the file has a header but no data rows")
+
+
+# The register extract ------------------------------------------------------------------------
+
+EXTRACT_ALIASES = {
+    "person_key": ("persoonssleutel", "person_key", "sleutel", "key"),
+    "birth": ("geboortedatum", "geboortejaar", "birth_date", "birth_year"),
+    "postcode": ("postcode", "pc6"),
+    "huisnummer": ("huisnummer", "huisnr"),
+    "huisletter": ("huisletter",),
+    "toevoeging": ("toevoeging", "huisnummertoevoeging", "huisnrtoev"),
+    "straat": ("straat", "straatnaam", "openbareruimtenaam"),
+    "woonplaats": ("woonplaats", "woonplaatsnaam"),
+}
+PERSON_KEY_MAX = 64
+
+
+@dataclass(frozen=True)
+class ExtractRow:
+    line: int
+    person_key: str
+    birth_year: int
+    postcode: str
+    house: HouseNumber
+    street: str
+    city: str
+
+
+def _birth_year(value: str, line: int) -> int:
+    """``1984``, ``1984-05-17``, ``19840517`` or ``17-05-1984`` -> 1984."""
+    value = value.strip()
+    match = re.fullmatch(r"([12][0-9]{3})(?:-?[01][0-9]-?[0-3][0-9])?", value) or re.fullmatch(
+        r"[0-3]?[0-9]-[01]?[0-9]-([12][0-9]{3})", value
+    )
+    if match is None:
+        raise AddressFileError(line, f"{value!r} is not a birth date (1984-05-17) or year")
+    return int(match.group(1))
+
+
+def read_register_extract(lines: Iterable[str]) -> Iterator[ExtractRow]:
+    """Yield the rows of a register extract (BRP) one by one: an opaque person key, a birth
+    date or year and an address; raise AddressFileError at the first bad line."""
+    lines = iter(lines)
+    delimiter, index = _header(lines, ())
+    columns = _columns(index, EXTRACT_ALIASES)
+    missing = [c for c in ("person_key", "birth", "postcode", "huisnummer") if c not in columns]
+    if missing:
+        names = {"person_key": "persoonssleutel", "birth": "geboortedatum"}
+        raise AddressFileError(
+            1, "missing column(s): " + ", ".join(names.get(c, c) for c in missing)
+        )
+    width = len(index)
+    any_rows = False
+    line_no = 1
+    for line_no, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != width:
+            raise AddressFileError(line_no, f"expected {width} columns, found {len(cells)}")
+
+        def cell(name: str, cells: list[str] = cells) -> str:
+            return cells[columns[name]].strip() if name in columns else ""
+
+        key = cell("person_key")
+        if not key or len(key) > PERSON_KEY_MAX:
+            raise AddressFileError(
+                line_no, f"the person key must be 1 to {PERSON_KEY_MAX} characters"
+            )
+        try:
+            postcode = normalise_postcode(cell("postcode"))
+        except InvalidPostcode:
+            raise AddressFileError(
+                line_no, f"{cell('postcode')!r} is not a valid Dutch postcode"
+            ) from None
+        try:
+            house = parse_house_number(cell("huisnummer"), cell("huisletter"), cell("toevoeging"))
+        except InvalidHouseNumber:
+            raise AddressFileError(
+                line_no, f"{cell('huisnummer')!r} is not a valid house number"
+            ) from None
+        any_rows = True
+        yield ExtractRow(
+            line_no,
+            key,
+            _birth_year(cell("birth"), line_no),
+            postcode,
+            house,
+            cell("straat")[:120],
+            cell("woonplaats")[:80],
+        )
+    if not any_rows:
+        raise AddressFileError(line_no, "the file has a header but no data rows")

@@ -1,0 +1,205 @@
+"""Counting reads a round's ballots once, in one streaming query, into the engine's arrays
+(voting.election.read_ballots, voting.counting.tally). The read gives exactly the ballots the
+ORM read gave (the reference below is that former read, kept here), in the same order, and the
+outcome of real pabulib files imported as rounds equals the engine's on the file itself."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import selectinload
+
+from buurtbudget.domain import ballots as ballot_domain
+from buurtbudget.domain.pabulib import read_pabulib
+from buurtbudget.domain.rules import Ballots, compute
+from buurtbudget.extensions import db
+from buurtbudget.models import Ballot
+from buurtbudget.services.voting import casting, codes, counting, election, pabulib
+from tests.voting_world import tanthof_round
+from tests.weighting_world import two_area_round, weighting_settings
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "pabulib"
+_VOTING_METHODS = {"online": "internet", "code": "internet", "paper": "paper"}
+
+
+def orm_ballots(voting_round) -> tuple[Ballots, list[Ballot]]:
+    """The ballots as the counting read them before: ORM objects per ballot and choice."""
+    ballots = list(
+        db.session.scalars(
+            select(Ballot)
+            .where(Ballot.round_id == voting_round.id)
+            .options(selectinload(Ballot.choices))
+            .order_by(Ballot.id)
+        )
+    )
+    index = {project.id: position for position, project in enumerate(voting_round.projects)}
+    cumulative = voting_round.ballot_type == ballot_domain.CUMULATIVE
+    rows = [
+        {index[c.project_id]: c.points for c in ballot.choices}
+        if cumulative
+        else sorted(index[c.project_id] for c in ballot.choices)
+        for ballot in ballots
+    ]
+    methods = [_VOTING_METHODS.get(str(ballot.channel.value), "") for ballot in ballots]
+    reference = Ballots.from_lists(
+        rows,
+        cumulative=cumulative,
+        voter_ids=[b.external_id or str(n) for n, b in enumerate(ballots, start=1)],
+        voter_columns={"voting_method": methods} if any(methods) else None,
+    )
+    return reference, ballots
+
+
+def assert_same_as_orm(voting_round) -> election.RoundBallots:
+    data = election.read_ballots(voting_round)
+    reference, ballots = orm_ballots(voting_round)
+    assert data.ballots == reference  # offsets, projects, points, voter ids, voting method
+    assert list(data.ids) == [b.id for b in ballots]
+    assert list(data.area_ids) == [b.area_id for b in ballots]
+    assert list(data.age_bands) == [b.age_band for b in ballots]
+    return data
+
+
+def test_mixed_channels_read_as_the_orm_read_them(make):
+    world = tanthof_round(make, uses_voting_codes=True)
+    voting_round, area = world["round"], world["area"]
+    first, second, third = world["projects"]
+    ballots = [{first: 1}, {second: 1, third: 1}, {first: 1, third: 1}]
+    for index, choices in enumerate(ballots):
+        casting.cast_ballot(
+            make.resident(area, birth_year=1950 + 20 * index), voting_round, choices
+        )
+    issued = codes.issue_voting_codes(None, voting_round, [codes.CodeRecipient("Huis 1", area)])
+    casting.cast_ballot(None, voting_round, {third: 1}, voting_code=issued[0][1])
+    casting.enter_paper_ballot(world["admin"], voting_round, "P-1", {second: 1})
+    data = assert_same_as_orm(voting_round)
+    assert len(data) == 5
+    assert sorted(data.ballots.voter_columns["voting_method"]) == ["internet"] * 4 + ["paper"]
+
+
+def test_an_empty_round_reads_as_no_ballots(make):
+    voting_round = tanthof_round(make)["round"]
+    data = assert_same_as_orm(voting_round)
+    assert len(data) == 0 and list(data.ballots.offsets) == [0]
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("Netherlands_Assen_2024.pb", "mes_add1"),
+        ("Netherlands_Amsterdam_179.pb", "greedy"),
+        ("France_Toulouse_2019.pb", "greedy"),
+    ],
+)
+def test_pabulib_files_imported_as_rounds_read_and_count_as_the_file(make, name, rule):
+    content = (DATA / name).read_bytes()
+    voting_round = pabulib.import_round(
+        None, make.municipality("Pabulib"), content, source_name=name, rule_name=rule
+    )
+    data = assert_same_as_orm(voting_round)
+    on_file = read_pabulib(DATA / name)
+    assert len(data) == on_file.num_voters
+    counted = counting.tally(voting_round)
+    outcome = counting.compute_outcome(voting_round, counted).outcome
+    assert outcome.selected == compute(rule, on_file).selected
+    stored = [p for p in voting_round.projects if p.selected]
+    assert sorted(p.external_id for p in stored) == sorted(outcome.selected)
+
+
+@pytest.mark.parametrize("funding", ["rule", "corrected_ranking"])
+def test_a_count_reads_the_ballots_once_and_weighs_once(make, monkeypatch, funding):
+    """Also when the corrected ranking decides the money (it read and weighed a second time)."""
+    world = two_area_round(make)
+    voting_round = world["round"]
+    counting.update_weighting(world["admin"], voting_round, weighting_settings(funding=funding))
+    reads, weighings = [], []
+    real_read, real_weights = election.read_ballots, counting.weighting.compute_weights
+    monkeypatch.setattr(counting, "read_ballots", lambda r: reads.append(r) or real_read(r))
+    monkeypatch.setattr(
+        counting.weighting,
+        "compute_weights",
+        lambda *args: weighings.append(args) or real_weights(*args),
+    )
+    streams, statements = [], []
+    real_stream = election._stream
+    monkeypatch.setattr(election, "_stream", lambda q: streams.append(q) or real_stream(q))
+
+    def other_choice_reads(conn, cursor, statement, parameters, context, executemany):
+        if "ballot_choice" in statement:
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", other_choice_reads)
+    try:
+        counting.store_results(voting_round)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", other_choice_reads)
+    # One read of the ballots (one query on the driver), one weighing, no other choice query.
+    assert (len(reads), len(streams), len(weighings), statements) == (1, 1, 1, [])
+
+
+def test_weighted_support_from_the_arrays_equals_counting_ballot_by_ballot(make):
+    world = two_area_round(make)
+    voting_round = world["round"]
+    counting.update_weighting(world["admin"], voting_round, weighting_settings(method="raking"))
+    counted = counting.tally(voting_round)
+    assert counted.weights is not None and len(set(counted.weights)) > 1
+    size = len(counted.election.projects)
+    votes, scores = [0] * size, [Fraction(0)] * size
+    for voter, weight in enumerate(counted.weights):
+        for project, points in counted.data.ballots.ballot_points(voter).items():
+            votes[project] += points
+            scores[project] += Fraction(weight) * points
+    assert counting.support(counted) == (votes, scores)
+
+
+# Bulk import -----------------------------------------------------------------------------------
+
+
+def test_import_writes_in_batches_with_progress_and_reads_back_the_file(make, monkeypatch):
+    monkeypatch.setattr(pabulib, "WRITE_BATCH", 50)
+    calls = []
+    content = (DATA / "Netherlands_Assen_2024.pb").read_bytes()
+    voting_round = pabulib.import_round(
+        None, make.municipality("Assen"), content, progress=lambda *call: calls.append(call)
+    )
+    assert calls == [
+        ("ballots", 50, 84),
+        ("ballots", 84, 84),
+        ("counting", 0, 1),
+        ("counting", 1, 1),
+    ]
+    on_file = read_pabulib(DATA / "Netherlands_Assen_2024.pb")
+    data = assert_same_as_orm(voting_round)
+    by_voter = dict(zip(data.external_ids, range(len(data)), strict=True))
+    externals = [p.external_id for p in data.projects]
+    for voter, voter_id in enumerate(on_file.ballots.voter_ids):
+        read = sorted(externals[i] for i in data.chosen(by_voter[voter_id]))
+        assert read == sorted(on_file.projects[i].id for i in on_file.ballots.ballot(voter))
+
+
+def test_an_import_that_fails_while_counting_leaves_nothing(make, monkeypatch):
+    from buurtbudget.models import BallotChoice, VotingRound
+    from buurtbudget.services.errors import Conflict
+
+    def broken(voting_round):
+        raise Conflict("the count failed")
+
+    monkeypatch.setattr(pabulib, "store_results", broken)
+    content = (DATA / "Netherlands_Assen_2024.pb").read_bytes()
+    with pytest.raises(Conflict):
+        pabulib.import_round(None, make.municipality("Assen"), content)
+    db.session.rollback()
+    for model in (VotingRound, Ballot, BallotChoice):
+        assert db.session.scalar(select(func.count()).select_from(model)) == 0
+
+
+def test_the_cli_shows_the_import_progress(app, make):
+    slug = make.municipality("Assen").slug
+    result = app.test_cli_runner().invoke(
+        args=["pb", "import", str(DATA / "Netherlands_Assen_2024.pb"), "--municipality", slug]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ballots: 84 / 84" in result.output and "counted" in result.output
