@@ -27,6 +27,7 @@ from buurtbudget.domain.budget import AccountKind, SpendKind, halves_for, model_
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status, path_to
 from buurtbudget.extensions import db
 from buurtbudget.models import (
+    Address,
     Area,
     AreaAgenda,
     CouncilMeeting,
@@ -36,7 +37,6 @@ from buurtbudget.models import (
     LedgerEntry,
     Municipality,
     PayoutRequest,
-    PostcodeRange,
     Theme,
     User,
 )
@@ -401,9 +401,10 @@ def _seed_ede(progress, today: date) -> None:
         # The letters go to addresses of the area itself (its own postcodes).
         postcodes = list(
             db.session.scalars(
-                select(PostcodeRange.postcode)
-                .where(PostcodeRange.area_id == area.id)
-                .order_by(PostcodeRange.postcode)
+                select(Address.postcode)
+                .where(Address.area_id == area.id)
+                .distinct()
+                .order_by(Address.postcode)
             )
         )
         for half in (1, 2):
