@@ -60,8 +60,12 @@ lint: install-test
 # Everything the tests need, installed (.ci/run installs it before it looks at the checkout).
 test-deps: install-test translations browser node_modules
 
+# Two processes (pytest-xdist, one per core; each with its own database), then the tests that
+# must run alone (restarting PostgreSQL, killing workers). JOBS=1 runs everything in one process.
+JOBS ?= 2
 test: test-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(JOBS) --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 # For developers: refresh the message catalogues after changing texts.
 messages: install-test

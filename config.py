@@ -77,6 +77,10 @@ class Config:
     # Payouts above this amount (cents) need a second coordinator's approval (EUR 1,000, as at
     # the Rijnland water board).
     PAYOUT_SECOND_APPROVAL_CENTS = 100_000
+    # Rounds with more ballots than this are counted and exported with the flask commands
+    # ("rounds close", "pb export"), which show their progress, not from a web page, so that
+    # no web worker is held past its timeout (gunicorn: 30 s).
+    LONG_STEP_BALLOTS = 250_000
     ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
     ATTACHMENTS_PER_INITIATIVE = 8
     # Where attachments are stored; empty means "<instance folder>/uploads".
@@ -90,6 +94,19 @@ class Config:
     MAIL_USERNAME = ""
     MAIL_PASSWORD = ""
     MAIL_DEFAULT_SENDER = "Buurtbudget <noreply@buurtbudget.local>"
+    # The queue (services/mail.py, `flask send-mail`): a failed message is tried again after
+    # MAIL_RETRY_SECONDS, doubling each time, and given up after MAIL_MAX_ATTEMPTS tries.
+    MAIL_MAX_ATTEMPTS = 5
+    MAIL_RETRY_SECONDS = 60
+    # Links in e-mails written outside a request (the worker's round announcements).
+    BASE_URL = "http://127.0.0.1:5000"
+
+    # Account links mailed to the owner (single use): how long they stay valid.
+    EMAIL_CONFIRMATION_HOURS = 48
+    PASSWORD_RESET_MINUTES = 60
+    # Password-reset requests per IP address, and reset mails per account per hour.
+    PASSWORD_RESET_RATE_LIMIT = "5 per minute;20 per hour"  # noqa: S105
+    PASSWORD_RESET_MAILS_PER_HOUR = 3
 
     # Monitoring: when the municipality overview flags an area as lagging behind (see
     # buurtbudget/domain/monitoring.py and docs/monitoring.md). Turnout below this percentage
@@ -133,6 +150,7 @@ class TestingConfig(Config):
     VOTING_CODE_RATE_LIMIT = "100000 per minute"
     VOTING_CODE_SESSION_RATE_LIMIT = "100000 per minute"
     CHEQUE_REDEEM_RATE_LIMIT = "100000 per minute"
+    PASSWORD_RESET_RATE_LIMIT = "100000 per minute"  # noqa: S105
     MINIMUM_PASSWORD_LENGTH = 8
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
 

@@ -278,6 +278,7 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
             )
         )
     password_hash = generate_password_hash(VOTER_PASSWORD, method=CHEAP_HASH)
+    confirmed_at = utcnow()
     emails = [f"{prefix}{n}@example.org" for n in range(voter_count)]
     db.session.add_all(
         User(
@@ -287,6 +288,7 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
             municipality=municipality,
             home_area=area,
             birth_year=1980,
+            email_confirmed_at=confirmed_at,  # a voter has confirmed their e-mail address
         )
         for n, email in enumerate(emails)
     )
@@ -305,9 +307,39 @@ def seed_election(voter_count: int, rounds: int = 1, prefix: str = "kiezer") -> 
             max_projects=3,
         )
         voting_round = voting_rounds.create_round(None, municipality, setup)
+        _bind_electors(voting_round, emails)
         election.round_ids.append(voting_round.id)
         election.project_ids[voting_round.id] = [p.id for p in voting_round.projects]
     return election
+
+
+def _bind_electors(voting_round, emails: list[str]) -> None:
+    """Every voter an elector of the round, bound to their account (as if each had entered
+    the stempas code of their letter): accounts vote only as electors."""
+    import hashlib
+
+    from sqlalchemy import insert, select
+
+    from buurtbudget.extensions import db
+    from buurtbudget.models import Elector, User
+
+    users = db.session.execute(select(User.id, User.email).where(User.email.in_(emails))).all()
+    db.session.execute(
+        insert(Elector),
+        [
+            {
+                "round_id": voting_round.id,
+                "person_hash": hashlib.sha256(f"bench:{email}".encode()).hexdigest(),
+                "birth_year": 1980,
+                "area_id": voting_round.areas[0].id,
+                "postcode": "2625AA",
+                "house_number": n + 1,
+                "user_id": user_id,
+            }
+            for n, (user_id, email) in enumerate(users)
+        ],
+    )
+    db.session.commit()
 
 
 def recreate_database(url: str) -> None:

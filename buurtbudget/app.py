@@ -131,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     # Before any route is added: every <int:...> in a URL takes ASCII digits within bounds.
     app.url_map.converters["int"] = BoundedIntegerConverter
     from buurtbudget.web import (
+        account,
         admin,
         api,
         auth,
@@ -151,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(initiatives.bp)
     app.register_blueprint(groups.bp)

@@ -16,12 +16,40 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(import_population_command)
     app.cli.add_command(roles_group)
+    app.cli.add_command(send_mail_command)
     app.cli.add_command(rules_group)
     app.cli.add_command(import_addresses_command)
     app.cli.add_command(electorate_group)
     from buurtbudget import voting_cli  # flask rounds ..., flask pb ...
 
     voting_cli.register(app)
+
+
+@click.command("send-mail")
+@click.option("--once", is_flag=True, help="Send what is due now and stop (for cron and tests).")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
+def send_mail_command(once: bool, interval: float) -> None:
+    """The mail worker: announce due round news (services/outreach.py), then send the queued
+    e-mails, retrying failures later; runs until stopped unless --once."""
+    import time
+
+    from buurtbudget.services import mail, outreach
+
+    def shown(message, outcome) -> None:
+        click.echo(f"  {outcome}: {message.to_address} – {message.subject}", err=True)
+
+    while True:
+        outreach.announce_due(progress=lambda line: click.echo(line, err=True))
+        report = mail.send_due(progress=shown)
+        if report.handled or once:
+            click.echo(
+                f"sent {report.sent}, will retry {report.retrying}, gave up {report.given_up}",
+                err=True,
+            )
+        db.session.remove()
+        if once:
+            return
+        time.sleep(interval)
 
 
 @click.command("seed-demo")

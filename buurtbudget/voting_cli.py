@@ -59,6 +59,7 @@ def close_round(round_id: int, publish: bool) -> None:
     from buurtbudget.services.voting import counting
 
     voting_round = _round(round_id)
+    click.echo(f"counting {counting.ballot_count(voting_round):,} ballots ...", err=True)
     outcome = _run(counting.close_round, None, voting_round)
     click.echo(
         f"{voting_round.title}: {len(outcome.selected)} projects selected with "
@@ -151,9 +152,11 @@ def import_pb(pb_file: Path, municipality_slug: str, area_name: str | None, rule
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
 def export_pb(round_id: int, output: Path | None) -> None:
     """Write a round as a .pb file (to stdout without --output)."""
-    from buurtbudget.services.voting import pabulib
+    from buurtbudget.services.voting import counting, pabulib
 
-    text = pabulib.export_round(_round(round_id))
+    voting_round = _round(round_id)
+    click.echo(f"writing {counting.ballot_count(voting_round):,} ballots ...", err=True)
+    text = pabulib.export_round(voting_round)
     if output is None:
         click.echo(text, nl=False)
     else:

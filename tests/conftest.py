@@ -33,7 +33,7 @@ atexit.register(shutil.rmtree, TEST_INSTANCE_DIR, ignore_errors=True)
 
 from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
-from buurtbudget.services.voting import ballot_box  # noqa: E402
+from buurtbudget.services.voting import ballot_box, weighting  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.paths import VIOLATIONS, install_guard  # noqa: E402
 
@@ -47,12 +47,37 @@ def pytest_report_header(config):
     return f"database: {TEST_DATABASE_URL or 'SQLite (temporary file)'}"
 
 
+def _worker_id(config) -> str:
+    """pytest-xdist's worker ("gw0", "gw1", ...), or "master" when the suite runs in one
+    process."""
+    return getattr(config, "workerinput", {}).get("workerid", "master")
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    if TEST_DATABASE_URL:
-        return TEST_DATABASE_URL
-    # A file, not :memory:, so concurrency tests and the browser tests' server threads share it.
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    if not TEST_DATABASE_URL:
+        # A file, not :memory:, so concurrency tests and the browser tests' server threads
+        # share it (each xdist worker has its own temporary folder, so its own file).
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    worker = _worker_id(request.config)
+    if worker == "master":
+        yield TEST_DATABASE_URL
+        return
+    # Under pytest-xdist every worker empties tables between tests: each gets a database of its
+    # own on the same server ("test_gw0", ...), dropped afterwards.
+    url = make_url(TEST_DATABASE_URL)
+    name = f"{url.database}_{worker}"
+    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture
@@ -127,6 +152,7 @@ def app(_session_app: Flask) -> Iterator[Flask]:
         db.session.remove()
         # Ids start again after emptying: what a process keeps per round must go too.
         ballot_box.forget_all()
+        weighting.forget_published()
 
 
 @pytest.fixture

@@ -92,6 +92,7 @@ class Factories:
         password: str = TEST_PASSWORD,
         birth_year: int | None = 1980,
         roles: tuple[tuple[Role, Area | Municipality], ...] = (),
+        confirmed: bool = True,
         elector: bool = True,
         **fields,
     ) -> User:
@@ -100,6 +101,8 @@ class Factories:
         register listed it and the resident entered their stempas code): residents that
         tests make vote as verified electors. ``elector=False``: an unverified account."""
         n = next(_sequence)
+        if confirmed:
+            fields.setdefault("email_confirmed_at", utcnow())
         user = User(
             email=email or f"user{n}@example.org",
             display_name=fields.pop("display_name", f"User {n}"),
@@ -375,13 +378,16 @@ class Factories:
         *,
         costs: tuple[int, ...] = (),
         phase: str = "voting",
-        electorate: bool = True,
+        electorate: bool | None = None,
         **fields,
     ) -> VotingRound:
         """A round of ``areas`` with one open initiative per cost in ``costs`` (cents) on the
         ballot, its dates set so that it is in ``phase`` now (proposals, voting, counting).
         With ``electorate`` the residents of its areas become its electors, bound to their
-        accounts (see :meth:`user`)."""
+        accounts (see :meth:`user`); by default every round has an electorate except one
+        with the household voting codes of a round without a register."""
+        if electorate is None:
+            electorate = not fields.get("uses_voting_codes", False)
         from buurtbudget.services.voting import rounds
 
         areas = [areas] if isinstance(areas, Area) else list(areas)

@@ -398,23 +398,19 @@ def _seed_ede(progress, today: date) -> None:
     _configure(municipality, "household_cheques")
     themes = _themes(municipality)
     for area in municipality.areas:
-        # The letters go to addresses of the area itself (its own postcodes).
-        postcodes = list(
-            db.session.scalars(
-                select(Address.postcode)
-                .where(Address.area_id == area.id)
-                .distinct()
-                .order_by(Address.postcode)
-            )
-        )
+        # The letters go to households of the area itself: addresses the address file places
+        # in it.
+        addresses = db.session.execute(
+            select(Address.postcode, Address.house_number)
+            .where(Address.area_id == area.id)
+            .order_by(Address.postcode, Address.house_number)
+            .limit(CHEQUE_SAMPLE)
+        ).all()
         for half in (1, 2):
             if half == 2 and today.month < 7:
                 continue
             period = _open(area, today.year, half)
-            households = [
-                cheques.Household(postcodes[n % len(postcodes)], n // len(postcodes) + 1)
-                for n in range(CHEQUE_SAMPLE)
-            ]
+            households = [cheques.Household(postcode, number) for postcode, number in addresses]
             cheques.issue_cheques(None, period, households)
     veldhuizen = _area(municipality, "Veldhuizen")
     period = _open(veldhuizen, today.year, 2 if today.month >= 7 else 1)

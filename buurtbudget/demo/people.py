@@ -10,6 +10,7 @@ from werkzeug.security import generate_password_hash
 from buurtbudget.demo.places import MUNICIPALITIES, demo_postcode
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
+from buurtbudget.models._base import utcnow
 
 DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105 - documented demo credential
 RESIDENTS_PER_AREA = 12
@@ -146,6 +147,8 @@ def _user(
         )
         db.session.add(user)
         db.session.flush()
+    if user.email_confirmed_at is None:  # the demo's accounts have confirmed their e-mail
+        user.email_confirmed_at = utcnow()
     return user
 
 

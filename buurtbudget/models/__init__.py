@@ -43,6 +43,7 @@ from buurtbudget.models.initiative import (
     Notification,
     Theme,
 )
+from buurtbudget.models.mail import AccountToken, OutgoingMail, RoundAnnouncement, TokenPurpose
 from buurtbudget.models.progress import Milestone, ProgressUpdate, progress_photo
 from buurtbudget.models.user import Role, RoleAssignment, User
 from buurtbudget.models.voting import (
@@ -63,6 +64,10 @@ from buurtbudget.models.working_group import (
 )
 
 __all__ = [
+    "AccountToken",
+    "OutgoingMail",
+    "RoundAnnouncement",
+    "TokenPurpose",
     "Address",
     "Elector",
     "PaperBallotKeying",

@@ -54,6 +54,15 @@ class User(UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(5))
     is_active_account: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the owner followed the link mailed to ``email``; until then the account may not
+    # propose, comment, join a working group or vote (services/account_email.py).
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Outreach (services/outreach.py): round news and area newsletters, in the app and by e-mail.
+    news_in_app: Mapped[bool] = mapped_column(default=True)
+    news_by_email: Mapped[bool] = mapped_column(default=True)
+    # Set when the owner deleted the account: personal data is gone, the row stays so that
+    # initiatives, comments and money records keep an (anonymised) author.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     municipality: Mapped[Municipality | None] = relationship()
     home_area: Mapped[Area | None] = relationship()
@@ -82,6 +91,10 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def email_confirmed(self) -> bool:
+        return self.email_confirmed_at is not None
 
     # Roles --------------------------------------------------------------------------------
     def has_role(self, role: Role, area: Area | None = None) -> bool:

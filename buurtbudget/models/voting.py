@@ -287,6 +287,9 @@ class Ballot(db.Model):
             "(channel = 'paper') = (paper_number IS NOT NULL)", name="paper_number_for_paper"
         ),
         Index("ix_ballot_round_area", "round_id", "area_id"),
+        # SQLite: no rowid; the rows are stored in the order of their random key, not in the
+        # order ballots were cast (which the "has voted" register follows).
+        {"sqlite_with_rowid": False},
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_ballot_id)
@@ -313,7 +316,10 @@ class BallotChoice(db.Model):
     auto-increment id would reveal the order in which ballots were cast."""
 
     __tablename__ = "ballot_choice"
-    __table_args__ = (CheckConstraint("points >= 1", name="points_positive"),)
+    __table_args__ = (
+        CheckConstraint("points >= 1", name="points_positive"),
+        {"sqlite_with_rowid": False},  # stored in ballot (random key) order, see Ballot
+    )
 
     ballot_id: Mapped[str] = mapped_column(
         ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,16 +13,13 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
 from buurtbudget.models.user import new_session_token
-from buurtbudget.services import addresses, audit
+from buurtbudget.services import account_email, addresses, audit
+from buurtbudget.services.account_email import check_password_strength, normalise_email
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
 
 # Checked against when the e-mail is unknown, so a failed login takes as long either way.
 _DUMMY_HASH = generate_password_hash("no-such-user-dummy-password")
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 @dataclass
@@ -37,13 +34,31 @@ class Registration:
     locale: str | None = None
 
 
-def _check_password_strength(password: str) -> None:
-    minimum = current_app.config["MINIMUM_PASSWORD_LENGTH"]
-    if len(password) < minimum:
+def name_key(name: str) -> str:
+    """A display name as it reads: without accents, case, spaces or punctuation, so
+    "Wijkcoördinator  Tanthof" and "wijkcoordinator-tanthof" are the same name."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if c.isalnum()).casefold()
+
+
+def check_display_name(name: str, user_id: int | None = None) -> str:
+    """The cleaned name; refused when it reads as the name of anyone holding a role (staff
+    and council members), who must not be impersonated."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_l("Enter a name."), field="display_name")
+    key = name_key(name)
+    role_holders = db.session.execute(
+        select(User.id, User.display_name)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .distinct()
+    )
+    if any(uid != user_id and name_key(other) == key for uid, other in role_holders):
         raise ValidationFailed(
-            _l("The password must be at least %(n)d characters long.", n=minimum),
-            field="password",
+            _l("This name is used by a staff or council member. Please choose another."),
+            field="display_name",
         )
+    return name
 
 
 def register(data: Registration) -> User:
@@ -57,7 +72,8 @@ def register(data: Registration) -> User:
     this_year = date.today().year
     if data.birth_year is not None and not this_year - 120 <= data.birth_year <= this_year:
         raise ValidationFailed(_l("This is not a plausible year of birth."), field="birth_year")
-    _check_password_strength(data.password)
+    check_password_strength(data.password)
+    display_name = check_display_name(data.display_name)
     address = addresses.lookup(data.postcode, data.house_number)
     area = address.area
     municipality_id = area.municipality_id
@@ -65,7 +81,7 @@ def register(data: Registration) -> User:
 
     user = User(
         email=email,
-        display_name=data.display_name.strip(),
+        display_name=display_name,
         postcode=postcode,
         house_number=address.house_number,
         house_letter=address.house_letter,
@@ -78,6 +94,7 @@ def register(data: Registration) -> User:
     user.set_password(data.password)
     db.session.add(user)
     db.session.flush()
+    account_email.queue_confirmation(user)
     audit.record(
         user,
         "account.registered",
@@ -94,7 +111,7 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    if not user.check_password(password) or not user.is_active:
+    if not user.check_password(password) or not user.is_active or user.deleted_at is not None:
         return None
     return user
 
@@ -103,7 +120,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     """Change the password and invalidate every other session of this user."""
     if not user.check_password(current_password):
         raise ValidationFailed(_l("The current password is not correct."), field="current_password")
-    _check_password_strength(new_password)
+    check_password_strength(new_password)
     user.set_password(new_password)  # also rotates the session token
     audit.record(user, "account.password_changed", user, municipality_id=user.municipality_id)
     db.session.commit()

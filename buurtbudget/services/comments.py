@@ -9,9 +9,9 @@ from sqlalchemy.orm import selectinload
 
 from buurtbudget.domain import initiative_lifecycle as lifecycle
 from buurtbudget.extensions import db
-from buurtbudget.models import Comment, CommentReport, Initiative, User
+from buurtbudget.models import Comment, CommentReport, Initiative, Role, User
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit, notifications
+from buurtbudget.services import account_email, audit, notifications
 from buurtbudget.services.errors import Conflict
 from buurtbudget.services.initiatives import managed_area_ids, require_view
 from buurtbudget.services.permissions import can_manage_area, require
@@ -36,6 +36,7 @@ def can_comment(user: User | None, initiative: Initiative) -> bool:
 
 def add_comment(actor: User, initiative: Initiative, body: str) -> Comment:
     require_view(actor, initiative)
+    account_email.require_confirmed_email(actor)
     require(
         can_comment(actor, initiative),
         _l("Residents of the municipality can comment while an initiative is open."),
@@ -58,6 +59,28 @@ def add_comment(actor: User, initiative: Initiative, body: str) -> Comment:
     db.session.commit()
     notifications.deliver(sent)
     return comment
+
+
+ROLE_BADGES = {
+    Role.ADMINISTRATOR: _l("Municipality"),
+    Role.COORDINATOR: _l("Area coordinator"),
+    Role.COUNCIL_MEMBER: _l("Area council"),
+}
+
+
+def author_role(comment: Comment):
+    """The role the author holds for the initiative's area (or municipality), shown beside
+    their name, so a resident cannot pass for staff by the name alone; None for residents."""
+    area = comment.initiative.area
+    for role in (Role.ADMINISTRATOR, Role.COORDINATOR, Role.COUNCIL_MEMBER):
+        for held in comment.author.roles:
+            if held.role is not role:
+                continue
+            if role is Role.ADMINISTRATOR and held.municipality_id == area.municipality_id:
+                return ROLE_BADGES[role]
+            if role is not Role.ADMINISTRATOR and held.area_id == area.id:
+                return ROLE_BADGES[role]
+    return None
 
 
 def can_moderate(user: User | None, comment: Comment) -> bool:

@@ -39,7 +39,7 @@ from buurtbudget.models import (
     WorkingGroup,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit, ledger, notifications
+from buurtbudget.services import account_email, audit, ledger, notifications
 from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, has_interest, require
 from buurtbudget.services.status_labels import STATUS_LABELS, status_label  # noqa: F401
@@ -214,6 +214,7 @@ def _apply(initiative: Initiative, data: InitiativeData, themes, group) -> None:
 def propose(actor: User, data: InitiativeData) -> Initiative:
     """A resident starts an initiative for their own area; it begins as a private draft."""
     require(actor is not None and actor.is_authenticated)
+    account_email.require_confirmed_email(actor)
     area, themes, group = _validated(actor, data)
     initiative = Initiative(area=area, initiator=actor, status=Status.DRAFT)
     _apply(initiative, data, themes, group)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from flask import current_app, url_for
-from flask_babel import force_locale, format_currency
+from flask import current_app
+from flask_babel import force_locale, format_currency, format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
@@ -25,6 +25,11 @@ from buurtbudget.services.status_labels import status_label
 STATUS_CHANGED = "initiative.status_changed"
 SUBMITTED_FOR_REVIEW = "initiative.submitted"
 NEW_COMMENT = "initiative.commented"
+# Outreach to the residents of an area (services/outreach.py).
+ROUND_OPENED = "round.opened"
+ROUND_CLOSING = "round.closing"
+ROUND_RESULTS = "round.results"
+NEWSLETTER = "area.newsletter"
 # Along the money path (services.payouts): to the coordinators who may approve, to the second
 # approver, and to the initiator when the request is paid or refused.
 PAYOUT_REQUESTED = "payout.requested"
@@ -66,6 +71,28 @@ def render(notification: Notification) -> str:
         )
     if notification.kind in PAYOUT_TEXTS:
         return _payout_text(notification.kind, params)
+    if notification.kind == ROUND_OPENED:
+        return _(
+            "Voting has opened in “%(title)s” for %(areas)s: you can vote until %(closes)s.",
+            title=params.get("title", ""),
+            areas=params.get("areas", ""),
+            closes=_date(params.get("closes_on")),
+        )
+    if notification.kind == ROUND_CLOSING:
+        return _(
+            "Two days left: voting in “%(title)s” closes on %(closes)s. Have you voted?",
+            title=params.get("title", ""),
+            closes=_date(params.get("closes_on")),
+        )
+    if notification.kind == ROUND_RESULTS:
+        return _("The results of “%(title)s” have been published.", title=params.get("title", ""))
+    if notification.kind == NEWSLETTER:
+        return _(
+            "Newsletter for %(area)s: %(subject)s",
+            area=params.get("area", ""),
+            subject=params.get("subject", ""),
+        )
+
     return notification.kind
 
 
@@ -102,30 +129,64 @@ def _payout_text(kind: str, params: dict) -> str:
 PAYOUT_TEXTS = (PAYOUT_REQUESTED, PAYOUT_SECOND_NEEDED, PAYOUT_APPROVED, PAYOUT_REJECTED)
 
 
+def _date(iso: str | None) -> str:
+    if not iso:
+        return ""
+    from datetime import date
+
+    return format_date(date.fromisoformat(iso), format="long")
+
+
+def link_target(notification: Notification) -> tuple[str, dict] | None:
+    """The endpoint and values a notification links to, if any."""
+    if notification.initiative_id is not None:
+        return "initiatives.detail", {"initiative_id": notification.initiative_id}
+    round_id = notification.params.get("round_id")
+    if round_id is not None:
+        if notification.kind == ROUND_RESULTS:
+            return "voting.results", {"round_id": round_id}
+        return "voting.detail", {"round_id": round_id}
+    return None
+
+
 def _link(notification: Notification) -> str | None:
-    if notification.initiative_id is None:
+    from buurtbudget.services.account_email import external_url
+
+    target = link_target(notification)
+    if target is None:
         return None
-    try:
-        return url_for(
-            "initiatives.detail", initiative_id=notification.initiative_id, _external=True
-        )
-    except RuntimeError:  # no request and no SERVER_NAME: e.g. a command-line run
-        return None
+    endpoint, values = target
+    return external_url(endpoint, **values)
+
+
+def email_text(notification: Notification) -> tuple[str, str]:
+    """Subject and body of a notification's e-mail, in the current language."""
+    text = render(notification)
+    subject = _("Buurtbudget: %(text)s", text=_shorten(text))
+    body = text
+    if notification.kind == NEWSLETTER:
+        subject = _("Buurtbudget: %(text)s", text=_shorten(notification.params.get("subject", "")))
+        body += "\n\n" + notification.params.get("body", "")
+    link = _link(notification)
+    if link:
+        body += "\n\n" + link
+    return subject, body
 
 
 def deliver(notifications: Iterable[Notification]) -> None:
-    """E-mail committed notifications, each in its reader's language."""
+    """Queue e-mails of committed notifications, each in its reader's language, to confirmed
+    addresses (services/mail.py sends them)."""
+    queued = False
     for notification in notifications:
         user = notification.user
-        if not user.is_active:
+        if not user.is_active or not user.email_confirmed:
             continue
         with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-            subject = _("Buurtbudget: %(text)s", text=_shorten(render(notification)))
-            body = render(notification)
-            link = _link(notification)
-            if link:
-                body += "\n\n" + link
-        mail.send(user.email, subject, body)
+            subject, body = email_text(notification)
+        mail.queue(user.email, subject, body)
+        queued = True
+    if queued:
+        db.session.commit()
 
 
 def _shorten(text: str, length: int = 80) -> str:

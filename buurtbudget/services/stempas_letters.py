@@ -4,7 +4,6 @@ made once, when the codes are issued: the codes exist in clear only in these fil
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
@@ -13,6 +12,7 @@ import segno
 from fpdf import FPDF
 
 from buurtbudget.domain.budget import format_cheque_code
+from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.services.electorate import Letter
 
 ENCODING = "windows-1252"
@@ -32,11 +32,6 @@ def _text(value: object) -> str:
     return str(value).encode(ENCODING, "replace").decode(ENCODING)
 
 
-def _cell(value: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def stempas_url(base_url: str, round_id: int, code: str) -> str:
     query = urlencode({"code": format_cheque_code(code)})
     return f"{base_url.rstrip('/')}/rounds/{round_id}/stempas?{query}"
@@ -49,24 +44,21 @@ def write_mail_merge(
     base_url: str,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    writer = csv.writer(out, delimiter=";")
+    writer = csv_writer(out, delimiter=";")
     writer.writerow(MAIL_MERGE_COLUMNS)
     count = 0
     for count, letter in enumerate(letters, start=1):
         writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    str(count),
-                    letter.street,
-                    letter.house,
-                    f"{letter.postcode[:4]} {letter.postcode[4:]}",
-                    letter.city,
-                    letter.area_name,
-                    format_cheque_code(letter.code),
-                    stempas_url(base_url, round_id, letter.code),
-                )
-            ]
+            (
+                str(count),
+                letter.street,
+                letter.house,
+                f"{letter.postcode[:4]} {letter.postcode[4:]}",
+                letter.city,
+                letter.area_name,
+                format_cheque_code(letter.code),
+                stempas_url(base_url, round_id, letter.code),
+            )
         )
         if progress is not None and count % 1000 == 0:
             progress(count)

@@ -21,7 +21,7 @@ from buurtbudget.models import (
     WorkingGroupMessage,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit
+from buurtbudget.services import account_email, audit
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, require
 from buurtbudget.services.validation import clean_text
@@ -66,6 +66,11 @@ def can_read_discussion(user: User | None, group: WorkingGroup) -> bool:
     return group.has_member(user) or can_manage_area(user, group.area)
 
 
+def can_see_members(user: User | None, group: WorkingGroup) -> bool:
+    """Who is in a working group is known to its members and the area's staff only."""
+    return can_read_discussion(user, group)
+
+
 def can_post(user: User | None, group: WorkingGroup) -> bool:
     return can_read_discussion(user, group) and not group.has_ended_by(today())
 
@@ -78,6 +83,7 @@ def create_group(actor: User, data: GroupData) -> WorkingGroup:
         can_create_in(actor, area),
         _l("Residents of the area and its staff can start a working group."),
     )
+    account_email.require_confirmed_email(actor)
     theme = db.session.get(Theme, data.theme_id) if data.theme_id else None
     if theme is None or theme.municipality_id != area.municipality_id or not theme.is_active:
         raise ValidationFailed(_l("Choose a theme of this municipality."), field="theme_id")
@@ -121,6 +127,7 @@ def join(actor: User, group: WorkingGroup) -> None:
     if group.has_ended_by(today()):
         raise Conflict(_l("This working group has ended."))
     require(can_join(actor, group), _l("Only residents of the area can join this working group."))
+    account_email.require_confirmed_email(actor)
     group.memberships.append(WorkingGroupMember(user=actor))
     try:
         db.session.commit()
@@ -139,6 +146,7 @@ def leave(actor: User, group: WorkingGroup) -> None:
 
 def post_message(actor: User, group: WorkingGroup, body: str) -> WorkingGroupMessage:
     require(can_post(actor, group), _l("Only members can write in an active working group."))
+    account_email.require_confirmed_email(actor)
     message = WorkingGroupMessage(
         group=group, author=actor, body=clean_text(body, MESSAGE_MAX, "body", required=True)
     )

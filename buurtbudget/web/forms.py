@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cache
 
+from babel import numbers as babel_numbers
 from babel.support import Translations
 from flask import abort, current_app
-from flask_babel import format_decimal, get_locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
@@ -112,7 +113,11 @@ class EuroField(StringField):
             return self.raw_data[0]
         if self.data is None:
             return ""
-        return format_decimal(Decimal(self.data) / 100, format="#,##0.00")
+        # Always the Dutch format the parser takes ("5.000,00"), also on English pages: an
+        # English "5,000.00" sent back unchanged would be refused as ambiguous.
+        return babel_numbers.format_decimal(
+            Decimal(self.data) / 100, format="#,##0.00", locale="nl"
+        )
 
 
 def whole_number(value) -> int:

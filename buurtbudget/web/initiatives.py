@@ -233,6 +233,8 @@ def _render_detail(initiative: Initiative, code: int = 200, **overrides):
         "action_labels": ACTION_LABELS,
         "can_edit": initiatives.can_edit(current_user, initiative),
         "can_attach": can_attach,
+        "author_role": comments.author_role,
+        "attachments": attachments.visible_attachments(current_user, initiative),
         "attachment_form": overrides.pop("attachment_form", None)
         or (AttachmentForm(formdata=None) if can_attach else None),
         "can_comment": comments.can_comment(current_user, initiative),

@@ -26,6 +26,12 @@ def notification_text(notification) -> str:
     return notifications.render(notification)
 
 
+@bp.app_template_global()
+def notification_link(notification) -> str | None:
+    target = notifications.link_target(notification)
+    return url_for(target[0], **target[1]) if target else None
+
+
 @bp.route("")
 @login_required
 def index():

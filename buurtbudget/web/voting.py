@@ -15,6 +15,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -560,6 +561,16 @@ def export(round_id: int):
     )
     if not (voting_round.is_published or staff_may):
         abort(404)
+    if counting.needs_the_command_line(voting_round, current_app.config["LONG_STEP_BALLOTS"]):
+        abort(
+            409,
+            _(
+                "This round has too many ballots to export from a web page. Ask the"
+                " municipality for the file; “flask --app buurtbudget pb export %(id)s” writes"
+                " it.",
+                id=voting_round.id,
+            ),
+        )
     return Response(
         pabulib.export_round(voting_round),
         mimetype="text/plain",

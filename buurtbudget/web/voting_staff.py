@@ -443,6 +443,19 @@ def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
 @bp.route("/<int:round_id>/close", methods=["GET", "POST"])
 @staff_required
 def close(round_id: int):
+    voting_round = _round(round_id)
+    if rounds.can_manage_round(current_user, voting_round) and counting.needs_the_command_line(
+        voting_round, current_app.config["LONG_STEP_BALLOTS"]
+    ):
+        abort(
+            409,
+            _(
+                "This round has too many ballots to count from a web page. Ask your"
+                " administrator to run “flask --app buurtbudget rounds close %(id)s” on the"
+                " server: it counts the round and shows its progress.",
+                id=voting_round.id,
+            ),
+        )
     return _confirmed_action(
         round_id,
         counting.close_round,

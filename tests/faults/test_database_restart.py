@@ -30,6 +30,10 @@ from buurtbudget.models import AuditEntry, Initiative, LedgerEntry
 from buurtbudget.services import ledger
 from tests.factories import Factories
 
+# Restarts PostgreSQL or kills gunicorn workers: never beside other tests (make test runs it
+# after the parallel part).
+pytestmark = pytest.mark.serial
+
 VOTERS = 150
 GRANTS = 40
 THREADS = 6

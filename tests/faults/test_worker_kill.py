@@ -12,11 +12,16 @@ import signal
 import threading
 import time
 
+import pytest
 from sqlalchemy import select
 
 from bench.voters import Gunicorn, app_environment, ballot_counts, run_concurrently, seed_election
 from buurtbudget.extensions import db
 from buurtbudget.models import User, VoterRecord
+
+# Restarts PostgreSQL or kills gunicorn workers: never beside other tests (make test runs it
+# after the parallel part).
+pytestmark = pytest.mark.serial
 
 VOTERS = 80
 CONCURRENCY = 8

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import smtplib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_babel import force_locale
@@ -14,9 +15,23 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Attachment, Notification
 from buurtbudget.services import attachments, comments, mail
 from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tests import mail_helpers
 from tests.initiative_world import build_world
+from tests.mail_helpers import queued
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+smtp_inbox = mail_helpers.smtp_inbox  # a fixture: a real SMTP server on 127.0.0.1
+
+
+def _png() -> bytes:
+    """A real PNG: uploads are decoded (and written anew without metadata)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 PDF = b"%PDF-1.7\n" + b"x" * 100
 
 
@@ -149,6 +164,7 @@ REFUSED_UPLOADS = [
     (b"<svg onload=alert(1)>", "Only PNG, JPEG and WebP"),
     (b"GIF89a" + b"\x00" * 10, "Only PNG, JPEG and WebP"),
     (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "cannot be read"),
     (PNG + b"\x00" * 1024, "larger than 1 kB"),
 ]
 
@@ -195,13 +211,18 @@ def test_attachment_count_and_rights(app, world, make, uploads):
 # Mail ----------------------------------------------------------------------------------------
 
 
-def test_console_backend_logs_the_message(app, caplog):
+def test_send_only_queues_and_the_console_worker_logs_the_message(app, caplog):
     caplog.set_level(logging.INFO, logger="buurtbudget.mail")
     assert app.config["MAIL_BACKEND"] == "console"
     assert mail.send("iris@example.org", "Onderwerp", "De tekst.\n")
-    [record] = caplog.records
-    assert record.name == "buurtbudget.mail"
-    assert "e-mail to iris@example.org: Onderwerp\nDe tekst." in record.getMessage()
+    [message] = queued()
+    assert (message.to_address, message.sent_at) == ("iris@example.org", None)
+    assert "e-mail to iris@example.org: Onderwerp\nDe tekst." not in caplog.text
+    report = mail.send_due()
+    assert (report.sent, report.retrying, report.given_up) == (1, 0, 0)
+    assert "e-mail to iris@example.org: Onderwerp\nDe tekst." in caplog.text
+    assert queued()[0].sent_at is not None
+    assert mail.send_due().handled == 0  # sent once, not again
 
 
 class FakeSMTP:
@@ -241,6 +262,7 @@ def test_smtp_backend_uses_the_configured_server(app, monkeypatch):
     app.config.update(settings)
     try:
         assert mail.send("iris@example.org", "Onderwerp", "Tekst")
+        assert mail.send_due().sent == 1
     finally:
         app.config.update(saved)
     [(calls, message)] = FakeSMTP.sent
@@ -249,16 +271,30 @@ def test_smtp_backend_uses_the_configured_server(app, monkeypatch):
     assert message["From"] == app.config["MAIL_DEFAULT_SENDER"]
 
 
-def test_a_failing_mail_server_is_logged_not_raised(app, monkeypatch, caplog):
+def test_a_failing_mail_server_is_retried_later_then_given_up(app, monkeypatch, caplog):
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError("no server")
 
     monkeypatch.setattr(smtplib, "SMTP", refuse)
-    app.config["MAIL_BACKEND"] = "smtp"
+    app.config.update(MAIL_BACKEND="smtp", MAIL_MAX_ATTEMPTS=3, MAIL_RETRY_SECONDS=60)
+    clock = [datetime.now(UTC) + timedelta(seconds=1)]
     try:
-        assert mail.send("iris@example.org", "Onderwerp", "Tekst") is False
+        assert mail.send("iris@example.org", "Onderwerp", "Tekst") is True
+        assert mail.send_due(now=lambda: clock[0]).retrying == 1
+        [message] = queued()
+        assert message.attempts == 1 and "no server" in message.last_error
+        assert message.next_attempt_at == clock[0] + timedelta(seconds=60)
+        assert mail.send_due(now=lambda: clock[0]).handled == 0  # not due yet
+        clock[0] += timedelta(seconds=60)
+        assert mail.send_due(now=lambda: clock[0]).retrying == 1
+        assert queued()[0].next_attempt_at == clock[0] + timedelta(seconds=120)  # doubled
+        clock[0] += timedelta(seconds=120)
+        assert mail.send_due(now=lambda: clock[0]).given_up == 1
+        assert queued()[0].failed_at is not None
+        clock[0] += timedelta(days=1)
+        assert mail.send_due(now=lambda: clock[0]).handled == 0
     finally:
-        app.config["MAIL_BACKEND"] = "console"
+        app.config.update(MAIL_BACKEND="console", MAIL_MAX_ATTEMPTS=5, MAIL_RETRY_SECONDS=60)
     assert "could not send e-mail to iris@example.org" in caplog.text
 
 
@@ -269,3 +305,86 @@ def test_an_unknown_backend_is_a_configuration_error(app):
             mail.send("iris@example.org", "Onderwerp", "Tekst")
     finally:
         app.config["MAIL_BACKEND"] = "console"
+
+
+def test_the_worker_sends_through_a_real_smtp_server_and_retries_when_it_is_down(
+    app, smtp_inbox, runner_app
+):
+    mail.send("iris@example.org", "Onderwerp", "De tekst met een ë.")
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = _closed_port()
+    try:
+        assert mail.send_due().retrying == 1  # nothing listens there: queued for later
+    finally:
+        app.config["MAIL_PORT"] = port
+    assert smtp_inbox.messages == []
+    message = queued()[0]
+    message.next_attempt_at = message.created_at  # due again now
+    db.session.commit()
+    result = runner_app.invoke(args=["send-mail", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "sent 1, will retry 0, gave up 0" in result.output
+    [received] = smtp_inbox.to("iris@example.org")
+    assert received["Subject"] == "Onderwerp"
+    assert received.get_content().strip() == "De tekst met een ë."
+    assert queued()[0].attempts == 2
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def runner_app(app):
+    return app.test_cli_runner()
+
+
+def test_parallel_workers_send_every_message_exactly_once(app):
+    """Several `flask send-mail` workers on one queue: each message is claimed by one."""
+    import threading
+    import time
+    from collections import Counter
+
+    delivered: Counter = Counter()
+    lock = threading.Lock()
+
+    def record(config, message):
+        time.sleep(0.002)  # as a mail server takes its time, so the workers overlap
+        with lock:
+            delivered[message["Subject"]] += 1
+
+    for n in range(40):
+        mail.queue("iris@example.org", f"Bericht {n}", "Tekst")
+    db.session.commit()
+    mail.BACKENDS["record"] = record
+    app.config["MAIL_BACKEND"] = "record"
+    reports, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                reports.append(mail.send_due())
+            except Exception as error:  # noqa: BLE001 - reported to the test
+                errors.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        app.config["MAIL_BACKEND"] = "console"
+        del mail.BACKENDS["record"]
+    assert errors == []
+    assert sum(report.sent for report in reports) == 40
+    assert delivered == Counter({f"Bericht {n}": 1 for n in range(40)})
+    assert all(m.sent_at is not None and m.attempts == 1 for m in queued())

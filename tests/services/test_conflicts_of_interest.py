@@ -113,7 +113,10 @@ def test_council_member_cannot_grant_their_own_initiative(app, make):
     member = make.council_member(area)
     other = make.council_member(area)
     own = make.budget_initiative(area, initiator=member, cost_cents=300_00)
-    meeting = council.record_meeting(member, area, date.today(), 12, "Buurthuis")
+    third = make.council_member(area)
+    meeting = council.record_meeting(
+        member, area, date.today(), 12, "Buurthuis", present=[member, other, third]
+    )
     with pytest.raises(PermissionDenied):
         council.record_decision(
             member, meeting, "Eigen plan", 300_00, spend_kind="social", initiative=own

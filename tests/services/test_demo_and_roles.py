@@ -50,6 +50,15 @@ def test_demo_resident_can_log_in_with_documented_password(app, client):
         data={"email": "bewoner1-1.delft@demo.buurtbudget.nl", "password": DEMO_PASSWORD},
     )
     assert response.status_code == 302
+    # Every demo account has confirmed its e-mail address, so the demo residents can vote.
+    from sqlalchemy import func, select
+
+    from buurtbudget.extensions import db
+    from buurtbudget.models import User
+
+    unconfirmed = select(func.count()).where(User.email_confirmed_at.is_(None))
+    assert db.session.scalar(select(func.count()).select_from(User)) > 0
+    assert db.session.scalar(unconfirmed) == 0
 
 
 def test_roles_grant_via_cli_is_audited(app, make):

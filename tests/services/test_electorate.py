@@ -22,6 +22,8 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.services import electorate, stempas_letters
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 
+pytestmark = pytest.mark.usefixtures("english")
+
 EXTRACT = "persoonssleutel;geboortedatum;postcode;huisnummer;huisletter;toevoeging;straat\n"
 
 

@@ -15,6 +15,7 @@ from buurtbudget.services import initiatives, notifications
 from buurtbudget.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from buurtbudget.services.initiatives import InitiativeData, change_status
 from tests.initiative_world import build_world
+from tests.mail_helpers import queued
 
 
 @pytest.fixture
@@ -198,7 +199,8 @@ def test_rejection_needs_a_reason_and_shows_it(world, make, caplog):
     change_status(world.coordinator, initiative, Status.REJECTED, "Valt buiten het budget.")
     assert initiative.status is Status.REJECTED
     assert initiative.status_reason == "Valt buiten het budget."
-    assert "Valt buiten het budget." in caplog.text
+    [message] = queued(world.initiator.email)
+    assert "Valt buiten het budget." in message.body  # the reason reaches the initiator
     with pytest.raises(Conflict):
         change_status(world.coordinator, initiative, Status.OPEN, checked_cost_cents=1)
 

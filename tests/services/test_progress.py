@@ -17,7 +17,20 @@ from buurtbudget.services.errors import PermissionDenied, ValidationFailed
 
 THIS_YEAR = date.today().year
 TODAY = date.today()
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _png() -> bytes:
+    """A real PNG: uploads are decoded (and written anew without metadata)."""
+    import io as _io
+
+    from PIL import Image
+
+    out = _io.BytesIO()
+    Image.new("RGB", (4, 4), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 PDF = b"%PDF-1.4\n%\xe2\xe3\n"
 
 pytestmark = pytest.mark.usefixtures("english")

@@ -9,6 +9,7 @@ from buurtbudget.demo import people, places
 from buurtbudget.demo import voting as demo_voting
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, Channel, Phase, User, VoterRecord, VotingRound
+from buurtbudget.services import electorate
 from buurtbudget.services.voting import casting
 
 
@@ -42,9 +43,14 @@ def test_demo_has_a_closed_and_an_open_round(app):
     assert residents[0].email.startswith("bewoner") and residents[0].email.endswith(
         ".delft@demo.buurtbudget.nl"
     )
-    assert not casting.has_voted(residents[0], open_round)
-    casting.cast_ballot(residents[0], open_round, {open_round.projects[0].id: 1})
-    assert casting.has_voted(residents[0], open_round)
+    # A demo resident whose account is bound to their stempas and who has not voted yet votes.
+    voter = next(
+        r
+        for r in residents
+        if electorate.elector_of(r, open_round) and not casting.has_voted(r, open_round)
+    )
+    casting.cast_ballot(voter, open_round, {open_round.projects[0].id: 1})
+    assert casting.has_voted(voter, open_round)
 
     counts = (_count(VotingRound), _count(Ballot), _count(VoterRecord))
     demo_voting.seed_voting(lambda message: None)

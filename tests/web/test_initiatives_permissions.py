@@ -16,7 +16,19 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Attachment, Initiative
 from tests.initiative_world import ROLES, build_world
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+def _png() -> bytes:
+    """A real PNG: uploads are decoded (and written anew without metadata)."""
+    import io as _io
+
+    from PIL import Image
+
+    out = _io.BytesIO()
+    Image.new("RGB", (4, 4), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 RESIDENTS = ("resident_other_area", "resident", "council_member", "initiator")
 AREA_STAFF = ("coordinator", "admin")

@@ -13,7 +13,17 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Initiative, WorkingGroup
 from tests.initiative_world import build_world
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+def _png() -> bytes:
+    """A real PNG: uploads are decoded (and written anew without metadata)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 @pytest.fixture

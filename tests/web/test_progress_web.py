@@ -12,7 +12,20 @@ import pytest
 from buurtbudget.domain.initiative_lifecycle import Status
 
 THIS_YEAR = date.today().year
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _png() -> bytes:
+    """A real PNG: uploads are decoded (and written anew without metadata)."""
+    import io as _io
+
+    from PIL import Image
+
+    out = _io.BytesIO()
+    Image.new("RGB", (4, 4), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 @pytest.fixture

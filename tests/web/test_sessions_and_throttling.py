@@ -187,7 +187,9 @@ def test_logins_are_throttled_per_address(app, make, store, limits):
 
 def _code_round(make):
     area = make.area(name="Tanthof")
-    voting_round = make.voting_round(area, costs=(100_00,), uses_voting_codes=True)
+    voting_round = make.voting_round(
+        area, costs=(100_00,), uses_voting_codes=True, electorate=False
+    )
     [(_recipient, code)] = codes.issue_voting_codes(
         None, voting_round, [codes.CodeRecipient("Kruithuisweg 1", area)]
     )

@@ -14,12 +14,15 @@ Secret ballot: how it is kept, and what remains
       area, one age band with one voter on one day identifies that voter's ballot to someone who
       reads the voter register and the ballots together. Results and exports therefore never show
       ballots per area x age band x day; reports should suppress cells under ~10 ballots.
-    * the database's physical row order (and its write-ahead log / backups) still follows insert
-      order; a database administrator could match the n-th voter record to the n-th ballot
-      written. Only separation of duties (no one reads both at the storage level) covers that.
-    * a resident may vote online and also hand in a paper ballot; paper ballots carry no name, so
-      the platform cannot catch this. Municipalities that mail paper ballots must check at the
-      ballot box (mark the register) as they do for elections.
+    * physical row order: on SQLite the ballot and choice tables have no rowid (WITHOUT
+      ROWID), so they are stored in the order of their random keys, not of casting
+      (tests/services/test_unlinkable_ballot_box.py). PostgreSQL's heap (ctid) and the
+      transaction id of a row (xmin), its write-ahead log and backups still follow the order of
+      writing: a database administrator could match voter records to ballots there. Only
+      separation of duties (no one reads both at the storage level) covers that.
+    * one ballot per elector on every channel: online with an account bound to the elector,
+      with the stempas code, and on paper (services/paper_ballots.py) all insert the elector's
+      voter record, whose unique constraint (round, elector) decides.
 
 Changing a ballot (only when the round allows it)
     At casting a random 128-bit receipt token is generated, shown to the voter ONCE (and kept in

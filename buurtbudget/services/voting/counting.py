@@ -192,6 +192,12 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
     return outcome
 
 
+def needs_the_command_line(voting_round: VotingRound, limit: int) -> bool:
+    """Whether the round has more than ``limit`` ballots (config LONG_STEP_BALLOTS): then
+    counting and exporting it run with the flask commands, outside any web request."""
+    return ballot_count(voting_round) > limit
+
+
 def ballot_count(voting_round: VotingRound) -> int:
     return db.session.scalar(
         select(func.count(Ballot.id)).where(Ballot.round_id == voting_round.id)

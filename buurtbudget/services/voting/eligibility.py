@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, case, func, literal, literal_column, null,
 
 from buurtbudget.extensions import db
 from buurtbudget.models import AGE_BANDS, Area, Elector, User, VotingRound
+from buurtbudget.services import account_email
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ def _lives_in_area(electorate: Electorate) -> ColumnElement[bool]:
     return Elector.area_id.in_(area_ids)
 
 
+def _email_confirmed(electorate: Electorate) -> ColumnElement[bool]:
+    return User.email_confirmed_at.is_not(None)
+
+
 def _old_enough(electorate: Electorate) -> ColumnElement[bool] | None:
     if electorate.min_age <= 0:
         return None
@@ -121,6 +126,8 @@ RULES: list[Rule] = [
         lambda e: _("You can vote from the year you turn %(age)d.", age=e.min_age),
         on_account=False,
     ),
+    # Issue 14 item 4: a throw-away address proves nothing (services/account_email.py).
+    Rule("email_confirmed", _email_confirmed, lambda e: str(account_email.NOT_CONFIRMED)),
 ]
 """The rules, in the order their messages are given. The only definition of who may vote."""
 

@@ -38,6 +38,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 import numpy as np
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from buurtbudget.domain.ballots import CUMULATIVE
@@ -588,44 +589,171 @@ def analyse(
 ) -> Analysis:
     """Weights, ranking and turnout of the round under ``config`` (default: its own), from
     ``data`` (the round's ballots as voting.election.read_ballots gave them; read now when
-    not given). The weights are computed once, here."""
+    not given). The weights are computed once, here.
+
+    Once the results are published neither the ballots nor the settings can change, so the
+    figures of a published round are computed once per process and kept (:data:`MAX_KEPT`
+    rounds), keyed by everything else they depend on (population figures, projects): the
+    public ranking page of a city-wide round then answers without reading its ballots."""
     config = config or round_config(voting_round)
     if config is None:
         raise Conflict(_l("The correction is not switched on for this round."))
-    data = read_ballots(voting_round) if data is None else data
     figures = population(voting_round)
-    analysis = Analysis(voting_round, config, len(data))
+    projects = list(voting_round.projects)
+    infos = [
+        ProjectInfo(id=p.external_id, area=p.area_id, cost=p.cost_cents, own_contribution=_hours(p))
+        for p in projects
+    ]
+    key = None
+    if data is None and voting_round.is_published:
+        key = _key(voting_round, config, figures, infos)
+    computed = _kept().get(key) if key is not None else None
+    if computed is None:
+        data = read_ballots(voting_round) if data is None else data
+        computed = _compute(voting_round, config, figures, infos, data)
+        if key is not None:
+            kept = _kept()
+            if len(kept) >= MAX_KEPT:
+                kept.clear()
+            kept[key] = computed
+    return _analysis(voting_round, config, figures, projects, computed)
+
+
+# Published rounds whose figures one process keeps.
+MAX_KEPT = 16
+
+
+def _kept() -> dict:
+    return current_app.extensions.setdefault("published_analyses", {})
+
+
+def forget_published() -> None:
+    """For tests, which empty the database and so use round ids again."""
+    _kept().clear()
+
+
+def _key(voting_round, config: RankingConfig, figures: Population, infos) -> tuple:
+    return (
+        voting_round.id,
+        voting_round.created_at,
+        voting_round.results_published_at,
+        repr(config.to_dict()),
+        repr(sorted(figures.inhabitants.items())),
+        repr(sorted(figures.need_index.items())),
+        repr(sorted((figures.cells or {}).items())),
+        tuple(infos),
+    )
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """What :func:`analyse` computes from the ballots: plain data, no ORM objects, no
+    translated text (so it can be kept for a published round)."""
+
+    ballots: int
+    unknown_area: int
+    unknown_age: int
+    weights: WeightingResult | None
+    weights_error: str | None
+    ranking: Ranking | None
+    ranking_error: str | None
+    counted: dict[int, int] | None  # ballots per area of the population figures
+    weighted: dict[int, float]  # weighted share per area
+    per_cell: dict[tuple[int, str], int] | None
+
+
+def _compute(voting_round, config, figures: Population, infos, data: RoundBallots) -> _Computed:
     voter_areas = _voter_areas(voting_round, data)
     voter_bands = _voter_bands(eligible_bands(voting_round), data)
-    analysis.unknown_area = voter_areas.count(None)
-    analysis.unknown_age = voter_bands.count(None)
+    weights_result, weights_error = None, None
     try:
-        analysis.weights = compute_weights(voting_round, data, config)
+        weights_result = compute_weights(voting_round, data, config)
     except WeightingError as error:
-        analysis.problem = str(_weighting_problem(error).message)
-    weights = analysis.weights.weights if analysis.weights is not None else None
-    _turnout(analysis, figures, voter_bands, voter_areas, weights)
-    if analysis.problem is None:
-        _rank(analysis, figures, data, voter_areas, weights)
+        weights_error = str(error)
+    weights = weights_result.weights if weights_result is not None else None
+    counted, weighted, per_cell = None, {}, None
+    if figures.inhabitants:
+        counted = dict.fromkeys(figures.inhabitants, 0)
+        for area_id in voter_areas:
+            if area_id in counted:
+                counted[area_id] += 1
+        known = [i for i, a in enumerate(voter_areas) if a in counted]
+        if weights is not None and known:
+            weighted = cell_shares([voter_areas[i] for i in known], [weights[i] for i in known])
+        if figures.cells is not None:
+            per_cell = dict.fromkeys(figures.cells, 0)
+            for cell in zip(voter_areas, voter_bands, strict=True):
+                if cell in per_cell:
+                    per_cell[cell] += 1
+    ranking, ranking_error = None, None
+    if weights_error is None and infos:
+        external = [project.external_id for project in data.projects]
+        offsets = data.ballots.offsets.tolist()
+        entries = data.ballots.projects.tolist()
+        chosen = [
+            {external[i] for i in entries[start:end]}
+            for start, end in zip(offsets, offsets[1:], strict=False)
+        ]
+        need = {a: v for a, v in figures.need_index.items() if v is not None}
+        try:
+            ranking = rank_projects(
+                infos,
+                chosen,
+                weights,
+                config,
+                area_population=figures.inhabitants,
+                need_index=need,
+                voter_areas=voter_areas,
+            )
+        except ValueError as error:
+            ranking_error = str(error)
+    return _Computed(
+        ballots=len(data),
+        unknown_area=voter_areas.count(None),
+        unknown_age=voter_bands.count(None),
+        weights=weights_result,
+        weights_error=weights_error,
+        ranking=ranking,
+        ranking_error=ranking_error,
+        counted=counted,
+        weighted=weighted,
+        per_cell=per_cell,
+    )
+
+
+def _analysis(voting_round, config, figures: Population, projects, computed: _Computed):
+    analysis = Analysis(voting_round, config, computed.ballots)
+    analysis.unknown_area, analysis.unknown_age = computed.unknown_area, computed.unknown_age
+    analysis.weights = computed.weights
+    if computed.weights_error is not None:
+        problem = _weighting_problem(WeightingError(computed.weights_error))
+        analysis.problem = str(problem.message)
+    elif computed.ranking_error is not None:
+        analysis.problem = str(
+            _l("The ranking cannot be computed (%(error)s).", error=computed.ranking_error)
+        )
+    if computed.counted is not None:
+        _turnout_rows(analysis, figures, computed)
+    if computed.ranking is not None:
+        analysis.ranking = computed.ranking
+        external = {p.external_id: p for p in projects}
+        analysis.rows = [
+            ProjectRow(
+                project=external[entry.project_id],
+                ranked=entry,
+                volunteer_hours=_hours(external[entry.project_id]),
+            )
+            for entry in computed.ranking.entries
+        ]
     return analysis
 
 
-def _turnout(analysis, figures: Population, voter_bands, voter_areas, weights) -> None:
-    if not figures.inhabitants:
-        return
-    counted = dict.fromkeys(figures.inhabitants, 0)
-    for area_id in voter_areas:
-        if area_id in counted:
-            counted[area_id] += 1
-    report = turnout(counted, figures.inhabitants)
+def _turnout_rows(analysis: Analysis, figures: Population, computed: _Computed) -> None:
+    report = turnout(computed.counted, figures.inhabitants)
     analysis.area_report = report
-    known = [i for i, a in enumerate(voter_areas) if a in counted]
-    weighted = (
-        cell_shares([voter_areas[i] for i in known], [weights[i] for i in known])
-        if weights is not None and known
-        else {}
-    )
+    weighted = computed.weights is not None
     for cell in report.cells:
+        share = computed.weighted.get(cell.cell, 0.0)
         analysis.areas.append(
             AreaRow(
                 area=figures.areas[cell.cell],
@@ -634,19 +762,13 @@ def _turnout(analysis, figures: Population, voter_bands, voter_areas, weights) -
                 turnout=cell.turnout,
                 voter_share=cell.voter_share,
                 population_share=cell.population_share,
-                weighted_share=Fraction(weighted.get(cell.cell, 0.0)).limit_denominator(10**6)
-                if weights is not None
-                else None,
+                weighted_share=Fraction(share).limit_denominator(10**6) if weighted else None,
                 need_index=figures.need_index.get(cell.cell),
             )
         )
-    if figures.cells is None:
+    if computed.per_cell is None:
         return
-    per_cell = dict.fromkeys(figures.cells, 0)
-    for key in zip(voter_areas, voter_bands, strict=True):
-        if key in per_cell:
-            per_cell[key] += 1
-    analysis.cell_report = turnout(per_cell, figures.cells)
+    analysis.cell_report = turnout(computed.per_cell, figures.cells)
     for cell in analysis.cell_report.cells:
         area_id, band = cell.cell
         shown = cell.voters >= SMALL_CELL
@@ -663,54 +785,6 @@ def _turnout(analysis, figures: Population, voter_bands, voter_areas, weights) -
 
 def _hours(project) -> int:
     return project.initiative.volunteer_hours if project.initiative else 0
-
-
-def _rank(analysis, figures: Population, data: RoundBallots, voter_areas, weights) -> None:
-    voting_round = analysis.voting_round
-    projects = list(voting_round.projects)
-    if not projects:
-        return
-    by_id = {p.id: p for p in projects}
-    infos = [
-        ProjectInfo(
-            id=p.external_id,
-            area=p.area_id,
-            cost=p.cost_cents,
-            own_contribution=_hours(p),
-        )
-        for p in projects
-    ]
-    external = [by_id[project.id].external_id for project in data.projects]
-    offsets = data.ballots.offsets.tolist()
-    entries = data.ballots.projects.tolist()
-    chosen = [
-        {external[i] for i in entries[start:end]}
-        for start, end in zip(offsets, offsets[1:], strict=False)
-    ]
-    need = {a: v for a, v in figures.need_index.items() if v is not None}
-    try:
-        ranking = rank_projects(
-            infos,
-            chosen,
-            weights,
-            analysis.config,
-            area_population=figures.inhabitants,
-            need_index=need,
-            voter_areas=voter_areas,
-        )
-    except ValueError as error:
-        analysis.problem = str(_l("The ranking cannot be computed (%(error)s).", error=str(error)))
-        return
-    analysis.ranking = ranking
-    external = {p.external_id: p for p in projects}
-    analysis.rows = [
-        ProjectRow(
-            project=external[entry.project_id],
-            ranked=entry,
-            volunteer_hours=_hours(external[entry.project_id]),
-        )
-        for entry in ranking.entries
-    ]
 
 
 # Changing the settings -------------------------------------------------------------------------
