@@ -61,7 +61,9 @@ def explain(voting_round: VotingRound, ballots: int, corrected: bool = False) ->
     out = {}
     for project in projects:
         support = _support(voting_round, project, corrected)
-        if family == GREEDY:
+        if corrected:
+            sentence = _corrected_sentence(project)
+        elif family == GREEDY:
             sentence = _greedy_sentence(voting_round, project, ranked, place, support, corrected)
         elif family == EQUAL_SHARES:
             sentence = _equal_shares_sentence(voting_round, project, ballots)
@@ -108,6 +110,23 @@ def _greedy_sentence(voting_round, project, ranked, place, support, corrected) -
         "Not chosen. With %(support)s this project came in place %(place)s; a rule of this "
         "round (a minimum of votes or a limit per category or neighbourhood) left it out.",
         **values,
+    )
+
+
+def _corrected_sentence(project: RoundProject) -> str:
+    """The corrected ranking (services/voting/weighting) decided: its order is not the stored
+    support, so no place is named; the page links to the ranking."""
+    cost = format_cents(project.cost_cents)
+    if project.selected:
+        return _(
+            "Chosen. In the corrected ranking its turn came while its cost of %(cost)s still "
+            "fitted in the budget that was left.",
+            cost=cost,
+        )
+    return _(
+        "Not chosen. When it was its turn in the corrected ranking, less was left of the "
+        "budget than its cost of %(cost)s.",
+        cost=cost,
     )
 
 

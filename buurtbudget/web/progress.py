@@ -34,6 +34,7 @@ class MilestoneForm(Form):
 
 
 class UpdateForm(Form):
+    id_prefix = "update-"  # the comment form on the same page has a field "body" too
     body = TextAreaField(
         _l("What happened?"), validators=[DataRequired(), Length(max=progress.BODY_MAX)]
     )

@@ -11,6 +11,7 @@ argument name (or 1, as the permission matrix does). A route added by anyone is 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,6 +27,15 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 WIDTHS = (320, 1280)  # phone first: axe-core runs at the first width
 HEIGHT = 800
 STRING_ARGUMENTS = {"lang": "en", "filename": "css/app.css", "code": "XXXX-XXXX", "token": "x"}
+# The header and footer are the same on every page of a role: axe-core checks them on the
+# role's first page and leaves them out after that.
+CHROME = ["header.site-header", "footer.site-footer", "a.skip-link"]
+# What a page shows in <main>, without the per-request CSRF token: pages that show the same
+# (public pages seen by several roles) are checked by axe-core once.
+MAIN_SCRIPT = """() => {
+  const main = document.querySelector('main');
+  return main ? main.innerHTML.replace(/value="[^"]*"/g, '') : document.body.innerHTML;
+}"""
 # Endpoints that must not be followed by a crawl that runs as a logged-in user.
 NEVER_OPEN = {"auth.logout", "static"}
 
@@ -79,9 +89,10 @@ LINKS_SCRIPT = (
     """() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"""
 )
 
-AXE_RUN_SCRIPT = """async (tags) => {
+AXE_RUN_SCRIPT = """async ([tags, exclude]) => {
+  const context = exclude.length ? {include: [document], exclude: exclude.map(s => [s])} : document;
   const result = await axe.run(
-    document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+    context, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
   return result.violations.map(v => v.id + ' (' + v.impact + '): ' +
     v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '));
 }"""
@@ -96,6 +107,7 @@ class Sweep:
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     seen: set[str] = field(default_factory=set)
+    chrome_checked: bool = False  # the header and footer of this role
     timing: dict[str, float] = field(
         default_factory=lambda: {"load": 0.0, "reflow": 0.0, "axe": 0.0}
     )
@@ -118,6 +130,7 @@ class RouteSweeper:
         self.per_endpoint = per_endpoint
         self.check_axe = check_axe
         self.axe_source = AXE_SCRIPT.read_text(encoding="utf-8") if check_axe else ""
+        self.main_checked: set[str] = set()  # hashes of <main> contents axe-core checked
         # Argument values seen in any role's crawl, by argument name, for routes not reached.
         self.values: dict[str, list[object]] = {}
 
@@ -201,11 +214,15 @@ class RouteSweeper:
         links = page.evaluate(LINKS_SCRIPT)
         sweep.timing["reflow"] += time.perf_counter() - began
         began = time.perf_counter()
-        if self.check_axe:
+        main = hashlib.sha256(page.evaluate(MAIN_SCRIPT).encode()).hexdigest()
+        if self.check_axe and not (sweep.chrome_checked and main in self.main_checked):
             if not page.evaluate("() => typeof axe !== 'undefined'"):
                 page.add_script_tag(content=self.axe_source)
-            for violation in page.evaluate(AXE_RUN_SCRIPT, AXE_TAGS):
+            exclude = CHROME if sweep.chrome_checked else []
+            for violation in page.evaluate(AXE_RUN_SCRIPT, [AXE_TAGS, exclude]):
                 sweep.failures.append(f"{sweep.role} {path} ({WIDTHS[0]}px): {violation}")
+            sweep.chrome_checked = True
+            self.main_checked.add(main)
         sweep.timing["axe"] += time.perf_counter() - began
         began = time.perf_counter()
         for width in WIDTHS[1:]:

@@ -141,9 +141,10 @@ def test_public_pages_say_the_corrected_ranking_decided_the_money(world, client_
         "longer fits" in english["results"]
     )
     assert "The corrected ranking decided which projects get money" in english["results"]
+    # In plain words for everyone (the rule's trace is for staff and in the exports).
     assert re.search(
-        r"Buurttuin Stadswijk 10 10\.00 €5,000\.00 Selected funded: corrected rank 1 "
-        r"\(raw rank 2\), cost 5,000 fits \(remaining 1,000\)",
+        r"Buurttuin Stadswijk 10 10\.00 €5,000\.00 Selected Chosen\. In the corrected ranking "
+        r"its turn came while its cost of €5,000\.00 still fitted",
         english["results"],
     ), english["results"]
     assert "Counting rule" not in english["results"]
