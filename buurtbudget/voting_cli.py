@@ -53,9 +53,9 @@ def list_rounds() -> None:
 
 @rounds_group.command("close")
 @click.argument("round_id", type=int)
-@click.option("--publish", is_flag=True, help="Also publish the results.")
-def close_round(round_id: int, publish: bool) -> None:
-    """Count the votes of a round whose voting has ended (as the system)."""
+def close_round(round_id: int) -> None:
+    """Count the votes of a round whose voting has ended (as the system). Publishing is a
+    separate step for two staff members: ``request-publication`` and ``publish``."""
     from buurtbudget.services.voting import counting
 
     voting_round = _round(round_id)
@@ -65,18 +65,43 @@ def close_round(round_id: int, publish: bool) -> None:
         f"{voting_round.title}: {len(outcome.selected)} projects selected with "
         f"{voting_round.rule_name}, cost {voting_round.result_total_cost_cents / 100:.2f} EUR"
     )
-    if publish:
-        _run(counting.publish_results, None, voting_round)
-        click.echo("results published")
+
+
+def _staff(email: str):
+    from buurtbudget.models import User
+
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no account {email!r}")
+    return user
+
+
+AS_OPTION = click.option(
+    "--as", "email", required=True, help="E-mail of the staff member who does this step."
+)
+
+
+@rounds_group.command("request-publication")
+@click.argument("round_id", type=int)
+@AS_OPTION
+def request_publication(round_id: int, email: str) -> None:
+    """The first of the four eyes: a staff member of the round asks for publication."""
+    from buurtbudget.services.voting import counting
+
+    _run(counting.request_publication, _staff(email), _round(round_id))
+    click.echo("publication requested: another staff member of the round publishes")
 
 
 @rounds_group.command("publish")
 @click.argument("round_id", type=int)
-def publish_round(round_id: int) -> None:
-    """Publish the results of a closed round (selected initiatives get their grant)."""
+@AS_OPTION
+def publish_round(round_id: int, email: str) -> None:
+    """The second of the four eyes: another staff member publishes the results of a closed
+    round whose publication was requested (selected initiatives get their grant). The command
+    line is no way around the four eyes of the screens."""
     from buurtbudget.services.voting import counting
 
-    _run(counting.publish_results, None, _round(round_id))
+    _run(counting.publish_results, _staff(email), _round(round_id))
     click.echo("results published")
 
 

@@ -23,9 +23,23 @@ def test_close_and_publish_from_the_command_line(app, make):
     assert early.exit_code == 1 and "Het stemmen is nog niet voorbij" in early.output
     voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    result = runner.invoke(args=["rounds", "close", str(voting_round.id), "--publish"])
+    result = runner.invoke(args=["rounds", "close", str(voting_round.id)])
     assert result.exit_code == 0, result.output
-    assert "2 projects selected with greedy" in result.output and "published" in result.output
+    assert "2 projects selected with greedy" in result.output
+    # Publishing takes two staff members on the command line too (issue 15: four eyes).
+    first, second = make.coordinator(area), make.coordinator(area)
+    round_id = str(voting_round.id)
+    alone = runner.invoke(args=["rounds", "publish", round_id, "--as", first.email])
+    assert alone.exit_code == 1 and voting_round.results_published_at is None
+    asked = runner.invoke(args=["rounds", "request-publication", round_id, "--as", first.email])
+    assert asked.exit_code == 0, asked.output
+    same = runner.invoke(args=["rounds", "publish", round_id, "--as", first.email])
+    assert same.exit_code == 1 and voting_round.results_published_at is None
+    outsider = make.coordinator(make.area())
+    foreign = runner.invoke(args=["rounds", "publish", round_id, "--as", outsider.email])
+    assert foreign.exit_code == 1 and voting_round.results_published_at is None
+    published = runner.invoke(args=["rounds", "publish", round_id, "--as", second.email])
+    assert published.exit_code == 0 and "published" in published.output, published.output
     listing = runner.invoke(args=["rounds", "list"])
     assert f"{voting_round.id}\tresults\t{voting_round.title}" in listing.output
     assert runner.invoke(args=["rounds", "close", "987654"]).exit_code == 1
