@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -29,6 +30,9 @@ for _key in [k for k in os.environ if k.startswith("BUURTBUDGET_")]:
 # the tests create, also in subprocesses, is a temporary folder removed after the session.
 TEST_INSTANCE_DIR = tempfile.mkdtemp(prefix="buurtbudget-tests-")
 os.environ["BUURTBUDGET_INSTANCE_PATH"] = TEST_INSTANCE_DIR
+# Hypothesis keeps its caches (constants found in the code, examples) there too, not in a
+# .hypothesis folder of the checkout; it reads this when it first stores something.
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(TEST_INSTANCE_DIR, "hypothesis")
 atexit.register(shutil.rmtree, TEST_INSTANCE_DIR, ignore_errors=True)
 
 from buurtbudget.app import create_app  # noqa: E402
@@ -36,6 +40,12 @@ from buurtbudget.extensions import db  # noqa: E402
 from buurtbudget.services.voting import ballot_box, weighting  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.paths import VIOLATIONS, install_guard  # noqa: E402
+
+# Property tests are the same on every run (CI passes or fails the same way on one commit) and
+# keep no example database in the checkout; HYPOTHESIS_PROFILE=thorough draws more, at random.
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
+settings.register_profile("thorough", max_examples=300, database=None, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 # No test reads beside the checkout (``../shared``): a fresh clone must pass the same tests.
 install_guard()
