@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from buurtbudget.domain.postcode import InvalidPostcode, normalise_postcode
@@ -118,7 +118,7 @@ def _code(value: str, prefix: str, digits: int, line: int, column: str) -> str |
     return value
 
 
-def _header(lines: Iterator[str], required: tuple[str, ...]) -> tuple[str, dict[str, int]]:
+def _header(lines: Iterator[str]) -> tuple[str, dict[str, int]]:
     first = next(lines, "")
     header_line = first.lstrip("\ufeff")
     if not header_line.strip():
@@ -138,18 +138,12 @@ def _columns(index: dict[str, int], aliases: dict[str, tuple[str, ...]]) -> dict
     return found
 
 
-def read_address_rows(lines: Iterable[str]) -> Iterator[AddressRow]:
-    """Yield the rows of an address table one by one; raise AddressFileError at the first
-    bad line (with its number). Empty lines are skipped."""
-    lines = iter(lines)
-    delimiter, index = _header(lines, ())
-    columns = _columns(index, HEADER_ALIASES)
-    missing = [c for c in ("postcode", "huisnummer") if c not in columns]
-    if "buurtcode" not in columns and "wijkcode" not in columns:
-        missing.append("wijkcode or buurtcode")
-    if missing:
-        raise AddressFileError(1, "missing column(s): " + ", ".join(missing))
-    width = len(index)
+def _data_rows(
+    lines: Iterator[str], delimiter: str, width: int, columns: dict[str, int]
+) -> Iterator[tuple[int, Callable[[str], str]]]:
+    """The lines after the header, shared by the address table and the register extract:
+    (line number, the cell of a column by name, "" for an absent column) for each non-empty
+    line; AddressFileError for a line of the wrong width, and at the end when there was none."""
     any_rows = False
     line_no = 1
     for line_no, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=2):
@@ -157,16 +151,36 @@ def read_address_rows(lines: Iterable[str]) -> Iterator[AddressRow]:
             continue
         if len(cells) != width:
             raise AddressFileError(line_no, f"expected {width} columns, found {len(cells)}")
+        any_rows = True
 
         def cell(name: str, cells: list[str] = cells) -> str:
             return cells[columns[name]].strip() if name in columns else ""
 
-        try:
-            postcode = normalise_postcode(cell("postcode"))
-        except InvalidPostcode:
-            raise AddressFileError(
-                line_no, f"{cell('postcode')!r} is not a valid Dutch postcode"
-            ) from None
+        yield line_no, cell
+    if not any_rows:
+        raise AddressFileError(line_no, "the file has a header but no data rows")
+
+
+def _postcode(text: str, line_no: int) -> str:
+    try:
+        return normalise_postcode(text)
+    except InvalidPostcode:
+        raise AddressFileError(line_no, f"{text!r} is not a valid Dutch postcode") from None
+
+
+def read_address_rows(lines: Iterable[str]) -> Iterator[AddressRow]:
+    """Yield the rows of an address table one by one; raise AddressFileError at the first
+    bad line (with its number). Empty lines are skipped."""
+    lines = iter(lines)
+    delimiter, index = _header(lines)
+    columns = _columns(index, HEADER_ALIASES)
+    missing = [c for c in ("postcode", "huisnummer") if c not in columns]
+    if "buurtcode" not in columns and "wijkcode" not in columns:
+        missing.append("wijkcode or buurtcode")
+    if missing:
+        raise AddressFileError(1, "missing column(s): " + ", ".join(missing))
+    for line_no, cell in _data_rows(lines, delimiter, len(index), columns):
+        postcode = _postcode(cell("postcode"), line_no)
         try:
             house = parse_house_number(cell("huisnummer"), cell("huisletter"), cell("toevoeging"))
         except InvalidHouseNumber:
@@ -180,10 +194,7 @@ def read_address_rows(lines: Iterable[str]) -> Iterator[AddressRow]:
             raise AddressFileError(line_no, "neither a wijkcode nor a buurtcode")
         if buurt is not None and wijk is not None and buurt[2:8] != wijk[2:]:
             raise AddressFileError(line_no, f"buurt {buurt} does not lie in wijk {wijk}")
-        any_rows = True
         yield AddressRow(line_no, postcode, house, buurt, wijk or "WK" + buurt[2:8])
-    if not any_rows:
-        raise AddressFileError(line_no, "the file has a header but no data rows")
 
 
 # The register extract ------------------------------------------------------------------------
@@ -227,7 +238,7 @@ def read_register_extract(lines: Iterable[str]) -> Iterator[ExtractRow]:
     """Yield the rows of a register extract (BRP) one by one: an opaque person key, a birth
     date or year and an address; raise AddressFileError at the first bad line."""
     lines = iter(lines)
-    delimiter, index = _header(lines, ())
+    delimiter, index = _header(lines)
     columns = _columns(index, EXTRACT_ALIASES)
     missing = [c for c in ("person_key", "birth", "postcode", "huisnummer") if c not in columns]
     if missing:
@@ -235,36 +246,19 @@ def read_register_extract(lines: Iterable[str]) -> Iterator[ExtractRow]:
         raise AddressFileError(
             1, "missing column(s): " + ", ".join(names.get(c, c) for c in missing)
         )
-    width = len(index)
-    any_rows = False
-    line_no = 1
-    for line_no, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != width:
-            raise AddressFileError(line_no, f"expected {width} columns, found {len(cells)}")
-
-        def cell(name: str, cells: list[str] = cells) -> str:
-            return cells[columns[name]].strip() if name in columns else ""
-
+    for line_no, cell in _data_rows(lines, delimiter, len(index), columns):
         key = cell("person_key")
         if not key or len(key) > PERSON_KEY_MAX:
             raise AddressFileError(
                 line_no, f"the person key must be 1 to {PERSON_KEY_MAX} characters"
             )
-        try:
-            postcode = normalise_postcode(cell("postcode"))
-        except InvalidPostcode:
-            raise AddressFileError(
-                line_no, f"{cell('postcode')!r} is not a valid Dutch postcode"
-            ) from None
+        postcode = _postcode(cell("postcode"), line_no)
         try:
             house = parse_house_number(cell("huisnummer"), cell("huisletter"), cell("toevoeging"))
         except InvalidHouseNumber:
             raise AddressFileError(
                 line_no, f"{cell('huisnummer')!r} is not a valid house number"
             ) from None
-        any_rows = True
         yield ExtractRow(
             line_no,
             key,
@@ -274,5 +268,3 @@ def read_register_extract(lines: Iterable[str]) -> Iterator[ExtractRow]:
             cell("straat")[:120],
             cell("woonplaats")[:80],
         )
-    if not any_rows:
-        raise AddressFileError(line_no, "the file has a header but no data rows")
