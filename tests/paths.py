@@ -39,8 +39,9 @@ def pabulib_file(name: str) -> Path:
     return path
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+def _inside(path: str, folder: str | tuple[str, ...]) -> bool:
+    folders = (folder,) if isinstance(folder, str) else folder
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 def outside_repository(path: str | os.PathLike | bytes | int | None) -> bool:
@@ -51,12 +52,28 @@ def outside_repository(path: str | os.PathLike | bytes | int | None) -> bool:
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     absolute = os.path.abspath(os.fspath(path))
-    allowed = (str(REPO_ROOT), tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir()))
-    if any(_inside(absolute, folder) for folder in allowed):
+    if _inside(absolute, str(REPO_ROOT)):
         return False
-    if _inside(absolute, str(REPO_ROOT.parent)):
+    parent = str(REPO_ROOT.parent)
+    if _inside(absolute, _temporary_folders()) and (
+        _temporary_folder_holds_checkout() or not _inside(absolute, parent)
+    ):
+        # The temporary folder is allowed, but not the checkout's siblings in it (a clone in
+        # /tmp/x/main must not read /tmp/x/shared).
+        return False
+    if _inside(absolute, parent):
         return True
     return absolute.endswith(".pb")
+
+
+def _temporary_folders() -> tuple[str, ...]:
+    return (tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir()))
+
+
+def _temporary_folder_holds_checkout() -> bool:
+    """True when the checkout's parent is the temporary folder itself (or above it): then its
+    siblings cannot be told from the tests' temporary files, and only .pb files are guarded."""
+    return any(_inside(folder, str(REPO_ROOT.parent)) for folder in _temporary_folders())
 
 
 def _audit(event: str, args: tuple) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests import paths
 from tests.paths import (
     PABULIB_DIR,
     REPO_ROOT,
@@ -137,7 +139,20 @@ def test_the_scan_accepts_paths_inside_the_root():
     assert escaping_paths(here, source) == []
 
 
+def test_siblings_of_a_checkout_in_the_temporary_folder_are_refused(monkeypatch):
+    """A clone in /tmp/x/main (as CI may make it) must not read /tmp/x/shared, while the
+    tests' own temporary files stay allowed."""
+    temporary = Path(tempfile.gettempdir())
+    monkeypatch.setattr(paths, "REPO_ROOT", temporary / "ci-clone" / "main")
+    assert paths.outside_repository(temporary / "ci-clone" / "shared" / "pabulib" / "x.pb")
+    assert paths.outside_repository(temporary / "ci-clone" / "shared" / "README.md")
+    assert not paths.outside_repository(temporary / "ci-clone" / "main" / "tests" / "x.pb")
+    assert not paths.outside_repository(temporary / "pytest-of-root" / "pytest-1" / "x.pb")
+
+
 def test_reading_beside_the_checkout_is_refused_while_tests_run():
+    if paths._temporary_folder_holds_checkout():
+        pytest.skip("the checkout sits directly in the temporary folder")
     sibling = REPO_ROOT.parent / "shared" / "pabulib" / "Netherlands_Assen_2024.pb"
     seen = len(VIOLATIONS)
     with pytest.raises(OutsideRepositoryRead, match="outside the repository"):
