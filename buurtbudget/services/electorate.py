@@ -24,13 +24,14 @@ import hmac
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from buurtbudget.domain.addresses import AddressFileError, read_register_extract
+from buurtbudget.domain.addresses import AddressFileError, ExtractRow, read_register_extract
 from buurtbudget.domain.budget import InvalidChequeCode, new_cheque_code, normalise_cheque_code
 from buurtbudget.extensions import db
 from buurtbudget.models import (
@@ -66,8 +67,18 @@ def _secret() -> bytes:
 
 def person_hash(municipality_id: int, person_key: str) -> str:
     """HMAC-SHA256 of the municipality's person key under the installation secret."""
-    message = f"{municipality_id}:{person_key.strip()}".encode()
-    return hmac.new(_secret(), message, hashlib.sha256).hexdigest()
+    return person_hasher(municipality_id)(person_key)
+
+
+def person_hasher(municipality_id: int) -> Callable[[str], str]:
+    """:func:`person_hash` for many keys of one municipality (the secret read once)."""
+    secret, prefix = _secret(), f"{municipality_id}:"
+
+    def hashed(person_key: str) -> str:
+        message = (prefix + person_key.strip()).encode()
+        return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+    return hashed
 
 
 def stempas_hash(normalised_code: str) -> str:
@@ -171,7 +182,8 @@ def _elector_rows(
     """The electors of a register extract as rows of the elector table (without round_id),
     counted into ``summary``: the one reading of an extract, for the command line (which
     stops at the first bad line: ``refuse`` None) and for the preview of the staff page
-    (which lists every bad line through ``refuse``)."""
+    (which lists every bad line through ``refuse``). The addresses are read here, at once:
+    the rows are consumed while the connection is busy writing them (COPY)."""
     municipality_id = voting_round.municipality_id
     round_areas = voting_round.area_ids
     # This municipality's addresses: key -> (area, buurt); one read instead of one per row.
@@ -192,7 +204,7 @@ def _elector_rows(
         )
     }
     min_birth_year = voting_round.year - voting_round.min_age
-    seen: dict[str, int] = {}
+    hashed = person_hasher(municipality_id)
 
     def bad(line: int, message: str) -> None:
         error = AddressFileError(line, message)
@@ -200,10 +212,33 @@ def _elector_rows(
             raise error
         refuse(error)
 
-    for row in read_register_extract(lines, refuse):
+    return _extract_electors(
+        read_register_extract(lines, refuse),
+        places,
+        round_areas,
+        min_birth_year,
+        hashed,
+        summary,
+        bad,
+        progress,
+    )
+
+
+def _extract_electors(
+    extract: Iterator[ExtractRow],
+    places: dict[tuple[str, int, str, str], tuple[int, int | None]],
+    round_areas: set[int],
+    min_birth_year: int,
+    hashed: Callable[[str], str],
+    summary: ElectorateImport,
+    bad: Callable[[int, str], None],
+    progress: Callable[[int], None] | None,
+) -> Iterator[dict]:
+    seen: dict[str, int] = {}
+    for row in extract:
         if progress is not None and row.line % PROGRESS_EVERY == 0:
             progress(row.line - 1)
-        key = person_hash(municipality_id, row.person_key)
+        key = hashed(row.person_key)
         if key in seen:
             bad(row.line, f"this person key already appeared on line {seen[key]}")
             continue
@@ -290,17 +325,7 @@ def replace_electorate(
             raise Conflict(FROZEN)
         replaced = electorate_size(voting_round)
         db.session.execute(delete(Elector).where(Elector.round_id == voting_round.id))
-        written = 0
-        batch: list[dict] = []
-        for row in rows:
-            batch.append({"round_id": voting_round.id, **row})
-            if len(batch) >= BATCH:
-                db.session.execute(insert(Elector), batch)
-                written += len(batch)
-                batch.clear()
-        if batch:
-            db.session.execute(insert(Elector), batch)
-            written += len(batch)
+        written = _write_electors(voting_round.id, rows)
         audit.record(
             actor,
             "round.electorate_imported",
@@ -318,6 +343,42 @@ def replace_electorate(
     except Exception:
         db.session.rollback()
         raise
+    return written
+
+
+# The columns of ELECTOR_COLUMNS after round_id (tests/services/test_electorate.py checks).
+COPY_ELECTORS = (
+    "COPY elector (round_id, person_hash, birth_year, area_id, neighbourhood_id, postcode,"
+    " house_number, house_letter, house_suffix, street, city) FROM STDIN"
+)
+INSERT_ELECTORS = (
+    "INSERT INTO elector (round_id, person_hash, birth_year, area_id, neighbourhood_id,"
+    " postcode, house_number, house_letter, house_suffix, street, city)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _write_electors(round_id: int, rows: Iterable[dict]) -> int:
+    """Write elector rows in the session's transaction, in bulk as pabulib's ballots are
+    (services/voting/pabulib.py): COPY on PostgreSQL, executemany on SQLite, a batch at a
+    time so memory stays flat. Returns how many were written."""
+    values = ((round_id, *(row[c] for c in ELECTOR_COLUMNS)) for row in rows)
+    connection = db.session.connection()
+    driver = connection.connection.driver_connection
+    written = 0
+    if connection.dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy(COPY_ELECTORS) as copy:
+            for row in values:
+                copy.write_row(row)
+                written += 1
+        return written
+    cursor = driver.cursor()
+    try:
+        while batch := list(islice(values, BATCH)):
+            cursor.executemany(INSERT_ELECTORS, batch)
+            written += len(batch)
+    finally:
+        cursor.close()
     return written
 
 

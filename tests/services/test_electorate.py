@@ -227,3 +227,9 @@ def test_cli_import_is_audited_with_its_reference_date(app, places, tmp_path):
     assert entry.details["reference_date"] == "2026-03-01"
     assert entry.details["electors"] == 2 and entry.details["via"] == "command line"
     assert entry.details["per_area"] == {str(voting_round.areas[0].id): 2}
+
+
+def test_the_bulk_statements_name_the_elector_columns_in_order():
+    columns = ", ".join(("round_id", *electorate.ELECTOR_COLUMNS))
+    assert f"({columns})" in electorate.COPY_ELECTORS.replace(",  ", ", ")
+    assert f"({columns})" in electorate.INSERT_ELECTORS
