@@ -127,13 +127,22 @@ class StoredPreview:
     too_young: int
     per_area: dict[int, int]
 
+    def claim(self) -> bool:
+        """Take the rows for one confirmation: of two confirmations at once (a double click,
+        two tabs) only one gets them; the other finds them gone."""
+        try:
+            os.rename(_folder() / f"{self.stem}.rows.gz", _folder() / f"{self.stem}.claimed.gz")
+        except FileNotFoundError:
+            return False
+        return True
+
     def rows(self) -> Iterator[dict]:
-        with gzip.open(_folder() / f"{self.stem}.rows.gz", "rt", encoding="utf-8") as handle:
+        with gzip.open(_folder() / f"{self.stem}.claimed.gz", "rt", encoding="utf-8") as handle:
             for line in handle:
                 yield dict(zip(ELECTOR_COLUMNS, json.loads(line), strict=True))
 
     def delete(self) -> None:
-        for suffix in (".rows.gz", ".json"):
+        for suffix in (".rows.gz", ".claimed.gz", ".json"):
             (_folder() / f"{self.stem}{suffix}").unlink(missing_ok=True)
 
 
@@ -194,14 +203,20 @@ def confirm(actor: User, voting_round: VotingRound, stored: StoredPreview) -> in
                 " Upload the register extract again."
             )
         )
+    if not stored.claim():
+        raise Conflict(ALREADY_USED)
     summary = ElectorateImport(
         electors=stored.electors,
         outside_areas=stored.outside_areas,
         too_young=stored.too_young,
         per_area=stored.per_area,
     )
-    written = replace_electorate(
-        actor, voting_round, stored.rows(), summary, stored.reference_date, via="screen"
-    )
-    stored.delete()
-    return written
+    try:
+        return replace_electorate(
+            actor, voting_round, stored.rows(), summary, stored.reference_date, via="screen"
+        )
+    finally:
+        stored.delete()  # replaced, or refused (frozen meanwhile): upload again either way
+
+
+ALREADY_USED = _l("This check has expired or was already used. Upload the file again.")

@@ -420,7 +420,7 @@ def register_confirm(round_id: int):
         abort(400)
     stored = register_previews.load(voting_round, current_user, form.preview.data)
     if stored is None:
-        flash(_("This check has expired or was already used. Upload the file again."), "error")
+        flash(str(register_previews.ALREADY_USED), "error")
         return redirect(url_for("voting_staff.register_extract", round_id=voting_round.id))
     if request.form.get("discard"):
         stored.delete()

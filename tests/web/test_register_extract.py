@@ -376,3 +376,19 @@ def test_the_cli_and_the_screen_read_the_same_way(app, world):
     assert preview.refusals[0] == (raised.value.line, raised.value.message)
     assert preview.refused == 2 and len(kept) == 1
     assert db.session.scalar(select(func.count()).select_from(Elector)) == 2
+
+
+def test_two_confirmations_at_once_replace_the_electorate_once(app, client_for, world):
+    """A double click: both requests found the check, only the first gets its rows."""
+    from buurtbudget.services.errors import Conflict
+
+    voting_round, admin = world["round"], world["admin"]
+    token = _token(_text(_upload(client_for(admin), voting_round, GOOD)))
+    first = register_previews.load(voting_round, admin, token)
+    second = register_previews.load(voting_round, admin, token)
+    assert register_previews.confirm(admin, voting_round, first) == 3
+    with pytest.raises(Conflict, match="already used"):
+        register_previews.confirm(admin, voting_round, second)
+    assert _houses(voting_round) == [1, 3, 12]
+    assert len(_imports(voting_round)) == 2
+    assert list(register_previews.files(voting_round)) == []
