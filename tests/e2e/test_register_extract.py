@@ -6,14 +6,40 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from buurtbudget.extensions import db
 from buurtbudget.models import Elector, Role
+from tests.e2e.sweep import AXE_RUN_SCRIPT, AXE_SCRIPT, AXE_TAGS, OVERFLOW_SCRIPT
 from tests.factories import TEST_PASSWORD
 
 HEADER = "persoonssleutel;geboortedatum;postcode;huisnummer;huisletter;toevoeging;straat\n"
+
+
+@pytest.fixture
+def page(_playwright_browser, app_server):
+    """A Dutch browser at 320 CSS pixels that may add axe-core to a page (the page sweep sees
+    this page only before a file is uploaded; the check's tables are checked here)."""
+    context = _playwright_browser.new_context(
+        base_url=app_server,
+        locale="nl-NL",
+        bypass_csp=True,
+        viewport={"width": 320, "height": 800},
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _accessible(page) -> None:
+    """No sideways scrolling at 320 px (WCAG 1.4.10) and no axe-core violation."""
+    assert page.evaluate(OVERFLOW_SCRIPT) is None, page.url
+    if AXE_SCRIPT.exists():
+        page.add_script_tag(content=AXE_SCRIPT.read_text(encoding="utf-8"))
+        assert page.evaluate(AXE_RUN_SCRIPT, [AXE_TAGS, []]) == []
 
 
 def test_coordinator_uploads_checks_and_confirms_a_register_extract(app, make, page, tmp_path):
@@ -64,6 +90,7 @@ def test_coordinator_uploads_checks_and_confirms_a_register_extract(app, make, p
         )
         expect(refused.get_by_role("row").nth(1).get_by_role("cell").first).to_have_text("3")
         expect(page.get_by_role("button", name="Bevestig", exact=False)).to_have_count(0)
+        _accessible(page)
 
         page.get_by_label("Registeruittreksel (CSV)").set_input_files(str(good))
         page.get_by_label("Peildatum van het uittreksel").fill(reference)
@@ -73,6 +100,7 @@ def test_coordinator_uploads_checks_and_confirms_a_register_extract(app, make, p
         expect(check.get_by_role("row", name="Buitenhof")).to_contain_text("1")
         db.session.expire_all()
         assert db.session.scalar(select(func.count()).select_from(Elector)) == 0
+        _accessible(page)
         page.get_by_role("button", name="Bevestig: vervang de kiezers door 3 kiezers").click()
 
         expect(page.get_by_text("De kiezers zijn vervangen: 3 kiezers.")).to_be_visible()
