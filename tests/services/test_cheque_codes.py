@@ -1,0 +1,185 @@
+"""Cheque codes are stored only as their hash (issue 14, item 6): no stored data holds a code
+in clear, redeeming looks the code up by its hash, and a lost letter is reprinted with a new
+code that voids the old one."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, select, text
+
+from buurtbudget.app import create_app
+from buurtbudget.domain.budget import format_cheque_code, new_cheque_code
+from buurtbudget.extensions import db
+from buurtbudget.models import AuditEntry, Cheque
+from buurtbudget.services import cheques, ledger
+from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
+
+THIS_YEAR = date.today().year
+pytestmark = pytest.mark.usefixtures("english")
+
+
+@pytest.fixture
+def issued_area(app, make):
+    area = make.area(households=300, year=THIS_YEAR)
+    period = make.budget_period(area, "household_cheques")
+    households = [cheques.Household("6711AA", number) for number in range(1, 4)]
+    issued = cheques.issue_cheques(None, period, households)
+    return {"area": area, "period": period, "issued": issued}
+
+
+def _stored_cells() -> list[str]:
+    """Every cell of every row of every table, as text (the whole database)."""
+    cells = []
+    with db.engine.connect() as connection:
+        for table in db.metadata.sorted_tables:
+            for row in connection.execute(select(table)):
+                cells.extend(str(value).upper() for value in row if value is not None)
+    return cells
+
+
+def _assert_nowhere_in_clear(codes: list[str]) -> None:
+    cells = _stored_cells()
+    for code in codes:
+        for form in (code, format_cheque_code(code)):
+            assert not [cell for cell in cells if form in cell], form
+
+
+def test_no_column_of_the_cheque_table_holds_a_code(issued_area):
+    codes = [i.code for i in issued_area["issued"]]
+    assert len(set(codes)) == 3
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT * FROM cheque")).all()
+    assert len(rows) == 3
+    for row in rows:
+        for value in row:
+            assert not any(code in str(value).upper() for code in codes)
+            assert not any(format_cheque_code(code) in str(value).upper() for code in codes)
+    stored = {row.code_hash for row in db.session.execute(select(Cheque.code_hash))}
+    assert stored == {cheques.cheque_hash(code) for code in codes}
+    _assert_nowhere_in_clear(codes)  # nor in the ledger, the audit log or any other table
+
+
+def test_redeeming_finds_the_cheque_by_the_hash_of_the_typed_code(issued_area, make):
+    area, (first, second, _) = issued_area["area"], issued_area["issued"]
+    initiative = make.budget_initiative(area, cost_cents=10_000)
+    resident = make.resident(area)
+    # As typed from paper: lower case, spaces, O for 0 and I/L for 1 all normalise.
+    typed = first.printed_code.lower().replace("-", " ").replace("0", "o").replace("1", "l")
+    cheque = cheques.redeem(resident, typed, initiative)
+    assert cheque.id == first.cheque.id and cheque.redeemed_at is not None
+    assert ledger.initiative_totals(initiative).pooled == cheque.value_cents
+    with pytest.raises(Conflict, match="already been used"):
+        cheques.redeem(resident, first.code, initiative)
+    with pytest.raises(ValidationFailed, match="not valid"):
+        cheques.redeem(resident, cheques.cheque_hash(second.code), initiative)  # not the hash
+    with pytest.raises(ValidationFailed, match="not valid"):
+        cheques.redeem(resident, new_cheque_code(), initiative)  # well-formed, never issued
+
+
+def test_a_reprint_gives_a_new_code_and_voids_the_old_one(issued_area, make):
+    area, old = issued_area["area"], issued_area["issued"][0]
+    admin = make.administrator(area.municipality)
+    reprinted = cheques.reprint_cheque(admin, old.cheque.id)
+    assert reprinted.cheque.id == old.cheque.id and reprinted.code != old.code
+    assert reprinted.cheque.value_cents == old.cheque.value_cents
+    assert reprinted.cheque.expires_on == old.cheque.expires_on
+    _assert_nowhere_in_clear([old.code, reprinted.code])
+    initiative = make.budget_initiative(area, cost_cents=10_000)
+    resident = make.resident(area)
+    with pytest.raises(ValidationFailed, match="not valid"):
+        cheques.redeem(resident, old.code, initiative)
+    assert ledger.initiative_totals(initiative).pooled == 0
+    assert cheques.redeem(resident, reprinted.code, initiative).id == old.cheque.id
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "cheque.reprinted"))
+    assert (entry.actor_id, entry.object_type, entry.object_id) == (
+        admin.id,
+        "Cheque",
+        old.cheque.id,
+    )
+    # The money did not move: still one cheque's value outstanding less the pooled one.
+    with pytest.raises(Conflict, match="already been pooled"):
+        cheques.reprint_cheque(admin, old.cheque.id)
+
+
+def test_an_expired_cheque_is_not_reprinted_and_keeps_its_code(issued_area, make):
+    period, issued = issued_area["period"], issued_area["issued"]
+    admin = make.administrator(issued_area["area"].municipality)
+    past_date = issued[0].cheque
+    past_date.expires_on = date.today() - timedelta(days=1)
+    db.session.commit()
+    with pytest.raises(Conflict, match="expired"):
+        cheques.reprint_cheque(admin, past_date.id)
+    later = issued[1].cheque.expires_on + timedelta(days=1)
+    cheques.expire_cheques(None, period, today=later)
+    with pytest.raises(Conflict, match="expired"):
+        cheques.reprint_cheque(admin, issued[1].cheque.id)
+    hashes = dict(db.session.execute(select(Cheque.id, Cheque.code_hash)).all())
+    assert hashes == {i.cheque.id: cheques.cheque_hash(i.code) for i in issued}
+    assert (
+        db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "cheque.reprinted"))
+        is None
+    )
+
+
+def test_only_administrators_of_the_municipality_reprint(issued_area, make):
+    issued = issued_area["issued"][0]
+    for outsider in (
+        make.coordinator(issued_area["area"]),
+        make.resident(issued_area["area"]),
+        make.administrator(make.municipality()),
+    ):
+        with pytest.raises(PermissionDenied):
+            cheques.reprint_cheque(outsider, issued.cheque.id)
+    db.session.expire_all()
+    assert db.session.get(Cheque, issued.cheque.id).code_hash == cheques.cheque_hash(issued.code)
+
+
+# The migration -------------------------------------------------------------------------------
+
+BEFORE = "9b2e4f61c0d7"  # the last revision with cheque.code in clear
+
+
+def test_the_migration_hashes_existing_codes_and_drops_the_clear_column(app, empty_database_url):
+    migrated = create_app("testing", DATABASE_URL=empty_database_url)
+    codes = [new_cheque_code() for _ in range(2)]
+    with migrated.app_context():
+        upgrade(revision=BEFORE)
+        engine = create_engine(empty_database_url)
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO municipality (id, name, slug) VALUES (1, 'Ede', 'ede')")
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO budget_period (id, municipality_id, year, half, model_kind,"
+                    " basis_count, rate_millicents, amount_cents, opened_at) VALUES"
+                    " (1, 1, 2026, 1, 'household_cheques', 0, 0, 0, '2026-01-01 00:00:00+00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO budget_account (id, period_id, kind, lock_version)"
+                    " VALUES (1, 1, 'area', 0)"
+                )
+            )
+            for number, code in enumerate(codes, start=1):
+                connection.execute(
+                    text(
+                        "INSERT INTO cheque (account_id, code, postcode, house_number,"
+                        " house_addition, value_cents, issued_at, expires_on) VALUES (1, :code,"
+                        " '6711AA', :number, '', 750, '2026-01-01 00:00:00+00', '2099-01-01')"
+                    ),
+                    {"code": code, "number": number},
+                )
+        upgrade()
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM cheque ORDER BY house_number")).all()
+        engine.dispose()
+        assert "code" not in rows[0]._mapping
+        assert [row.code_hash for row in rows] == [cheques.cheque_hash(c) for c in codes]
+        for row in rows:
+            assert not any(code in str(value) for value in row for code in codes)
+        db.engine.dispose()
