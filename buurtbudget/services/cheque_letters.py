@@ -90,40 +90,43 @@ def letters_pdf(
     pdf.set_creator("Buurtbudget")
     pdf.set_title(_text(f"Buurtcheques {period.label} - {area}"))
     pdf.set_auto_page_break(auto=False)
+    wrapped: dict[str, list[str]] = {}
     for count, item in enumerate(issued, start=1):
         cheque = item.cheque
         value = _euros(cheque.value_cents)
         pdf.add_page()
         pdf.set_font("Helvetica", size=11)
-        pdf.set_xy(22, 50)
-        address = [
+        address = (
             "Aan de bewoners van / To the residents of",
             f"{_postcode(cheque)}, {cheque.house_number}{cheque.house_addition}",
-        ]
-        pdf.multi_cell(100, 6, _text("\n".join(address)), new_x="LMARGIN", new_y="NEXT")
+        )
+        for y, line in zip((50, 56), address, strict=True):
+            pdf.set_xy(22, y)
+            pdf.cell(100, 6, _text(line))
         pdf.set_xy(22, 100)
         pdf.set_font("Helvetica", "B", 16)
-        pdf.multi_cell(0, 9, _text(f"Uw buurtcheque van {value}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(166, 9, _text(f"Uw buurtcheque van {value}"))
         pdf.set_font("Helvetica", size=11)
-        pdf.set_x(22)
         valid = cheque.expires_on.strftime("%d-%m-%Y")
-        pdf.multi_cell(
-            166,
-            6,
-            _text(
-                f"De gemeente {municipality} geeft elk huishouden in {area} een cheque van"
-                f" {value}. Spaar hem samen met uw buren op een initiatief in uw buurt: scan de"
-                f" QR-code of ga naar {redeem_page}, log in en vul de code in. Elke code werkt"
-                f" een keer. Geldig tot {valid}.\n"
-                f"The municipality of {municipality} gives every household in {area} a cheque"
-                f" of {value}. Pool it with your neighbours on an initiative in your"
-                f" neighbourhood: scan the QR code or go to {redeem_page}, log in and enter the"
-                f" code. Each code works once. Valid until {valid}."
-            ),
-            new_x="LMARGIN",
-            new_y="NEXT",
+        body = _text(
+            f"De gemeente {municipality} geeft elk huishouden in {area} een cheque van"
+            f" {value}. Spaar hem samen met uw buren op een initiatief in uw buurt: scan de"
+            f" QR-code of ga naar {redeem_page}, log in en vul de code in. Elke code werkt"
+            f" een keer. Geldig tot {valid}.\n"
+            f"The municipality of {municipality} gives every household in {area} a cheque"
+            f" of {value}. Pool it with your neighbours on an initiative in your"
+            f" neighbourhood: scan the QR code or go to {redeem_page}, log in and enter the"
+            f" code. Each code works once. Valid until {valid}."
         )
-        pdf.set_xy(22, 170)
+        if body not in wrapped:  # breaking the same text into lines once, not per letter
+            lines = pdf.multi_cell(166, 6, body, dry_run=True, output="LINES")
+            # fpdf returns the lines already in its internal (latin-1) form: back to text.
+            wrapped[body] = [line.encode("latin-1").decode(ENCODING) for line in lines]
+        pdf.set_y(112)
+        for line in wrapped[body]:
+            pdf.set_x(22)
+            pdf.cell(166, 6, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_xy(22, max(170, pdf.get_y() + 8))
         pdf.set_font("Courier", "B", 18)
         pdf.cell(0, 10, item.printed_code)
         image = io.BytesIO()

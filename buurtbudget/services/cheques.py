@@ -17,6 +17,7 @@ value pooled beyond the cost goes back to the area pot.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -80,11 +81,16 @@ def cheque_pot(period: BudgetPeriod) -> BudgetAccount:
 
 
 def issue_cheques(
-    actor: User | None, period: BudgetPeriod, households: list[Household]
+    actor: User | None,
+    period: BudgetPeriod,
+    households: list[Household],
+    write_letters: Callable[[list[IssuedCheque]], object] | None = None,
 ) -> list[IssuedCheque]:
     """Issue one cheque per household for ``period`` (households that already have one for
-    this period are skipped); returns the codes in clear ONCE, for the letters. Administrators;
-    ``actor`` None for the command line and demo."""
+    this period are skipped); returns the codes in clear ONCE. ``write_letters`` makes the
+    letters from them BEFORE anything is stored, so a failure there issues nothing (and a slow
+    PDF does not hold the account lock). Administrators; ``actor`` None for the command line
+    and demo."""
     if actor is not None:
         require(is_admin_of(actor, period.municipality_id))
     account = cheque_pot(period)
@@ -101,10 +107,9 @@ def issue_cheques(
             raise ValidationFailed(_l("This is not a valid house number."))
         _require_address_in(period.area, postcode, household.house_number)
         clean.append((postcode, household.house_number, household.addition.strip().upper()))
-    ledger.lock_account(account.id)
-    existing = _issued_addresses(account)
     expires_on = max(date.today(), period.starts_on) + timedelta(days=settings.cheque_valid_days)
     issued = []
+    existing = _issued_addresses(account)
     for address in dict.fromkeys(clean):  # keeps order, drops duplicates
         if address in existing:
             continue
@@ -123,6 +128,17 @@ def issue_cheques(
     if not issued:
         db.session.rollback()
         return []
+    if write_letters is not None:
+        write_letters(issued)
+    ledger.lock_account(account.id)
+    # Issued meanwhile by someone else (read again under the lock): their letters are out.
+    if {(i.cheque.postcode, i.cheque.house_number, i.cheque.house_addition) for i in issued} & (
+        _issued_addresses(account)
+    ):
+        db.session.rollback()
+        raise Conflict(
+            _l("Cheques were issued to this list at the same time. Check the list again.")
+        )
     new = [i.cheque for i in issued]
     db.session.add_all(new)
     total = settings.cheque_value_cents * len(new)

@@ -356,14 +356,22 @@ def issue_cheques(period_id: int):
             if letters:
                 if letters not in LETTER_FORMATS:
                     raise ValidationFailed(_l("Choose the letters as PDF or CSV."))
-                issued = cheques.issue_cheques(current_user, period, addresses)
+                made = []  # the letters, made before anything is stored
+                issued = cheques.issue_cheques(
+                    current_user,
+                    period,
+                    addresses,
+                    write_letters=lambda new: made.append(
+                        cheque_letters_response(new, period, letters)
+                    ),
+                )
                 if not issued:
                     flash(
                         _("Every household in the list already has a cheque for this period."),
                         "info",
                     )
                     return redirect(url_for("budgets.cheque_list", period_id=period.id))
-                return cheque_letters_response(issued, period, letters)
+                return made[0]
             plan = cheques.plan_issue(current_user, period, addresses)
         except HouseholdListError as error:
             lines = ", ".join(f"{e.line} ({e.text})" for e in error.errors)

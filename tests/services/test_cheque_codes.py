@@ -4,17 +4,21 @@ code that voids the old one."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import zlib
 from datetime import date, timedelta
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from buurtbudget.app import create_app
 from buurtbudget.domain.budget import format_cheque_code, new_cheque_code
 from buurtbudget.extensions import db
-from buurtbudget.models import AuditEntry, Cheque
-from buurtbudget.services import cheques, ledger
+from buurtbudget.models import AuditEntry, Cheque, LedgerEntry
+from buurtbudget.services import cheque_letters, cheques, ledger
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 
 THIS_YEAR = date.today().year
@@ -135,6 +139,61 @@ def test_only_administrators_of_the_municipality_reprint(issued_area, make):
             cheques.reprint_cheque(outsider, issued.cheque.id)
     db.session.expire_all()
     assert db.session.get(Cheque, issued.cheque.id).code_hash == cheques.cheque_hash(issued.code)
+
+
+def test_letters_that_cannot_be_made_issue_nothing(app, make):
+    area = make.area(households=300, year=THIS_YEAR)
+    period = make.budget_period(area, "household_cheques")
+
+    def broken_printer(issued):
+        assert len(issued) == 2 and all(len(i.code) == 17 for i in issued)
+        raise OSError("disk full")
+
+    households = [cheques.Household("6711AA", n) for n in (1, 2)]
+    entries = db.session.scalar(select(func.count(LedgerEntry.id)))
+    with pytest.raises(OSError):
+        cheques.issue_cheques(None, period, households, write_letters=broken_printer)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Cheque.id))) == 0
+    assert db.session.scalar(select(func.count(LedgerEntry.id))) == entries
+    written = []
+    issued = cheques.issue_cheques(None, period, households, write_letters=written.extend)
+    assert written == issued and len(issued) == 2
+
+
+def test_a_household_issued_while_its_letters_were_made_is_refused(app, make):
+    """Another administrator issues the same address while this one's letters are made
+    (outside the account lock): this issue is refused, the household keeps one cheque."""
+    area = make.area(households=300, year=THIS_YEAR)
+    period = make.budget_period(area, "household_cheques")
+    households = [cheques.Household("6711AA", n) for n in (1, 2)]
+
+    def meanwhile(issued):
+        cheques.issue_cheques(None, period, households[:1])
+
+    with pytest.raises(Conflict, match="at the same time"):
+        cheques.issue_cheques(None, period, households, write_letters=meanwhile)
+    assert db.session.scalar(select(func.count(Cheque.id))) == 1
+
+
+def test_the_letters_carry_each_code_and_its_link(issued_area):
+    issued, period = issued_area["issued"], issued_area["period"]
+    page = "https://buurtbudget.example/budgets/cheques/redeem"
+    pdf = cheque_letters.letters_pdf(issued, period, page)
+    assert len(re.findall(rb"/Type /Page\b(?!s)", pdf)) == 3
+    text = b"".join(
+        zlib.decompress(stream)
+        for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
+        if stream[:1] == b"x"  # zlib-compressed content streams
+    )
+    for item in issued:
+        assert item.printed_code.encode() in text
+    out = io.StringIO()
+    assert cheque_letters.write_mail_merge(issued, out, period, page) == 3
+    rows = list(csv.DictReader(io.StringIO(out.getvalue()), delimiter=";"))
+    assert [r["chequecode"] for r in rows] == [i.printed_code for i in issued]
+    assert [r["url"] for r in rows] == [f"{page}?code={i.code}" for i in issued]
+    assert {r["waarde"] for r in rows} == {"€ 7,50"}
 
 
 # The migration -------------------------------------------------------------------------------
