@@ -242,3 +242,53 @@ def test_the_migration_hashes_existing_codes_and_drops_the_clear_column(app, emp
         for row in rows:
             assert not any(code in str(value) for value in row for code in codes)
         db.engine.dispose()
+
+
+# The command line (large batches: the printing house's CSV and PDF letters) ------------------
+
+
+def test_cli_issues_cheques_with_letters_and_reprints_a_lost_one(app, make, tmp_path):
+    area = make.area(households=300, year=THIS_YEAR)
+    period = make.budget_period(area, "household_cheques")
+    addresses = tmp_path / "adressen.csv"
+    addresses.write_text("postcode;huisnummer;toevoeging\n6711AA;1;\n6711 AA;2;b\n", "utf-8")
+    out_csv, out_pdf = tmp_path / "drukker.csv", tmp_path / "brieven.pdf"
+    runner = app.test_cli_runner()
+    args = ["cheques", "issue", str(period.id), str(addresses), "--csv", str(out_csv)]
+    args += ["--pdf", str(out_pdf), "--base-url", "https://buurt.example/"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "2 cheques issued" in result.output
+    rows = list(csv.DictReader(io.StringIO(out_csv.read_text("utf-8")), delimiter=";"))
+    assert [(r["postcode"], r["huisnummer"], r["toevoeging"]) for r in rows] == [
+        ("6711 AA", "1", ""),
+        ("6711 AA", "2", "B"),
+    ]
+    codes = [r["chequecode"] for r in rows]
+    assert rows[0]["url"].startswith("https://buurt.example/budgets/cheques/redeem?code=")
+    assert len(re.findall(rb"/Type /Page\b(?!s)", out_pdf.read_bytes())) == 2
+    _assert_nowhere_in_clear([c.replace("-", "") for c in codes])
+    # Existing files are never overwritten; a second run issues nothing new.
+    refused = runner.invoke(args=args)
+    assert refused.exit_code != 0 and "exists" in refused.output
+    again = runner.invoke(
+        args=["cheques", "issue", str(period.id), str(addresses), "--csv", str(tmp_path / "b.csv")]
+    )
+    assert again.exit_code == 0 and "0 cheques issued" in again.output
+    # A lost letter: a new code in a new PDF; the old code no longer redeems.
+    cheque_id = db.session.scalar(select(Cheque.id).where(Cheque.house_number == 1))
+    letter = tmp_path / "herdruk.pdf"
+    result = runner.invoke(args=["cheques", "reprint", str(cheque_id), "--pdf", str(letter)])
+    assert result.exit_code == 0, result.output
+    assert letter.read_bytes().startswith(b"%PDF")
+    initiative = make.budget_initiative(area, cost_cents=10_000)
+    with pytest.raises(ValidationFailed, match="not valid"):
+        cheques.redeem(make.resident(area), codes[0], initiative)
+    unknown = runner.invoke(args=["cheques", "reprint", "999999", "--pdf", str(tmp_path / "x.pdf")])
+    assert unknown.exit_code != 0 and not (tmp_path / "x.pdf").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("6711AA;1\nnonsense\n", "utf-8")
+    result = runner.invoke(
+        args=["cheques", "issue", str(period.id), str(bad), "--csv", str(out_csv) + "2"]
+    )
+    assert result.exit_code != 0 and "2 (nonsense)" in result.output
