@@ -24,6 +24,8 @@ def _job(job_id: int) -> BackgroundJob:
 
 
 def _failure(job: BackgroundJob) -> str:
+    if job.message == jobs.INTERRUPTED:
+        return _("The step was interrupted too often and has stopped. Start it again.")
     if job.message:
         return _(job.message)  # stored as the message id (services.jobs.run)
     return _("It failed because of an error on our side, which has been logged. Try again later.")
