@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, text
 
 from buurtbudget.extensions import db
 from buurtbudget.models import BackgroundJob, JobStatus
@@ -86,3 +87,20 @@ def test_without_a_worker_a_thread_of_the_web_process_does_it(app, ended, monkey
         time.sleep(0.05)
     assert job.status is JobStatus.DONE
     assert db.session.get(type(ended["round"]), ended["round"].id).is_closed
+
+
+def test_on_postgresql_a_worker_passes_a_job_another_is_claiming(ended):
+    """SKIP LOCKED: while another worker holds the job's row, this one does not wait for it."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite has only the conditional UPDATE)")
+    job_id = jobs.start(ended["admin"], "round.close", ended["round"]).id
+    with db.engine.connect() as other:
+        other.execute(select(BackgroundJob.id).where(BackgroundJob.id == job_id).with_for_update())
+        db.session.execute(text("SET lock_timeout = '2s'"))  # for this connection
+        try:
+            assert jobs.claim() is None  # without SKIP LOCKED: waits, then a lock timeout
+        finally:
+            db.session.rollback()
+            db.session.execute(text("RESET lock_timeout"))
+        other.rollback()
+    assert jobs.claim().id == job_id
