@@ -84,9 +84,9 @@ class Config:
     # Who does the jobs: `flask jobs work` (production, next to gunicorn), or, with this on,
     # a thread of the web process (the demo, which has no worker).
     JOBS_IN_WEB_PROCESS = False
-    # A running job whose worker has not reported for this long is taken to have died: it is
-    # tried again, at most JOB_MAX_ATTEMPTS times in all. Longer than any one step takes.
-    JOB_LEASE_SECONDS = 900
+    # A running job whose worker has not renewed its lease for this long (it does so every
+    # quarter lease) is taken to have died: it is tried again, at most JOB_MAX_ATTEMPTS times.
+    JOB_LEASE_SECONDS = 120
     JOB_MAX_ATTEMPTS = 2
     # Where jobs write their files (exports); empty means "<instance folder>/job-results".
     JOB_RESULTS_FOLDER = ""

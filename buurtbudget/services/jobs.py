@@ -16,8 +16,8 @@ as the audit trail, so a job and its step commit together; and the mail queue al
 this way (services/mail.py). Claiming: SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL (other
 workers pass a row being claimed), then one conditional UPDATE that only the first worker wins
 (the only guard on SQLite, which has no row locks). A worker that dies leaves its job
-"running" until its lease ends (JOB_LEASE_SECONDS): then it is taken again, up to
-JOB_MAX_ATTEMPTS tries, after which it fails with a message saying so."""
+"running" until its lease ends (JOB_LEASE_SECONDS; a live worker keeps renewing it): then it is
+taken again, up to JOB_MAX_ATTEMPTS tries, after which it fails with a message saying so."""
 
 from __future__ import annotations
 
@@ -285,6 +285,11 @@ def run(job: BackgroundJob) -> BackgroundJob:
 
     step = STEPS[job.kind]
     result, message, failed = None, None, False
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_keep_lease, args=(db.engine, job_id, attempt, lease, stop), daemon=True
+    )
+    beat.start()
     try:
         result = step.run(job, job.requested_by, job.voting_round, report)
     except ServiceError as error:
@@ -297,6 +302,9 @@ def run(job: BackgroundJob) -> BackgroundJob:
         db.session.rollback()
         log.exception("background job %s (%s) failed", job_id, job.kind)
         failed = True
+    finally:
+        stop.set()
+        beat.join()
     job = db.session.get(BackgroundJob, job_id, populate_existing=True)
     if job.attempts != attempt or job.status is not JobStatus.RUNNING:
         return job  # our lease ended and another worker took it over
@@ -313,6 +321,26 @@ def run(job: BackgroundJob) -> BackgroundJob:
     )
     db.session.commit()
     return job
+
+
+def _keep_lease(engine, job_id: int, attempt: int, lease: timedelta, stop: threading.Event):
+    """While the step runs (one transaction of its own that reports nothing until it ends),
+    renew the job's lease from another connection every quarter lease: so a lease can be
+    short, and only a job whose worker really died is taken over."""
+    while not stop.wait(lease.total_seconds() / 4):
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    update(BackgroundJob)
+                    .where(
+                        BackgroundJob.id == job_id,
+                        BackgroundJob.attempts == attempt,
+                        BackgroundJob.status == JobStatus.RUNNING,
+                    )
+                    .values(lease_until=utcnow() + lease)
+                )
+        except Exception:  # a missed beat is made up by the next; the lease has room for it
+            log.warning("could not renew the lease of job %s", job_id, exc_info=True)
 
 
 def work_once(now: datetime | None = None, *, job_id: int | None = None) -> BackgroundJob | None:

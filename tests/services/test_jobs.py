@@ -4,6 +4,7 @@ does the queue, and without a worker (JOBS_IN_WEB_PROCESS) a thread of the web p
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import BackgroundJob, JobStatus
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import jobs
-from buurtbudget.services.voting import casting
+from buurtbudget.services.voting import casting, counting
 from tests.voting_world import tanthof_round
 from tests.web.test_voting import _end_voting
 
@@ -104,3 +105,36 @@ def test_on_postgresql_a_worker_passes_a_job_another_is_claiming(ended):
             db.session.execute(text("RESET lock_timeout"))
         other.rollback()
     assert jobs.claim().id == job_id
+
+
+def test_a_live_worker_keeps_its_job_through_a_step_longer_than_the_lease(app, ended, monkeypatch):
+    """The lease is renewed while the step runs, so a slow step is not taken over (and done
+    twice) by another worker; only a dead worker's job is."""
+    monkeypatch.setitem(app.config, "JOB_LEASE_SECONDS", 1)
+    close_round = counting.close_round
+
+    def slow(*args, **kwargs):
+        time.sleep(2)  # twice the lease, without reporting
+        return close_round(*args, **kwargs)
+
+    monkeypatch.setattr(counting, "close_round", slow)
+    job = jobs.start(ended["admin"], "round.close", ended["round"])
+    claimed = jobs.claim()
+    ended_by = {}
+
+    def worker() -> None:
+        with app.app_context():
+            ended_by["job"] = jobs.run(db.session.get(BackgroundJob, claimed.id)).status
+            db.session.remove()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        time.sleep(1.5)  # past the first lease: a second worker looks for work
+        taken_over = jobs.claim()
+    finally:
+        thread.join(timeout=20)
+    assert taken_over is None
+    assert ended_by["job"] is JobStatus.DONE
+    job = db.session.get(BackgroundJob, job.id, populate_existing=True)
+    assert job.attempts == 1
