@@ -486,6 +486,19 @@ def request_publication(round_id: int):
     )
 
 
+def not_funded_warnings(not_funded) -> list[str]:
+    """What publishing says of the winners it could not fund (also on a publish job's page)."""
+    return [
+        _(
+            "“%(title)s” won but is not funded: its initiative is no longer open"
+            " (now: %(status)s). No money was reserved for it.",
+            title=project.name,
+            status=status_label(project.initiative.status),
+        )
+        for project in not_funded
+    ]
+
+
 @bp.route("/<int:round_id>/publish", methods=["GET", "POST"])
 @staff_required
 def publish(round_id: int):
@@ -494,15 +507,7 @@ def publish(round_id: int):
         counting.publish_results,
         _("The results are published."),
         job="round.publish",
-        warnings=lambda not_funded: [
-            _(
-                "“%(title)s” won but is not funded: its initiative is no longer open"
-                " (now: %(status)s). No money was reserved for it.",
-                title=project.name,
-                status=status_label(project.initiative.status),
-            )
-            for project in not_funded
-        ],
+        warnings=not_funded_warnings,
         heading=_("Publish the results"),
         explanation=_(
             "Everyone can then see the results. The selected initiatives get the status"

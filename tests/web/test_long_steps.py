@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, BackgroundJob, JobStatus, Role, RoleAssignment
-from buurtbudget.services import jobs
+from buurtbudget.services import initiatives, jobs
 from buurtbudget.services.voting import casting, counting
 from tests.voting_world import tanthof_round
 from tests.web.test_voting import _end_voting, _text
@@ -171,8 +171,14 @@ def test_publishing_as_a_job_keeps_the_four_eyes(client_for, make, large):
     assert "You asked for this publication: a second staff member must publish." in page
     assert "Traceback" not in page
 
+    # Meanwhile a winner's initiative is withdrawn: the job's page says it was not funded.
+    winner = next(p for p in voting_round.projects if p.selected)
+    initiative = winner.initiative
+    initiatives.apply_status_change(initiative.initiator, initiative, "cancelled", "moved away")
     job_id = _job_id(client_for(second).post(f"/staff/rounds/{voting_round.id}/publish"))
     assert jobs.work_once().status is JobStatus.DONE
+    page = _text(client_for(second).get(f"/staff/jobs/{job_id}"))
+    assert f"“{winner.name}” won but is not funded" in page and "(now: Cancelled)" in page
     db.session.expire_all()
     assert voting_round.is_published
     (published,) = _audited("round.results_published")
