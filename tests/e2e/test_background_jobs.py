@@ -13,9 +13,18 @@ from playwright.sync_api import expect
 from buurtbudget.extensions import db
 from buurtbudget.services import jobs
 from buurtbudget.services.voting import casting, pabulib
+from tests.e2e.sweep import AXE_RUN_SCRIPT, AXE_SCRIPT, AXE_TAGS
 from tests.factories import TEST_PASSWORD
 from tests.voting_world import tanthof_round
 from tests.web.test_voting import _end_voting
+
+
+def _axe_violations(page) -> list[str]:
+    # Evaluated through the browser's debugging protocol, so the page's CSP (which the
+    # polling script must live with) stays on.
+    page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8") + "\n;undefined")
+    assert page.evaluate("() => typeof axe.run") == "function"
+    return page.evaluate(AXE_RUN_SCRIPT, [AXE_TAGS, []])
 
 
 def test_a_coordinator_counts_and_exports_a_large_round(app, make, page, monkeypatch):
@@ -44,11 +53,13 @@ def test_a_coordinator_counts_and_exports_a_large_round(app, make, page, monkeyp
     status = page.get_by_role("status")
     expect(status).to_have_attribute("aria-live", "polite")
     expect(status).to_contain_text("Wacht op zijn beurt")
+    assert _axe_violations(page) == []
     # A worker (as `flask jobs work` would) takes the job: the page shows it without a reload.
     job = jobs.claim()
     expect(status).to_contain_text("0 van 3 klaar")
     jobs.run(job)
     expect(status).to_contain_text("Klaar: 3 van 3.")
+    assert _axe_violations(page) == []
     status.get_by_role("link", name="Bekijk de uitslag").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Uitslag van Stad kiest")
 
