@@ -65,10 +65,20 @@ def jobs_work_command(once: bool, interval: float) -> None:
     next to gunicorn."""
     import time
 
+    from sqlalchemy.exc import OperationalError
+
     from buurtbudget.services import jobs
 
     while True:
-        job = jobs.work_once()
+        try:
+            job = jobs.work_once()
+        except OperationalError as error:  # the database went away: try again in a while
+            click.echo(f"cannot reach the database: {error}", err=True)
+            db.session.remove()
+            if once:
+                raise click.ClickException("cannot reach the database") from None
+            time.sleep(interval)
+            continue
         if job is not None:
             click.echo(f"job {job.id} ({job.kind}, round {job.round_id}): {job.status}", err=True)
         db.session.remove()

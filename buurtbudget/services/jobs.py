@@ -124,6 +124,19 @@ def can_see(user: User | None, job: BackgroundJob) -> bool:
     return step is not None and user is not None and step.may(user, job.voting_round)
 
 
+def in_progress(voting_round: VotingRound) -> list[BackgroundJob]:
+    return list(
+        db.session.scalars(
+            select(BackgroundJob)
+            .where(
+                BackgroundJob.round_id == voting_round.id,
+                BackgroundJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+            )
+            .order_by(BackgroundJob.id)
+        )
+    )
+
+
 def active_job(kind: str, voting_round: VotingRound) -> BackgroundJob | None:
     return db.session.scalar(
         select(BackgroundJob)

@@ -73,6 +73,17 @@ def _status(job: BackgroundJob) -> dict:
     }
 
 
+@bp.app_template_global()
+def jobs_in_progress(voting_round) -> list[tuple[BackgroundJob, object]]:
+    """The round's queued and running jobs this user may follow, with their titles (the
+    round's page links to them, so a staff member who left a job's page finds it again)."""
+    return [
+        (job, jobs.STEPS[job.kind].title)
+        for job in jobs.in_progress(voting_round)
+        if jobs.can_see(current_user, job)
+    ]
+
+
 @bp.route("/<int:job_id>")
 @staff_required
 def show(job_id: int):

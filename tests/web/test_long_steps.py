@@ -58,6 +58,10 @@ def test_closing_a_large_round_runs_as_a_job_with_the_commands_result(app, clien
     assert not voting_round.is_closed  # nothing happened in the request
     page = _text(admin.get(f"/staff/jobs/{job_id}"))
     assert "Close the round and count the votes" in page and "Waiting for its turn" in page
+    # The round's page leads back to it, for its staff only.
+    running = "Close the round and count the votes: running in the background"
+    assert running in _text(client_for(large["coordinator"]).get(f"/rounds/{voting_round.id}"))
+    assert running not in _text(client_for(large["resident"]).get(f"/rounds/{voting_round.id}"))
     assert 'aria-live="polite"' in page
 
     job = jobs.work_once()
