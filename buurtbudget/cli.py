@@ -17,6 +17,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_population_command)
     app.cli.add_command(roles_group)
     app.cli.add_command(send_mail_command)
+    app.cli.add_command(jobs_group)
     app.cli.add_command(rules_group)
     app.cli.add_command(import_addresses_command)
     app.cli.add_command(electorate_group)
@@ -51,6 +52,41 @@ def send_mail_command(once: bool, interval: float) -> None:
         if once:
             return
         time.sleep(interval)
+
+
+jobs_group = AppGroup("jobs", help="Background jobs: counting, publishing, exporting large rounds.")
+
+
+@jobs_group.command("work")
+@click.option("--once", is_flag=True, help="Do the jobs waiting now and stop (cron, tests).")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between looks.")
+def jobs_work_command(once: bool, interval: float) -> None:
+    """The job worker: claims queued jobs (and those whose worker died) and does them, one at
+    a time, as the staff member who asked; runs until stopped unless --once. Start one or more
+    next to gunicorn."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from buurtbudget.services import jobs
+
+    while True:
+        try:
+            job = jobs.work_once()
+        except OperationalError as error:  # the database went away: try again in a while
+            click.echo(f"cannot reach the database: {error}", err=True)
+            db.session.remove()
+            if once:
+                raise click.ClickException("cannot reach the database") from None
+            time.sleep(interval)
+            continue
+        if job is not None:
+            click.echo(f"job {job.id} ({job.kind}, round {job.round_id}): {job.status}", err=True)
+        db.session.remove()
+        if job is None:
+            if once:
+                return
+            time.sleep(interval)
 
 
 @click.command("seed-demo")
