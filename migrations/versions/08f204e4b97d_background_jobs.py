@@ -1,7 +1,7 @@
 """background jobs
 
 Revision ID: 08f204e4b97d
-Revises: 9b2e4f61c0d7
+Revises: e4a7c2d9f1b3
 Create Date: 2026-12-04 23:31:18.467861
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '08f204e4b97d'
-down_revision = '9b2e4f61c0d7'
+down_revision = 'e4a7c2d9f1b3'
 branch_labels = None
 depends_on = None
 
