@@ -80,7 +80,7 @@ class Config:
     # Rounds with more ballots than this are counted, published and exported as background
     # jobs (services/jobs.py), whose page shows their progress, not in the web request, so
     # that no web worker is held past its timeout (gunicorn: 30 s).
-    LONG_STEP_BALLOTS = 250_000
+    LONG_STEP_BALLOTS = 20_000
     # Who does the jobs: `flask jobs work` (production, next to gunicorn), or, with this on,
     # a thread of the web process (the demo, which has no worker).
     JOBS_IN_WEB_PROCESS = False
