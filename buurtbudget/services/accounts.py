@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select, true
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from buurtbudget.domain.names import clean_name, has_visible_text, name_keys
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
 from buurtbudget.models.user import new_session_token
 from buurtbudget.services import account_email, addresses, audit
+from buurtbudget.services.account_data import DELETED_NAME
 from buurtbudget.services.account_email import check_password_strength, normalise_email
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
@@ -34,31 +36,64 @@ class Registration:
     locale: str | None = None
 
 
-def name_key(name: str) -> str:
-    """A display name as it reads: without accents, case, spaces or punctuation, so
-    "Wijkcoördinator  Tanthof" and "wijkcoordinator-tanthof" are the same name."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if c.isalnum()).casefold()
+NAME_MAX = 80
+
+
+def _staff_names(user_id: int | None) -> list[str]:
+    """The names of everyone holding a role (staff and council members), in any municipality:
+    a name is shown wherever its holder writes, a municipality follows an address that can
+    change and staff can take roles in more municipalities; and staff are few, so a resident
+    rarely has to choose another name."""
+    return list(
+        db.session.scalars(
+            select(User.display_name)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(User.id != user_id if user_id is not None else true())
+            .distinct()
+        )
+    )
 
 
 def check_display_name(name: str, user_id: int | None = None) -> str:
-    """The cleaned name; refused when it reads as the name of anyone holding a role (staff
-    and council members), who must not be impersonated."""
-    name = (name or "").strip()
-    if not name:
+    """The cleaned name (domain.names.clean_name); refused when it shows no letter or digit,
+    or when it reads as the name of anyone holding a role (staff and council members), who
+    must not be impersonated: also through look-alike letters of other alphabets, full-width
+    forms, accents or invisible characters (domain.names)."""
+    if not (name or "").strip():
         raise ValidationFailed(_l("Enter a name."), field="display_name")
-    key = name_key(name)
-    role_holders = db.session.execute(
-        select(User.id, User.display_name)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .distinct()
-    )
-    if any(uid != user_id and name_key(other) == key for uid, other in role_holders):
+    name = clean_name(name)
+    if not has_visible_text(name):
+        raise ValidationFailed(
+            _l("A name needs at least one visible letter or digit."), field="display_name"
+        )
+    if len(name) > NAME_MAX:
+        raise ValidationFailed(
+            _l("A name can have at most %(n)d characters.", n=NAME_MAX), field="display_name"
+        )
+    keys = name_keys(name)
+    with db.session.no_autoflush:  # also called while a flush is being prepared
+        staff = _staff_names(user_id)
+    if any(keys & name_keys(other) for other in staff):
         raise ValidationFailed(
             _l("This name is used by a staff or council member. Please choose another."),
             field="display_name",
         )
     return name
+
+
+@event.listens_for(Session, "before_flush")
+def _names_are_checked(session: Session, _context, _instances) -> None:
+    """Whatever path sets a display name (registration today; a profile page, the API, a
+    command or an admin screen later), the name is checked before it is written. Fixed names
+    the application sets itself (a deleted account's) are let through."""
+    for user in (*session.new, *session.dirty):
+        if not isinstance(user, User) or user.display_name == DELETED_NAME:
+            continue
+        if user in session.dirty and not inspect(user).attrs.display_name.history.has_changes():
+            continue
+        checked = check_display_name(user.display_name, user.id)
+        if checked != user.display_name:
+            user.display_name = checked
 
 
 def register(data: Registration) -> User:
