@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, inspect, select, true
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -39,22 +39,23 @@ class Registration:
 NAME_MAX = 80
 
 
-def _staff_names(user_id: int | None) -> list[str]:
-    """The names of everyone holding a role (staff and council members), in any municipality:
-    a name is shown wherever its holder writes, a municipality follows an address that can
-    change and staff can take roles in more municipalities; and staff are few, so a resident
-    rarely has to choose another name."""
-    return list(
-        db.session.scalars(
-            select(User.display_name)
-            .join(RoleAssignment, RoleAssignment.user_id == User.id)
-            .where(User.id != user_id if user_id is not None else true())
-            .distinct()
-        )
-    )
+def _staff_names(user_id: int | None, municipality_id: int | None) -> list[str]:
+    """The names of everyone holding a role (staff and council members) in the municipality:
+    a resident's name is shown there only (comments, initiatives and working groups are the
+    municipality's), and staff of several municipalities hold a role in each. Comparing with
+    every municipality would refuse ordinary names ("Jan de Vries") for a coincidence
+    elsewhere. Without a municipality: everyone holding a role anywhere."""
+    query = select(User.display_name).join(RoleAssignment, RoleAssignment.user_id == User.id)
+    if user_id is not None:
+        query = query.where(User.id != user_id)
+    if municipality_id is not None:
+        query = query.where(RoleAssignment.municipality_id == municipality_id)
+    return list(db.session.scalars(query.distinct()))
 
 
-def check_display_name(name: str, user_id: int | None = None) -> str:
+def check_display_name(
+    name: str, user_id: int | None = None, municipality_id: int | None = None
+) -> str:
     """The cleaned name (domain.names.clean_name); refused when it shows no letter or digit,
     or when it reads as the name of anyone holding a role (staff and council members), who
     must not be impersonated: also through look-alike letters of other alphabets, full-width
@@ -72,7 +73,7 @@ def check_display_name(name: str, user_id: int | None = None) -> str:
         )
     keys = name_keys(name)
     with db.session.no_autoflush:  # also called while a flush is being prepared
-        staff = _staff_names(user_id)
+        staff = _staff_names(user_id, municipality_id)
     if any(keys & name_keys(other) for other in staff):
         raise ValidationFailed(
             _l("This name is used by a staff or council member. Please choose another."),
@@ -84,14 +85,20 @@ def check_display_name(name: str, user_id: int | None = None) -> str:
 @event.listens_for(Session, "before_flush")
 def _names_are_checked(session: Session, _context, _instances) -> None:
     """Whatever path sets a display name (registration today; a profile page, the API, a
-    command or an admin screen later), the name is checked before it is written. Fixed names
+    command or an admin screen later) or moves an account to another municipality, the name is
+    checked before it is written. Fixed names
     the application sets itself (a deleted account's) are let through."""
     for user in (*session.new, *session.dirty):
         if not isinstance(user, User) or user.display_name == DELETED_NAME:
             continue
-        if user in session.dirty and not inspect(user).attrs.display_name.history.has_changes():
+        state = inspect(user).attrs
+        moved = (
+            state.municipality_id.history.has_changes() or state.municipality.history.has_changes()
+        )
+        if user in session.dirty and not (state.display_name.history.has_changes() or moved):
             continue
-        checked = check_display_name(user.display_name, user.id)
+        municipality_id = user.municipality.id if user.municipality else user.municipality_id
+        checked = check_display_name(user.display_name, user.id, municipality_id)
         if checked != user.display_name:
             user.display_name = checked
 
@@ -108,10 +115,10 @@ def register(data: Registration) -> User:
     if data.birth_year is not None and not this_year - 120 <= data.birth_year <= this_year:
         raise ValidationFailed(_l("This is not a plausible year of birth."), field="birth_year")
     check_password_strength(data.password)
-    display_name = check_display_name(data.display_name)
     address = addresses.lookup(data.postcode, data.house_number)
     area = address.area
     municipality_id = area.municipality_id
+    display_name = check_display_name(data.display_name, municipality_id=municipality_id)
     postcode = address.postcode
 
     user = User(

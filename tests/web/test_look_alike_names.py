@@ -109,3 +109,14 @@ def test_every_other_path_that_sets_a_name_is_checked(make, tanthof):
     coordinator = db.session.scalar(select(User).where(User.display_name == STAFF))
     coordinator.display_name = "Wijkcoordinator Tanthof"
     db.session.commit()
+
+
+def test_names_are_compared_within_the_municipality(make, tanthof):
+    # Another municipality's resident may be called so: the name is shown only there.
+    elsewhere = make.resident(make.area(), display_name="Wijkcoordinator Tanthof")
+    assert elsewhere.display_name == "Wijkcoordinator Tanthof"
+    # Moving that account into the coordinator's municipality checks the name again.
+    elsewhere.municipality = tanthof.municipality
+    with pytest.raises(ValidationFailed, match=STAFF_NAME_REFUSED):
+        db.session.commit()
+    db.session.rollback()
