@@ -14,7 +14,7 @@ ICU's SpoofChecker needs a C++ build or a 40 MB wheel. The skeleton itself is a 
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 CONFUSABLES = Path(__file__).parent / "data" / "confusables.txt"
@@ -49,6 +49,8 @@ _JOINERS = frozenset("\u200c\u200d")
 
 def is_default_ignorable(char: str) -> bool:
     code = ord(char)
+    if code < 0xAD:  # the common case: ASCII and Latin-1 letters
+        return False
     return any(low <= code <= high for low, high in _DEFAULT_IGNORABLE)
 
 
@@ -95,6 +97,7 @@ def _key(text: str) -> str:
     return "".join(char for char in text.casefold() if char.isalnum())
 
 
+@lru_cache(maxsize=4096)  # staff names are compared again with every new name
 def name_keys(name: str) -> frozenset[str]:
     """What a name reads as: two names read alike when their keys share one.
 
