@@ -86,8 +86,7 @@ def check_display_name(
 def _names_are_checked(session: Session, _context, _instances) -> None:
     """Whatever path sets a display name (registration today; a profile page, the API, a
     command or an admin screen later) or moves an account to another municipality, the name is
-    checked before it is written. Fixed names
-    the application sets itself (a deleted account's) are let through."""
+    checked before it is written. The fixed name of a deleted account is let through."""
     for user in (*session.new, *session.dirty):
         if not isinstance(user, User) or user.display_name == DELETED_NAME:
             continue
