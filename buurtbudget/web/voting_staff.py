@@ -248,6 +248,14 @@ def edit(round_id: int):
         abort(403)
     form = RoundForm(obj=None if request.method == "POST" else voting_round)
     _fill_choices(form, voting_round.municipality)
+    opened = rounds.has_opened(voting_round)
+    if opened:
+        # Shown read-only (a disabled field is not sent): the stored opening date stands.
+        # A date sent anyway goes to the service, which refuses any other (409).
+        field = form.voting_opens_at
+        field.validators, field.flags.required = [Optional()], False
+        field.render_kw = {"disabled": True}
+        field.description = rounds.OPENING_FIXED
     if request.method == "GET":
         form.areas.data = [a.id for a in voting_round.areas]
         for name in ("proposals_until", "review_until", "voting_opens_at", "voting_closes_at"):
@@ -255,17 +263,25 @@ def edit(round_id: int):
         form.max_total_cost.data = voting_round.max_total_cost_cents
         form.budget.data = voting_round.budget_cents
         form.budget_period.data = voting_round.budget_period_id or 0
+    refused = None
     if form.validate_on_submit():
+        setup = _setup_from(form, voting_round.municipality)
+        stored = voting_round.voting_opens_at
+        # The page shows dates to the minute: the same minute as stored is no change.
+        minute = stored.replace(second=0, microsecond=0) if stored is not None else None
+        if opened and setup.voting_opens_at in (None, minute):
+            setup.voting_opens_at = stored
         try:
-            rounds.update_round(
-                current_user, voting_round, _setup_from(form, voting_round.municipality)
-            )
+            rounds.update_round(current_user, voting_round, setup)
         except ServiceError as error:
             attach_error(form, error)
+            refused = error.status_code
         else:
             flash(_("The voting round has been saved."), "success")
             return redirect(url_for("voting.detail", round_id=voting_round.id))
-    status = form_status(form)
+    if opened:
+        form.voting_opens_at.data = _to_local(voting_round.voting_opens_at)
+    status = refused or form_status(form)
     return render_template("voting/setup.html", form=form, round=voting_round), status
 
 
