@@ -155,6 +155,7 @@ def _register_blueprints(app: Flask) -> None:
         errors,
         groups,
         initiatives,
+        jobs,
         main,
         monitoring,
         notifications,
@@ -181,6 +182,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(progress.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(jobs.bp)
     errors.register(app)
 
 

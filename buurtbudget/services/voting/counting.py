@@ -37,7 +37,7 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict
 from buurtbudget.services.permissions import require
-from buurtbudget.services.voting import weighting
+from buurtbudget.services.voting import shaking, weighting
 from buurtbudget.services.voting.election import (
     EURO,
     RoundBallots,
@@ -170,9 +170,16 @@ def _default_reason(selected: bool) -> str:
 # Closing and publishing ----------------------------------------------------------------------
 
 
-def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None) -> Outcome:
-    """After voting has ended: count with the round's rule and store the results. Staff see
-    them at once; residents once they are published (:func:`publish_results`)."""
+def close_round(
+    actor,
+    voting_round: VotingRound,
+    *,
+    now: datetime | None = None,
+    progress: shaking.Progress | None = None,
+) -> Outcome:
+    """After voting has ended: shake the ballot box (voting.shaking), count with the round's
+    rule and store the results. Staff see them at once; residents once they are published
+    (:func:`publish_results`)."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
     # FOR UPDATE waits for ballots being cast (they hold FOR KEY SHARE on the round, see
@@ -182,6 +189,8 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         raise Conflict(_l("This round is already closed."))
     if voting_round.phase(now) is not Phase.COUNTING:
         raise Conflict(_l("Voting has not ended yet: the round can be closed after it ends."))
+    # Empty and mix the ballot box before the count, in this transaction (voting.shaking).
+    shaking.mix_ballots(actor, voting_round, progress)
     outcome = store_results(voting_round)
     voting_round.closed_at = now or utcnow()
     record_count(actor, voting_round, "close")
@@ -198,6 +207,7 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         total_cost_cents=voting_round.result_total_cost_cents,
     )
     db.session.commit()
+    shaking.reclaim(progress)
     return outcome
 
 
