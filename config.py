@@ -131,6 +131,10 @@ class Config:
     # stored (never in clear). Set it once per installation and keep it: a new key makes the
     # person keys of earlier imports unrecognisable. Required before importing an electorate.
     ELECTORATE_SECRET = ""
+    # The register extract uploaded on the round's staff page (the command line has no limit),
+    # and how long its checked rows wait for the confirmation (in the instance folder).
+    REGISTER_EXTRACT_MAX_BYTES = 32 * 1024 * 1024
+    REGISTER_PREVIEW_MINUTES = 30
     # Where the QR code of a stempas letter leads (the public address of this site).
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 

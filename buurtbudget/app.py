@@ -79,6 +79,8 @@ def _init_extensions(app: Flask) -> None:
         compare_type=True,
         render_item=render_migration_item,
     )
+    # Before CSRFProtect reads the form: the register extract may be larger than other uploads.
+    app.before_request(_upload_limits)
     csrf.init_app(app)
     limiter.init_app(app)
     from buurtbudget.web import throttle
@@ -100,6 +102,19 @@ def _init_extensions(app: Flask) -> None:
         from buurtbudget.models import User
 
         return db.session.scalar(select(User).where(User.session_token == session_token))
+
+
+def _upload_limits() -> None:
+    """The register extract of a round (web/voting_staff.py) may be up to
+    REGISTER_EXTRACT_MAX_BYTES; every other request keeps MAX_CONTENT_LENGTH."""
+    from flask import current_app
+
+    if request.endpoint == "voting_staff.register_extract":
+        limit = current_app.config["REGISTER_EXTRACT_MAX_BYTES"]
+        # Room for the form around the file; the form's own check gives the clear message.
+        request.max_content_length = max(
+            limit + 64 * 1024, current_app.config["MAX_CONTENT_LENGTH"]
+        )
 
 
 def select_locale() -> str:

@@ -195,10 +195,16 @@ def _voting_round(round_id: int):
 @electorate_group.command("import")
 @click.argument("round_id", type=int)
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_electorate_command(round_id: int, csv_file: Path) -> None:
+@click.option(
+    "--reference-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The extract's reference date (peildatum), YYYY-MM-DD; shown on the round's page.",
+)
+def import_electorate_command(round_id: int, csv_file: Path, reference_date) -> None:
     """Replace the electorate of a round by the municipality's register extract (CSV:
     persoonssleutel, geboortedatum, postcode, huisnummer, huisletter, toevoeging, optional
-    straat, woonplaats). Allowed until voting opens; all rows or none."""
+    straat, woonplaats). Allowed until voting opens; all rows or none. The same as the
+    round's staff page "Register extract (electorate)", which checks the file first."""
     from buurtbudget.domain.addresses import AddressFileError
     from buurtbudget.services import electorate
     from buurtbudget.services.errors import ServiceError
@@ -210,6 +216,7 @@ def import_electorate_command(round_id: int, csv_file: Path) -> None:
             voting_round,
             _text_lines(csv_file),
             progress=lambda done: click.echo(f"  {done} rows read", err=True),
+            reference_date=reference_date.date() if reference_date else None,
         )
     except AddressFileError as error:
         raise click.ClickException(f"{csv_file}, {error}. Nothing was imported.") from None

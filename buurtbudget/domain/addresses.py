@@ -138,20 +138,32 @@ def _columns(index: dict[str, int], aliases: dict[str, tuple[str, ...]]) -> dict
     return found
 
 
+Refuse = Callable[[AddressFileError], None]
+
+
 def _data_rows(
-    lines: Iterator[str], delimiter: str, width: int, columns: dict[str, int]
+    lines: Iterator[str],
+    delimiter: str,
+    width: int,
+    columns: dict[str, int],
+    refuse: Refuse | None = None,
 ) -> Iterator[tuple[int, Callable[[str], str]]]:
     """The lines after the header, shared by the address table and the register extract:
     (line number, the cell of a column by name, "" for an absent column) for each non-empty
-    line; AddressFileError for a line of the wrong width, and at the end when there was none."""
+    line; AddressFileError for a line of the wrong width (passed to ``refuse`` and skipped
+    when given), and at the end when there was no data line at all."""
     any_rows = False
     line_no = 1
     for line_no, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=2):
         if not any(c.strip() for c in cells):
             continue
-        if len(cells) != width:
-            raise AddressFileError(line_no, f"expected {width} columns, found {len(cells)}")
         any_rows = True
+        if len(cells) != width:
+            error = AddressFileError(line_no, f"expected {width} columns, found {len(cells)}")
+            if refuse is None:
+                raise error
+            refuse(error)
+            continue
 
         def cell(name: str, cells: list[str] = cells) -> str:
             return cells[columns[name]].strip() if name in columns else ""
@@ -234,9 +246,13 @@ def _birth_year(value: str, line: int) -> int:
     return int(match.group(1))
 
 
-def read_register_extract(lines: Iterable[str]) -> Iterator[ExtractRow]:
+def read_register_extract(
+    lines: Iterable[str], refuse: Refuse | None = None
+) -> Iterator[ExtractRow]:
     """Yield the rows of a register extract (BRP) one by one: an opaque person key, a birth
-    date or year and an address; raise AddressFileError at the first bad line."""
+    date or year and an address; raise AddressFileError at the first bad line. With
+    ``refuse``, a bad data line is passed to it and skipped, so that a preview can list every
+    refused line (a bad header still raises: no line of the file can be read then)."""
     lines = iter(lines)
     delimiter, index = _header(lines)
     columns = _columns(index, EXTRACT_ALIASES)
@@ -246,25 +262,34 @@ def read_register_extract(lines: Iterable[str]) -> Iterator[ExtractRow]:
         raise AddressFileError(
             1, "missing column(s): " + ", ".join(names.get(c, c) for c in missing)
         )
-    for line_no, cell in _data_rows(lines, delimiter, len(index), columns):
-        key = cell("person_key")
-        if not key or len(key) > PERSON_KEY_MAX:
-            raise AddressFileError(
-                line_no, f"the person key must be 1 to {PERSON_KEY_MAX} characters"
-            )
-        postcode = _postcode(cell("postcode"), line_no)
+    for line_no, cell in _data_rows(lines, delimiter, len(index), columns, refuse):
         try:
-            house = parse_house_number(cell("huisnummer"), cell("huisletter"), cell("toevoeging"))
-        except InvalidHouseNumber:
-            raise AddressFileError(
-                line_no, f"{cell('huisnummer')!r} is not a valid house number"
-            ) from None
-        yield ExtractRow(
-            line_no,
-            key,
-            _birth_year(cell("birth"), line_no),
-            postcode,
-            house,
-            cell("straat")[:120],
-            cell("woonplaats")[:80],
-        )
+            row = _extract_row(line_no, cell)
+        except AddressFileError as error:
+            if refuse is None:
+                raise
+            refuse(error)
+            continue
+        yield row
+
+
+def _extract_row(line_no: int, cell: Callable[[str], str]) -> ExtractRow:
+    key = cell("person_key")
+    if not key or len(key) > PERSON_KEY_MAX:
+        raise AddressFileError(line_no, f"the person key must be 1 to {PERSON_KEY_MAX} characters")
+    postcode = _postcode(cell("postcode"), line_no)
+    try:
+        house = parse_house_number(cell("huisnummer"), cell("huisletter"), cell("toevoeging"))
+    except InvalidHouseNumber:
+        raise AddressFileError(
+            line_no, f"{cell('huisnummer')!r} is not a valid house number"
+        ) from None
+    return ExtractRow(
+        line_no,
+        key,
+        _birth_year(cell("birth"), line_no),
+        postcode,
+        house,
+        cell("straat")[:120],
+        cell("woonplaats")[:80],
+    )

@@ -21,18 +21,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import islice
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from buurtbudget.domain.addresses import AddressFileError, read_register_extract
+from buurtbudget.domain.addresses import AddressFileError, ExtractRow, read_register_extract
 from buurtbudget.domain.budget import InvalidChequeCode, new_cheque_code, normalise_cheque_code
 from buurtbudget.extensions import db
-from buurtbudget.models import Address, Channel, Elector, User, VoterRecord, VotingRound
+from buurtbudget.models import (
+    Address,
+    AuditEntry,
+    Channel,
+    Elector,
+    User,
+    VoterRecord,
+    VotingRound,
+)
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, PermissionDenied, ServiceError, ValidationFailed
@@ -57,8 +67,18 @@ def _secret() -> bytes:
 
 def person_hash(municipality_id: int, person_key: str) -> str:
     """HMAC-SHA256 of the municipality's person key under the installation secret."""
-    message = f"{municipality_id}:{person_key.strip()}".encode()
-    return hmac.new(_secret(), message, hashlib.sha256).hexdigest()
+    return person_hasher(municipality_id)(person_key)
+
+
+def person_hasher(municipality_id: int) -> Callable[[str], str]:
+    """:func:`person_hash` for many keys of one municipality (the secret read once)."""
+    secret, prefix = _secret(), f"{municipality_id}:"
+
+    def hashed(person_key: str) -> str:
+        message = (prefix + person_key.strip()).encode()
+        return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+    return hashed
 
 
 def stempas_hash(normalised_code: str) -> str:
@@ -101,21 +121,69 @@ class ElectorateImport:
     electors: int = 0
     outside_areas: int = 0
     too_young: int = 0
+    # Electors per area id.
+    per_area: dict[int, int] = field(default_factory=dict)
 
 
-def import_register(
-    actor: User | None,
-    voting_round: VotingRound,
-    lines: Iterable[str],
-    progress: Callable[[int], None] | None = None,
-) -> ElectorateImport:
-    """Replace the round's electorate by the electors of a register extract, all or nothing:
-    AddressFileError (nothing written) at the first bad row, also at an address that is not
-    in the address file. ``actor`` None is the system (the CLI)."""
+@dataclass
+class RegisterPreview(ElectorateImport):
+    """What a register extract would give, before anything is written: the counts, and the
+    refused lines (the first ``REFUSALS_SHOWN`` as (line, reason); ``refused`` counts all)."""
+
+    refusals: list[tuple[int, str]] = field(default_factory=list)
+    refused: int = 0
+
+    def refuse(self, error: AddressFileError) -> None:
+        self.refused += 1
+        if len(self.refusals) < REFUSALS_SHOWN:
+            self.refusals.append((error.line, error.message))
+
+
+REFUSALS_SHOWN = 100
+# The columns of an elector row, in the order a preview keeps them (services/register_previews).
+ELECTOR_COLUMNS = (
+    "person_hash",
+    "birth_year",
+    "area_id",
+    "neighbourhood_id",
+    "postcode",
+    "house_number",
+    "house_letter",
+    "house_suffix",
+    "street",
+    "city",
+)
+
+
+def _check_may_replace(actor: User | None, voting_round: VotingRound) -> None:
     if actor is not None:
         require(can_manage_electorate(actor, voting_round))
     if is_frozen(voting_round):
-        raise Conflict(_l("Voting has opened: the electorate of this round is frozen."))
+        raise Conflict(FROZEN)
+
+
+FROZEN = _l("Voting has opened: the electorate of this round is frozen.")
+
+
+def round_fingerprint(voting_round: VotingRound) -> str:
+    """What decides which rows of an extract become electors: a preview is confirmed only
+    while these are unchanged."""
+    areas = ",".join(str(i) for i in sorted(voting_round.area_ids))
+    return f"{voting_round.municipality_id}|{areas}|{voting_round.year}|{voting_round.min_age}"
+
+
+def _elector_rows(
+    voting_round: VotingRound,
+    lines: Iterable[str],
+    summary: ElectorateImport,
+    refuse: Callable[[AddressFileError], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[dict]:
+    """The electors of a register extract as rows of the elector table (without round_id),
+    counted into ``summary``: the one reading of an extract, for the command line (which
+    stops at the first bad line: ``refuse`` None) and for the preview of the staff page
+    (which lists every bad line through ``refuse``). The addresses are read here, at once:
+    the rows are consumed while the connection is busy writing them (COPY)."""
     municipality_id = voting_round.municipality_id
     round_areas = voting_round.area_ids
     # This municipality's addresses: key -> (area, buurt); one read instead of one per row.
@@ -136,66 +204,217 @@ def import_register(
         )
     }
     min_birth_year = voting_round.year - voting_round.min_age
-    summary = ElectorateImport()
+    hashed = person_hasher(municipality_id)
+
+    def bad(line: int, message: str) -> None:
+        error = AddressFileError(line, message)
+        if refuse is None:
+            raise error
+        refuse(error)
+
+    return _extract_electors(
+        read_register_extract(lines, refuse),
+        places,
+        round_areas,
+        min_birth_year,
+        hashed,
+        summary,
+        bad,
+        progress,
+    )
+
+
+def _extract_electors(
+    extract: Iterator[ExtractRow],
+    places: dict[tuple[str, int, str, str], tuple[int, int | None]],
+    round_areas: set[int],
+    min_birth_year: int,
+    hashed: Callable[[str], str],
+    summary: ElectorateImport,
+    bad: Callable[[int, str], None],
+    progress: Callable[[int], None] | None,
+) -> Iterator[dict]:
     seen: dict[str, int] = {}
-    batch: list[dict] = []
+    for row in extract:
+        if progress is not None and row.line % PROGRESS_EVERY == 0:
+            progress(row.line - 1)
+        key = hashed(row.person_key)
+        if key in seen:
+            bad(row.line, f"this person key already appeared on line {seen[key]}")
+            continue
+        seen[key] = row.line
+        place = places.get((row.postcode, row.house.number, row.house.letter, row.house.suffix))
+        if place is None:
+            bad(row.line, f"address {row.postcode} {row.house} is not in the address file")
+            continue
+        if place[0] not in round_areas:
+            summary.outside_areas += 1
+            continue
+        if row.birth_year > min_birth_year:
+            summary.too_young += 1
+            continue
+        summary.electors += 1
+        summary.per_area[place[0]] = summary.per_area.get(place[0], 0) + 1
+        yield {
+            "person_hash": key,
+            "birth_year": row.birth_year,
+            "area_id": place[0],
+            "neighbourhood_id": place[1],
+            "postcode": row.postcode,
+            "house_number": row.house.number,
+            "house_letter": row.house.letter,
+            "house_suffix": row.house.suffix,
+            "street": row.street,
+            "city": row.city,
+        }
+
+
+def import_register(
+    actor: User | None,
+    voting_round: VotingRound,
+    lines: Iterable[str],
+    progress: Callable[[int], None] | None = None,
+    reference_date: date | None = None,
+) -> ElectorateImport:
+    """Replace the round's electorate by the electors of a register extract, all or nothing:
+    AddressFileError (nothing written) at the first bad row, also at an address that is not
+    in the address file. ``actor`` None is the system (the CLI)."""
+    _check_may_replace(actor, voting_round)
+    summary = ElectorateImport()
+    rows = _elector_rows(voting_round, lines, summary, progress=progress)
+    replace_electorate(actor, voting_round, rows, summary, reference_date, via="command line")
+    return summary
+
+
+def preview_register(
+    actor: User,
+    voting_round: VotingRound,
+    lines: Iterable[str],
+    keep: Callable[[dict], None],
+) -> RegisterPreview:
+    """Read a register extract without writing anything: every elector row goes to ``keep``
+    (the staff page stores them until the confirmation), every bad line is counted and the
+    first ones listed. The electorate is replaced only by :func:`replace_electorate`, and
+    only when nothing was refused."""
+    _check_may_replace(actor, voting_round)
+    preview = RegisterPreview()
     try:
+        for row in _elector_rows(voting_round, lines, preview, preview.refuse):
+            keep(row)
+    except AddressFileError as error:  # the header, or bytes that are no text: nothing read
+        preview.refuse(error)
+    return preview
+
+
+def replace_electorate(
+    actor: User | None,
+    voting_round: VotingRound,
+    rows: Iterable[dict],
+    summary: ElectorateImport,
+    reference_date: date | None = None,
+    via: str = "screen",
+) -> int:
+    """Replace the round's electorate by ``rows`` (elector columns without round_id) in one
+    transaction, and audit who did it and how many electors there are now. ``rows`` may be
+    a generator that raises AddressFileError: then nothing is written."""
+    _check_may_replace(actor, voting_round)
+    try:
+        # One replacement at a time per round (PostgreSQL; SQLite has one writer anyway).
+        db.session.refresh(voting_round, with_for_update=True)
+        if is_frozen(voting_round):  # voting opened, or the first ballot, meanwhile
+            raise Conflict(FROZEN)
+        replaced = electorate_size(voting_round)
         db.session.execute(delete(Elector).where(Elector.round_id == voting_round.id))
-        for row in read_register_extract(lines):
-            key = person_hash(municipality_id, row.person_key)
-            if key in seen:
-                raise AddressFileError(
-                    row.line, f"this person key already appeared on line {seen[key]}"
-                )
-            seen[key] = row.line
-            place = places.get((row.postcode, row.house.number, row.house.letter, row.house.suffix))
-            if place is None:
-                raise AddressFileError(
-                    row.line, f"address {row.postcode} {row.house} is not in the address file"
-                )
-            if place[0] not in round_areas:
-                summary.outside_areas += 1
-                continue
-            if row.birth_year > min_birth_year:
-                summary.too_young += 1
-                continue
-            batch.append(
-                {
-                    "round_id": voting_round.id,
-                    "person_hash": key,
-                    "birth_year": row.birth_year,
-                    "area_id": place[0],
-                    "neighbourhood_id": place[1],
-                    "postcode": row.postcode,
-                    "house_number": row.house.number,
-                    "house_letter": row.house.letter,
-                    "house_suffix": row.house.suffix,
-                    "street": row.street,
-                    "city": row.city,
-                }
-            )
-            summary.electors += 1
-            if len(batch) >= BATCH:
-                db.session.execute(insert(Elector), batch)
-                batch.clear()
-            if progress is not None and row.line % PROGRESS_EVERY == 0:
-                progress(row.line - 1)
-        if batch:
-            db.session.execute(insert(Elector), batch)
+        written = _write_electors(voting_round.id, rows)
         audit.record(
             actor,
             "round.electorate_imported",
             voting_round,
-            municipality_id=municipality_id,
-            electors=summary.electors,
+            municipality_id=voting_round.municipality_id,
+            electors=written,
+            replaced=replaced,
             outside_areas=summary.outside_areas,
             too_young=summary.too_young,
+            per_area={str(k): v for k, v in sorted(summary.per_area.items())},
+            reference_date=reference_date.isoformat() if reference_date else None,
+            via=via,
         )
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return summary
+    return written
+
+
+# The columns of ELECTOR_COLUMNS after round_id (tests/services/test_electorate.py checks).
+COPY_ELECTORS = (
+    "COPY elector (round_id, person_hash, birth_year, area_id, neighbourhood_id, postcode,"
+    " house_number, house_letter, house_suffix, street, city) FROM STDIN"
+)
+INSERT_ELECTORS = (
+    "INSERT INTO elector (round_id, person_hash, birth_year, area_id, neighbourhood_id,"
+    " postcode, house_number, house_letter, house_suffix, street, city)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _write_electors(round_id: int, rows: Iterable[dict]) -> int:
+    """Write elector rows in the session's transaction, in bulk as pabulib's ballots are
+    (services/voting/pabulib.py): COPY on PostgreSQL, executemany on SQLite, a batch at a
+    time so memory stays flat. Returns how many were written."""
+    values = ((round_id, *(row[c] for c in ELECTOR_COLUMNS)) for row in rows)
+    connection = db.session.connection()
+    driver = connection.connection.driver_connection
+    written = 0
+    if connection.dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy(COPY_ELECTORS) as copy:
+            for row in values:
+                copy.write_row(row)
+                written += 1
+        return written
+    cursor = driver.cursor()
+    try:
+        while batch := list(islice(values, BATCH)):
+            cursor.executemany(INSERT_ELECTORS, batch)
+            written += len(batch)
+    finally:
+        cursor.close()
+    return written
+
+
+def electors_per_area(voting_round: VotingRound) -> dict[int, int]:
+    return dict(
+        db.session.execute(
+            select(Elector.area_id, func.count())
+            .where(Elector.round_id == voting_round.id)
+            .group_by(Elector.area_id)
+        ).all()
+    )
+
+
+def issued_and_linked(voting_round: VotingRound) -> tuple[int, int]:
+    """How many electors have a stempas code, and how many are linked to an account: what
+    a replacement throws away (new letters are needed)."""
+    row = db.session.execute(
+        select(func.count(Elector.stempas_hash), func.count(Elector.user_id)).where(
+            Elector.round_id == voting_round.id
+        )
+    ).one()
+    return row[0], row[1]
+
+
+def last_import(voting_round: VotingRound) -> AuditEntry | None:
+    """The audit entry of the round's current electorate (who, when, the reference date)."""
+    return db.session.scalar(
+        select(AuditEntry)
+        .where(
+            AuditEntry.action == "round.electorate_imported",
+            AuditEntry.object_type == "VotingRound",
+            AuditEntry.object_id == voting_round.id,
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
 
 
 # Stempas codes ---------------------------------------------------------------------------------

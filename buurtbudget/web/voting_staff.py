@@ -1,10 +1,11 @@
-"""Voting rounds for staff: set up and edit a round, enter paper ballots, issue voting codes,
-close the round (count), publish the results, import a pabulib file."""
+"""Voting rounds for staff: set up and edit a round, load its register extract (electorate),
+enter paper ballots, issue voting codes, close the round (count), publish the results, import
+a pabulib file."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -18,6 +19,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,18 +27,27 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
+    HiddenField,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
-from buurtbudget.models import Area, BudgetPeriod, Municipality, Role, VotingRound
-from buurtbudget.services import jobs, paper_ballots
+from buurtbudget.models import Area, BudgetPeriod, Municipality, Role, User, VotingRound
+from buurtbudget.services import electorate, jobs, paper_ballots, register_previews
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.services.voting import casting, counting, pabulib, rounds
@@ -147,6 +158,46 @@ class ImportForm(Form):
     file = FileField(_l("pabulib file (.pb)"), validators=[FileRequired()])
     area = SelectField(_l("Area"), coerce=whole_number)
     rule_name = SelectField(_l("Counting rule"))
+
+
+def _at_most_register_size(form, field) -> None:
+    """The size of the uploaded file, without reading it into memory."""
+    stream = getattr(field.data, "stream", None)
+    if stream is None:
+        return
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
+    stream.seek(0)
+    limit = current_app.config["REGISTER_EXTRACT_MAX_BYTES"]
+    if size > limit:
+        raise ValidationError(
+            _l(
+                "The file is larger than %(mb)d MB. Load it with the command on the server.",
+                mb=limit // (1024 * 1024),
+            )
+        )
+
+
+class RegisterExtractForm(Form):
+    file = FileField(
+        _l("Register extract (CSV)"),
+        validators=[FileRequired(), _at_most_register_size],
+        description=_l(
+            "Columns persoonssleutel, geboortedatum, postcode, huisnummer, huisletter,"
+            " toevoeging and optionally straat, woonplaats; UTF-8, separated by ; or ,."
+        ),
+    )
+    reference_date = DateField(
+        _l("Reference date (peildatum) of the extract"), validators=[InputRequired()]
+    )
+
+    def validate_reference_date(self, field) -> None:
+        if field.data and field.data > date.today():
+            raise ValidationError(_l("The reference date cannot be in the future."))
+
+
+class RegisterConfirmForm(Form):
+    preview = HiddenField(validators=[DataRequired()])
 
 
 # Helpers ---------------------------------------------------------------------------------------
@@ -283,6 +334,104 @@ def edit(round_id: int):
         form.voting_opens_at.data = _to_local(voting_round.voting_opens_at)
     status = refused or form_status(form)
     return render_template("voting/setup.html", form=form, round=voting_round), status
+
+
+# The register extract (electorate) ------------------------------------------------------------
+
+
+def _electorate_round(round_id: int) -> VotingRound:
+    """The round, for staff who may manage it (others: 403, as on the round's other pages)."""
+    voting_round = _round(round_id)
+    if not electorate.can_manage_electorate(current_user, voting_round):
+        abort(403)
+    return voting_round
+
+
+def _refuse_when_frozen(voting_round: VotingRound) -> None:
+    if electorate.is_frozen(voting_round):
+        abort(409, str(electorate.FROZEN))
+
+
+def _register_page(voting_round: VotingRound, form, status: int = 200, **preview):
+    sizes = electorate.electors_per_area(voting_round)
+    issued, linked = electorate.issued_and_linked(voting_round)
+    last = electorate.last_import(voting_round)
+    actor = db.session.get(User, last.actor_id) if last and last.actor_id else None
+    reference = (last.details or {}).get("reference_date") if last else None
+    return render_template(
+        "voting/register.html",
+        round=voting_round,
+        form=form,
+        frozen=electorate.is_frozen(voting_round),
+        sizes=sizes,
+        total=sum(sizes.values()),
+        issued=issued,
+        linked=linked,
+        last=last,
+        last_actor=actor.display_name if actor else _("the command line"),
+        last_reference=date.fromisoformat(reference) if reference else None,
+        area_names={area.id: area.name for area in voting_round.areas},
+        **preview,
+    ), status
+
+
+@bp.route("/<int:round_id>/register", methods=["GET", "POST"])
+@staff_required
+def register_extract(round_id: int):
+    """The round's electorate: its size per area, and a new register extract in two steps
+    (check the file, then confirm), allowed until voting opens."""
+    voting_round = _electorate_round(round_id)
+    form = RegisterExtractForm()
+    if request.method == "POST":
+        _refuse_when_frozen(voting_round)
+    if not form.validate_on_submit():
+        return _register_page(voting_round, form, form_status(form))
+    upload = form.file.data
+    writer = register_previews.RowWriter(voting_round, current_user)
+    try:
+        preview = electorate.preview_register(
+            current_user, voting_round, register_previews.text_lines(upload.stream), writer
+        )
+    except Exception:
+        writer.discard()
+        raise
+    stored = None
+    if preview.refused:
+        writer.discard()  # all or nothing: a file with a refused line cannot be confirmed
+    else:
+        writer.finish(voting_round, preview, form.reference_date.data, upload.filename or "")
+        stored = writer.token
+    return _register_page(
+        voting_round,
+        form,
+        400 if preview.refused else 200,
+        preview=preview,
+        confirm_form=RegisterConfirmForm(formdata=None, preview=stored),
+    )
+
+
+@bp.route("/<int:round_id>/register/confirm", methods=["POST"])
+@staff_required
+def register_confirm(round_id: int):
+    voting_round = _electorate_round(round_id)
+    _refuse_when_frozen(voting_round)
+    form = RegisterConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    stored = register_previews.load(voting_round, current_user, form.preview.data)
+    if stored is None:
+        flash(str(register_previews.ALREADY_USED), "error")
+        return redirect(url_for("voting_staff.register_extract", round_id=voting_round.id))
+    if request.form.get("discard"):
+        stored.delete()
+        flash(_("The checked file was discarded. Nothing was changed."))
+        return redirect(url_for("voting_staff.register_extract", round_id=voting_round.id))
+    written = register_previews.confirm(current_user, voting_round, stored)
+    flash(
+        _("The electorate has been replaced: %(count)s electors.", count=format_decimal(written)),
+        "success",
+    )
+    return redirect(url_for("voting_staff.register_extract", round_id=voting_round.id))
 
 
 # Paper ballots ---------------------------------------------------------------------------------

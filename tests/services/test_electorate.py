@@ -202,3 +202,34 @@ def test_binding_an_account_to_an_elector_once(app, make, places):
         )
         == 1
     )
+
+
+def test_cli_import_is_audited_with_its_reference_date(app, places, tmp_path):
+    """The command line and the staff page write the same audit entry (who: the system)."""
+    from buurtbudget.models import AuditEntry
+
+    _tanthof, _binnenstad, voting_round = places
+    extract = tmp_path / "brp.csv"
+    extract.write_text("".join(_rows("K1;1980;2625AA;1;;;", "K2;1981;2625AA;2;;;")), "utf-8")
+    result = app.test_cli_runner().invoke(
+        args=[
+            "electorate",
+            "import",
+            str(voting_round.id),
+            str(extract),
+            "--reference-date",
+            "2026-03-01",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    entry = electorate.last_import(voting_round)
+    assert isinstance(entry, AuditEntry) and entry.actor_id is None
+    assert entry.details["reference_date"] == "2026-03-01"
+    assert entry.details["electors"] == 2 and entry.details["via"] == "command line"
+    assert entry.details["per_area"] == {str(voting_round.areas[0].id): 2}
+
+
+def test_the_bulk_statements_name_the_elector_columns_in_order():
+    columns = ", ".join(("round_id", *electorate.ELECTOR_COLUMNS))
+    assert f"({columns})" in electorate.COPY_ELECTORS.replace(",  ", ", ")
+    assert f"({columns})" in electorate.INSERT_ELECTORS
