@@ -88,6 +88,11 @@ class Config:
     # quarter lease) is taken to have died: it is tried again, at most JOB_MAX_ATTEMPTS times.
     JOB_LEASE_SECONDS = 120
     JOB_MAX_ATTEMPTS = 2
+    # Importing a pabulib file on the screen: files up to PB_IMPORT_IN_REQUEST_BYTES are imported
+    # in the request; larger ones (Warszawa 2026: 3 MB, 20 to 50 s) by a background job. The
+    # request itself is capped by MAX_CONTENT_LENGTH.
+    PB_IMPORT_IN_REQUEST_BYTES = 500_000
+    PB_IMPORT_MAX_BYTES = 10 * 1024 * 1024
     # Where jobs write their files (exports); empty means "<instance folder>/job-results".
     JOB_RESULTS_FOLDER = ""
     ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
