@@ -95,6 +95,10 @@ class Config:
     PB_IMPORT_MAX_BYTES = 10 * 1024 * 1024
     # Where jobs write their files (exports); empty means "<instance folder>/job-results".
     JOB_RESULTS_FOLDER = ""
+    # Files there (and .partial leftovers) are deleted this long after they were written, by
+    # `flask jobs clean` and by the worker now and then: a round's export is made again on
+    # request, and old copies should not pile up.
+    JOB_RESULTS_KEEP_HOURS = 48
     ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
     ATTACHMENTS_PER_INITIATIVE = 8
     # Where attachments are stored; empty means "<instance folder>/uploads".

@@ -246,7 +246,7 @@ def active_job(kind: str, voting_round: VotingRound) -> BackgroundJob | None:
 
 def latest_export(voting_round: VotingRound) -> BackgroundJob | None:
     """The newest finished export of the round made after its last count (an older file
-    would show other results)."""
+    would show other results), while its file is kept."""
     counted = [entry.at for entry in counting.counts_of(voting_round)]
     query = select(BackgroundJob).where(
         BackgroundJob.kind == "round.export",
@@ -255,7 +255,8 @@ def latest_export(voting_round: VotingRound) -> BackgroundJob | None:
     )
     if counted:
         query = query.where(BackgroundJob.started_at >= max(counted))
-    return db.session.scalar(query.order_by(BackgroundJob.id.desc()).limit(1))
+    job = db.session.scalar(query.order_by(BackgroundJob.id.desc()).limit(1))
+    return job if job is not None and result_path(job) is not None else None
 
 
 def start(actor: User, kind: str, voting_round: VotingRound) -> BackgroundJob:
@@ -529,3 +530,24 @@ def result_path(job: BackgroundJob) -> Path | None:
         return None
     path = results_folder() / job.result_file
     return path if path.is_file() else None
+
+
+def expired(job: BackgroundJob) -> bool:
+    """A finished job whose file has been cleaned away (``clean``)."""
+    return job.status is JobStatus.DONE and bool(job.result_file) and result_path(job) is None
+
+
+def clean(now: datetime | None = None) -> int:
+    """Delete the jobs' files (and ``.partial`` leftovers of a write that died with its
+    process) written more than config JOB_RESULTS_KEEP_HOURS ago; returns how many."""
+    folder = results_folder()
+    if not folder.is_dir():
+        return 0
+    keep = timedelta(hours=float(current_app.config["JOB_RESULTS_KEEP_HOURS"]))
+    before = ((now or utcnow()) - keep).timestamp()
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
