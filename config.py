@@ -93,6 +93,8 @@ class Config:
     # request itself is capped by MAX_CONTENT_LENGTH.
     PB_IMPORT_IN_REQUEST_BYTES = 500_000
     PB_IMPORT_MAX_BYTES = 10 * 1024 * 1024
+    # Where such uploads wait for their job; empty means "<instance folder>/job-uploads".
+    JOB_UPLOADS_FOLDER = ""
     # Where jobs write their files (exports); empty means "<instance folder>/job-results".
     JOB_RESULTS_FOLDER = ""
     # Files there (and .partial leftovers) are deleted this long after they were written, by

@@ -185,7 +185,8 @@ def results_folder() -> Path:
 def uploads_folder() -> Path:
     """Where uploads wait for their job (imports), under random names; each is deleted when
     its job ends."""
-    return Path(current_app.instance_path) / "job-uploads"
+    configured = current_app.config.get("JOB_UPLOADS_FOLDER")
+    return Path(configured) if configured else Path(current_app.instance_path) / "job-uploads"
 
 
 def _municipality_id(job: BackgroundJob) -> int:

@@ -29,8 +29,9 @@ FILE = PABULIB / "Poland_Warszawa_2019_Rembertow.pb"  # 48 kB
 
 
 @pytest.fixture
-def world(app, make, monkeypatch):
+def world(app, make, monkeypatch, tmp_path):
     monkeypatch.setitem(app.config, "PB_IMPORT_IN_REQUEST_BYTES", 1_000)
+    monkeypatch.setitem(app.config, "JOB_UPLOADS_FOLDER", str(tmp_path / "uploads"))
     municipality = make.municipality()
     return {
         "municipality": municipality,
