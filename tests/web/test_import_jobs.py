@@ -137,3 +137,38 @@ def test_only_the_municipalitys_administrators_see_the_job(client_for, make, wor
     assert outsider.get(f"/staff/jobs/{job_id}/status").status_code == 404
     coordinator = client_for(make.coordinator(world["area"]))
     assert coordinator.get(f"/staff/jobs/{job_id}").status_code == 404
+
+
+def test_on_postgresql_the_page_sees_the_ballots_written_but_not_a_half_round(
+    client_for, world, monkeypatch
+):
+    """Progress is written beside the import's one transaction: the job's record moves on
+    while nothing of the round is committed yet."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: there the import is one step")
+    monkeypatch.setattr(pabulib, "WRITE_BATCH", 100)
+    seen = []
+    report_outside = jobs._report_outside
+
+    def watched(job):
+        report = report_outside(job)
+
+        def report_and_look(step, done, total):
+            report(step, done, total)
+            with db.engine.connect() as other:  # as the job's page would read it
+                row = other.execute(
+                    select(BackgroundJob.step, BackgroundJob.done, BackgroundJob.total).where(
+                        BackgroundJob.id == job.id
+                    )
+                ).one()
+                rounds = other.scalar(select(func.count()).select_from(VotingRound))
+            seen.append((*row, rounds))
+
+        return report_and_look
+
+    monkeypatch.setattr(jobs, "_report_outside", watched)
+    _job_id(_upload(client_for(world["admin"]), FILE.read_bytes()))
+    assert jobs.work_once().status is JobStatus.DONE
+    assert ("ballots", 100, 740, 0) in seen and ("ballots", 740, 740, 0) in seen
+    assert ("counting", 0, 1, 0) in seen
+    assert _rounds() == 1
