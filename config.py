@@ -88,8 +88,19 @@ class Config:
     # quarter lease) is taken to have died: it is tried again, at most JOB_MAX_ATTEMPTS times.
     JOB_LEASE_SECONDS = 120
     JOB_MAX_ATTEMPTS = 2
+    # Importing a pabulib file on the screen: files up to PB_IMPORT_IN_REQUEST_BYTES are imported
+    # in the request; larger ones (Warszawa 2026: 3 MB, 20 to 50 s) by a background job. The
+    # request itself is capped by MAX_CONTENT_LENGTH.
+    PB_IMPORT_IN_REQUEST_BYTES = 500_000
+    PB_IMPORT_MAX_BYTES = 10 * 1024 * 1024
+    # Where such uploads wait for their job; empty means "<instance folder>/job-uploads".
+    JOB_UPLOADS_FOLDER = ""
     # Where jobs write their files (exports); empty means "<instance folder>/job-results".
     JOB_RESULTS_FOLDER = ""
+    # Files there (and .partial leftovers) are deleted this long after they were written, by
+    # `flask jobs clean` and by the worker now and then: a round's export is made again on
+    # request, and old copies should not pile up.
+    JOB_RESULTS_KEEP_HOURS = 48
     ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
     ATTACHMENTS_PER_INITIATIVE = 8
     # Where attachments are stored; empty means "<instance folder>/uploads".

@@ -54,6 +54,9 @@ def send_mail_command(once: bool, interval: float) -> None:
         time.sleep(interval)
 
 
+# How often the job worker deletes expired job files.
+CLEAN_EVERY_SECONDS = 600
+
 jobs_group = AppGroup("jobs", help="Background jobs: counting, publishing, exporting large rounds.")
 
 
@@ -70,7 +73,13 @@ def jobs_work_command(once: bool, interval: float) -> None:
 
     from buurtbudget.services import jobs
 
+    cleaned_at = None
     while True:
+        if cleaned_at is None or time.monotonic() - cleaned_at > CLEAN_EVERY_SECONDS:
+            removed = jobs.clean()
+            if removed:
+                click.echo(f"removed {removed} expired job file(s)", err=True)
+            cleaned_at = time.monotonic()
         try:
             job = jobs.work_once()
         except OperationalError as error:  # the database went away: try again in a while
@@ -87,6 +96,15 @@ def jobs_work_command(once: bool, interval: float) -> None:
             if once:
                 return
             time.sleep(interval)
+
+
+@jobs_group.command("clean")
+def jobs_clean_command() -> None:
+    """Delete the jobs' files older than JOB_RESULTS_KEEP_HOURS (the worker also does this
+    every few minutes)."""
+    from buurtbudget.services import jobs
+
+    click.echo(f"removed {jobs.clean()} expired job file(s)", err=True)
 
 
 @click.command("seed-demo")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from buurtbudget.extensions import db
@@ -24,17 +24,25 @@ class JobStatus(enum.StrEnum):
 
 
 class BackgroundJob(db.Model):
-    """One long step on a round, asked for by a staff member, who it runs as."""
+    """One long step on a round (or an import that makes one), asked for by a staff member,
+    who it runs as."""
 
     __tablename__ = "background_job"
     __table_args__ = (Index("ix_background_job_claim", "status", "lease_until"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # "round.close", "round.export", "round.publish" (services.jobs.STEPS).
+    # "round.close", "round.export", "round.publish", "round.import" (services.jobs.STEPS).
     kind: Mapped[str] = mapped_column(String(30))
-    round_id: Mapped[int] = mapped_column(
+    # The round it works on; an import's is the round it made, empty until it has.
+    round_id: Mapped[int | None] = mapped_column(
         ForeignKey("voting_round.id", ondelete="CASCADE"), index=True
     )
+    # An import's municipality (whose administrators may follow it) and what was asked
+    # (the stored upload's name, the area, the rule, the file's own name).
+    municipality_id: Mapped[int | None] = mapped_column(
+        ForeignKey("municipality.id", ondelete="CASCADE")
+    )
+    params: Mapped[dict | None] = mapped_column(JSON)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     status: Mapped[JobStatus] = mapped_column(
         Enum(
@@ -62,7 +70,7 @@ class BackgroundJob(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    voting_round: Mapped[VotingRound] = relationship()
+    voting_round: Mapped[VotingRound | None] = relationship()
     requested_by: Mapped[User] = relationship()
 
     @property

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,11 +36,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
 
 from buurtbudget.extensions import db
-from buurtbudget.models import BackgroundJob, JobStatus, Phase, User, VotingRound
+from buurtbudget.models import (
+    Area,
+    BackgroundJob,
+    JobStatus,
+    Municipality,
+    Phase,
+    User,
+    VotingRound,
+)
 from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
-from buurtbudget.services.errors import ServiceError
-from buurtbudget.services.permissions import require
+from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.services.permissions import is_admin_of, require
 from buurtbudget.services.voting import counting, pabulib, rounds
 
 log = logging.getLogger(__name__)
@@ -57,7 +66,7 @@ class Step:
     # Who may start the step, follow it and fetch its file: the same as on its own screen.
     may: Callable[[User | None, VotingRound], bool]
     # Does the step as ``actor``; returns the name of the file it wrote, if any.
-    run: Callable[[BackgroundJob, User, VotingRound, Report], str | None]
+    run: Callable[[BackgroundJob, User, VotingRound | None, Report], str | None]
 
 
 def _may_export(user: User | None, voting_round: VotingRound) -> bool:
@@ -89,23 +98,105 @@ def _export(job: BackgroundJob, actor: User, voting_round: VotingRound, report: 
     name = f"job-{job.id}-round-{voting_round.id}.pb"
     folder = results_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f"{name}.partial"
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, folder / name)  # the file appears whole or not at all
+    _write_whole(folder / name, text)
     report("exporting", total, total)
     return name
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that the file appears whole or not at all: a failed write
+    (a full disk) leaves no ``.partial`` behind either."""
+    partial = path.with_name(f"{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+IMPORT = "round.import"
+
+
+def _import(job: BackgroundJob, actor: User, _round: None, report: Report) -> None:
+    """The import screen's pabulib.import_round, as the administrator who uploaded the file
+    (it checks again that they still are one). Its progress is written from a connection of
+    its own, as the import is one transaction that must not be committed half-way."""
+    params = job.params or {}
+    municipality = db.session.get(Municipality, job.municipality_id)
+    area = db.session.get(Area, params["area_id"]) if params.get("area_id") else None
+    content = (uploads_folder() / params["upload"]).read_bytes()
+    report("importing", 0, 0)
+    imported = pabulib.import_round(
+        actor,
+        municipality,
+        content,
+        source_name=params.get("source_name", ""),
+        areas=[area] if area else [],
+        rule_name=params.get("rule_name") or None,
+        progress=_report_outside(job),
+    )
+    db.session.execute(
+        update(BackgroundJob)
+        .where(BackgroundJob.id == job.id, BackgroundJob.attempts == job.attempts)
+        .values(round_id=imported.id, step="importing", done=1, total=1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _report_outside(job: BackgroundJob) -> Report | None:
+    """Progress written from another connection, beside the step's open transaction. Only on
+    PostgreSQL: SQLite has one writer at a time, so there the page shows the import as one
+    step."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    job_id, attempt, engine = job.id, job.attempts, db.engine
+    lease = timedelta(seconds=int(current_app.config["JOB_LEASE_SECONDS"]))
+
+    def report(step: str, done: int, total: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                update(BackgroundJob)
+                .where(BackgroundJob.id == job_id, BackgroundJob.attempts == attempt)
+                .values(step=step, done=done, total=total, lease_until=utcnow() + lease)
+            )
+
+    return report
+
+
+def _may_import(user: User | None, _round: None) -> bool:
+    return False  # only through start_import, which checks the municipality
 
 
 STEPS: dict[str, Step] = {
     "round.close": Step(_l("Close the round and count the votes"), rounds.can_manage_round, _close),
     "round.publish": Step(_l("Publish the results"), rounds.can_manage_round, _publish),
     "round.export": Step(_l("Export the round as a .pb file"), _may_export, _export),
+    IMPORT: Step(_l("Import a pabulib file"), _may_import, _import),
 }
 
 
 def results_folder() -> Path:
     configured = current_app.config.get("JOB_RESULTS_FOLDER")
     return Path(configured) if configured else Path(current_app.instance_path) / "job-results"
+
+
+def uploads_folder() -> Path:
+    """Where uploads wait for their job (imports), under random names; each is deleted when
+    its job ends."""
+    configured = current_app.config.get("JOB_UPLOADS_FOLDER")
+    return Path(configured) if configured else Path(current_app.instance_path) / "job-uploads"
+
+
+def _municipality_id(job: BackgroundJob) -> int:
+    return job.municipality_id if job.voting_round is None else job.voting_round.municipality_id
+
+
+def _discard_upload(job: BackgroundJob) -> None:
+    name = (job.params or {}).get("upload")
+    if name:
+        (uploads_folder() / name).unlink(missing_ok=True)
 
 
 def runs_as_job(voting_round: VotingRound) -> bool:
@@ -120,8 +211,12 @@ def runs_as_job(voting_round: VotingRound) -> bool:
 def can_see(user: User | None, job: BackgroundJob) -> bool:
     """A job and its file are for whoever may do its step on that round now (the requester
     while they still may, and their colleagues): nobody else learns it exists."""
+    if user is None:
+        return False
+    if job.kind == IMPORT:
+        return is_admin_of(user, job.municipality_id)
     step = STEPS.get(job.kind)
-    return step is not None and user is not None and step.may(user, job.voting_round)
+    return step is not None and step.may(user, job.voting_round)
 
 
 def in_progress(voting_round: VotingRound) -> list[BackgroundJob]:
@@ -152,7 +247,7 @@ def active_job(kind: str, voting_round: VotingRound) -> BackgroundJob | None:
 
 def latest_export(voting_round: VotingRound) -> BackgroundJob | None:
     """The newest finished export of the round made after its last count (an older file
-    would show other results)."""
+    would show other results), while its file is kept."""
     counted = [entry.at for entry in counting.counts_of(voting_round)]
     query = select(BackgroundJob).where(
         BackgroundJob.kind == "round.export",
@@ -161,7 +256,8 @@ def latest_export(voting_round: VotingRound) -> BackgroundJob | None:
     )
     if counted:
         query = query.where(BackgroundJob.started_at >= max(counted))
-    return db.session.scalar(query.order_by(BackgroundJob.id.desc()).limit(1))
+    job = db.session.scalar(query.order_by(BackgroundJob.id.desc()).limit(1))
+    return job if job is not None and result_path(job) is not None else None
 
 
 def start(actor: User, kind: str, voting_round: VotingRound) -> BackgroundJob:
@@ -182,6 +278,72 @@ def start(actor: User, kind: str, voting_round: VotingRound) -> BackgroundJob:
     db.session.flush()
     audit.record(actor, "job.queued", job, municipality_id=voting_round.municipality_id, kind=kind)
     db.session.commit()
+    kick(job)
+    return job
+
+
+# A .pb file is text that starts with its META section (https://pabulib.org/format).
+PB_SIGNATURE = b"META"
+
+
+def start_import(
+    actor: User,
+    municipality: Municipality,
+    content: bytes,
+    *,
+    source_name: str = "",
+    area: Area | None = None,
+    rule_name: str | None = None,
+) -> BackgroundJob:
+    """Queue the import of an uploaded pabulib file as ``actor`` (an administrator of the
+    municipality): the file is checked for its size and kind, stored under a random name in
+    the instance folder, and imported by a worker (``_import``)."""
+    require(is_admin_of(actor, municipality.id))
+    limit = int(current_app.config["PB_IMPORT_MAX_BYTES"])
+    if len(content) > limit:
+        raise ValidationFailed(
+            _l("The file is larger than %(limit)s MB.", limit=limit // (1024 * 1024)),
+            field="file",
+        )
+    if not content.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(PB_SIGNATURE):
+        raise ValidationFailed(
+            _l("This is not a pabulib file: such a file is text that starts with META."),
+            field="file",
+        )
+    if area is not None and area.municipality_id != municipality.id:
+        raise ValidationFailed(_l("This is not a valid choice."), field="area")
+    folder = uploads_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{secrets.token_hex(16)}.pb"
+    (folder / name).write_bytes(content)
+    try:
+        job = BackgroundJob(
+            kind=IMPORT,
+            municipality_id=municipality.id,
+            requested_by=actor,
+            params={
+                "upload": name,
+                "source_name": source_name[:200],
+                "area_id": area.id if area else None,
+                "rule_name": rule_name or None,
+            },
+            total=0,
+        )
+        db.session.add(job)
+        db.session.flush()
+        audit.record(
+            actor,
+            "job.queued",
+            job,
+            municipality_id=municipality.id,
+            kind=IMPORT,
+            source=source_name[:200] or None,
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        (folder / name).unlink(missing_ok=True)
+        raise
     kick(job)
     return job
 
@@ -228,11 +390,12 @@ def _give_up_stalled(now: datetime) -> int:
     )
     for job in stalled:
         job.status, job.message, job.finished_at = JobStatus.FAILED, INTERRUPTED, now
+        _discard_upload(job)
         audit.record(
             job.requested_by,
             "job.failed",
             job,
-            municipality_id=job.voting_round.municipality_id,
+            municipality_id=_municipality_id(job),
             kind=job.kind,
             reason="interrupted",
         )
@@ -323,11 +486,12 @@ def run(job: BackgroundJob) -> BackgroundJob:
         return job  # our lease ended and another worker took it over
     job.status = JobStatus.FAILED if failed else JobStatus.DONE
     job.message, job.result_file, job.finished_at = message, result, utcnow()
+    _discard_upload(job)  # done or failed: an import's upload is not needed again
     audit.record(
         job.requested_by,
         "job.failed" if failed else "job.done",
         job,
-        municipality_id=job.voting_round.municipality_id,
+        municipality_id=_municipality_id(job),
         kind=job.kind,
         message=message,
         result_file=result,
@@ -367,3 +531,24 @@ def result_path(job: BackgroundJob) -> Path | None:
         return None
     path = results_folder() / job.result_file
     return path if path.is_file() else None
+
+
+def expired(job: BackgroundJob) -> bool:
+    """A finished job whose file has been cleaned away (``clean``)."""
+    return job.status is JobStatus.DONE and bool(job.result_file) and result_path(job) is None
+
+
+def clean(now: datetime | None = None) -> int:
+    """Delete the jobs' files (and ``.partial`` leftovers of a write that died with its
+    process) written more than config JOB_RESULTS_KEEP_HOURS ago; returns how many."""
+    folder = results_folder()
+    if not folder.is_dir():
+        return 0
+    keep = timedelta(hours=float(current_app.config["JOB_RESULTS_KEEP_HOURS"]))
+    before = ((now or utcnow()) - keep).timestamp()
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -55,10 +55,12 @@ def _warnings(job: BackgroundJob) -> list[str]:
 
 def _status(job: BackgroundJob) -> dict:
     """What the page shows, for the template and the JSON view alike."""
-    result_url = None
+    result_url, expired = None, jobs.expired(job)
     if job.status is JobStatus.DONE:
         if jobs.result_path(job) is not None:
             result_url = url_for("jobs.result", job_id=job.id)
+        elif expired:  # its file was cleaned away: the page offers to write it again
+            result_url = url_for("voting.export", round_id=job.round_id)
         else:
             result_url = url_for("voting.results", round_id=job.round_id)
     return {
@@ -69,6 +71,7 @@ def _status(job: BackgroundJob) -> dict:
         "finished": job.finished,
         "failure": _failure(job) if job.status is JobStatus.FAILED else None,
         "result_url": result_url,
+        "expired": expired,
         "warnings": _warnings(job),
     }
 

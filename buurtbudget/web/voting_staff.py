@@ -711,11 +711,23 @@ def import_file():
     if form.validate_on_submit():
         upload = form.file.data
         area = db.session.get(Area, form.area.data) if form.area.data else None
+        content = upload.read()
         try:
+            if len(content) > current_app.config["PB_IMPORT_IN_REQUEST_BYTES"]:
+                # A large file (a city: 20 to 50 s) would outlast the web worker.
+                job = jobs.start_import(
+                    current_user,
+                    municipality,
+                    content,
+                    source_name=(upload.filename or "")[:200],
+                    area=area,
+                    rule_name=form.rule_name.data or None,
+                )
+                return redirect(url_for("jobs.show", job_id=job.id))
             voting_round = pabulib.import_round(
                 current_user,
                 municipality,
-                upload.read(),
+                content,
                 source_name=(upload.filename or "")[:200],
                 areas=[area] if area else [],
                 rule_name=form.rule_name.data or None,

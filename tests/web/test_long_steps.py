@@ -5,11 +5,14 @@ the limit is 2 ballots and the tests play the worker (``jobs.work_once``)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, BackgroundJob, JobStatus, Role, RoleAssignment
+from buurtbudget.models._base import utcnow
 from buurtbudget.services import initiatives, jobs
 from buurtbudget.services.voting import casting, counting
 from tests.voting_world import tanthof_round
@@ -27,8 +30,9 @@ def _cast(make, area, voting_round) -> None:
 
 
 @pytest.fixture
-def large(app, make, monkeypatch):
+def large(app, make, monkeypatch, tmp_path):
     monkeypatch.setitem(app.config, "LONG_STEP_BALLOTS", 2)
+    monkeypatch.setitem(app.config, "JOB_RESULTS_FOLDER", str(tmp_path / "job-results"))
     world = tanthof_round(make, title="Stad kiest")
     _cast(make, world["area"], world["round"])
     _end_voting(world["round"])
@@ -230,3 +234,53 @@ def test_the_page_is_in_dutch(client_for, large):
     page = _text(admin.get(f"/staff/jobs/{job_id}", headers={"Accept-Language": "nl"}))
     assert "Stemronde afsluiten en de stemmen tellen" in page
     assert "Wacht op zijn beurt" in page
+
+
+def _exported(client_for, large) -> tuple:
+    voting_round = large["round"]
+    counting.close_round(None, voting_round)
+    admin = client_for(large["admin"])
+    job_id = _job_id(admin.post(f"/staff/rounds/{voting_round.id}/export"))
+    assert jobs.work_once().status is JobStatus.DONE
+    return admin, job_id, voting_round
+
+
+def test_a_failed_write_leaves_no_partial_file(app, client_for, large, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jobs.os, "replace", disk_full)
+    voting_round = large["round"]
+    counting.close_round(None, voting_round)
+    _job_id(client_for(large["admin"]).post(f"/staff/rounds/{voting_round.id}/export"))
+    assert jobs.work_once().status is JobStatus.FAILED
+    assert list(jobs.results_folder().iterdir()) == []
+
+
+def test_result_files_expire_and_the_page_offers_to_write_it_again(app, client_for, large):
+    admin, job_id, voting_round = _exported(client_for, large)
+    (written,) = jobs.results_folder().iterdir()
+    leftover = jobs.results_folder() / "job-0-round-0.pb.partial"  # of a worker that died
+    leftover.write_text("half")
+    keep = timedelta(hours=app.config["JOB_RESULTS_KEEP_HOURS"])
+    assert jobs.clean(utcnow() + keep - timedelta(minutes=1)) == 0  # not yet
+    assert written.is_file()
+    assert jobs.clean(utcnow() + keep + timedelta(minutes=1)) == 2
+    assert list(jobs.results_folder().iterdir()) == []
+    assert admin.get(f"/staff/jobs/{job_id}/result").status_code == 404
+    page = _text(admin.get(f"/staff/jobs/{job_id}"))
+    assert "The file has expired: files are kept for 48 hours." in page
+    assert "Write the file again" in page and f"/rounds/{voting_round.id}/export.pb" in page
+    # The export page no longer links to the deleted file; it offers to write it.
+    export_page = _text(admin.get(f"/rounds/{voting_round.id}/export.pb"))
+    assert f"/staff/jobs/{job_id}" not in export_page and "Write the file" in export_page
+
+
+def test_the_worker_and_the_clean_command_delete_expired_files(app, client_for, large, monkeypatch):
+    _exported(client_for, large)
+    runner = app.test_cli_runner()
+    assert "removed 0 expired" in runner.invoke(args=["jobs", "clean"]).output
+    monkeypatch.setitem(app.config, "JOB_RESULTS_KEEP_HOURS", 0)
+    result = runner.invoke(args=["jobs", "work", "--once"])
+    assert result.exit_code == 0 and "removed 1 expired job file(s)" in result.output
+    assert list(jobs.results_folder().iterdir()) == []
