@@ -86,7 +86,8 @@ voting_round_area = Table(
 class VotingRound(db.Model):
     """A budget round of one or more areas: phases with dates, the ballot and the rule.
 
-    The ballot type, rule and limits are locked (``locked_at``) when the first ballot is cast.
+    The ballot type, rule, limits, areas, budget and projects are fixed once voting opens by
+    its dates (voting.rounds.setup_is_fixed); ``locked_at`` marks the first ballot.
     """
 
     __tablename__ = "voting_round"
@@ -132,7 +133,7 @@ class VotingRound(db.Model):
     review_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voting_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voting_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Ballot and rule (locked once the first ballot is cast).
+    # Ballot and rule (fixed once voting opens).
     ballot_type: Mapped[str] = mapped_column(String(12), default=APPROVAL)
     rule_name: Mapped[str] = mapped_column(String(40), default="greedy")
     min_projects: Mapped[int | None] = mapped_column(Integer)
@@ -153,6 +154,9 @@ class VotingRound(db.Model):
     rule_meta: Mapped[dict | None] = mapped_column(JSON)
     # For the weighting module (post-stratification by area / age band); None = unweighted.
     weighting_config: Mapped[dict | None] = mapped_column(JSON)
+    # The population figures the weights and turnout use, per area id (str), as they were
+    # when voting opened (voting.rounds.fix_population); None before: the live figures.
+    population_figures: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

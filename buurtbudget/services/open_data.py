@@ -34,6 +34,7 @@ from buurtbudget.models import (
 )
 from buurtbudget.services import monitoring
 from buurtbudget.services.errors import NotFound, ValidationFailed
+from buurtbudget.services.voting.rounds import population_figures
 
 API_VERSION = "1"
 PUBLIC_STATUSES = tuple(s for s in Status if s not in PRIVATE_STATUSES)
@@ -242,10 +243,11 @@ def round_records(items: Sequence[VotingRound], *, with_results: bool = False) -
     for voting_round in items:
         per_area = counts.get(voting_round.id, {})
         turnout = []
+        figures = population_figures(voting_round)  # as when voting opened
         for area in voting_round.areas:
-            population = area.population_for(voting_round.year)
+            population = figures[area.id]
             ballots = per_area.get(area.id, 0)
-            inhabitants = population.inhabitants if population else None
+            inhabitants = population["inhabitants"] if population else None
             turnout.append(
                 {
                     "area_id": area.id,

@@ -1,4 +1,8 @@
-"""Importing areas and population figures (CBS kerncijfers layout) all-or-nothing."""
+"""Importing areas and population figures (CBS kerncijfers layout) all-or-nothing.
+
+Rounds whose voting has opened keep the figures of their opening: the import stores them with
+each such round of its areas first (voting.rounds.fix_population), in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,10 @@ from buurtbudget.domain.population_csv import PopulationCsvError, RegionRow, rea
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, AreaPopulation, Municipality, Neighbourhood
 from buurtbudget.services import audit
+from buurtbudget.services.voting.rounds import fix_population_of_areas
+
+# Area codes per query when looking for the rounds of the imported areas.
+CODES_PER_QUERY = 500
 
 
 @dataclass
@@ -34,6 +42,12 @@ def import_population(text: str, year: int | None, progress=None) -> ImportSumma
     rows = read_population_csv(text)
     summary = ImportSummary()
     try:
+        # A round whose voting has opened keeps the figures of its opening: stored with it
+        # now, before this import changes them (voting.rounds.fix_population).
+        codes = [row.code for row in rows if row.kind == "area"]
+        for start in range(0, len(codes), CODES_PER_QUERY):
+            chunk = codes[start : start + CODES_PER_QUERY]
+            fix_population_of_areas(select(Area.id).where(Area.cbs_code.in_(chunk)))
         municipalities: dict[str, Municipality] = {}
         areas: dict[str, Area] = {}
         for number, row in enumerate(rows, start=1):

@@ -291,6 +291,42 @@ def new():
     return render_template("voting/setup.html", form=form, round=None), status
 
 
+# The fields of the edit page that are fixed once voting opens (rounds.setup_is_fixed).
+FIXED_ON_THE_PAGE = (
+    "areas",
+    "voting_opens_at",
+    "ballot_type",
+    "rule_name",
+    "min_projects",
+    "max_projects",
+    "max_total_cost",
+    "max_total_points",
+    "max_points_per_project",
+    "min_age",
+    "uses_voting_codes",
+    "allow_ballot_change",
+    "budget_period",
+    "budget",
+)
+# Fields whose stored value has another name or form on the round.
+_STORED = {
+    "areas": lambda r: [a.id for a in r.areas],
+    "max_total_cost": lambda r: r.max_total_cost_cents,
+    "budget": lambda r: r.budget_cents,
+    "budget_period": lambda r: r.budget_period_id or 0,
+}
+_DATES = ("proposals_until", "review_until", "voting_opens_at", "voting_closes_at")
+
+
+def _fill_from_round(form: RoundForm, voting_round: VotingRound, names) -> None:
+    for name in names:
+        if name in _DATES:
+            value = _to_local(getattr(voting_round, name))
+        else:
+            value = _STORED.get(name, lambda r, n=name: getattr(r, n))(voting_round)
+        getattr(form, name).data = value
+
+
 @bp.route("/<int:round_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit(round_id: int):
@@ -300,28 +336,33 @@ def edit(round_id: int):
     form = RoundForm(obj=None if request.method == "POST" else voting_round)
     _fill_choices(form, voting_round.municipality)
     opened = rounds.has_opened(voting_round)
+    fixed = rounds.setup_is_fixed(voting_round)
     if opened:
-        # Shown read-only (a disabled field is not sent): the stored opening date stands.
-        # A date sent anyway goes to the service, which refuses any other (409).
-        field = form.voting_opens_at
-        field.validators, field.flags.required = [Optional()], False
-        field.render_kw = {"disabled": True}
-        field.description = rounds.OPENING_FIXED
+        form.voting_opens_at.render_kw = {"disabled": True}
+        form.voting_opens_at.description = rounds.OPENING_FIXED
+    if fixed:
+        # Shown read-only (disabled fields are not sent): what is not sent keeps its stored
+        # value. A value sent anyway goes to the service, which refuses any change (409).
+        for name in FIXED_ON_THE_PAGE:
+            field = getattr(form, name)
+            field.validators, field.flags.required = [Optional()], False
+        if request.method == "POST":
+            _fill_from_round(
+                form, voting_round, [n for n in FIXED_ON_THE_PAGE if n not in request.form]
+            )
     if request.method == "GET":
-        form.areas.data = [a.id for a in voting_round.areas]
-        for name in ("proposals_until", "review_until", "voting_opens_at", "voting_closes_at"):
-            getattr(form, name).data = _to_local(getattr(voting_round, name))
-        form.max_total_cost.data = voting_round.max_total_cost_cents
-        form.budget.data = voting_round.budget_cents
-        form.budget_period.data = voting_round.budget_period_id or 0
+        _fill_from_round(form, voting_round, ("areas", *_DATES, *_STORED))
     refused = None
     if form.validate_on_submit():
         setup = _setup_from(form, voting_round.municipality)
-        stored = voting_round.voting_opens_at
-        # The page shows dates to the minute: the same minute as stored is no change.
-        minute = stored.replace(second=0, microsecond=0) if stored is not None else None
-        if opened and setup.voting_opens_at in (None, minute):
-            setup.voting_opens_at = stored
+        # The page shows dates to the minute: the same minute as stored is no change (a
+        # closing date a few seconds earlier would be refused once voting opened).
+        for name in _DATES:
+            stored = getattr(voting_round, name)
+            minute = stored.replace(second=0, microsecond=0) if stored is not None else None
+            sent = getattr(setup, name)
+            if sent == minute or (sent is None and opened and name == "voting_opens_at"):
+                setattr(setup, name, stored)
         try:
             rounds.update_round(current_user, voting_round, setup)
         except ServiceError as error:
@@ -330,10 +371,13 @@ def edit(round_id: int):
         else:
             flash(_("The voting round has been saved."), "success")
             return redirect(url_for("voting.detail", round_id=voting_round.id))
-    if opened:
-        form.voting_opens_at.data = _to_local(voting_round.voting_opens_at)
+    if fixed:
+        _fill_from_round(form, voting_round, FIXED_ON_THE_PAGE)
     status = refused or form_status(form)
-    return render_template("voting/setup.html", form=form, round=voting_round), status
+    return (
+        render_template("voting/setup.html", form=form, round=voting_round, fixed=fixed),
+        status,
+    )
 
 
 # The register extract (electorate) ------------------------------------------------------------

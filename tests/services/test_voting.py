@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from buurtbudget.extensions import db
 from buurtbudget.models import (
@@ -17,10 +17,12 @@ from buurtbudget.models import (
     Phase,
     VoterRecord,
     VotingCode,
+    VotingRound,
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 from buurtbudget.services.voting import casting, codes, counting, rounds
+from tests.factories import move_dates
 from tests.voting_world import tanthof_round
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -156,31 +158,147 @@ def _setup_of(voting_round, **changes) -> rounds.RoundSetup:
             "budget_cents",
         )
     }
+    fields["areas"] = list(voting_round.areas)
+    fields["rule_meta"] = voting_round.rule_meta
     fields.update(changes)
-    return rounds.RoundSetup(areas=list(voting_round.areas), **fields)
+    return rounds.RoundSetup(**fields)
 
 
-def test_setup_is_locked_once_the_first_ballot_is_cast(world):
-    voting_round = world["round"]
-    rounds.update_round(world["admin"], voting_round, _setup_of(voting_round, rule_name="mes"))
+SETUP_FIELDS = (
+    "ballot_type",
+    "rule_name",
+    "min_projects",
+    "max_projects",
+    "max_total_cost_cents",
+    "max_points_per_project",
+    "max_total_points",
+    "min_age",
+    "allow_ballot_change",
+    "uses_voting_codes",
+    "budget_cents",
+    "budget_period_id",
+    "voting_opens_at",
+    "rule_meta",
+)
+
+
+def _open(voting_round) -> None:
+    """The time passes until voting opens (a second ago)."""
+    move_dates(voting_round, utcnow() - timedelta(seconds=1) - voting_round.voting_opens_at)
+
+
+def _as_stored(voting_round) -> tuple:
+    """What decides how votes count, as the database has it (the setup and the ballot)."""
+    db.session.expire_all()
+    return (
+        tuple(getattr(voting_round, name) for name in SETUP_FIELDS),
+        voting_round.area_ids,
+        [(p.initiative_id, p.name, p.cost_cents, p.position) for p in voting_round.projects],
+    )
+
+
+def test_setup_is_fixed_once_voting_opens_even_without_a_ballot(make):
+    # The attack: voting is open, nobody voted yet, and the coordinator changes the counting
+    # rule, the ballot, the limits, the areas, the budget or the projects on the ballot.
+    world = tanthof_round(make, phase="review")
+    voting_round, admin = world["round"], world["admin"]
+    area, other = world["area"], world["other"]
+    # Before the opening the setup and the ballot change freely.
+    rounds.update_round(admin, voting_round, _setup_of(voting_round, rule_name="mes"))
     assert voting_round.rule_name == "mes"
-    casting.cast_ballot(world["resident"], voting_round, {world["projects"][0]: 1})
-    with pytest.raises(Conflict, match="cannot change"):
+    late = make.open_initiative(area, "Late project", 200_00)
+    rounds.refresh_projects(admin, voting_round)
+    assert "Late project" in [p.name for p in voting_round.projects]
+    _open(voting_round)
+    assert voting_round.phase() is Phase.VOTING and not voting_round.is_locked
+    assert _count(Ballot) == 0
+    stored = _as_stored(voting_round)
+    attempts = [
+        {"rule_name": "greedy"},
+        {"ballot_type": "choose-1"},
+        {"ballot_type": "cumulative", "max_total_points": 10},
+        {"max_projects": 3},
+        {"min_projects": 1},
+        {"max_total_cost_cents": 500_00},
+        {"budget_cents": 2_000_000},
+        {"min_age": 12},
+        {"allow_ballot_change": True},
+        {"uses_voting_codes": True},
+        {"areas": [area, other]},
+        {"rule_meta": {"max_selected": 1}},
+    ]
+    for changes in attempts:
+        with pytest.raises(Conflict, match="cannot change any more"):
+            rounds.update_round(admin, voting_round, _setup_of(voting_round, **changes))
+    # The projects on the ballot: an initiative opened since, or a new cost, stays off.
+    make.open_initiative(area, "Too late", 100_00)
+    late.checked_cost_cents = 900_00
+    db.session.commit()
+    with pytest.raises(Conflict, match="projects on the ballot cannot change"):
+        rounds.refresh_projects(admin, voting_round)
+    # Shortening the vote: the closing date only moves later, ballots or not.
+    with pytest.raises(Conflict, match="closing date can only move later") as caught:
         rounds.update_round(
-            world["admin"], voting_round, _setup_of(voting_round, rule_name="greedy")
+            admin,
+            voting_round,
+            _setup_of(voting_round, voting_closes_at=utcnow() + timedelta(minutes=5)),
         )
-    with pytest.raises(Conflict, match="cannot change"):
-        rounds.update_round(world["admin"], voting_round, _setup_of(voting_round, max_projects=3))
-    db.session.refresh(voting_round)
-    assert (voting_round.rule_name, voting_round.max_projects) == ("mes", 2)
-    # Extending the vote and renaming the round stay possible.
+    assert caught.value.field == "voting_closes_at"
+    # What may change while voting is open still can, and leaves the ballot as it was.
     later = voting_round.voting_closes_at + timedelta(days=2)
     rounds.update_round(
-        world["admin"],
-        voting_round,
-        _setup_of(voting_round, title="Tanthof kiest", voting_closes_at=later),
+        admin, voting_round, _setup_of(voting_round, title="Tanthof kiest", voting_closes_at=later)
     )
     assert (voting_round.title, voting_round.voting_closes_at) == ("Tanthof kiest", later)
+    assert _as_stored(voting_round) == stored
+    assert [p.name for p in voting_round.projects] == [
+        "Late project",
+        "Project 1",
+        "Project 2",
+        "Project 3",
+    ]
+    # And so it stays after the first ballot.
+    casting.cast_ballot(world["resident"], voting_round, {world["projects"][0]: 1})
+    with pytest.raises(Conflict, match="cannot change any more"):
+        rounds.update_round(admin, voting_round, _setup_of(voting_round, max_projects=3))
+    with pytest.raises(Conflict, match="projects on the ballot cannot change"):
+        rounds.refresh_projects(admin, voting_round)
+    assert _as_stored(voting_round) == stored
+
+
+def _opened_behind_its_back(voting_round) -> None:
+    """Another request moved the opening date into the past; this session still holds the
+    round as it read it, before its opening (not refreshed)."""
+    db.session.execute(
+        update(VotingRound)
+        .where(VotingRound.id == voting_round.id)
+        .values(
+            proposals_until=utcnow() - timedelta(days=3),
+            review_until=utcnow() - timedelta(days=2),
+            voting_opens_at=utcnow() - timedelta(days=1),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    assert voting_round.phase() is Phase.REVIEW  # what this session still believes
+
+
+def test_a_round_that_opened_while_it_was_read_refuses_a_setup_change(make):
+    # The write itself checks the dates it finds, under the round's lock.
+    world = tanthof_round(make, phase="review")
+    voting_round, admin = world["round"], world["admin"]
+    make.open_initiative(world["area"], "Late project", 200_00)
+    stored = _as_stored(voting_round)
+    for changes in ({"rule_name": "mes"}, {"max_projects": 3}, {"budget_cents": 5_000_00}):
+        setup = _setup_of(voting_round, **changes)
+        _opened_behind_its_back(voting_round)
+        with pytest.raises(Conflict, match="cannot change any more"):
+            rounds.update_round(admin, voting_round, setup)
+        assert _as_stored(voting_round) == stored
+    _opened_behind_its_back(voting_round)
+    with pytest.raises(Conflict, match="projects on the ballot cannot change"):
+        rounds.refresh_projects(admin, voting_round)
+    assert _as_stored(voting_round) == stored
+    assert "Late project" not in [p.name for p in voting_round.projects]
 
 
 def test_once_ballots_exist_the_closing_date_only_moves_later(world):

@@ -336,33 +336,133 @@ def test_staff_of_two_municipalities_choose_where_to_set_up_and_import(client_fo
 
 
 def _as_on_the_page(voting_round, **changes) -> dict:
-    """The edit form of a round whose voting has opened, as the browser sends it: its own
-    dates (as the page shows them, to the minute), but not the opening date, which the page
-    shows read-only (a disabled field is not sent)."""
-    data = {
-        "title": voting_round.title,
-        "areas": [a.id for a in voting_round.areas],
-        "ballot_type": voting_round.ballot_type,
-        "rule_name": voting_round.rule_name,
-        "max_projects": str(voting_round.max_projects),
-        "min_age": str(voting_round.min_age),
-        "budget_period": "0",
-        "budget": f"{voting_round.budget_cents // 100},00",
-    }
+    """The edit form of a round whose voting has opened, as the browser sends it: its title
+    and its dates (as the page shows them, to the minute), but none of the fields the page
+    shows read-only (disabled fields are not sent): the opening date, the areas, the ballot,
+    the rule and limits, who may vote and the money."""
+    data = {"title": voting_round.title}
     for name in ("proposals_until", "review_until", "voting_closes_at"):
         data[name] = _to_local_text(getattr(voting_round, name))
     data.update(changes)
     return data
 
 
+def _as_sent_before_the_opening(voting_round, **changes) -> dict:
+    """The whole edit form, as a page loaded before the opening sends it (or a hand-made
+    request): every field, the read-only ones included."""
+    data = _as_on_the_page(
+        voting_round,
+        areas=[a.id for a in voting_round.areas],
+        voting_opens_at=_to_local_text(voting_round.voting_opens_at),
+        ballot_type=voting_round.ballot_type,
+        rule_name=voting_round.rule_name,
+        max_projects=str(voting_round.max_projects),
+        min_age=str(voting_round.min_age),
+        budget_period="0",
+        budget=f"{voting_round.budget_cents // 100},00",
+    )
+    data.update(changes)
+    return data
+
+
+def _disabled_fields(page: str) -> set[str]:
+    """Names of the form fields the page shows read-only (in a disabled fieldset or
+    disabled themselves)."""
+    names = set()
+    for block in re.findall(r"<fieldset[^>]*\bdisabled\b.*?</fieldset>", page, re.S):
+        names |= set(re.findall(r'name="([a-z_]+)"', block))
+    names |= set(re.findall(r'<input[^>]*\bdisabled\b[^>]*name="([a-z_]+)"', page))
+    names |= set(re.findall(r'<input[^>]*name="([a-z_]+)"[^>]*\bdisabled\b', page))
+    return names
+
+
+FIXED_ON_THE_PAGE = {
+    "areas",
+    "voting_opens_at",
+    "ballot_type",
+    "rule_name",
+    "min_projects",
+    "max_projects",
+    "max_total_cost",
+    "max_total_points",
+    "max_points_per_project",
+    "min_age",
+    "uses_voting_codes",
+    "allow_ballot_change",
+    "budget_period",
+    "budget",
+}
+
+
 def test_editing_after_the_first_ballot_keeps_the_rules(client_for, world):
     casting.cast_ballot(world["resident"], world["round"], {world["projects"][0]: 1})
     admin = client_for(world["admin"])
     page = _text(admin.get(f"/staff/rounds/{world['round'].id}/edit"))
-    assert "Voting has started" in page
-    data = _as_on_the_page(world["round"], rule_name="mes")
+    assert "Voting opened on" in page
+    data = _as_sent_before_the_opening(world["round"], rule_name="mes")
     response = admin.post(f"/staff/rounds/{world['round'].id}/edit", data=data)
-    assert response.status_code == 409 and "cannot change" in _text(response)
+    assert response.status_code == 409 and "cannot change any more" in _text(response)
+
+
+def test_the_ballot_setup_is_read_only_once_voting_opened(client_for, world):
+    # Voting is open and nobody has voted yet: the rule, the ballot, the limits, the areas
+    # and the money are fixed all the same.
+    voting_round = world["round"]
+    assert voting_round.is_voting_open() and not voting_round.is_locked
+    admin = client_for(world["admin"])
+    url = f"/staff/rounds/{voting_round.id}/edit"
+    page = _text(admin.get(url))
+    assert "Voting opened on" in page and "were fixed then" in page
+    assert _disabled_fields(page) == FIXED_ON_THE_PAGE
+    assert 'name="title"' in page and "title" not in _disabled_fields(page)
+    # The page as the browser sends it saves what may change (its dates shown to the minute
+    # are the stored ones, not a closing date moved earlier by the seconds).
+    assert admin.post(url, data=_as_on_the_page(voting_round, title="T")).status_code == 302
+    later = voting_round.voting_closes_at + timedelta(days=1)
+    saved = admin.post(
+        url,
+        data=_as_on_the_page(voting_round, title="Tanthof", voting_closes_at=_to_local_text(later)),
+    )
+    assert saved.status_code == 302
+    db.session.refresh(voting_round)
+    assert voting_round.title == "Tanthof"
+    assert (voting_round.rule_name, voting_round.max_projects) == ("greedy", 2)
+    assert [a.id for a in voting_round.areas] == [world["area"].id]
+    # A page loaded before the opening saves too, as long as it changes nothing fixed.
+    unchanged = _as_sent_before_the_opening(voting_round, title="Tanthof kiest")
+    assert admin.post(url, data=unchanged).status_code == 302
+    # Anything fixed sent anyway is refused, and the page shows the stored setup again.
+    attempts = [
+        {"rule_name": "mes"},
+        {"ballot_type": "choose-1"},
+        {"max_projects": "3"},
+        {"budget": "50.000,00"},
+        {"min_age": "12"},
+        {"allow_ballot_change": "y"},
+        {"areas": [world["area"].id, world["other"].id]},
+    ]
+    for changes in attempts:
+        response = admin.post(url, data=_as_sent_before_the_opening(voting_round, **changes))
+        assert response.status_code == 409, changes
+        assert "cannot change any more" in _text(response)
+        assert '<option selected value="greedy">' in _text(response)
+    db.session.refresh(voting_round)
+    assert (voting_round.title, voting_round.rule_name, voting_round.ballot_type) == (
+        "Tanthof kiest",
+        "greedy",
+        "approval",
+    )
+    assert (voting_round.max_projects, voting_round.min_age, voting_round.budget_cents) == (
+        2,
+        16,
+        1_000_000,
+    )
+    assert not voting_round.allow_ballot_change
+    assert [a.id for a in voting_round.areas] == [world["area"].id]
+    # A shorter vote is refused too.
+    sooner = _to_local_text(utcnow() + timedelta(hours=1))
+    response = admin.post(url, data=_as_on_the_page(voting_round, voting_closes_at=sooner))
+    assert response.status_code == 409 and "closing date can only move later" in _text(response)
 
 
 def test_the_opening_date_is_read_only_once_voting_opened(client_for, world):

@@ -12,9 +12,12 @@ decides again and gives the message. Nothing is written on the way to None.
 Why the shortcut decides as the complete use case does:
 
 * What makes a ballot valid (ballot type, limits, the projects and their costs, the areas,
-  the minimum age) cannot change once the round is locked at its first ballot
-  (rounds.update_round and rounds.refresh_projects refuse), so each process keeps it per
-  locked round (:class:`BallotSetup`). The statement re-checks the round's ``created_at`` and
+  the minimum age) cannot change once voting opens by the round's dates
+  (rounds.setup_is_fixed: rounds.update_round and rounds.refresh_projects refuse, and their
+  writes re-check the dates under the round's lock). A round is locked at its first ballot,
+  which comes after the opening, and the first caster validates again under that lock
+  (casting._lock_round_setup), so each process keeps the setup per locked round
+  (:class:`BallotSetup`). The statement re-checks the round's ``created_at`` and
   ``locked_at``, so a kept setup of a round that is gone (its id used again) only makes the
   shortcut answer None.
 * Everything that can change is checked by the database in the statement that writes: the
@@ -72,8 +75,8 @@ MAX_KEPT_SETUPS = 64
 
 @dataclass(frozen=True)
 class BallotSetup:
-    """What decides whether a ballot is valid and who may cast it: fixed once the round is
-    locked (see the module doc)."""
+    """What decides whether a ballot is valid and who may cast it: fixed once voting opens,
+    so once the round is locked (see the module doc)."""
 
     round_id: int
     created_at: datetime

@@ -77,6 +77,7 @@ from buurtbudget.services.voting.codes import find_voting_code
 from buurtbudget.services.voting.eligibility import age_band_for, eligibility_problem
 from buurtbudget.services.voting.rounds import (
     VOTING_NOT_OPEN,
+    fix_population,
     hold_round_open,
     with_write_retries,
 )
@@ -176,18 +177,21 @@ def receipt_hash(token: str) -> str:
 
 
 def _lock_round_setup(voting_round: VotingRound, choices: Choices) -> None:
-    """Mark the round locked at its first ballot. The first caster re-reads the setup under
-    the lock and validates again, in case the setup changed a moment before."""
+    """Mark the round locked at its first ballot, and store its population figures (as they
+    were at the opening, see voting.rounds.fix_population). The setup is fixed from the
+    opening (voting.rounds.setup_is_fixed); a change decided just before it may commit a
+    moment later, so a caster who read the round unlocked re-reads the setup under the lock
+    (its own or the first caster's, committed) and validates again."""
     if voting_round.locked_at is not None:
         return  # locked for good (it is never unlocked): no write needed on the cast path
-    result = db.session.execute(
+    db.session.execute(
         update(VotingRound)
         .where(VotingRound.id == voting_round.id, VotingRound.locked_at.is_(None))
         .values(locked_at=utcnow())
     )
-    if result.rowcount == 1:
-        db.session.refresh(voting_round)
-        check_choices(voting_round, choices)
+    db.session.refresh(voting_round)
+    check_choices(voting_round, choices)
+    fix_population(voting_round)
 
 
 def _insert_ballot(voting_round: VotingRound, channel: Channel, choices: Choices, **fields) -> None:

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.rules import Election, Outcome, compute
@@ -46,7 +46,14 @@ from buurtbudget.services.voting.election import (
     read_ballots,
 )
 from buurtbudget.services.voting.eligibility import eligible_residents_count
-from buurtbudget.services.voting.rounds import ROUND_DATES, can_manage_round, has_opened
+from buurtbudget.services.voting.rounds import (
+    ROUND_DATES,
+    before_opening,
+    can_manage_round,
+    fix_population,
+    has_opened,
+    population_figures,
+)
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,7 @@ def close_round(
         raise Conflict(_l("Voting has not ended yet: the round can be closed after it ends."))
     # Empty and mix the ballot box before the count, in this transaction (voting.shaking).
     shaking.mix_ballots(actor, voting_round, progress)
+    fix_population(voting_round, now)  # counted with the figures of the opening, kept so
     outcome = store_results(voting_round)
     voting_round.closed_at = now or utcnow()
     record_count(actor, voting_round, "close")
@@ -406,12 +414,7 @@ def update_weighting(
     # since the round was read refuses the change rather than slipping past the check above.
     still_open = db.session.execute(
         update(VotingRound)
-        .where(
-            VotingRound.id == voting_round.id,
-            VotingRound.locked_at.is_(None),
-            VotingRound.closed_at.is_(None),
-            or_(VotingRound.voting_opens_at.is_(None), VotingRound.voting_opens_at > now),
-        )
+        .where(*before_opening(voting_round, now))
         .values(weighting_config=VotingRound.weighting_config)
     )
     if still_open.rowcount != 1:
@@ -483,15 +486,16 @@ def turnout(voting_round: VotingRound) -> list[AreaTurnout]:
         ).all()
     )
     rows = []
+    figures = population_figures(voting_round)  # as when voting opened
     for area in voting_round.areas:
-        population = area.population_for(voting_round.year)
+        population = figures[area.id]
         rows.append(
             AreaTurnout(
                 area=area,
                 ballots=per_area.get(area.id, 0),
                 eligible_accounts=eligible_residents_count(voting_round, area),
                 voting_codes=codes.get(area.id, 0),
-                inhabitants=population.inhabitants if population else None,
+                inhabitants=population["inhabitants"] if population else None,
             )
         )
     unknown = sum(n for area_id, n in per_area.items() if area_id not in voting_round.area_ids)

@@ -35,8 +35,8 @@ from buurtbudget.services import account_email
 
 @dataclass(frozen=True)
 class Electorate:
-    """What decides, for one round, who may vote: fixed once the round is locked at its first
-    ballot (voting.rounds.update_round refuses to change it after that)."""
+    """What decides, for one round, who may vote: fixed once voting opens by the round's
+    dates (voting.rounds.update_round refuses to change it after that)."""
 
     round_id: int
     area_ids: frozenset[int]

@@ -1,6 +1,14 @@
 """Voting rounds: setting them up, who manages them, their labels, and the transaction
 helpers every write on a round uses (retries, holding a round open while a ballot commits).
 
+What decides how votes count is fixed from the moment voting opens by the round's dates,
+whether or not anyone voted yet (:func:`setup_is_fixed`): the areas, ballot, rule, limits,
+who may vote, the budget and the projects on the ballot (:func:`update_round`,
+:func:`refresh_projects`), the weighting (voting.counting.update_weighting) and the
+population figures the weights use (:func:`fix_population`). Every write that changes them
+re-checks the dates it finds in the database (:func:`before_opening`), so a round that opened
+since it was read refuses too.
+
 The lowest module of services.voting: it imports no other module of the package.
 """
 
@@ -14,7 +22,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from buurtbudget.domain import ballots as ballot_domain
@@ -24,6 +32,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import (
     AGE_BANDS,
     Area,
+    AreaPopulation,
     BudgetPeriod,
     Initiative,
     Municipality,
@@ -33,6 +42,8 @@ from buurtbudget.models import (
     User,
     VotingRound,
 )
+from buurtbudget.models._base import utcnow
+from buurtbudget.models.voting import voting_round_area
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
@@ -52,6 +63,12 @@ OPENING_FIXED = _l(
     "Voting has opened: the opening date can no longer change (the weighting of the round was"
     " fixed when voting opened)."
 )
+SETUP_FIXED = _l(
+    "Voting has opened: the areas, ballot, counting rule, limits, who may vote and the budget"
+    " cannot change any more."
+)
+CLOSING_ONLY_LATER = _l("Voting has opened: the closing date can only move later.")
+PROJECTS_FIXED = _l("Voting has opened: the projects on the ballot cannot change any more.")
 
 RULE_LABELS = {
     "greedy": _l("Most votes first (greedy)"),
@@ -88,6 +105,26 @@ def has_opened(voting_round: VotingRound, now: datetime | None = None) -> bool:
     was counted: from then on the weighting is fixed (voting.counting.update_weighting) and the
     opening date cannot move (a later date would reopen the window to change it)."""
     return voting_round.phase(now) in (Phase.VOTING, Phase.COUNTING, Phase.RESULTS)
+
+
+def setup_is_fixed(voting_round: VotingRound, now: datetime | None = None) -> bool:
+    """Whether what decides how votes count is fixed (see the module doc): from the opening
+    by the dates, and of course once a ballot locked the round or it was counted."""
+    return voting_round.is_locked or voting_round.is_closed or has_opened(voting_round, now)
+
+
+def before_opening(voting_round: VotingRound, now: datetime) -> list[ColumnElement[bool]]:
+    """The conditions of a write that changes the setup: the round, as the database has it
+    now, has not opened, has no ballot and was not counted. A conditional UPDATE with them
+    takes the round's row (PostgreSQL) or database (SQLite) lock, so an opening date moved
+    into the past, a first ballot or a count committed since the round was read refuses the
+    change rather than slipping past the check in Python."""
+    return [
+        VotingRound.id == voting_round.id,
+        VotingRound.locked_at.is_(None),
+        VotingRound.closed_at.is_(None),
+        or_(VotingRound.voting_opens_at.is_(None), VotingRound.voting_opens_at > now),
+    ]
 
 
 # Permissions ---------------------------------------------------------------------------------
@@ -146,8 +183,8 @@ class RoundSetup:
     rule_meta: dict | None = field(default=None)
 
 
-# Fields that are frozen once the first ballot is cast.
-_LOCKED_FIELDS = (
+# Fields that are fixed once voting opens (with the areas and the projects).
+FIXED_FIELDS = (
     "ballot_type",
     "rule_name",
     "min_projects",
@@ -161,6 +198,7 @@ _LOCKED_FIELDS = (
     "budget_cents",
     "budget_period_id",
     "voting_opens_at",
+    "rule_meta",
 )
 
 
@@ -302,45 +340,43 @@ def create_round(actor: User | None, municipality: Municipality, setup: RoundSet
 
 
 def update_round(actor: User | None, voting_round: VotingRound, setup: RoundSetup) -> None:
-    """Change a round's setup. Refused once the first ballot is cast for anything that
-    decides how votes count (ballot, rule, limits, eligibility, budget, opening date); the
-    opening date is fixed from the moment voting opens, ballots or not."""
+    """Change a round's setup. Once voting opens (by the dates, ballots or not) only the
+    title, description, the dates before the opening and a later closing date can change:
+    not what decides how votes count (areas, ballot, rule, limits, who may vote, budget, the
+    opening date, the projects on the ballot)."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
     if voting_round.is_closed:
         raise Conflict(_l("This round is closed."))
+    now = utcnow()
     values = _validated_setup(actor, voting_round.municipality, setup)
-    if has_opened(voting_round) and values["voting_opens_at"] != voting_round.voting_opens_at:
+    if has_opened(voting_round, now) and values["voting_opens_at"] != voting_round.voting_opens_at:
         raise Conflict(OPENING_FIXED, field="voting_opens_at")
-    # The first write takes the round's row (PostgreSQL) or database (SQLite) lock, so a ballot
-    # cast at the same moment either sees the old setup locked, or waits and sees the new one.
-    if not voting_round.is_locked:
+    fixed = setup_is_fixed(voting_round, now)
+    if not fixed:
+        # The write re-checks the dates as the database has them, under the round's lock
+        # (see before_opening): a ballot cast at the same moment either finds the round
+        # locked by it and waits, or this write finds the round opened and refuses below.
         result = db.session.execute(
             update(VotingRound)
-            .where(VotingRound.id == voting_round.id, VotingRound.locked_at.is_(None))
+            .where(*before_opening(voting_round, now))
             .values(title=values["title"])
         )
-        locked = result.rowcount != 1
-    else:
-        locked = True
-    if locked:
+        fixed = result.rowcount != 1
+    if fixed:
         db.session.refresh(voting_round)
-        changed = [name for name in _LOCKED_FIELDS if getattr(voting_round, name) != values[name]]
+        changed = [name for name in FIXED_FIELDS if getattr(voting_round, name) != values[name]]
         if changed or {a.id for a in setup.areas} != voting_round.area_ids:
             db.session.rollback()
-            raise Conflict(
-                _l("Voting has started: the ballot, rule, limits and budget cannot change.")
-            )
+            raise Conflict(SETUP_FIXED)
         if values["voting_closes_at"] < voting_round.voting_closes_at:
+            # Shortening a running vote would take the vote from who planned it for later.
             db.session.rollback()
-            raise Conflict(
-                _l("Ballots have been cast: the closing date can only move later."),
-                field="voting_closes_at",
-            )
+            raise Conflict(CLOSING_ONLY_LATER, field="voting_closes_at")
     for name, value in values.items():
         setattr(voting_round, name, value)
-    voting_round.areas = list(setup.areas)
-    if not locked:
+    if not fixed:
+        voting_round.areas = list(setup.areas)
         _sync_projects(voting_round)
     audit.record(
         actor,
@@ -360,7 +396,7 @@ def _project_cost(initiative: Initiative) -> int:
 
 def _sync_projects(voting_round: VotingRound) -> None:
     """Put every open initiative of the round's areas on the ballot (and take off those that
-    are no longer open). Only before the first ballot."""
+    are no longer open), with their current name and cost. Only before voting opens."""
     open_initiatives = db.session.scalars(
         select(Initiative)
         .where(Initiative.area_id.in_(voting_round.area_ids), Initiative.status == Status.OPEN)
@@ -396,11 +432,21 @@ def _sync_projects(voting_round: VotingRound) -> None:
 
 
 def refresh_projects(actor: User | None, voting_round: VotingRound) -> None:
-    """Update the ballot with the initiatives that are open now (until voting starts)."""
+    """Update the ballot with the initiatives that are open now (until voting opens)."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
-    if voting_round.is_locked or voting_round.is_closed:
-        raise Conflict(_l("Voting has started: the ballot cannot change any more."))
+    now = utcnow()
+    if setup_is_fixed(voting_round, now):
+        raise Conflict(PROJECTS_FIXED)
+    # Re-checked by the write itself (see before_opening).
+    result = db.session.execute(
+        update(VotingRound)
+        .where(*before_opening(voting_round, now))
+        .values(title=VotingRound.title)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict(PROJECTS_FIXED)
     _sync_projects(voting_round)
     audit.record(
         actor,
@@ -410,6 +456,74 @@ def refresh_projects(actor: User | None, voting_round: VotingRound) -> None:
         projects=len(voting_round.projects),
     )
     db.session.commit()
+
+
+# Population figures --------------------------------------------------------------------------
+
+# What a round keeps of each area's AreaPopulation.
+POPULATION_FIELDS = ("year", "inhabitants", "households", *AGE_BAND_NAMES, "need_index")
+
+
+def _figures(population: AreaPopulation | None) -> dict | None:
+    if population is None:
+        return None
+    return {name: getattr(population, name) for name in POPULATION_FIELDS}
+
+
+def population_figures(voting_round: VotingRound) -> dict[int, dict | None]:
+    """Per area of the round, the population figures its weights and turnout use (the keys
+    of POPULATION_FIELDS; None when the area has none for the round's year or earlier): those
+    stored when voting opened (:func:`fix_population`), before that the live ones.
+
+    A round that opened without storing them yet uses the live ones, which are still those
+    of its opening: every import of figures stores them first (services.population)."""
+    stored = voting_round.population_figures
+    if stored is not None:
+        return {area.id: stored.get(str(area.id)) for area in voting_round.areas}
+    year = voting_round.year
+    return {area.id: _figures(area.population_for(year)) for area in voting_round.areas}
+
+
+def fix_population(voting_round: VotingRound, now: datetime | None = None) -> None:
+    """Store the population figures of a round whose voting has opened, once: in the
+    caller's transaction (not committed), by a conditional UPDATE that takes the round's row
+    (PostgreSQL) or database (SQLite) lock, so of two writers the second finds them stored
+    and keeps them. Called at the first ballot, at the count, and before figures are
+    imported; a round before its opening keeps following the live figures."""
+    if voting_round.population_figures is not None or not setup_is_fixed(voting_round, now):
+        return
+    live = {str(area_id): f for area_id, f in population_figures(voting_round).items()}
+    db.session.execute(
+        update(VotingRound)
+        .where(VotingRound.id == voting_round.id, VotingRound.population_figures.is_(None))
+        .values(population_figures=live)
+    )
+    db.session.refresh(voting_round, ["population_figures"])
+
+
+def fix_population_of_areas(area_ids, now: datetime | None = None) -> None:
+    """:func:`fix_population` for every opened round of these areas (a list or a SELECT of
+    ids) that has not stored its figures: before new figures of the areas are written."""
+    now = now or utcnow()
+    opened = db.session.scalars(
+        select(VotingRound)
+        .where(
+            VotingRound.id.in_(
+                select(voting_round_area.c.round_id).where(
+                    voting_round_area.c.area_id.in_(area_ids)
+                )
+            ),
+            VotingRound.population_figures.is_(None),
+            or_(
+                VotingRound.locked_at.is_not(None),
+                VotingRound.closed_at.is_not(None),
+                VotingRound.voting_opens_at <= now,
+            ),
+        )
+        .order_by(VotingRound.id)  # one order of row locks for every writer
+    ).all()
+    for voting_round in opened:
+        fix_population(voting_round, now)
 
 
 # Writing -------------------------------------------------------------------------------------

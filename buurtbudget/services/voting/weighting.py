@@ -9,8 +9,11 @@ the records:
   (``counting.update_weighting``): residents vote knowing them and nobody chooses them after
   seeing votes. Every change is audited with the old and the new settings.
 * population: the round's areas' :class:`AreaPopulation` of the round's year (or the latest
-  earlier year). Age bands wholly below the round's minimum age have no voters and are left
-  out (the 15-24 band counts whole, although 15-year-olds cannot vote at a minimum age of 16).
+  earlier year), as they were when voting opened (``rounds.population_figures``: stored with
+  the round then, so an import of new figures during or after the vote changes no weight;
+  before the opening the live figures). Age bands wholly below the round's minimum age have
+  no voters and are left out (the 15-24 band counts whole, although 15-year-olds cannot vote
+  at a minimum age of 16).
 * ballots whose area is not one of the round's areas, or whose age band is not known, are
   "unknown" on that characteristic. Raking handles them as the domain documents (they keep
   their own unweighted share of that margin); post-stratification does the same: unknown
@@ -71,11 +74,15 @@ from buurtbudget.domain.weighting import (
     rank_projects,
     turnout,
 )
-from buurtbudget.models import AGE_BANDS, Area, AreaPopulation, User, VotingRound
+from buurtbudget.models import AGE_BANDS, Area, User, VotingRound
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import require
 from buurtbudget.services.voting.election import RoundBallots, read_ballots
-from buurtbudget.services.voting.rounds import AGE_BAND_LABELS, can_manage_round
+from buurtbudget.services.voting.rounds import (
+    AGE_BAND_LABELS,
+    can_manage_round,
+    population_figures,
+)
 
 AREA = "area"
 AGE_BAND = "age_band"
@@ -347,16 +354,17 @@ def population(voting_round: VotingRound) -> Population:
     areas, inhabitants, need, cells = {}, {}, {}, {}
     all_ages = True
     bands = eligible_bands(voting_round)
+    stored = population_figures(voting_round)
     for area in voting_round.areas:
-        figures: AreaPopulation | None = area.population_for(voting_round.year)
+        figures = stored[area.id]
         areas[area.id] = area
         if figures is None:
             all_ages = False
             continue
-        inhabitants[area.id] = figures.inhabitants
-        need[area.id] = figures.need_index
-        counts = figures.age_band_counts()
-        if counts is None:
+        inhabitants[area.id] = figures["inhabitants"]
+        need[area.id] = figures["need_index"]
+        counts = {band: figures.get(band) for band, _low, _high in AGE_BANDS}
+        if any(count is None for count in counts.values()):
             all_ages = False
         else:
             cells.update({(area.id, band): counts[band] for band in bands})
