@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, select, text, update
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, BallotChoice, Channel, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
-from buurtbudget.services.voting import ballot_box, casting, counting, eligibility
+from buurtbudget.services.voting import ballot_box, casting, counting, eligibility, shaking
 from tests.voting_world import tanthof_round
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -369,3 +369,16 @@ def test_a_connection_the_server_closed_in_the_pool_is_replaced_without_a_ping(m
     db.session.expire_all()
     assert _counts() == (before[0] + 1, before[1] + 1, before[2] + 2)
     _pool_still_works()
+
+
+def test_a_shake_waits_for_a_ballot_being_cast(app, make, world):
+    """A shake of the ballot box takes the lock closing takes (voting.shaking): a cast in
+    progress (FOR KEY SHARE on the round) commits first and is mixed in (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    round_id = world["round"].id
+
+    def shake():
+        return shaking.shake_round(None, db.session.get(VotingRound, round_id))
+
+    assert _waits_for_lock(app, round_id, {"read": True, "key_share": True}, shake) == 1

@@ -295,19 +295,6 @@ def test_payout_bad_input(delft, client_for, make):
 # Cheques -------------------------------------------------------------------------------------
 
 
-def test_cheque_letters_are_for_administrators(ede, client_for, make):
-    cheque = ede["cheques"][0]
-    url = f"/budgets/cheques/{cheque.id}/letter"
-    letter = client_for(ede["admin"]).get(url)
-    assert letter.status_code == 200
-    html = letter.get_data(as_text=True)
-    assert format_cheque_code(cheque.code) in html and "6712 AA, 1" in html
-    assert client_for(make.coordinator(ede["area"])).get(url).status_code == 403
-    assert client_for(make.administrator(make.municipality())).get(url).status_code == 403
-    listing = client_for(ede["admin"]).get(f"/budgets/periods/{ede['period'].id}/cheques")
-    assert "Print letter" in listing.get_data(as_text=True)
-
-
 def test_residents_pool_cheques_until_the_initiative_is_funded(ede, client_for, make):
     resident = client_for(make.resident(ede["area"]))
     initiative = ede["initiative"]
