@@ -1,21 +1,24 @@
-"""Where the machine's CPU goes while residents cast ballots, next to the bare endpoint.
+"""Where the CPU goes while residents cast ballots, next to the bare endpoint.
 
     .venv/bin/python bench/cpu_split.py [--database-url URL] [--voters N] [--workers 2]
                                         [--repeats 3]
 
 Runs the two scenarios of bench/load.py at 50 concurrent (N casts, N bare INSERTs) and a
 third, N posts of the language form by a visitor: no database, the floor of any form post
-in this app. It reads the CPU time of every process from /proc before and after each, so
-the CPU per request splits between the gunicorn workers, PostgreSQL and the load client
-(this process); CPU ms are per request, req/s is throughput. The three run interleaved
-``--repeats`` times (a shared VM drifts) and the medians close the output. Linux only. The
+in this app. It reads the CPU time of the bench's own processes from /proc before and after
+each (bench/voters.CpuMeter: the two gunicorns, the PostgreSQL backends of the bench's
+database, the load client; not other people's processes on a shared machine), so the CPU per
+request splits between the app's workers, the bare app's workers, PostgreSQL and the load
+client; CPU ms are per request, req/s is throughput. On a machine that runs only the bench,
+throughput is bounded by the total: "bare/cast" is the cast's expected share of the bare
+endpoint's throughput there. The three run interleaved ``--repeats`` times (the order
+rotating, as a shared VM drifts) and the medians close the output. Linux only. The
 database of ``--database-url`` is DROPPED and created again.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -28,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench import bare_app  # noqa: E402
 from bench.voters import (  # noqa: E402
     _CSRF,
+    CpuMeter,
     Gunicorn,
     Voter,
     prepare_election,
@@ -38,56 +42,17 @@ from bench.voters import (  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bb_cpu_split_bench"
 CONCURRENCY = 50
+GROUPS = ("app", "bare app", "postgresql", "load client", "total")
 
 
-def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
-    """pid -> (command name, user + system CPU seconds) of every process."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue  # ended meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        found[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / ticks)
-    return found
-
-
-def group(name: str, pid: int) -> str:
-    if pid == os.getpid():
-        return "load client"
-    if name.startswith("postgres"):
-        return "postgresql"
-    if "gunicorn" in name:
-        return "gunicorn"
-    return "other"
-
-
-def split(before: dict, after: dict, requests: int) -> dict[str, float]:
-    """Milliseconds of CPU per request, per group of processes."""
-    spent: dict[str, float] = {}
-    for pid, (name, seconds) in after.items():
-        earlier = before.get(pid, (name, 0.0))[1]
-        key = group(name, pid)
-        spent[key] = spent.get(key, 0.0) + seconds - earlier
-    return {
-        key: spent.get(key, 0.0) * 1000 / requests
-        for key in ("gunicorn", "postgresql", "load client", "other")
-    }
-
-
-def measure(label: str, send, requests: int) -> dict[str, float]:
-    before, started = cpu_seconds_by_process(), time.perf_counter()
-    results = run_concurrently(send, requests, CONCURRENCY)
+def measure(meter: CpuMeter, label: str, send, requests: int) -> dict[str, float]:
+    started = time.perf_counter()
+    results, per_request = meter.measure(
+        lambda: run_concurrently(send, requests, CONCURRENCY), requests
+    )
     wall = time.perf_counter() - started
-    per_request = split(before, cpu_seconds_by_process(), requests)
-    per_request["total"] = sum(per_request.values())
     accepted = sum(1 for ok in results if ok)
-    shares = ", ".join(f"{key} {ms:.2f}" for key, ms in per_request.items())
+    shares = ", ".join(f"{key} {per_request[key]:.2f}" for key in GROUPS)
     print(
         f"  {label}: {requests / wall:.0f} req/s, accepted {accepted}/{requests}; "
         f"CPU ms per request: {shares}"
@@ -125,6 +90,7 @@ def main() -> int:
         Gunicorn("buurtbudget:create_app()", env, workers=args.workers) as app_server,
         Gunicorn("bench.bare_app:create_app()", bare_env, workers=args.workers) as bare_server,
     ):
+        meter = CpuMeter(args.database_url, {"app": app_server, "bare app": bare_server})
         first_round = election.round_ids[0]
         run_concurrently(
             lambda i: election.voters[i].log_in(app_server.port, first_round),
@@ -132,32 +98,45 @@ def main() -> int:
             CONCURRENCY,
         )
         switch = language_switch(app_server.port)
-        for repetition, round_id in enumerate(election.round_ids, start=1):
-            print(f"repetition {repetition}:")
+
+        def insert(_i):
+            return request(bare_server.port, "POST", "/insert", body="")[0] == 204
+
+        for repetition, round_id in enumerate(election.round_ids):
+            print(f"repetition {repetition + 1}:")
             projects = election.project_ids[round_id][:2]
 
             def cast(i, round_id=round_id, projects=projects):
                 return election.voters[i].cast(app_server.port, round_id, projects).accepted
 
-            def insert(_i):
-                return request(bare_server.port, "POST", "/insert", body="")[0] == 204
-
-            for label, send in (
+            scenarios = [
                 ("cast ballot", cast),
                 ("language switch", switch),
                 ("bare insert", insert),
-            ):
+            ]
+            shift = repetition % len(scenarios)  # each scenario first, in turn
+            for label, send in scenarios[shift:] + scenarios[:shift]:
                 refresh_statistics(args.database_url)
-                rows.setdefault(label, []).append(measure(label, send, args.voters))
+                rows.setdefault(label, []).append(measure(meter, label, send, args.voters))
 
-    print(f"\nmedian of {args.repeats} repetitions, per column:")
-    columns = ("req/s", "gunicorn", "postgresql", "load client", "other", "total")
+    print(f"\nmedian of {args.repeats} repetitions, per column (CPU ms per request):")
+    columns = ("req/s", *GROUPS)
     print("| scenario | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
-    for label, measured in rows.items():
-        medians = [statistics.median(m[column] for m in measured) for column in columns]
-        throughput, *cpu = medians
+    for label in ("cast ballot", "language switch", "bare insert"):
+        measured = rows[label]
+        throughput, *cpu = (statistics.median(m[column] for m in measured) for column in columns)
         print(f"| {label} | {throughput:.0f} | " + " | ".join(f"{ms:.2f}" for ms in cpu) + " |")
+    ratios = [
+        bare["total"] / cast["total"]
+        for cast, bare in zip(rows["cast ballot"], rows["bare insert"], strict=True)
+    ]
+    print(
+        "bare/cast, CPU per request of the bench's processes (the cast's expected share of "
+        "the bare endpoint's throughput on a machine running only the bench): "
+        + ", ".join(f"{ratio:.0%}" for ratio in ratios)
+        + f"; median {statistics.median(ratios):.0%}"
+    )
     return 0
 
 

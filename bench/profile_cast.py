@@ -5,10 +5,11 @@
 The production config on PostgreSQL (the database of ``--database-url`` is emptied and its
 schema created), CSRF on, login throttling on (with a limit the bench never reaches). Residents
 log in first (not measured); then every POST /rounds/<id>/ballot/confirm is timed and its SQL
-statements counted (SQLAlchemy ``before_cursor_execute``; not counted: the pool's pre-ping and
-the driver's BEGIN/COMMIT, one round trip each; counted too: the ballot box's statement, which
-it runs on the driver itself). ``--profile`` adds a cProfile of the casts
-(the 25 most expensive functions by cumulative time).
+statements counted (SQLAlchemy ``before_cursor_execute``; not counted: the app pool's
+pre-ping and the driver's BEGIN/COMMIT, one round trip each; counted too: the ballot box's
+statement, which it runs on the driver itself, autocommitted, on a connection not pinged).
+``--profile`` adds a cProfile of the casts (the 25 most expensive functions by cumulative
+time).
 """
 
 from __future__ import annotations

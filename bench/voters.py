@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 VOTER_PASSWORD = "stemmen in de wijk"  # noqa: S105 - bench and test data only
 # Login is outside the measured path; a cheap hash keeps seeding and logging in fast.
 CHEAP_HASH = "pbkdf2:sha256:1000"
+# A busy shared machine can take a minute to import the app in every worker.
+STARTUP_SECONDS = 120
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -89,7 +91,7 @@ class Gunicorn:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()}")
@@ -102,7 +104,7 @@ class Gunicorn:
                     return self
             time.sleep(0.1)
         self.__exit__()
-        raise RuntimeError("gunicorn did not start within 30 s")
+        raise RuntimeError(f"gunicorn did not start within {STARTUP_SECONDS} s")
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -223,6 +225,81 @@ def run_concurrently(work: Callable[[int], object], count: int, concurrency: int
     for thread in threads:
         thread.join()
     return results
+
+
+# CPU accounting ----------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc), None once it ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_backends(database_url: str) -> set[int]:
+    """The PostgreSQL server processes connected to the database of ``database_url`` now (not
+    the one asking). Their CPU is the bench's; the server's other backends may be anyone's."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    with engine.connect() as connection:
+        pids = connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": make_url(database_url).database},
+        ).scalars()
+        found = set(pids)
+    engine.dispose()
+    return found
+
+
+class CpuMeter:
+    """CPU time per request of the processes a measurement runs on, and only those: on a
+    shared machine other people's processes (their tests, their PostgreSQL backends, their
+    gunicorns) take CPU too, so counting by process name would count theirs. Groups:
+    ``servers`` (name -> Gunicorn: its master and workers), ``postgresql`` (the backends
+    connected to the bench's database), ``load client`` (this process). On a machine that
+    only runs the bench, throughput is bounded by the sum: the ratio of two scenarios' totals
+    predicts the ratio of their throughputs, however busy the machine is while measuring."""
+
+    def __init__(self, database_url: str, servers: dict[str, Gunicorn]) -> None:
+        self.database_url = database_url
+        self.servers = servers
+
+    def _processes(self) -> dict[str, set[int]]:
+        groups = {
+            name: {server.process.pid, *server.worker_pids()}
+            for name, server in self.servers.items()
+        }
+        groups["postgresql"] = database_backends(self.database_url)
+        groups["load client"] = {os.getpid()}
+        return groups
+
+    def measure(self, work: Callable[[], object], requests: int) -> tuple[object, dict[str, float]]:
+        """Run ``work()``; its result and the CPU milliseconds per request of each group
+        (a process that started meanwhile counts whole, one that ended is missed), and
+        ``total``."""
+        before_groups = self._processes()
+        before = {pid: cpu_seconds(pid) for pids in before_groups.values() for pid in pids}
+        result = work()
+        after_groups = self._processes()
+        spent: dict[str, float] = {}
+        for name in after_groups:
+            seconds = 0.0
+            for pid in before_groups.get(name, set()) | after_groups[name]:
+                now = cpu_seconds(pid)
+                if now is not None:
+                    seconds += now - (before.get(pid) or 0.0)
+            spent[name] = seconds * 1000 / requests
+        spent["total"] = sum(spent.values())
+        return result, spent
 
 
 # Seeding ---------------------------------------------------------------------------------------

@@ -265,16 +265,17 @@ def _statement(sql: str) -> ballot_box.DriverSQL:
 
 
 def _pool_still_works() -> None:
-    """Every connection the pool hands out works and is not left in autocommit."""
+    """Every connection the pools hand out works; the app's are not left in autocommit."""
     db.session.remove()
-    held = [db.engine.connect() for _ in range(db.engine.pool.checkedin() + 1)]
-    try:
-        for connection in held:
-            assert connection.scalar(text("SELECT 1")) == 1
-            assert connection.connection.driver_connection.autocommit is False
-    finally:
-        for connection in held:
-            connection.close()
+    for engine, autocommit in ((db.engine, False), (ballot_box._engine(), True)):
+        held = [engine.connect() for _ in range(engine.pool.checkedin() + 1)]
+        try:
+            for connection in held:
+                assert connection.scalar(text("SELECT 1")) == 1
+                assert connection.connection.driver_connection.autocommit is autocommit
+        finally:
+            for connection in held:
+                connection.close()
 
 
 def test_a_failing_statement_raises_as_sqlalchemy_would_and_spoils_no_connection(world):
@@ -296,7 +297,7 @@ def test_a_lost_connection_is_dropped_and_answered_as_unavailable(world):
     from sqlalchemy.exc import OperationalError
 
     killed = "SELECT pg_terminate_backend(pg_backend_pid()), 1, 'nl'"
-    for _ in range(db.engine.pool.size() + 1):  # more than the pool holds: none reused
+    for _ in range(ballot_box._engine().pool.size() + 1):  # more than the pool holds
         with pytest.raises(OperationalError) as raised:
             ballot_box._cast_postgresql(_setup(world), _statement(killed), {})
         assert raised.value.connection_invalidated
@@ -322,7 +323,7 @@ def test_the_driver_statement_keeps_fixed_parameters_and_converts_the_rest():
 
 
 def test_no_connection_to_be_had_is_answered_as_unavailable(world, monkeypatch):
-    """The pool's pre-ping and connect raise the driver's errors; the hot path raises them as
+    """The pool's connect raises the driver's errors; the hot path raises them as
     SQLAlchemy's OperationalError, which web/errors.py answers with a 503."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("the driver path is PostgreSQL's")
@@ -334,9 +335,40 @@ def test_no_connection_to_be_had_is_answered_as_unavailable(world, monkeypatch):
 
     setup = _setup(world)
     with monkeypatch.context() as patched, pytest.raises(OperationalError) as raised:
-        patched.setattr(db.engine, "raw_connection", refused)
+        patched.setattr(ballot_box._engine(), "raw_connection", refused)
         ballot_box._cast_postgresql(setup, _statement("SELECT 1, 1, 'nl'"), {})
     assert raised.value.connection_invalidated
+
+
+def test_a_connection_the_server_closed_in_the_pool_is_replaced_without_a_ping(make, world):
+    """The ballot box's connections are not pre-pinged (a round trip per cast): after a
+    restart the statement finds its connection closed before it ran and runs once more on a
+    new one; the resident's ballot counts once."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    setup = _setup(world)
+    first, second, _ = world["projects"]
+    voter = make.resident(world["area"], birth_year=1980)
+    assert ballot_box.try_cast(setup, voter.session_token, {first: 1}) is not None
+    engine = ballot_box._engine()
+    held = [engine.connect() for _ in range(engine.pool.checkedin())]
+    backends = [connection.scalar(text("SELECT pg_backend_pid()")) for connection in held]
+    for connection in held:
+        connection.close()
+    assert backends
+    # What a restart leaves in the pool: connections whose server process has ended.
+    admin = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as other:
+        for backend in backends:
+            assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    admin.dispose()
+    before = _counts()
+    resident = make.resident(world["area"], birth_year=1980)
+    cast = ballot_box.try_cast(setup, resident.session_token, {first: 1, second: 1})
+    assert cast is not None and cast.user_id == resident.id
+    db.session.expire_all()
+    assert _counts() == (before[0] + 1, before[1] + 1, before[2] + 2)
+    _pool_still_works()
 
 
 def test_a_shake_waits_for_a_ballot_being_cast(app, make, world):

@@ -698,6 +698,11 @@ def test_after_the_first_ballot_the_hot_path_casts_and_thanks_in_the_voters_lang
     # Voting again goes the complete way, which explains (and writes nothing).
     again = client.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [first]})
     assert again.status_code == 302 and _ballots() == 2
+    # The message is kept per language: the next resident reads their own.
+    english = client_for(make.resident(world["area"], locale="en"))
+    english.post(f"/rounds/{round_id}/ballot/confirm", data={"project": [second]})
+    receipt = _text(english.get(f"/rounds/{round_id}/receipt"))
+    assert "Thank you! Your vote has been counted." in receipt and _ballots() == 3
 
 
 def test_the_hot_path_keeps_csrf_protection(make, csrf_app, world):

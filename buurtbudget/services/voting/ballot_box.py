@@ -49,6 +49,8 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
+    create_engine,
+    event,
     func,
     insert,
     literal,
@@ -56,7 +58,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -114,10 +116,12 @@ class BallotSetup:
 @dataclass
 class _Kept:
     """What one app keeps in this process: per round its setup, and the statements built
-    for it. Kept per app, as two apps (on two databases) may run in one process."""
+    for it; on PostgreSQL the ballot box's own engine (:func:`_engine`). Kept per app, as two
+    apps (on two databases) may run in one process."""
 
     setups: dict[int, BallotSetup] = field(default_factory=dict)
     statements: dict[int, tuple[BallotSetup, object]] = field(default_factory=dict)
+    engine: Engine | None = None
 
 
 def _kept() -> _Kept:
@@ -377,31 +381,61 @@ def _postgresql_statements(setup: BallotSetup) -> DriverSQL:
     return DriverSQL.compile(statement, db.engine.dialect, CAST_PARAMETERS)
 
 
+def _engine() -> Engine:
+    """The ballot box's own connections to the app's database: in autocommit (one statement
+    is one transaction, so no BEGIN and COMMIT round trips and no switching a pooled
+    connection to autocommit and back) and without the pool's pre-ping, a round trip per
+    cast: a connection the server closed is found by the statement itself, which then runs
+    once more on a new one (:func:`_cast_postgresql`). One connection per worker thread more
+    than the app's own pool; disposed with the app's engine."""
+    kept = _kept()
+    if kept.engine is None:
+        app_engine = db.engine
+        kept.engine = create_engine(
+            app_engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False
+        )
+        engine = kept.engine
+        event.listen(app_engine, "engine_disposed", lambda _engine: engine.dispose())
+    return kept.engine
+
+
 def _cast_postgresql(setup: BallotSetup, statement: DriverSQL, params: dict):
-    """Run the statement on the pooled connection's driver (psycopg) itself, in autocommit:
-    one statement is one transaction, so it needs no BEGIN and COMMIT round trips, and for
-    one fixed statement SQLAlchemy's execution and result layers add nothing but CPU (a
-    tenth of a cast's, measured in-process). The pool still pre-pings the connection."""
-    pooled = None
-    try:
-        pooled = db.engine.raw_connection()  # the pool's own errors are the driver's too
-        driver = pooled.driver_connection
-        driver.autocommit = True
-        row = driver.execute(statement.text, statement.parameters(params)).fetchone()
-        driver.autocommit = False
-    except psycopg.Error as error:
-        # Rare here (the database went away, a lock timeout): drop this connection rather
-        # than return it to the pool in an unknown state, and raise what SQLAlchemy would,
-        # so web/errors.py answers as for any other statement (503 when unreachable).
-        disconnected = pooled is None or db.engine.dialect.is_disconnect(error, driver, None)
-        if pooled is not None:
-            pooled.invalidate(error)
-        raise DBAPIError.instance(
-            statement.text, None, error, psycopg.Error, connection_invalidated=disconnected
-        ) from error
-    finally:
-        if pooled is not None:
-            pooled.close()
+    """Run the statement on a connection of :func:`_engine`, on the driver (psycopg) itself:
+    for one fixed statement SQLAlchemy's execution and result layers add nothing but CPU (a
+    tenth of a cast's, measured in-process).
+
+    A connection the server closed while it sat in the pool (a restart, a failover) fails
+    before the statement runs: the pool's connections are replaced and the statement is sent
+    once more on a new connection, as the pre-ping would have done. Should the server go away
+    while running it, the ballot may have been committed: the second try then writes nothing
+    (ON CONFLICT) and the complete path tells the resident they voted, as it would on their
+    next try after a 503."""
+    engine = _engine()
+    for attempt in (1, 2):
+        pooled = driver = None
+        try:
+            pooled = engine.raw_connection()  # the pool's own errors are the driver's too
+            driver = pooled.driver_connection
+            row = driver.execute(statement.text, statement.parameters(params)).fetchone()
+        except psycopg.Error as error:
+            # Drop this connection rather than return it to the pool in an unknown state, and
+            # raise what SQLAlchemy would, so web/errors.py answers as for any other statement
+            # (503 when unreachable).
+            disconnected = pooled is None or engine.dialect.is_disconnect(error, driver, None)
+            if pooled is not None:
+                pooled.invalidate(error)
+                if disconnected and attempt == 1:
+                    # The server's other connections in the pool are as dead: new ones, as
+                    # SQLAlchemy does on a disconnect.
+                    engine.dispose()
+                    continue
+            raise DBAPIError.instance(
+                statement.text, None, error, psycopg.Error, connection_invalidated=disconnected
+            ) from error
+        finally:
+            if pooled is not None:
+                pooled.close()
+        break
     round_open, user_id, locale = row
     if not round_open:
         forget(setup.round_id)  # closed, past its window or gone: load it again
