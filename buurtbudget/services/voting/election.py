@@ -96,7 +96,7 @@ class BallotRow(NamedTuple):
 
 
 # Rows fetched from the database at a time: memory stays flat however large the round.
-READ_BATCH = 20_000
+READ_BATCH = 5_000
 
 
 def _stream(statement: Select) -> Iterator[list[tuple]]:
@@ -137,7 +137,11 @@ def _ballot_statement(
     ballots) as text. A row per ballot, not per choice: the numbers are parsed by numpy in
     one go instead of becoming a Python object each. The choices are found through the
     round's projects (their index), so the database reads this round's choices only, not
-    every round's (bench/tally.py: three times less work for PostgreSQL)."""
+    every round's, on PostgreSQL (bench/tally.py: three times less work for it). SQLite
+    finds them by ballot (its primary key) and would choose a worse plan with that filter."""
+    on = BallotChoice.ballot_id == Ballot.id
+    if postgresql:
+        on &= BallotChoice.project_id.in_([project.id for project in projects])
     return (
         select(
             Ballot.id,
@@ -150,11 +154,7 @@ def _ballot_statement(
             _joined(BallotChoice.points, postgresql) if cumulative else null(),
         )
         .select_from(Ballot)
-        .outerjoin(
-            BallotChoice,
-            (BallotChoice.ballot_id == Ballot.id)
-            & BallotChoice.project_id.in_([project.id for project in projects]),
-        )
+        .outerjoin(BallotChoice, on)
         .where(Ballot.round_id == voting_round.id)
         .group_by(Ballot.id)
         .order_by(Ballot.id.collate("C") if postgresql else Ballot.id)
@@ -170,7 +170,7 @@ def read_ballots(voting_round: VotingRound) -> RoundBallots:
     as text; numpy parses all choices at once and puts each ballot's projects in project
     order (by project id for cumulative ballots), as the rules and the stored results
     expect. No Python object per choice: a round of 300,000 choices reads in a tenth of a
-    second of this process's time."""
+    second of this process's time on PostgreSQL (bench/tally.py)."""
     # Python's cycle collector would walk the growing lists again and again (half the time
     # of the read); ballots' strings and tuples make no cycles.
     paused = gc.isenabled()
