@@ -77,10 +77,19 @@ class Config:
     # Payouts above this amount (cents) need a second coordinator's approval (EUR 1,000, as at
     # the Rijnland water board).
     PAYOUT_SECOND_APPROVAL_CENTS = 100_000
-    # Rounds with more ballots than this are counted and exported with the flask commands
-    # ("rounds close", "pb export"), which show their progress, not from a web page, so that
-    # no web worker is held past its timeout (gunicorn: 30 s).
-    LONG_STEP_BALLOTS = 250_000
+    # Rounds with more ballots than this are counted, published and exported as background
+    # jobs (services/jobs.py), whose page shows their progress, not in the web request, so
+    # that no web worker is held past its timeout (gunicorn: 30 s).
+    LONG_STEP_BALLOTS = 20_000
+    # Who does the jobs: `flask jobs work` (production, next to gunicorn), or, with this on,
+    # a thread of the web process (the demo, which has no worker).
+    JOBS_IN_WEB_PROCESS = False
+    # A running job whose worker has not renewed its lease for this long (it does so every
+    # quarter lease) is taken to have died: it is tried again, at most JOB_MAX_ATTEMPTS times.
+    JOB_LEASE_SECONDS = 120
+    JOB_MAX_ATTEMPTS = 2
+    # Where jobs write their files (exports); empty means "<instance folder>/job-results".
+    JOB_RESULTS_FOLDER = ""
     ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
     ATTACHMENTS_PER_INITIATIVE = 8
     # Where attachments are stored; empty means "<instance folder>/uploads".
@@ -135,6 +144,7 @@ class DevelopmentConfig(Config):
     # A fixed key is fine for a local demo; production refuses to start without its own.
     SECRET_KEY = "dev-only-not-secret"  # noqa: S105
     ELECTORATE_SECRET = "dev-only-electorate-secret"  # noqa: S105
+    JOBS_IN_WEB_PROCESS = True
 
 
 class TestingConfig(Config):

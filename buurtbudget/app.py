@@ -140,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
         errors,
         groups,
         initiatives,
+        jobs,
         main,
         monitoring,
         notifications,
@@ -166,6 +167,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(monitoring.bp)
     app.register_blueprint(progress.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(jobs.bp)
     errors.register(app)
 
 

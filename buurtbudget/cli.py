@@ -17,9 +17,11 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_population_command)
     app.cli.add_command(roles_group)
     app.cli.add_command(send_mail_command)
+    app.cli.add_command(jobs_group)
     app.cli.add_command(rules_group)
     app.cli.add_command(import_addresses_command)
     app.cli.add_command(electorate_group)
+    app.cli.add_command(cheques_group)
     from buurtbudget import voting_cli  # flask rounds ..., flask pb ...
 
     voting_cli.register(app)
@@ -50,6 +52,41 @@ def send_mail_command(once: bool, interval: float) -> None:
         if once:
             return
         time.sleep(interval)
+
+
+jobs_group = AppGroup("jobs", help="Background jobs: counting, publishing, exporting large rounds.")
+
+
+@jobs_group.command("work")
+@click.option("--once", is_flag=True, help="Do the jobs waiting now and stop (cron, tests).")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between looks.")
+def jobs_work_command(once: bool, interval: float) -> None:
+    """The job worker: claims queued jobs (and those whose worker died) and does them, one at
+    a time, as the staff member who asked; runs until stopped unless --once. Start one or more
+    next to gunicorn."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    from buurtbudget.services import jobs
+
+    while True:
+        try:
+            job = jobs.work_once()
+        except OperationalError as error:  # the database went away: try again in a while
+            click.echo(f"cannot reach the database: {error}", err=True)
+            db.session.remove()
+            if once:
+                raise click.ClickException("cannot reach the database") from None
+            time.sleep(interval)
+            continue
+        if job is not None:
+            click.echo(f"job {job.id} ({job.kind}, round {job.round_id}): {job.status}", err=True)
+        db.session.remove()
+        if job is None:
+            if once:
+                return
+            time.sleep(interval)
 
 
 @click.command("seed-demo")
@@ -236,6 +273,111 @@ def letters_command(
             )
         )
     click.echo(f"{len(letters)} stempas codes issued for round {round_id}.")
+
+
+cheques_group = AppGroup("cheques", help="Household cheques (Ede): issuing and letters.")
+
+
+@cheques_group.command("issue")
+@click.argument("period_id", type=int)
+@click.argument("addresses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--base-url", help="Public address of the site (default: PUBLIC_BASE_URL).")
+def issue_cheques_command(
+    period_id: int,
+    addresses: Path,
+    csv_path: Path | None,
+    pdf_path: Path | None,
+    base_url: str | None,
+) -> None:
+    """Issue a cheque to every household of the ADDRESSES file (postcode;house number;addition
+    per line, as on the screen) that has none for the budget period yet, and write the
+    letters: a mail-merge CSV for a printing house (--csv) and/or a PDF (--pdf). The codes are
+    stored only hashed: these files are the only place they exist in clear."""
+    from buurtbudget.domain.households import HouseholdListError, parse_household_list
+    from buurtbudget.models import BudgetPeriod
+    from buurtbudget.services import cheque_letters, cheques
+    from buurtbudget.services.errors import ServiceError
+
+    if csv_path is None and pdf_path is None:
+        raise click.ClickException("give --csv FILE and/or --pdf FILE")
+    for path in (csv_path, pdf_path):
+        if path is not None and path.exists():
+            raise click.ClickException(f"{path} exists; choose a new file")
+    period = db.session.get(BudgetPeriod, period_id)
+    if period is None or period.area is None:
+        raise click.ClickException(f"no area budget period {period_id}")
+    try:
+        households = parse_household_list(addresses.read_text(encoding="utf-8-sig"))
+    except HouseholdListError as error:
+        lines = ", ".join(f"{e.line} ({e.text})" for e in error.errors)
+        raise click.ClickException(f"{addresses}: these lines are not addresses: {lines}") from None
+    redeem_page = f"{(base_url or current_app.config['PUBLIC_BASE_URL']).rstrip('/')}"
+    redeem_page += "/budgets/cheques/redeem"
+
+    def write_letters(issued) -> None:
+        # Before anything is stored: a file that cannot be written issues no codes.
+        if csv_path is not None:
+            with open(csv_path, "x", encoding="utf-8", newline="") as out:
+                cheque_letters.write_mail_merge(
+                    issued,
+                    out,
+                    period,
+                    redeem_page,
+                    progress=lambda done: click.echo(f"  {done}/{len(issued)} CSV rows", err=True),
+                )
+        if pdf_path is not None:
+            with open(pdf_path, "xb") as out:
+                out.write(
+                    cheque_letters.letters_pdf(
+                        issued,
+                        period,
+                        redeem_page,
+                        progress=lambda done: click.echo(
+                            f"  {done}/{len(issued)} letters", err=True
+                        ),
+                    )
+                )
+
+    try:
+        issued = cheques.issue_cheques(None, period, households, write_letters=write_letters)
+    except ServiceError as error:
+        for path in (csv_path, pdf_path):  # letters of codes that were never stored
+            if path is not None and path.exists():
+                path.unlink()
+        raise click.ClickException(str(error.message)) from None
+    click.echo(
+        f"{len(issued)} cheques issued for period {period_id}"
+        f" ({len(households) - len(issued)} households already had one)."
+    )
+
+
+@cheques_group.command("reprint")
+@click.argument("cheque_id", type=int)
+@click.option("--pdf", "pdf_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--base-url", help="Public address of the site (default: PUBLIC_BASE_URL).")
+def reprint_cheque_command(cheque_id: int, pdf_path: Path, base_url: str | None) -> None:
+    """A lost letter: give the cheque a NEW code (the old one stops working) and write its
+    letter as a PDF. Refused for a pooled or expired cheque."""
+    from buurtbudget.services import cheque_letters, cheques
+    from buurtbudget.services.errors import ServiceError
+
+    if pdf_path.exists():
+        raise click.ClickException(f"{pdf_path} exists; choose a new file")
+    redeem_page = f"{(base_url or current_app.config['PUBLIC_BASE_URL']).rstrip('/')}"
+    redeem_page += "/budgets/cheques/redeem"
+    with open(pdf_path, "xb") as out:  # opened first: if it cannot be written, nothing changes
+        try:
+            reprinted = cheques.reprint_cheque(None, cheque_id)
+        except ServiceError as error:
+            out.close()
+            pdf_path.unlink()
+            raise click.ClickException(str(error.message)) from None
+        out.write(
+            cheque_letters.letters_pdf([reprinted], reprinted.cheque.account.period, redeem_page)
+        )
+    click.echo(f"Cheque {cheque_id} has a new code; the old letter no longer works.")
 
 
 roles_group = AppGroup("roles", help="Grant, revoke and list roles.")

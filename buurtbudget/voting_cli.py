@@ -1,4 +1,5 @@
-"""``flask rounds ...`` (close, publish, list) and ``flask pb ...`` (import, export, compute)."""
+"""``flask rounds ...`` (list, shake, close, publish) and ``flask pb ...`` (import, export,
+compute)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy import select
 
 from buurtbudget.extensions import db
 
-rounds_group = AppGroup("rounds", help="Voting rounds: list, close (count), publish.")
+rounds_group = AppGroup(
+    "rounds", help="Voting rounds: list, shake (mix the ballot box), close (count), publish."
+)
 pb_group = AppGroup("pb", help="pabulib .pb files: import as a round, export a round, compute.")
 
 
@@ -60,11 +63,29 @@ def close_round(round_id: int) -> None:
 
     voting_round = _round(round_id)
     click.echo(f"counting {counting.ballot_count(voting_round):,} ballots ...", err=True)
-    outcome = _run(counting.close_round, None, voting_round)
+    outcome = _run(counting.close_round, None, voting_round, progress=_progress)
     click.echo(
         f"{voting_round.title}: {len(outcome.selected)} projects selected with "
         f"{voting_round.rule_name}, cost {voting_round.result_total_cost_cents / 100:.2f} EUR"
     )
+
+
+@rounds_group.command("shake")
+@click.argument("round_id", type=int)
+def shake_round(round_id: int) -> None:
+    """Shake a round's ballot box: its ballots rewritten in a random order with new ids, so
+    that nothing stored follows the order of voting (closing does this too). For an open
+    round, e.g. nightly from cron; the count and the receipts stay the same."""
+    from buurtbudget.services.voting import counting, shaking
+
+    voting_round = _round(round_id)
+    click.echo(
+        f"shaking round {voting_round.id} ({voting_round.title}):"
+        f" {counting.ballot_count(voting_round):,} ballots ...",
+        err=True,
+    )
+    mixed = _run(shaking.shake_round, None, voting_round, progress=_progress)
+    click.echo(f"{mixed:,} ballots mixed: new order, new ids")
 
 
 def _staff(email: str):

@@ -29,6 +29,17 @@ TEST_PASSWORD = "correct horse battery"  # noqa: S105
 _sequence = itertools.count(1)
 
 
+DATE_FIELDS = ("proposals_until", "review_until", "voting_opens_at", "voting_closes_at")
+
+
+def move_dates(voting_round: VotingRound, delta: timedelta) -> None:
+    """Every date of the round ``delta`` later (earlier when negative): for tests, the time
+    passing (nothing in the app moves the opening date once it has passed)."""
+    for name in DATE_FIELDS:
+        setattr(voting_round, name, getattr(voting_round, name) + delta)
+    db.session.commit()
+
+
 class Factories:
     def __init__(self) -> None:
         self._keyers: dict[int, tuple[User, User]] = {}
@@ -387,13 +398,19 @@ class Factories:
         costs: tuple[int, ...] = (),
         phase: str = "voting",
         electorate: bool | None = None,
+        weighting=None,
         **fields,
     ) -> VotingRound:
         """A round of ``areas`` with one open initiative per cost in ``costs`` (cents) on the
-        ballot, its dates set so that it is in ``phase`` now (proposals, voting, counting).
-        With ``electorate`` the residents of its areas become its electors, bound to their
-        accounts (see :meth:`user`); by default every round has an electorate except one
-        with the household voting codes of a round without a register."""
+        ballot, its dates set so that it is in ``phase`` now (proposals, review, voting,
+        counting). With ``electorate`` the residents of its areas become its electors, bound
+        to their accounts (see :meth:`user`); by default every round has an electorate except
+        one with the household voting codes of a round without a register.
+
+        ``weighting`` (services.voting.weighting.WeightingSettings) is saved the only way the
+        app allows, before voting opens: the round is set up a day before its opening, the
+        settings are saved (counting.update_weighting), and then its dates move back as the
+        time passing would, to put it in ``phase``."""
         if electorate is None:
             electorate = not fields.get("uses_voting_codes", False)
         from buurtbudget.services.voting import rounds
@@ -402,7 +419,7 @@ class Factories:
         for index, cost in enumerate(costs, start=1):
             self.open_initiative(areas[0], f"Project {index}", cost)
         now = utcnow()
-        offsets = {"proposals": 10, "voting": -1, "counting": -20}[phase]
+        offsets = {"proposals": 10, "review": 1, "voting": -1, "counting": -20}[phase]
         start = now + timedelta(days=offsets)
         setup = rounds.RoundSetup(
             title=fields.pop("title", f"Stemronde {next(_sequence)}"),
@@ -416,7 +433,19 @@ class Factories:
         )
         if phase == "counting":
             setup.voting_closes_at = now - timedelta(minutes=1)
+        # Set up before the opening when the weighting is to be saved (see above).
+        before_opening = timedelta(0)
+        if weighting is not None:
+            before_opening = max(timedelta(0), now + timedelta(days=1) - start)
+        for name in DATE_FIELDS:
+            setattr(setup, name, getattr(setup, name) + before_opening)
         voting_round = rounds.create_round(None, areas[0].municipality, setup)
+        if weighting is not None:
+            from buurtbudget.services.voting import counting
+
+            counting.update_weighting(None, voting_round, weighting)
+        if before_opening:
+            move_dates(voting_round, -before_opening)
         if electorate:
             residents = db.session.scalars(
                 select(User).where(User.home_area_id.in_(voting_round.area_ids)).order_by(User.id)

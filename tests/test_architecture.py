@@ -63,6 +63,7 @@ VOTING_LAYERS = (
     "codes",
     "casting",
     "ballot_box",
+    "shaking",
     "election",
     "weighting",
     "counting",

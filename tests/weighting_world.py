@@ -1,5 +1,9 @@
 """Rounds with areas, initiatives and ballots in the DATABASE for the weighting tests.
 
+The weighting is fixed once voting opens (voting.counting.update_weighting), so the worlds are
+set up before the opening, take their weighting settings then, and only after that move their
+dates as the time passing would: voting opens, the ballots come in, voting ends.
+
 Ballots are inserted in bulk (anonymous, channel "imported"), since thousands of voters through
 services.voting.casting would take minutes; the votes themselves are what the weighting reads.
 """
@@ -14,8 +18,10 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, BallotChoice, Channel, Role, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
+from buurtbudget.services.voting import counting
 from buurtbudget.services.voting.weighting import WeightingSettings
 from tests.domain.test_weighting_venray import AREAS, BUDGET_CENTS, venray_scenario
+from tests.factories import move_dates
 
 AGES_A = {"age_0_14": 150, "age_15_24": 100, "age_25_44": 300, "age_45_64": 250, "age_65_plus": 200}
 AGES_B = {"age_0_14": 600, "age_15_24": 500, "age_25_44": 900, "age_45_64": 600, "age_65_plus": 400}
@@ -52,14 +58,20 @@ def add_ballots(voting_round: VotingRound, rows) -> None:
     db.session.commit()
 
 
+def open_voting(voting_round: VotingRound) -> None:
+    """The time passes until voting opens: the round's dates move so it opened a second ago."""
+    move_dates(voting_round, utcnow() - timedelta(seconds=1) - voting_round.voting_opens_at)
+
+
 def end_voting(voting_round: VotingRound) -> None:
     voting_round.voting_closes_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
 
 
-def venray_round(make, rule_name: str = "greedy"):
+def venray_round(make, rule_name: str = "greedy", settings: WeightingSettings | None = None):
     """The domain's Venray scenario as a round: 6 areas, 60 initiatives with their volunteer
-    hours, about 4,800 ballots with the voters' areas; voting has ended.
+    hours, about 4,800 ballots with the voters' areas; voting has ended. ``settings``: its
+    weighting, saved before voting opened (None: none).
 
     Returns (round, scenario projects, scenario ballots, scenario voter areas, areas by name).
     """
@@ -79,8 +91,13 @@ def venray_round(make, rule_name: str = "greedy"):
             volunteer_hours=int(project.own_contribution),
         )
     voting_round = make.voting_round(
-        list(areas.values()), budget_cents=BUDGET_CENTS, rule_name=rule_name
+        list(areas.values()),
+        budget_cents=BUDGET_CENTS,
+        rule_name=rule_name,
+        phase="review",
+        weighting=settings,
     )
+    open_voting(voting_round)
     by_title = {p.name: p for p in voting_round.projects}
     add_ballots(
         voting_round,
@@ -93,41 +110,58 @@ def venray_round(make, rule_name: str = "greedy"):
     return voting_round, projects, ballots, voter_areas, areas
 
 
-def two_area_round(make):
+def two_area_round(make, settings: WeightingSettings | None = None, *, voted: bool = True):
     """Dorp (1,000 inhabitants) votes 30 times for its own playground; Stadswijk (3,000) 10
-    times for its community garden. The budget pays for one of the two."""
+    times for its community garden. The budget pays for one of the two.
+
+    ``settings``: the round's weighting, saved by its administrator before voting opens (None:
+    none). ``voted``: voting has opened, the 40 ballots are in and voting has ended; without
+    it the round is still before its opening (its weighting can change), and :func:`vote`
+    does the rest."""
     municipality = make.municipality("Venray")
     dorp = make.area(municipality, name="Dorp", inhabitants=1_000, need_index=0.8, **AGES_A)
     wijk = make.area(municipality, name="Stadswijk", inhabitants=3_000, need_index=1.5, **AGES_B)
     make.open_initiative(dorp, "Speeltuin Dorp", 5_000_00, volunteer_hours=400)
     make.open_initiative(wijk, "Buurttuin Stadswijk", 5_000_00, volunteer_hours=20)
-    voting_round = make.voting_round([dorp, wijk], budget_cents=6_000_00)
+    voting_round = make.voting_round([dorp, wijk], budget_cents=6_000_00, phase="review")
     projects = {p.name: p for p in voting_round.projects}
-    speeltuin, buurttuin = projects["Speeltuin Dorp"], projects["Buurttuin Stadswijk"]
-    bands = ["age_25_44", "age_45_64", "age_65_plus"]
-    add_ballots(
-        voting_round,
-        [(dorp, bands[i % 3], [speeltuin]) for i in range(30)]
-        + [(wijk, bands[i % 3] if i else "age_15_24", [buurttuin]) for i in range(10)],
-    )
-    end_voting(voting_round)
-    return {
+    world = {
         "round": voting_round,
         "dorp": dorp,
         "wijk": wijk,
-        "speeltuin": speeltuin,
-        "buurttuin": buurttuin,
+        "speeltuin": projects["Speeltuin Dorp"],
+        "buurttuin": projects["Buurttuin Stadswijk"],
         "municipality": municipality,
         "coordinator": make.coordinator(dorp),
         "admin": make.administrator(municipality),
         "make": make,
     }
+    if settings is not None:
+        counting.update_weighting(world["admin"], voting_round, settings)
+    if voted:
+        vote(world)
+    return world
 
 
-def two_area_round_with_its_coordinator(make):
+def vote(world) -> None:
+    """Voting opens, the 40 ballots of :func:`two_area_round` come in, voting ends."""
+    voting_round, dorp, wijk = world["round"], world["dorp"], world["wijk"]
+    open_voting(voting_round)
+    bands = ["age_25_44", "age_45_64", "age_65_plus"]
+    add_ballots(
+        voting_round,
+        [(dorp, bands[i % 3], [world["speeltuin"]]) for i in range(30)]
+        + [(wijk, bands[i % 3] if i else "age_15_24", [world["buurttuin"]]) for i in range(10)],
+    )
+    end_voting(voting_round)
+
+
+def two_area_round_with_its_coordinator(
+    make, settings: WeightingSettings | None = None, *, voted: bool = True
+):
     """The two-area round, its "coordinator" replaced by one of both its areas (who may
     manage the round, e.g. its weighting settings)."""
-    world = two_area_round(make)
+    world = two_area_round(make, settings, voted=voted)
     areas = (world["dorp"], world["wijk"])
     world["coordinator"] = make.user(
         areas[0], roles=tuple((Role.COORDINATOR, area) for area in areas)

@@ -23,13 +23,20 @@ from datetime import date
 from sqlalchemy import select
 
 from buurtbudget.demo.people import COUNCIL_NUMBERS, demo_email
-from buurtbudget.domain.budget import AccountKind, SpendKind, halves_for, model_defaults
+from buurtbudget.domain.budget import (
+    AccountKind,
+    SpendKind,
+    format_cheque_code,
+    halves_for,
+    model_defaults,
+)
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status, path_to
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Address,
     Area,
     AreaAgenda,
+    Cheque,
     CouncilMeeting,
     DirectSpending,
     Initiative,
@@ -397,6 +404,7 @@ def _seed_ede(progress, today: date) -> None:
     municipality = _municipality("ede")
     _configure(municipality, "household_cheques")
     themes = _themes(municipality)
+    codes: dict[int, str] = {}  # cheque id -> code: only in memory, for pooling and printing
     for area in municipality.areas:
         # The letters go to households of the area itself: addresses the address file places
         # in it.
@@ -411,7 +419,8 @@ def _seed_ede(progress, today: date) -> None:
                 continue
             period = _open(area, today.year, half)
             households = [cheques.Household(postcode, number) for postcode, number in addresses]
-            cheques.issue_cheques(None, period, households)
+            for issued in cheques.issue_cheques(None, period, households):
+                codes[issued.cheque.id] = issued.code
     veldhuizen = _area(municipality, "Veldhuizen")
     period = _open(veldhuizen, today.year, 2 if today.month >= 7 else 1)
     residents = _residents(municipality, veldhuizen)
@@ -440,8 +449,27 @@ def _seed_ede(progress, today: date) -> None:
     resident = residents[2]
     if party.status is Status.OPEN:
         for cheque in unused[:20]:
-            cheques.redeem(resident, cheque.code, party)
+            cheques.redeem(resident, _code_of(cheque, codes), party)
     if garden.status is Status.OPEN and ledger.initiative_totals(garden).pooled == 0:
         for cheque in unused[20:32]:
-            cheques.redeem(resident, cheque.code, garden)
+            cheques.redeem(resident, _code_of(cheque, codes), garden)
     progress(f"  Ede: cheques for {CHEQUE_SAMPLE} households per wijk and half-year, pooled")
+    # Codes a demo visitor can pool: those just issued, or (on a later run, when the codes of
+    # the first are gone) three letters reprinted with new codes, as for lost letters.
+    spare = [
+        c
+        for c in db.session.scalars(cheques.cheques_query(period))
+        if c.redeemed_at is None and c.expired_at is None
+    ][-3:]
+    printed = [format_cheque_code(_code_of(c, codes)) for c in spare]
+    progress(
+        f"  Ede: cheque codes of Veldhuizen to pool (log in as {residents[3].email}):"
+        f" {', '.join(printed)}"
+    )
+
+
+def _code_of(cheque: Cheque, codes: dict[int, str]) -> str:
+    """The code this run issued, else a new one (an earlier run's codes exist nowhere)."""
+    if cheque.id not in codes:
+        codes[cheque.id] = cheques.reprint_cheque(None, cheque.id).code
+    return codes[cheque.id]

@@ -107,10 +107,14 @@ def seed_people(progress) -> None:
                     _grant(second, Role.COORDINATOR, municipality, other)
         area_list: list[Area] = list(areas)
         place_index = {name: i for i, (name, *_rest) in enumerate(MUNICIPALITIES[slug][3])}
+        drawn: set[str] = set()
         for area_index, area in enumerate(area_list):
             for number in range(1, RESIDENTS_PER_AREA + 1):
                 email = demo_email(f"bewoner{area_index + 1}-", slug, number)
                 name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                while name in drawn:  # no two people of a municipality share a name
+                    name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                drawn.add(name)
                 resident = _user(
                     email,
                     name,

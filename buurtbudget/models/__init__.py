@@ -43,6 +43,7 @@ from buurtbudget.models.initiative import (
     Notification,
     Theme,
 )
+from buurtbudget.models.jobs import BackgroundJob, JobStatus
 from buurtbudget.models.mail import AccountToken, OutgoingMail, RoundAnnouncement, TokenPurpose
 from buurtbudget.models.progress import Milestone, ProgressUpdate, progress_photo
 from buurtbudget.models.user import Role, RoleAssignment, User
@@ -65,6 +66,8 @@ from buurtbudget.models.working_group import (
 
 __all__ = [
     "AccountToken",
+    "BackgroundJob",
+    "JobStatus",
     "OutgoingMail",
     "RoundAnnouncement",
     "TokenPurpose",

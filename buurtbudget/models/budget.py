@@ -34,7 +34,6 @@ from buurtbudget.domain.budget import (
     RateBasis,
     SpendKind,
     UnpooledValuePolicy,
-    format_cheque_code,
     period_dates,
 )
 from buurtbudget.extensions import db
@@ -324,7 +323,9 @@ class Cheque(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("budget_account.id"), index=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
+    # Only the sha256 of the code (services.cheques.cheque_hash): the code itself exists in
+    # clear only on the letter printed when it was issued.
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     postcode: Mapped[str] = mapped_column(String(6))
     house_number: Mapped[int]
     house_addition: Mapped[str] = mapped_column(String(8), default="")
@@ -339,10 +340,6 @@ class Cheque(db.Model):
 
     account: Mapped[BudgetAccount] = relationship()
     initiative: Mapped[Initiative | None] = relationship()
-
-    @property
-    def printed_code(self) -> str:
-        return format_cheque_code(self.code)
 
     @property
     def address(self) -> str:

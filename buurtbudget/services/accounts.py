@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from buurtbudget.domain.names import clean_name, has_visible_text, name_keys
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality, Role, RoleAssignment, User
 from buurtbudget.models.user import new_session_token
 from buurtbudget.services import account_email, addresses, audit
+from buurtbudget.services.account_data import DELETED_NAME
 from buurtbudget.services.account_email import check_password_strength, normalise_email
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
@@ -34,31 +36,70 @@ class Registration:
     locale: str | None = None
 
 
-def name_key(name: str) -> str:
-    """A display name as it reads: without accents, case, spaces or punctuation, so
-    "Wijkcoördinator  Tanthof" and "wijkcoordinator-tanthof" are the same name."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if c.isalnum()).casefold()
+NAME_MAX = 80
 
 
-def check_display_name(name: str, user_id: int | None = None) -> str:
-    """The cleaned name; refused when it reads as the name of anyone holding a role (staff
-    and council members), who must not be impersonated."""
-    name = (name or "").strip()
-    if not name:
+def _staff_names(user_id: int | None, municipality_id: int | None) -> list[str]:
+    """The names of everyone holding a role (staff and council members) in the municipality:
+    a resident's name is shown there only (comments, initiatives and working groups are the
+    municipality's), and staff of several municipalities hold a role in each. Comparing with
+    every municipality would refuse ordinary names ("Jan de Vries") for a coincidence
+    elsewhere. Without a municipality: everyone holding a role anywhere."""
+    query = select(User.display_name).join(RoleAssignment, RoleAssignment.user_id == User.id)
+    if user_id is not None:
+        query = query.where(User.id != user_id)
+    if municipality_id is not None:
+        query = query.where(RoleAssignment.municipality_id == municipality_id)
+    return list(db.session.scalars(query.distinct()))
+
+
+def check_display_name(
+    name: str, user_id: int | None = None, municipality_id: int | None = None
+) -> str:
+    """The cleaned name (domain.names.clean_name); refused when it shows no letter or digit,
+    or when it reads as the name of anyone holding a role (staff and council members), who
+    must not be impersonated: also through look-alike letters of other alphabets, full-width
+    forms, accents or invisible characters (domain.names)."""
+    if not (name or "").strip():
         raise ValidationFailed(_l("Enter a name."), field="display_name")
-    key = name_key(name)
-    role_holders = db.session.execute(
-        select(User.id, User.display_name)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .distinct()
-    )
-    if any(uid != user_id and name_key(other) == key for uid, other in role_holders):
+    name = clean_name(name)
+    if not has_visible_text(name):
+        raise ValidationFailed(
+            _l("A name needs at least one visible letter or digit."), field="display_name"
+        )
+    if len(name) > NAME_MAX:
+        raise ValidationFailed(
+            _l("A name can have at most %(n)d characters.", n=NAME_MAX), field="display_name"
+        )
+    keys = name_keys(name)
+    with db.session.no_autoflush:  # also called while a flush is being prepared
+        staff = _staff_names(user_id, municipality_id)
+    if any(keys & name_keys(other) for other in staff):
         raise ValidationFailed(
             _l("This name is used by a staff or council member. Please choose another."),
             field="display_name",
         )
     return name
+
+
+@event.listens_for(Session, "before_flush")
+def _names_are_checked(session: Session, _context, _instances) -> None:
+    """Whatever path sets a display name (registration today; a profile page, the API, a
+    command or an admin screen later) or moves an account to another municipality, the name is
+    checked before it is written. The fixed name of a deleted account is let through."""
+    for user in (*session.new, *session.dirty):
+        if not isinstance(user, User) or user.display_name == DELETED_NAME:
+            continue
+        state = inspect(user).attrs
+        moved = (
+            state.municipality_id.history.has_changes() or state.municipality.history.has_changes()
+        )
+        if user in session.dirty and not (state.display_name.history.has_changes() or moved):
+            continue
+        municipality_id = user.municipality.id if user.municipality else user.municipality_id
+        checked = check_display_name(user.display_name, user.id, municipality_id)
+        if checked != user.display_name:
+            user.display_name = checked
 
 
 def register(data: Registration) -> User:
@@ -73,10 +114,10 @@ def register(data: Registration) -> User:
     if data.birth_year is not None and not this_year - 120 <= data.birth_year <= this_year:
         raise ValidationFailed(_l("This is not a plausible year of birth."), field="birth_year")
     check_password_strength(data.password)
-    display_name = check_display_name(data.display_name)
     address = addresses.lookup(data.postcode, data.house_number)
     area = address.area
     municipality_id = area.municipality_id
+    display_name = check_display_name(data.display_name, municipality_id=municipality_id)
     postcode = address.postcode
 
     user = User(

@@ -1,7 +1,9 @@
 """Images and PDFs of initiatives, stored on disk under random names.
 
-The type is decided by the file's first bytes (domain.file_types), never by its name or the
-Content-Type the browser sent; size and count are limited by ``ATTACHMENT_MAX_BYTES`` and
+Every uploaded file passes :func:`check_upload`, also the receipts of direct spending
+(services/direct_spending.py), so a check added there holds for all uploads. The type is
+decided by the file's first bytes (domain.file_types), never by its name or the Content-Type
+the browser sent; size and count are limited by ``ATTACHMENT_MAX_BYTES`` and
 ``ATTACHMENTS_PER_INITIATIVE``.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import io
 import secrets
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -80,13 +83,13 @@ def _count_attachments(initiative: Initiative) -> int:
     )
 
 
-def without_metadata(content: bytes, file_type: FileType) -> bytes:
+def without_metadata(content: bytes, file_type: FileType, *, field: str = "file") -> bytes:
     """The image decoded and written anew with Pillow: no EXIF (GPS position, camera, date),
     no XMP or text chunks, nothing appended after the image data (so no HTML polyglot
     survives). A photo taken sideways is turned upright first, as its EXIF said."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    unreadable = ValidationFailed(_l("This image cannot be read."), field="file")
+    unreadable = ValidationFailed(_l("This image cannot be read."), field=field)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -118,11 +121,58 @@ def without_metadata(content: bytes, file_type: FileType) -> bytes:
     return out.getvalue()
 
 
+@dataclass(frozen=True)
+class CheckedUpload:
+    """An uploaded file that passed :func:`check_upload`: its content as it will be stored, its
+    real type, a random name to store it under and the sender's name, made harmless."""
+
+    content: bytes
+    file_type: FileType
+    stored_name: str
+    original_name: str
+
+
+def check_upload(stream: BinaryIO | None, filename: str, *, field: str = "file") -> CheckedUpload:
+    """Every check an uploaded file gets, for attachments, payout receipts and direct-spending
+    receipts alike: size, type by its first bytes, image metadata stripped, no PDF with scripts,
+    a name that ends in what the file really is. ``field``: the form field errors belong to."""
+    limit = current_app.config["ATTACHMENT_MAX_BYTES"]
+    content = stream.read(limit + 1) if stream is not None else b""
+    if not content:
+        raise ValidationFailed(_l("The file is empty."), field=field)
+    if len(content) > limit:
+        raise ValidationFailed(
+            _l("The file is larger than %(size)s.", size=size_text(limit)), field=field
+        )
+    file_type = sniff_file_type(content[:SNIFF_BYTES])
+    if file_type is None:
+        raise ValidationFailed(
+            _l("Only PNG, JPEG and WebP images and PDF documents can be uploaded."), field=field
+        )
+    if file_type.is_image:
+        content = without_metadata(content, file_type, field=field)
+    elif pdf_has_active_content(content):
+        raise ValidationFailed(
+            _l("PDF documents with scripts or automatic actions cannot be uploaded."),
+            field=field,
+        )
+    stored_name = f"{secrets.token_hex(16)}.{file_type.extension}"
+    original_name = safe_original_name(filename, file_type, stored_name)[:ORIGINAL_NAME_MAX]
+    return CheckedUpload(content, file_type, stored_name, original_name)
+
+
+def store(upload: CheckedUpload) -> Path:
+    """Write a checked upload to the upload folder; the caller removes it again when its
+    database row is not committed."""
+    target = upload_folder() / upload.stored_name
+    target.write_bytes(upload.content)
+    return target
+
+
 def add_attachment(
     actor: User, initiative: Initiative, stream: BinaryIO, filename: str
 ) -> Attachment:
     require(can_manage_attachments(actor, initiative))
-    limit = current_app.config["ATTACHMENT_MAX_BYTES"]
     _lock_initiative(initiative)
     if _count_attachments(initiative) >= current_app.config["ATTACHMENTS_PER_INITIATIVE"]:
         raise Conflict(
@@ -132,35 +182,14 @@ def add_attachment(
             ),
             field="file",
         )
-    content = stream.read(limit + 1)
-    if not content:
-        raise ValidationFailed(_l("The file is empty."), field="file")
-    if len(content) > limit:
-        raise ValidationFailed(
-            _l("The file is larger than %(size)s.", size=size_text(limit)), field="file"
-        )
-    file_type = sniff_file_type(content[:SNIFF_BYTES])
-    if file_type is None:
-        raise ValidationFailed(
-            _l("Only PNG, JPEG and WebP images and PDF documents can be uploaded."), field="file"
-        )
-    if file_type.is_image:
-        content = without_metadata(content, file_type)
-    elif pdf_has_active_content(content):
-        raise ValidationFailed(
-            _l("PDF documents with scripts or automatic actions cannot be uploaded."),
-            field="file",
-        )
-    stored_name = f"{secrets.token_hex(16)}.{file_type.extension}"
-    original_name = safe_original_name(filename, file_type, stored_name)[:ORIGINAL_NAME_MAX]
-    target = upload_folder() / stored_name
-    target.write_bytes(content)
+    upload = check_upload(stream, filename)
+    target = store(upload)
     attachment = Attachment(
         initiative=initiative,
-        stored_name=stored_name,
-        original_name=original_name,
-        content_type=file_type.content_type,
-        size_bytes=len(content),
+        stored_name=upload.stored_name,
+        original_name=upload.original_name,
+        content_type=upload.file_type.content_type,
+        size_bytes=len(upload.content),
         uploaded_by_id=actor.id,
     )
     db.session.add(attachment)
@@ -172,7 +201,7 @@ def add_attachment(
             attachment,
             municipality_id=initiative.municipality_id,
             initiative_id=initiative.id,
-            size_bytes=len(content),
+            size_bytes=len(upload.content),
         )
         db.session.commit()
     except Exception:

@@ -1,10 +1,13 @@
 """Household cheques (Ede model): issuing one cheque per household and period, redeeming
 (pooling) them on initiatives, and expiry.
 
-A cheque is a bearer code (domain.budget.new_cheque_code). Redemption is exactly-once by
-three guards: the account lock (services.ledger.lock_account), a conditional
-``UPDATE cheque SET redeemed_at = ... WHERE id = :id AND redeemed_at IS NULL AND expired_at
-IS NULL`` whose row count must be 1, and the table's check constraints.
+A cheque is a bearer code (domain.budget.new_cheque_code), stored only as its sha256 (like
+stempas and voting codes): the code exists in clear only in the letters made when it is
+issued (services/cheque_letters.py). A lost letter is reprinted with a NEW code, which voids
+the old one. Redemption is exactly-once by three guards: the account lock
+(services.ledger.lock_account), a conditional ``UPDATE cheque SET redeemed_at = ... WHERE id
+= :id AND code_hash = :hash AND redeemed_at IS NULL AND expired_at IS NULL`` whose row count
+must be 1, and the table's check constraints.
 
 Pooled cheques fund an initiative as soon as their value reaches its cost (the checked cost,
 else the requested amount): the initiative is then selected (funding route "cheques") and the
@@ -13,6 +16,8 @@ value pooled beyond the cost goes back to the area pot.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,6 +29,7 @@ from buurtbudget.domain.budget import (
     EntryKind,
     InvalidChequeCode,
     UnpooledValuePolicy,
+    format_cheque_code,
     new_cheque_code,
     normalise_cheque_code,
     pooling_outcome,
@@ -45,6 +51,25 @@ from buurtbudget.services.permissions import can_manage_area, is_admin_of, requi
 Household = Address
 
 
+def cheque_hash(normalised_code: str) -> str:
+    """What the cheque table stores of a code. 80 random bits need no key (as stempas_hash);
+    the prefix keeps a cheque code's hash apart from the same string's stempas hash."""
+    return hashlib.sha256(b"cheque:" + normalised_code.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedCheque:
+    """A cheque just issued (or reprinted) and its code in clear: only for the letters made
+    in the same action, never stored."""
+
+    cheque: Cheque
+    code: str  # normalised (no separators)
+
+    @property
+    def printed_code(self) -> str:
+        return format_cheque_code(self.code)
+
+
 def cheque_pot(period: BudgetPeriod) -> BudgetAccount:
     account = period.account(AccountKind.AREA)
     if account is None or period.area is None:
@@ -56,10 +81,16 @@ def cheque_pot(period: BudgetPeriod) -> BudgetAccount:
 
 
 def issue_cheques(
-    actor: User | None, period: BudgetPeriod, households: list[Household]
-) -> list[Cheque]:
+    actor: User | None,
+    period: BudgetPeriod,
+    households: list[Household],
+    write_letters: Callable[[list[IssuedCheque]], object] | None = None,
+) -> list[IssuedCheque]:
     """Issue one cheque per household for ``period`` (households that already have one for
-    this period are skipped). Administrators; ``actor`` None for the command line and demo."""
+    this period are skipped); returns the codes in clear ONCE. ``write_letters`` makes the
+    letters from them BEFORE anything is stored, so a failure there issues nothing (and a slow
+    PDF does not hold the account lock). Administrators; ``actor`` None for the command line
+    and demo."""
     if actor is not None:
         require(is_admin_of(actor, period.municipality_id))
     account = cheque_pot(period)
@@ -76,28 +107,39 @@ def issue_cheques(
             raise ValidationFailed(_l("This is not a valid house number."))
         _require_address_in(period.area, postcode, household.house_number)
         clean.append((postcode, household.house_number, household.addition.strip().upper()))
-    ledger.lock_account(account.id)
-    existing = _issued_addresses(account)
     expires_on = max(date.today(), period.starts_on) + timedelta(days=settings.cheque_valid_days)
-    new = []
+    issued = []
+    existing = _issued_addresses(account)
     for address in dict.fromkeys(clean):  # keeps order, drops duplicates
         if address in existing:
             continue
         postcode, number, addition = address
-        new.append(
-            Cheque(
-                account_id=account.id,
-                code=new_cheque_code(),
-                postcode=postcode,
-                house_number=number,
-                house_addition=addition,
-                value_cents=settings.cheque_value_cents,
-                expires_on=expires_on,
-            )
+        code = new_cheque_code()
+        cheque = Cheque(
+            account_id=account.id,
+            code_hash=cheque_hash(code),
+            postcode=postcode,
+            house_number=number,
+            house_addition=addition,
+            value_cents=settings.cheque_value_cents,
+            expires_on=expires_on,
         )
-    if not new:
+        issued.append(IssuedCheque(cheque, code))
+    if not issued:
         db.session.rollback()
         return []
+    if write_letters is not None:
+        write_letters(issued)
+    ledger.lock_account(account.id)
+    # Issued meanwhile by someone else (read again under the lock): their letters are out.
+    if {(i.cheque.postcode, i.cheque.house_number, i.cheque.house_addition) for i in issued} & (
+        _issued_addresses(account)
+    ):
+        db.session.rollback()
+        raise Conflict(
+            _l("Cheques were issued to this list at the same time. Check the list again.")
+        )
+    new = [i.cheque for i in issued]
     db.session.add_all(new)
     total = settings.cheque_value_cents * len(new)
     ledger.post(
@@ -109,7 +151,7 @@ def issue_cheques(
         memo=f"{len(new)} x {settings.cheque_value_cents}",
     )
     db.session.commit()
-    return new
+    return issued
 
 
 def _require_address_in(area: Area, postcode: str, house_number: int) -> None:
@@ -182,16 +224,19 @@ def _issued_addresses(account: BudgetAccount) -> set[tuple[str, int, str]]:
     }
 
 
+INVALID_CODE = _l("This cheque code is not valid.")
+
+
 def find_cheque(code_text: str) -> Cheque:
-    """The cheque of a typed code; the same message whether the code is malformed or unknown,
-    so the form tells a guesser nothing."""
+    """The cheque of a typed code, found by the code's hash; the same message whether the
+    code is malformed, unknown or voided by a reprint, so the form tells a guesser nothing."""
     try:
         code = normalise_cheque_code(code_text)
     except InvalidChequeCode:
-        raise ValidationFailed(_l("This cheque code is not valid."), field="code") from None
-    cheque = db.session.scalar(select(Cheque).where(Cheque.code == code))
+        raise ValidationFailed(INVALID_CODE, field="code") from None
+    cheque = db.session.scalar(select(Cheque).where(Cheque.code_hash == cheque_hash(code)))
     if cheque is None:
-        raise ValidationFailed(_l("This cheque code is not valid."), field="code")
+        raise ValidationFailed(INVALID_CODE, field="code")
     return cheque
 
 
@@ -221,13 +266,23 @@ def redeem(actor: User, code_text: str, initiative: Initiative) -> Cheque:
     if status is not Status.OPEN:
         raise Conflict(_l("This initiative does not collect cheques (any more)."))
     now = utcnow()
+    # The hash too: a reprint between the look-up and this lock voids the typed code.
+    typed_hash = cheque.code_hash
     claimed = db.session.execute(
         update(Cheque)
-        .where(Cheque.id == cheque.id, Cheque.redeemed_at.is_(None), Cheque.expired_at.is_(None))
+        .where(
+            Cheque.id == cheque.id,
+            Cheque.code_hash == typed_hash,
+            Cheque.redeemed_at.is_(None),
+            Cheque.expired_at.is_(None),
+        )
         .values(redeemed_at=now, redeemed_by_id=actor.id, initiative_id=initiative.id)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
+        db.session.rollback()
+        if db.session.scalar(select(Cheque.code_hash).where(Cheque.id == cheque.id)) != typed_hash:
+            raise ValidationFailed(INVALID_CODE, field="code")
         raise Conflict(_l("This cheque has already been used."), field="code")
     ledger.post(
         actor,
@@ -416,9 +471,54 @@ def cheques_query(period: BudgetPeriod):
     )
 
 
-def get_cheque_for_letter(actor: User, cheque_id: int) -> Cheque:
+def get_cheque(actor: User | None, cheque_id: int) -> Cheque:
+    """A cheque, for the administrators of its municipality (``actor`` None: command line)."""
     cheque = db.session.get(Cheque, cheque_id)
     if cheque is None:
         raise NotFound(_l("We could not find this cheque."))
-    require(is_admin_of(actor, cheque.account.period.municipality_id))
+    if actor is not None:
+        require(is_admin_of(actor, cheque.account.period.municipality_id))
     return cheque
+
+
+def reprint_refusal(cheque: Cheque, today: date | None = None):
+    """Why this cheque's letter cannot be reprinted, or None: a pooled or expired cheque has
+    no value left to put on a new letter."""
+    if cheque.redeemed_at is not None:
+        return _l("This cheque has already been pooled: its letter cannot be reprinted.")
+    if cheque.expired_at is not None or cheque.expires_on < (today or date.today()):
+        return _l("This cheque has expired: its letter cannot be reprinted.")
+    return None
+
+
+def reprint_cheque(actor: User | None, cheque_id: int) -> IssuedCheque:
+    """A lost letter: the same cheque (household, value, expiry) gets a NEW code, returned in
+    clear ONCE for the new letter; the old code stops working at once. Administrators."""
+    cheque = get_cheque(actor, cheque_id)
+    account = cheque.account
+    ledger.lock_account(account.id)  # serialises with redeeming (which takes the same lock)
+    db.session.refresh(cheque)
+    refusal = reprint_refusal(cheque)
+    if refusal is not None:
+        db.session.rollback()
+        raise Conflict(refusal)
+    code = new_cheque_code()
+    voided = db.session.execute(
+        update(Cheque)
+        .where(Cheque.id == cheque.id, Cheque.redeemed_at.is_(None), Cheque.expired_at.is_(None))
+        .values(code_hash=cheque_hash(code))
+        .execution_options(synchronize_session=False)
+    )
+    if voided.rowcount != 1:  # the account lock makes this unreachable; the guard stays cheap
+        db.session.rollback()
+        raise Conflict(_l("This cheque has already been pooled: its letter cannot be reprinted."))
+    audit.record(
+        actor,
+        "cheque.reprinted",
+        cheque,
+        municipality_id=account.period.municipality_id,
+        old_code_voided=True,
+    )
+    db.session.commit()
+    db.session.refresh(cheque)
+    return IssuedCheque(cheque, code)

@@ -10,15 +10,12 @@ approval, under the account lock. A council-held budget (Zaanstad) is never spen
 
 from __future__ import annotations
 
-import secrets
 from typing import BinaryIO
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from buurtbudget.domain.budget import needs_second_approval
-from buurtbudget.domain.file_types import SNIFF_BYTES, sniff_file_type
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     BudgetAccount,
@@ -29,9 +26,8 @@ from buurtbudget.models import (
     User,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit, ledger
-from buurtbudget.services.attachments import size_text, upload_folder
-from buurtbudget.services.errors import Conflict, ValidationFailed
+from buurtbudget.services import attachments, audit, ledger
+from buurtbudget.services.errors import Conflict, NotFound, ValidationFailed
 from buurtbudget.services.permissions import (
     can_manage_area,
     can_read_area_finances,
@@ -44,7 +40,6 @@ NEEDS_RECEIPT = _l(
     "With this amount the direct spending of this budget reaches the threshold for a second"
     " approver: add a receipt, and another coordinator approves before it is booked."
 )
-ORIGINAL_NAME_MAX = 200
 
 
 def can_spend(user: User | None, account: BudgetAccount) -> bool:
@@ -93,20 +88,18 @@ def spend(
         raise ValidationFailed(NEEDS_RECEIPT, field="receipt")
     if amount_cents > ledger.account_balance(account).available:
         raise Conflict(ledger.RULE_MESSAGES["insufficient_available"], field="amount")
-    content, file_type, original_name = _read_receipt(*receipt)
-    stored_name = f"{secrets.token_hex(16)}.{file_type.extension}"
-    target = upload_folder() / stored_name
-    target.write_bytes(content)
+    upload = attachments.check_upload(*receipt, field="receipt")
+    target = attachments.store(upload)
     item = DirectSpending(
         account_id=account.id,
         amount_cents=amount_cents,
         purpose=purpose,
         theme_id=theme_id,
         requested_by_id=actor.id,
-        receipt_stored_name=stored_name,
-        receipt_original_name=original_name,
-        receipt_content_type=file_type.content_type,
-        receipt_size_bytes=len(content),
+        receipt_stored_name=upload.stored_name,
+        receipt_original_name=upload.original_name,
+        receipt_content_type=upload.file_type.content_type,
+        receipt_size_bytes=len(upload.content),
     )
     try:
         db.session.add(item)
@@ -118,25 +111,6 @@ def spend(
         target.unlink(missing_ok=True)
         raise
     return item
-
-
-def _read_receipt(stream: BinaryIO, filename: str):
-    limit = current_app.config["ATTACHMENT_MAX_BYTES"]
-    content = stream.read(limit + 1) if stream is not None else b""
-    if not content:
-        raise ValidationFailed(_l("The file is empty."), field="receipt")
-    if len(content) > limit:
-        raise ValidationFailed(
-            _l("The file is larger than %(size)s.", size=size_text(limit)), field="receipt"
-        )
-    file_type = sniff_file_type(content[:SNIFF_BYTES])
-    if file_type is None:
-        raise ValidationFailed(
-            _l("Only PNG, JPEG and WebP images and PDF documents can be uploaded."),
-            field="receipt",
-        )
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:ORIGINAL_NAME_MAX]
-    return content, file_type, name or f"receipt.{file_type.extension}"
 
 
 def _audit(actor: User, action: str, item: DirectSpending, **details) -> None:
@@ -203,12 +177,18 @@ def waiting_in(period: BudgetPeriod) -> list[DirectSpending]:
     )
 
 
-def require_receipt(user: User | None, item: DirectSpending):
-    """The receipt's path, for the area's staff and council (city-wide: administrators)."""
+def can_see_receipt(user: User | None, item: DirectSpending) -> bool:
+    """As payout receipts (services.attachments.can_see_receipts) without an initiative: the
+    area's council and staff (city-wide: administrators), also once refused; nobody else."""
     period = item.account.period
-    require(
-        can_read_area_finances(user, period.area)
-        if period.area is not None
-        else is_admin_of(user, period.municipality_id)
-    )
-    return upload_folder() / item.receipt_stored_name
+    if period.area is not None:
+        return can_read_area_finances(user, period.area)
+    return is_admin_of(user, period.municipality_id)
+
+
+def require_receipt(user: User | None, item: DirectSpending):
+    """The receipt's path, or "not found" for anyone else, as if there were none: walking the
+    sequential ids tells an outsider nothing."""
+    if not can_see_receipt(user, item):
+        raise NotFound(_l("We could not find this file."))
+    return attachments.upload_folder() / item.receipt_stored_name

@@ -221,7 +221,9 @@ def _enter(
             "round.paper_ballot_entered",
             voting_round,
             municipality_id=voting_round.municipality_id,
-            paper_number=number,
+            # Not the paper's number: the entry's time and order follow the paper voter
+            # records, and the number is on the ballot (see voting.shaking).
+            area_id=area_id,
         )
         db.session.commit()
 

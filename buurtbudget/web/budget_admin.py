@@ -7,7 +7,10 @@ permissions on the object and write the audit entries."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import io
+import re
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -37,7 +40,7 @@ from buurtbudget.domain.households import (
 )
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetPeriod, Initiative, LedgerEntry, Role
-from buurtbudget.services import budget_reports, budgets, cheques, ledger
+from buurtbudget.services import budget_reports, budgets, cheque_letters, cheques, ledger
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
 from buurtbudget.web.budgets import MODEL_LABELS
@@ -332,8 +335,10 @@ def open_periods():
 @bp.route("/staff/budgets/periods/<int:period_id>/cheques/issue", methods=["GET", "POST"])
 @role_required(Role.ADMINISTRATOR)
 def issue_cheques(period_id: int):
-    """Step 1: the address list; step 2: what would be issued; step 3: confirm. Issuing twice
-    is harmless: households that have a cheque for the period are skipped."""
+    """Step 1: the address list; step 2: what would be issued; step 3: confirm, which answers
+    with the letters (PDF, or a mail-merge CSV for a printing house): the only place the new
+    codes exist in clear. Issuing twice is harmless: households that have a cheque for the
+    period are skipped."""
     period = _area_period(period_id)
     form = IssueForm()
     plan = addresses = None
@@ -347,10 +352,26 @@ def issue_cheques(period_id: int):
             addresses = parse_household_list(text)
             if not addresses:
                 raise ValidationFailed(_l("Enter at least one address."), field="households")
-            if request.form.get("confirm"):
-                issued = cheques.issue_cheques(current_user, period, addresses)
-                flash(_("%(count)d cheques have been issued.", count=len(issued)), "success")
-                return redirect(url_for("budgets.cheque_list", period_id=period.id))
+            letters = request.form.get("confirm")
+            if letters:
+                if letters not in LETTER_FORMATS:
+                    raise ValidationFailed(_l("Choose the letters as PDF or CSV."))
+                made = []  # the letters, made before anything is stored
+                issued = cheques.issue_cheques(
+                    current_user,
+                    period,
+                    addresses,
+                    write_letters=lambda new: made.append(
+                        cheque_letters_response(new, period, letters)
+                    ),
+                )
+                if not issued:
+                    flash(
+                        _("Every household in the list already has a cheque for this period."),
+                        "info",
+                    )
+                    return redirect(url_for("budgets.cheque_list", period_id=period.id))
+                return made[0]
             plan = cheques.plan_issue(current_user, period, addresses)
         except HouseholdListError as error:
             lines = ", ".join(f"{e.line} ({e.text})" for e in error.errors)
@@ -370,6 +391,29 @@ def issue_cheques(period_id: int):
         plan=plan,
         carried=format_household_list(addresses) if plan else "",
     ), status
+
+
+LETTER_FORMATS = ("pdf", "csv")
+
+
+def cheque_letters_response(issued: list, period: BudgetPeriod, letters: str) -> Response:
+    """The letters of cheques just issued, as a download that no cache keeps."""
+    redeem_page = url_for("budgets.redeem_code", _external=True)
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", f"cheques-{period.area.name}-{period.label}")
+    if letters == "csv":
+        buffer = io.StringIO()
+        cheque_letters.write_mail_merge(issued, buffer, period, redeem_page)
+        body, mimetype = "\ufeff" + buffer.getvalue(), "text/csv"  # BOM: spreadsheets read UTF-8
+    else:
+        body, mimetype = cheque_letters.letters_pdf(issued, period, redeem_page), "application/pdf"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.{letters}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 # Expiry and returned money -------------------------------------------------------------------

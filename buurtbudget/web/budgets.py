@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -655,21 +656,40 @@ def new_decision(meeting_id: int):
 def cheque_list(period_id: int):
     period = _period_or_404(period_id)
     page = paginate(cheques.cheques_query(period))
-    return render_template("budgets/cheques.html", period=period, page=page)
-
-
-@bp.route("/cheques/<int:cheque_id>/letter")
-@role_required(Role.ADMINISTRATOR)
-def cheque_letter(cheque_id: int):
-    cheque = cheques.get_cheque_for_letter(current_user, cheque_id)
-    # The QR code opens the redeem form with the code filled in; redeeming stays a POST.
-    redeem_url = url_for("budgets.redeem_code", code=cheque.code, _external=True)
     return render_template(
-        "budgets/letter.html",
+        "budgets/cheques.html", period=period, page=page, refusal=cheques.reprint_refusal
+    )
+
+
+@bp.route("/cheques/<int:cheque_id>/reprint", methods=["GET", "POST"])
+@role_required(Role.ADMINISTRATOR)
+def reprint_cheque(cheque_id: int):
+    """A household lost its letter. The code is stored only hashed, so the letter cannot be
+    printed again: after a confirmation the cheque gets a new code (the old one stops
+    working), shown once on the printable letter this POST answers with."""
+    cheque = cheques.get_cheque(current_user, cheque_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        reprinted = cheques.reprint_cheque(current_user, cheque.id)  # a refusal: a 409 page
+        redeem_url = url_for("budgets.redeem_code", code=reprinted.code, _external=True)
+        response = make_response(
+            render_template(
+                "budgets/letter.html",
+                cheque=reprinted.cheque,
+                code=reprinted.printed_code,
+                period=reprinted.cheque.account.period,
+                qr_svg=qr_code_svg(redeem_url, _("QR code to pool this cheque")),
+                redeem_page=url_for("budgets.redeem_code", _external=True),
+            )
+        )
+        response.headers["Cache-Control"] = "private, no-store"  # the code exists only here
+        return response
+    return render_template(
+        "budgets/reprint.html",
         cheque=cheque,
         period=cheque.account.period,
-        qr_svg=qr_code_svg(redeem_url, _("QR code to pool this cheque")),
-        redeem_page=url_for("budgets.redeem_code", _external=True),
+        refusal=cheques.reprint_refusal(cheque),
+        form=form,
     )
 
 

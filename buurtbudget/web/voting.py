@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -38,7 +37,7 @@ from buurtbudget.domain.ballots import CUMULATIVE
 from buurtbudget.domain.numbers import InvalidNumber, parse_int
 from buurtbudget.extensions import db
 from buurtbudget.models import Phase, Role, VotingRound
-from buurtbudget.services import electorate
+from buurtbudget.services import electorate, jobs
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.voting import (
     ballot_box,
@@ -562,15 +561,22 @@ def export(round_id: int):
     )
     if not (voting_round.is_published or staff_may):
         abort(404)
-    if counting.needs_the_command_line(voting_round, current_app.config["LONG_STEP_BALLOTS"]):
-        abort(
-            409,
-            _(
-                "This round has too many ballots to export from a web page. Ask the"
-                " municipality for the file; “flask --app buurtbudget pb export %(id)s” writes"
-                " it.",
-                id=voting_round.id,
-            ),
+    if jobs.runs_as_job(voting_round):
+        if not staff_may:
+            abort(
+                409,
+                _(
+                    "This round has too many ballots to export from a web page. Ask the"
+                    " municipality for the file."
+                ),
+            )
+        # Written in the background (services.jobs); this page starts it or links to it.
+        return render_template(
+            "voting/export_job.html",
+            round=voting_round,
+            form=ConfirmForm(),
+            ballots=counting.ballot_count(voting_round),
+            ready=jobs.latest_export(voting_round),
         )
     return Response(
         pabulib.export_round(voting_round),

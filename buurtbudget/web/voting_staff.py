@@ -36,7 +36,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetPeriod, Municipality, Role, VotingRound
-from buurtbudget.services import paper_ballots
+from buurtbudget.services import jobs, paper_ballots
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area
 from buurtbudget.services.voting import casting, counting, pabulib, rounds
@@ -248,6 +248,14 @@ def edit(round_id: int):
         abort(403)
     form = RoundForm(obj=None if request.method == "POST" else voting_round)
     _fill_choices(form, voting_round.municipality)
+    opened = rounds.has_opened(voting_round)
+    if opened:
+        # Shown read-only (a disabled field is not sent): the stored opening date stands.
+        # A date sent anyway goes to the service, which refuses any other (409).
+        field = form.voting_opens_at
+        field.validators, field.flags.required = [Optional()], False
+        field.render_kw = {"disabled": True}
+        field.description = rounds.OPENING_FIXED
     if request.method == "GET":
         form.areas.data = [a.id for a in voting_round.areas]
         for name in ("proposals_until", "review_until", "voting_opens_at", "voting_closes_at"):
@@ -255,17 +263,25 @@ def edit(round_id: int):
         form.max_total_cost.data = voting_round.max_total_cost_cents
         form.budget.data = voting_round.budget_cents
         form.budget_period.data = voting_round.budget_period_id or 0
+    refused = None
     if form.validate_on_submit():
+        setup = _setup_from(form, voting_round.municipality)
+        stored = voting_round.voting_opens_at
+        # The page shows dates to the minute: the same minute as stored is no change.
+        minute = stored.replace(second=0, microsecond=0) if stored is not None else None
+        if opened and setup.voting_opens_at in (None, minute):
+            setup.voting_opens_at = stored
         try:
-            rounds.update_round(
-                current_user, voting_round, _setup_from(form, voting_round.municipality)
-            )
+            rounds.update_round(current_user, voting_round, setup)
         except ServiceError as error:
             attach_error(form, error)
+            refused = error.status_code
         else:
             flash(_("The voting round has been saved."), "success")
             return redirect(url_for("voting.detail", round_id=voting_round.id))
-    status = form_status(form)
+    if opened:
+        form.voting_opens_at.data = _to_local(voting_round.voting_opens_at)
+    status = refused or form_status(form)
     return render_template("voting/setup.html", form=form, round=voting_round), status
 
 
@@ -424,42 +440,43 @@ def codes(round_id: int):
 # Closing and publishing ------------------------------------------------------------------------
 
 
-def _confirmed_action(round_id: int, action, done: str, warnings=None, **page):
+def _confirmed_action(round_id: int, action, done: str, warnings=None, job=None, **page):
     """A staff action on a round behind a confirmation page (GET shows it, POST does it).
-    ``warnings(result)`` turns what the action returns into messages to show as well."""
+    ``warnings(result)`` turns what the action returns into messages to show as well. On a
+    large round (services.jobs.runs_as_job) the action ``job`` runs as a background job
+    instead, and POST leads to its page."""
     voting_round = _round(round_id)
     if not rounds.can_manage_round(current_user, voting_round):
         abort(403)
+    in_background = job is not None and jobs.runs_as_job(voting_round)
     form = ConfirmForm()
     if form.validate_on_submit():
+        if in_background:
+            started = jobs.start(current_user, job, voting_round)
+            return redirect(url_for("jobs.show", job_id=started.id))
         result = action(current_user, voting_round)
         flash(done, "success")
         for warning in warnings(result) if warnings else ():
             flash(warning, "warning")
         return redirect(url_for("voting.results", round_id=voting_round.id))
-    return render_template("voting/confirm.html", form=form, round=voting_round, **page)
+    return render_template(
+        "voting/confirm.html",
+        form=form,
+        round=voting_round,
+        in_background=in_background,
+        ballots=counting.ballot_count(voting_round) if in_background else None,
+        **page,
+    )
 
 
 @bp.route("/<int:round_id>/close", methods=["GET", "POST"])
 @staff_required
 def close(round_id: int):
-    voting_round = _round(round_id)
-    if rounds.can_manage_round(current_user, voting_round) and counting.needs_the_command_line(
-        voting_round, current_app.config["LONG_STEP_BALLOTS"]
-    ):
-        abort(
-            409,
-            _(
-                "This round has too many ballots to count from a web page. Ask your"
-                " administrator to run “flask --app buurtbudget rounds close %(id)s” on the"
-                " server: it counts the round and shows its progress.",
-                id=voting_round.id,
-            ),
-        )
     return _confirmed_action(
         round_id,
         counting.close_round,
         _("The votes have been counted. Check the results, then publish them."),
+        job="round.close",
         heading=_("Close the round and count the votes"),
         explanation=_(
             "The votes are counted with the rule of the round. After this no more paper ballots"
@@ -485,6 +502,19 @@ def request_publication(round_id: int):
     )
 
 
+def not_funded_warnings(not_funded) -> list[str]:
+    """What publishing says of the winners it could not fund (also on a publish job's page)."""
+    return [
+        _(
+            "“%(title)s” won but is not funded: its initiative is no longer open"
+            " (now: %(status)s). No money was reserved for it.",
+            title=project.name,
+            status=status_label(project.initiative.status),
+        )
+        for project in not_funded
+    ]
+
+
 @bp.route("/<int:round_id>/publish", methods=["GET", "POST"])
 @staff_required
 def publish(round_id: int):
@@ -492,15 +522,8 @@ def publish(round_id: int):
         round_id,
         counting.publish_results,
         _("The results are published."),
-        warnings=lambda not_funded: [
-            _(
-                "“%(title)s” won but is not funded: its initiative is no longer open"
-                " (now: %(status)s). No money was reserved for it.",
-                title=project.name,
-                status=status_label(project.initiative.status),
-            )
-            for project in not_funded
-        ],
+        job="round.publish",
+        warnings=not_funded_warnings,
         heading=_("Publish the results"),
         explanation=_(
             "Everyone can then see the results. The selected initiatives get the status"
@@ -509,6 +532,19 @@ def publish(round_id: int):
         ),
         button=_("Publish"),
     )
+
+
+@bp.route("/<int:round_id>/export", methods=["POST"])
+@staff_required
+def export_job(round_id: int):
+    """Write a large round's .pb file in the background (the round's export link leads here:
+    web/voting.py export)."""
+    voting_round = _round(round_id)
+    if not jobs.STEPS["round.export"].may(current_user, voting_round):
+        abort(403)
+    require_confirmation()
+    started = jobs.start(current_user, "round.export", voting_round)
+    return redirect(url_for("jobs.show", job_id=started.id))
 
 
 # pabulib import --------------------------------------------------------------------------------

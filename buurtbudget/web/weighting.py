@@ -137,9 +137,13 @@ def settings(round_id: int):
     form = WeightingForm()
     analysis = None
     status = 200
-    if not form.is_submitted():
-        form.fill(weighting.WeightingSettings.from_config(voting_round.weighting_config))
-    elif form.validate():
+    stored = weighting.WeightingSettings.from_config(voting_round.weighting_config)
+    # Fixed once voting opens: the page shows the stored settings read-only and previews
+    # them, whatever was sent; a save still goes to the service, which refuses it (409).
+    fixed = counting.weighting_is_fixed(voting_round)
+    if not form.is_submitted() or fixed:
+        form.fill(stored)
+    if form.is_submitted() and form.validate():
         try:
             if form.save.data:
                 counting.update_weighting(current_user, voting_round, form.settings())
@@ -150,7 +154,7 @@ def settings(round_id: int):
             db.session.rollback()
             attach_error(form, error)
             status = error.status_code
-    else:
+    elif form.is_submitted():
         status = 400
     return render_template(
         "weighting/settings.html",
@@ -158,6 +162,7 @@ def settings(round_id: int):
         form=form,
         analysis=analysis,
         previewing=analysis is not None,
+        fixed=fixed,
     ), status
 
 

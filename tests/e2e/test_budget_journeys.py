@@ -7,15 +7,18 @@ ledger itself."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from buurtbudget.extensions import db
 from buurtbudget.models import BudgetPeriod, Initiative
-from buurtbudget.services import ledger
+from buurtbudget.services import cheques, ledger
 from tests.factories import TEST_PASSWORD
 
 THIS_YEAR = date.today().year
@@ -59,6 +62,12 @@ def log_out(page) -> None:
 
 def flash(page, text: str) -> None:
     expect(page.locator(".flashes")).to_contain_text(text)
+
+
+def mail_merge_rows(download) -> list[dict[str, str]]:
+    """The rows of a downloaded mail-merge CSV (UTF-8 with a byte order mark, ';')."""
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
 
 
 def choose_model_and_open_period(page, admin, area, kind: str, half_label: str) -> BudgetPeriod:
@@ -307,13 +316,11 @@ def test_ede_cheques_qr_landing_registration_pooling_payout_and_report(make, bro
     page.goto(f"/staff/budgets/periods/{period.id}/cheques/issue")
     page.get_by_label("Addresses of the households").fill("6712AA;1\n6712AA;2\n6712AA;3\n")
     page.get_by_role("button", name="Check the list").click()
-    page.get_by_role("button", name="Confirm: issue 3 cheques").click()
-    flash(page, "3 cheques have been issued.")
-    codes = []
-    for letter in range(2):
-        page.get_by_role("link", name="Print letter").nth(letter).click()
-        codes.append(page.locator(".cheque-code").inner_text().strip())
-        page.go_back()
+    # Confirming downloads the letters: the only place the codes exist in clear.
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Confirm: issue 3 cheques .* \\(CSV\\)")).click()
+    codes = [row["chequecode"] for row in mail_merge_rows(download.value)]
+    assert len(codes) == 3
     log_out(page)
 
     # A household without an account scans the QR code, registers and pools its cheque.
@@ -368,3 +375,49 @@ def test_ede_cheques_qr_landing_registration_pooling_payout_and_report(make, bro
         "available": "€2,227.50",
     }
     assert totals == {k: euros(v) for k, v in ledger_totals(period).items()}
+
+
+def test_ede_lost_letter_is_reprinted_with_a_new_code_that_voids_the_old(make, browser_page):
+    page = browser_page
+    ede = make.municipality("Ede")
+    area = make.area(ede, name="Veldhuizen", households=300, year=THIS_YEAR, postcode="6712AA")
+    admin = make.administrator(ede)
+    resident = make.resident(area, display_name="Buurman")
+    party = make.budget_initiative(area, cost_cents=30_00, title="Straatfeest")
+    period = make.budget_period(area, "household_cheques")
+    lost, pooled = cheques.issue_cheques(
+        None, period, [cheques.Household("6712AA", n) for n in (1, 2)]
+    )
+    cheques.redeem(resident, pooled.code, party)
+
+    log_in(page, admin)
+    page.goto(f"/budgets/periods/{period.id}/cheques")
+    expect(page.get_by_role("link", name="Reprint letter (new code)")).to_have_count(1)
+    page.get_by_role("link", name="Reprint letter (new code)").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Reprint the cheque letter of 6712 AA, 1"
+    )
+    expect(page.locator("main")).to_contain_text("stops working at once")
+    page.get_by_role("button", name="Yes, give this cheque a new code and print the letter").click()
+    expect(page.locator(".callout")).to_contain_text("shown only this once")
+    new_code = page.locator(".cheque-code").inner_text().strip()
+    assert new_code and new_code != lost.printed_code
+    expect(page.locator(".qr-code")).to_be_visible()
+    # A pooled cheque has no value left to reprint: the page says so and offers no button.
+    page.goto(f"/budgets/cheques/{pooled.cheque.id}/reprint")
+    expect(page.get_by_role("alert")).to_have_text(
+        "This cheque has already been pooled: its letter cannot be reprinted."
+    )
+    expect(page.get_by_role("button", name=re.compile("new code"))).to_have_count(0)
+    log_out(page)
+
+    # The household types the code of the old letter: refused; the new letter's code pools.
+    log_in(page, resident)
+    page.goto(f"/budgets/initiatives/{party.id}/cheques")
+    page.get_by_label("Cheque code").fill(lost.printed_code)
+    page.get_by_role("button", name="Pool my cheque").click()
+    expect(page.locator("main")).to_contain_text("This cheque code is not valid.")
+    page.get_by_label("Cheque code").fill(new_code)
+    page.get_by_role("button", name="Pool my cheque").click()
+    flash(page, "Thank you! Your cheque of €7.50 is pooled.")
+    assert ledger.initiative_totals(party).pooled == 2 * 750

@@ -1,6 +1,7 @@
-"""In real Chromium: a coordinator switches the turnout correction on for a round, the votes
-are counted and published, and a resident opens "why projects rank where they do" and sees
-the corrected rank next to the raw one."""
+"""In real Chromium: a coordinator switches the turnout correction on for a round before voting
+opens; once it has opened the page shows the settings read-only with the reason and still
+previews their effect; the votes are counted and published, and a resident opens "why projects
+rank where they do" and sees the corrected rank next to the raw one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from buurtbudget.extensions import db
 from buurtbudget.models import Role
 from buurtbudget.services.voting import counting
 from tests.factories import TEST_PASSWORD
-from tests.weighting_world import add_ballots, end_voting
+from tests.weighting_world import add_ballots, end_voting, open_voting
 
 
 def _log_in(page, user) -> None:
@@ -29,13 +30,10 @@ def test_coordinator_switches_the_correction_on_and_a_resident_sees_why(app, mak
         wijk = make.area(municipality, name="Brukske", inhabitants=3_000)
         make.open_initiative(dorp, "Speeltuin Oostrum", 5_000_00)
         make.open_initiative(wijk, "Buurttuin Brukske", 5_000_00)
-        voting_round = make.voting_round([dorp, wijk], budget_cents=6_000_00, title="Venray 2026")
-        projects = {p.name: p for p in voting_round.projects}
-        add_ballots(
-            voting_round,
-            [(dorp, None, [projects["Speeltuin Oostrum"]])] * 30
-            + [(wijk, None, [projects["Buurttuin Brukske"]])] * 10,
+        voting_round = make.voting_round(
+            [dorp, wijk], budget_cents=6_000_00, title="Venray 2026", phase="review"
         )
+        projects = {p.name: p for p in voting_round.projects}
         coordinator = make.user(
             dorp,
             email="wijkcoordinator@example.org",
@@ -50,13 +48,28 @@ def test_coordinator_switches_the_correction_on_and_a_resident_sees_why(app, mak
         page.get_by_label("Gewichten van de stemmen").select_option("area")
         page.get_by_label("Maximaal gewicht (keer het gemiddelde)").fill("5")
         page.get_by_role("button", name="Effect bekijken").click()
-        preview = page.locator("table.ranking")
-        expect(preview.locator("tbody tr").first).to_contain_text("Buurttuin Brukske")
+        expect(page.get_by_role("heading", name="Effect van deze instellingen")).to_be_visible()
         page.get_by_role("button", name="Opslaan").click()
         expect(page.get_by_text("De instellingen voor de weging zijn opgeslagen.")).to_be_visible()
 
         db.session.expire_all()
         assert voting_round.weighting_config["weighting"] == "post_stratification"
+        open_voting(voting_round)
+        add_ballots(
+            voting_round,
+            [(dorp, None, [projects["Speeltuin Oostrum"]])] * 30
+            + [(wijk, None, [projects["Buurttuin Brukske"]])] * 10,
+        )
+        # Voting has opened: the settings are read-only, with the reason, and no save button.
+        page.reload()
+        expect(page.get_by_text("de weging en wat over het geld beslist liggen")).to_be_visible()
+        expect(page.get_by_label("Maximaal gewicht (keer het gemiddelde)")).to_be_disabled()
+        expect(page.get_by_label("Maximaal gewicht (keer het gemiddelde)")).to_have_value("5")
+        expect(page.get_by_role("button", name="Opslaan")).to_have_count(0)
+        # Their effect on the votes so far can still be seen (a read).
+        page.get_by_role("button", name="Effect bekijken").click()
+        preview = page.locator("table.ranking")
+        expect(preview.locator("tbody tr").first).to_contain_text("Buurttuin Brukske")
         end_voting(voting_round)
         counting.close_round(None, voting_round)
         counting.publish_results(None, voting_round)

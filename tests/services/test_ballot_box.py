@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, select, text, update
 from buurtbudget.extensions import db
 from buurtbudget.models import Ballot, BallotChoice, Channel, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
-from buurtbudget.services.voting import ballot_box, casting, counting, eligibility
+from buurtbudget.services.voting import ballot_box, casting, counting, eligibility, shaking
 from tests.voting_world import tanthof_round
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -337,3 +337,16 @@ def test_no_connection_to_be_had_is_answered_as_unavailable(world, monkeypatch):
         patched.setattr(db.engine, "raw_connection", refused)
         ballot_box._cast_postgresql(setup, _statement("SELECT 1, 1, 'nl'"), {})
     assert raised.value.connection_invalidated
+
+
+def test_a_shake_waits_for_a_ballot_being_cast(app, make, world):
+    """A shake of the ballot box takes the lock closing takes (voting.shaking): a cast in
+    progress (FOR KEY SHARE on the round) commits first and is mixed in (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    round_id = world["round"].id
+
+    def shake():
+        return shaking.shake_round(None, db.session.get(VotingRound, round_id))
+
+    assert _waits_for_lock(app, round_id, {"read": True, "key_share": True}, shake) == 1

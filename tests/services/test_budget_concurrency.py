@@ -188,13 +188,14 @@ def test_the_same_request_approved_in_parallel_is_paid_once(app, make):
 def test_a_cheque_is_redeemed_exactly_once(app, make):
     area = make.area(households=500, year=2026)
     period = make.budget_period(area, "household_cheques", year=None)
-    (cheque,) = cheques.issue_cheques(None, period, [cheques.Household("6711AA", 7)])
+    (issued,) = cheques.issue_cheques(None, period, [cheques.Household("6711AA", 7)])
+    cheque, code = issued.cheque, issued.code
     ids = [make.budget_initiative(area, cost_cents=10_000).id for _ in range(THREADS)]
     resident_id = make.resident(area).id
 
     def redeem(index: int) -> None:
         actor = db.session.get(User, resident_id)
-        cheques.redeem(actor, cheque.code, db.session.get(Initiative, ids[index]))
+        cheques.redeem(actor, code, db.session.get(Initiative, ids[index]))
 
     outcomes = _run_parallel(app, redeem)
     assert outcomes == Counter({"ok": 1, "Conflict": THREADS - 1})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from sqlalchemy import func, select
 
 from buurtbudget.demo import seed_demo
+from buurtbudget.domain.budget import normalise_cheque_code
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.extensions import db
 from buurtbudget.models import (
@@ -14,19 +18,29 @@ from buurtbudget.models import (
     Cheque,
     Initiative,
     LedgerEntry,
+    User,
 )
-from buurtbudget.services import budget_reports, budgets, council
+from buurtbudget.services import budget_reports, budgets, cheques, council, ledger
 from buurtbudget.services.addresses import find_house
+from buurtbudget.services.errors import ValidationFailed
 
 
 def _area(name: str) -> Area:
     return db.session.scalar(select(Area).where(Area.name == name))
 
 
+def _printed_cheque_codes(messages: list[str]) -> tuple[str, list[str]]:
+    """The account and the cheque codes seed-demo prints for a visitor to pool."""
+    (line,) = [m for m in messages if "cheque codes of Veldhuizen to pool" in m]
+    found = re.search(r"log in as (\S+)\): (.+)$", line)
+    return found.group(1), found.group(2).split(", ")
+
+
 def test_budget_demo_shows_each_model_and_is_idempotent(app):
-    seed_demo(progress=lambda message: None)
+    first, second = [], []
+    seed_demo(progress=first.append)
     entries = db.session.scalar(select(func.count(LedgerEntry.id)))
-    seed_demo(progress=lambda message: None)
+    seed_demo(progress=second.append)
     assert db.session.scalar(select(func.count(LedgerEntry.id))) == entries
 
     binnenstad = _area("Binnenstad")
@@ -60,3 +74,20 @@ def test_budget_demo_shows_each_model_and_is_idempotent(app):
 
     party = db.session.scalar(select(Initiative).where(Initiative.title.like("Straatfeest%")))
     assert party.status is Status.SELECTED and party.funding_route is FundingRoute.CHEQUES
+
+    # Each run prints three codes a visitor can pool; the second run's are new codes (the
+    # first run's exist nowhere any more), and they are stored only hashed.
+    email, old_codes = _printed_cheque_codes(first)
+    again, codes = _printed_cheque_codes(second)
+    assert email == again and len(codes) == 3 and not set(codes) & set(old_codes)
+    stored = " ".join(
+        str(cell) for row in db.session.execute(select(Cheque.__table__)) for cell in row
+    )
+    assert not any(normalise_cheque_code(c) in stored for c in codes + old_codes)
+    visitor = db.session.scalar(select(User).where(User.email == email))
+    garden = db.session.scalar(select(Initiative).where(Initiative.title.like("Moestuin%")))
+    with pytest.raises(ValidationFailed):
+        cheques.redeem(visitor, old_codes[0], garden)
+    for code in codes:
+        cheques.redeem(visitor, code, garden)
+    assert ledger.initiative_totals(garden).pooled == (12 + 3) * 750

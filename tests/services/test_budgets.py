@@ -426,24 +426,24 @@ def test_expiry_returns_unused_and_unpooled_value_by_policy(app, make, policy):
     issued = cheques.issue_cheques(None, period, [cheques.Household("6711AA", n) for n in (1, 2)])
     initiative = make.budget_initiative(area, cost_cents=10_000)
     cheques.redeem(make.resident(area), issued[0].code, initiative)
-    later = issued[0].expires_on + timedelta(days=1)
+    later = issued[0].cheque.expires_on + timedelta(days=1)
     assert cheques.expire_cheques(None, period, today=later) == 1_500
     balance = _balance(period)
     assert balance.cheques_outstanding == 0 and balance.committed == 0
     expected_budget = 100 * 750 - (1_500 if policy == "municipality" else 0)
     assert balance.budget == expected_budget and balance.available == expected_budget
-    assert db.session.get(Cheque, issued[1].id).expired_at is not None
+    assert db.session.get(Cheque, issued[1].cheque.id).expired_at is not None
     with pytest.raises(Conflict):  # an expired cheque is used up
         cheques.redeem(make.resident(area), issued[1].code, initiative)
 
 
 def test_a_cheque_past_its_date_cannot_be_redeemed(cheque_area, make):
-    cheque = cheque_area["cheques"][0]
-    cheque.expires_on = date.today() - timedelta(days=1)
+    issued = cheque_area["cheques"][0]
+    issued.cheque.expires_on = date.today() - timedelta(days=1)
     db.session.commit()
     initiative = make.budget_initiative(cheque_area["area"], cost_cents=5_000)
     with pytest.raises(Conflict, match="expired"):
-        cheques.redeem(make.resident(cheque_area["area"]), cheque.code, initiative)
+        cheques.redeem(make.resident(cheque_area["area"]), issued.code, initiative)
     assert ledger.initiative_totals(initiative).pooled == 0
 
 

@@ -190,9 +190,8 @@ def test_pabulib_files_imported_as_rounds_read_and_count_as_the_file(make, name,
 @pytest.mark.parametrize("funding", ["rule", "corrected_ranking"])
 def test_a_count_reads_the_ballots_once_and_weighs_once(make, monkeypatch, funding):
     """Also when the corrected ranking decides the money (it read and weighed a second time)."""
-    world = two_area_round(make)
+    world = two_area_round(make, weighting_settings(funding=funding))
     voting_round = world["round"]
-    counting.update_weighting(world["admin"], voting_round, weighting_settings(funding=funding))
     reads, weighings = [], []
     real_read, real_weights = election.read_ballots, counting.weighting.compute_weights
     monkeypatch.setattr(counting, "read_ballots", lambda r: reads.append(r) or real_read(r))
@@ -219,9 +218,8 @@ def test_a_count_reads_the_ballots_once_and_weighs_once(make, monkeypatch, fundi
 
 
 def test_weighted_support_from_the_arrays_equals_counting_ballot_by_ballot(make):
-    world = two_area_round(make)
+    world = two_area_round(make, weighting_settings(method="raking"))
     voting_round = world["round"]
-    counting.update_weighting(world["admin"], voting_round, weighting_settings(method="raking"))
     counted = counting.tally(voting_round)
     assert counted.weights is not None and len(set(counted.weights)) > 1
     size = len(counted.election.projects)
@@ -289,9 +287,8 @@ def test_the_cli_shows_the_import_progress(app, make):
 def test_a_published_round_is_analysed_once_until_its_figures_change(make, monkeypatch):
     from buurtbudget.models import AreaPopulation
 
-    world = two_area_round(make)
+    world = two_area_round(make, weighting_settings())
     voting_round = world["round"]
-    counting.update_weighting(world["admin"], voting_round, weighting_settings())
     reads = []
     real_read = weighting.read_ballots
     monkeypatch.setattr(weighting, "read_ballots", lambda r: reads.append(r) or real_read(r))

@@ -1,10 +1,11 @@
 """services.voting.weighting: the per-round choice of what decides the money, the counting rule with
 the voter weights (default) or the corrected ranking (fund down it, skipping what no longer
-fits). Stored in the round's weighting settings, validated, audited, fixed from the first vote, and
+fits). Stored in the round's weighting settings, validated, audited, fixed once voting opens, and
 used by closing, publishing and the pabulib export."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -17,14 +18,15 @@ from buurtbudget.models import AuditEntry, VotingRound
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 from buurtbudget.services.voting import counting, pabulib, weighting
 from buurtbudget.services.voting.weighting import FUNDING_CORRECTED, FUNDING_RULE, WeightingSettings
-from tests.weighting_world import two_area_round, weighting_settings
+from tests.weighting_world import open_voting, two_area_round, vote, weighting_settings
 
 pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
 def world(make):
-    return two_area_round(make)
+    """The two-area round before voting opens: its settings can still change."""
+    return two_area_round(make, voted=False)
 
 
 def _selected(voting_round) -> list[str]:
@@ -64,19 +66,22 @@ CASES = {
     ("settings", "by_rule", "by_ranking", "funded", "skipped"), CASES.values(), ids=list(CASES)
 )
 def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
-    world, settings, by_rule, by_ranking, funded, skipped
+    make, world, settings, by_rule, by_ranking, funded, skipped
 ):
-    voting_round, admin = world["round"], world["admin"]
-    # What the rule would select, seen through the analysis before anything is fixed.
-    counting.update_weighting(admin, voting_round, settings)
-    assert weighting.round_funding(voting_round) == FUNDING_RULE
-    by_rule_project = next(p for p in voting_round.projects if p.name == by_rule)
-    by_the_rule = counting.compute_outcome(voting_round).outcome.selected
-    assert list(by_the_rule) == [by_rule_project.external_id]
+    # What the rule would select: the same votes in a round whose money follows the rule.
+    with_the_rule = two_area_round(make, settings)
+    assert weighting.round_funding(with_the_rule["round"]) == FUNDING_RULE
+    by_the_rule = counting.compute_outcome(with_the_rule["round"]).outcome.selected
+    names = {p.external_id: p.name for p in with_the_rule["round"].projects}
+    assert [names[external_id] for external_id in by_the_rule] == [by_rule]
 
-    # The choice is made before the count: the corrected ranking funds.
-    settings.funding = FUNDING_CORRECTED
+    # This round first had the rule decide, then, still before voting opened, the
+    # corrected ranking: it funds.
+    voting_round, admin = world["round"], world["admin"]
     counting.update_weighting(admin, voting_round, settings)
+    counting.update_weighting(admin, voting_round, replace(settings, funding=FUNDING_CORRECTED))
+    vote(world)
+    by_rule_project = next(p for p in voting_round.projects if p.name == by_rule)
     counting.close_round(admin, voting_round)
     assert weighting.funded_by_corrected_ranking(voting_round)
     assert _selected(voting_round) == [by_ranking]
@@ -100,9 +105,8 @@ def test_the_corrected_ranking_funds_a_different_set_than_the_rule(
     assert change.details["new"]["funding"] == FUNDING_CORRECTED
     assert "funding" not in change.details["old"]
     # The attack: after the count, switching back to the rule (and a recount) is refused.
-    settings.funding = FUNDING_RULE
-    with pytest.raises(Conflict, match="fixed before the first vote"):
-        counting.update_weighting(admin, voting_round, settings)
+    with pytest.raises(Conflict, match="fixed before voting opens"):
+        counting.update_weighting(admin, voting_round, replace(settings, funding=FUNDING_RULE))
     assert _selected(voting_round) == [by_ranking]
     closed = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "round.closed"))
     assert closed.details["funding"] == FUNDING_CORRECTED  # the ranking decided the count
@@ -172,7 +176,9 @@ def test_corrected_funding_is_refused_without_the_correction_or_for_points(world
     assert caught.value.field == "funding"
     assert world["round"].weighting_config is None
 
-    points = make.voting_round(world["dorp"], ballot_type="cumulative", max_total_points=10)
+    points = make.voting_round(
+        world["dorp"], ballot_type="cumulative", max_total_points=10, phase="review"
+    )
     with pytest.raises(ValidationFailed, match="points ballots") as caught:
         counting.update_weighting(None, points, weighting_settings(funding=FUNDING_CORRECTED))
     assert caught.value.field == "funding"
@@ -181,9 +187,9 @@ def test_corrected_funding_is_refused_without_the_correction_or_for_points(world
     assert points.weighting_config is None
 
 
-def test_funding_is_locked_once_the_results_are_published(world):
+def test_funding_is_locked_once_the_results_are_published(make):
+    world = two_area_round(make, weighting_settings())
     voting_round = world["round"]
-    counting.update_weighting(world["admin"], voting_round, weighting_settings())
     counting.close_round(world["admin"], voting_round)
     world["make"].publish(voting_round, world["admin"])
     with pytest.raises(Conflict, match="published"):
@@ -208,7 +214,20 @@ def test_only_managers_of_the_round_may_choose_the_funding(world, make):
     assert voting_round.weighting_config is None
 
 
-def test_preview_shows_what_the_corrected_ranking_would_fund(world):
+def test_funding_is_fixed_once_voting_opens_even_without_a_ballot(world):
+    # The attack: voting is open, nobody has voted yet, and the coordinator lets the
+    # corrected ranking decide the money (or switches it back to the rule).
+    voting_round, admin = world["round"], world["admin"]
+    counting.update_weighting(admin, voting_round, weighting_settings(funding=FUNDING_CORRECTED))
+    open_voting(voting_round)
+    with pytest.raises(Conflict, match="fixed before voting opens"):
+        counting.update_weighting(admin, voting_round, weighting_settings())
+    assert weighting.round_funding(voting_round) == FUNDING_CORRECTED
+
+
+def test_preview_shows_what_the_corrected_ranking_would_fund(make):
+    # A read: it works once voting has opened (here: ended) and saves nothing.
+    world = two_area_round(make)
     voting_round = world["round"]
     analysis = weighting.preview(
         world["admin"],
@@ -220,30 +239,26 @@ def test_preview_shows_what_the_corrected_ranking_would_fund(world):
     assert voting_round.weighting_config is None
 
 
-def test_closing_records_that_the_corrected_ranking_decided(world):
+def test_closing_records_that_the_corrected_ranking_decided(make):
+    world = two_area_round(make, weighting_settings(funding=FUNDING_CORRECTED))
     voting_round = world["round"]
-    counting.update_weighting(
-        world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
-    )
     counting.close_round(world["admin"], voting_round)
     closed = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "round.closed"))
     assert closed.details["funding"] == FUNDING_CORRECTED
     assert closed.details["selected"] == [world["buurttuin"].external_id]
 
 
-def test_a_round_switched_to_points_after_the_choice_is_not_counted(world):
+def test_a_round_switched_to_points_after_the_choice_is_not_counted(make):
+    world = two_area_round(make, weighting_settings(funding=FUNDING_CORRECTED))
     voting_round = world["round"]
-    counting.update_weighting(
-        world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
-    )
     voting_round.ballot_type = "cumulative"  # as if the setup changed behind the settings' back
     with pytest.raises(Conflict, match="points ballots"):
         counting.close_round(world["admin"], voting_round)
 
 
-def test_an_unknown_stored_funding_is_reported_not_guessed(world):
+def test_an_unknown_stored_funding_is_reported_not_guessed(make):
+    world = two_area_round(make, weighting_settings())
     voting_round = world["round"]
-    counting.update_weighting(world["admin"], voting_round, weighting_settings())
     voting_round.weighting_config = {**voting_round.weighting_config, "funding": "lottery"}
     with pytest.raises(Conflict, match="funding must be one of"):
         counting.close_round(world["admin"], voting_round)
@@ -251,11 +266,9 @@ def test_an_unknown_stored_funding_is_reported_not_guessed(world):
     assert weighting.round_config(voting_round).weighting == "post_stratification"
 
 
-def test_pabulib_export_names_the_corrected_ranking_as_the_rule(world):
+def test_pabulib_export_names_the_corrected_ranking_as_the_rule(make):
+    world = two_area_round(make, weighting_settings(funding=FUNDING_CORRECTED))
     voting_round = world["round"]
-    counting.update_weighting(
-        world["admin"], voting_round, weighting_settings(funding=FUNDING_CORRECTED)
-    )
     assert "rule;greedy" in pabulib.export_round(voting_round)  # not counted yet
     counting.close_round(world["admin"], voting_round)
     text = pabulib.export_round(voting_round)

@@ -3,12 +3,15 @@ calculation shown first, issuing and expiring cheques, and the money that came b
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
-from buurtbudget.domain.budget import AccountKind, EntryKind
+from buurtbudget.domain.budget import AccountKind, EntryKind, normalise_cheque_code
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, BudgetModelConfig, BudgetPeriod, Cheque
 from buurtbudget.services import budgets, cheques, ledger
@@ -229,12 +232,32 @@ def test_issuing_cheques_with_a_check_and_a_confirmation(veldhuizen, client_for)
     assert "0 of the 4 households" in html and "2 addresses in the list" in html
     assert "2 × €7.50 = €15.00" in html and "available in the area budget: €30.00" in html
     assert _cheque_count(veldhuizen["period"]) == 0
-    assert client.post(url, data={"households": text, "confirm": "1"}).status_code == 302
+    # Confirming issues and answers with the letters: the only place the codes exist.
+    letters = client.post(url, data={"households": text, "confirm": "pdf"})
+    assert letters.status_code == 200 and letters.mimetype == "application/pdf"
+    assert letters.headers["Content-Disposition"].startswith("attachment;")
+    assert "no-store" in letters.headers["Cache-Control"]
+    assert len(re.findall(rb"/Type /Page\b(?!s)", letters.data)) == 2  # one letter each
+    assert len(re.findall(rb"/Subtype /Image", letters.data)) == 2  # with its QR code
     assert _cheque_count(veldhuizen["period"]) == 2
     # Issuing is idempotent per household: the same list again issues nothing new.
     again = client.post(url, data={"households": text + "6712AB;3\n"}).get_data(as_text=True)
     assert "2 of the 4 households" in again and "of which 2 already have a cheque" in again
-    client.post(url, data={"households": text + "6712AB;3\n", "confirm": "1"})
+    merge = client.post(url, data={"households": text + "6712AB;3\n", "confirm": "csv"})
+    assert merge.status_code == 200 and merge.mimetype == "text/csv"
+    assert "no-store" in merge.headers["Cache-Control"]
+    rows = list(csv.DictReader(io.StringIO(merge.text.lstrip("\ufeff")), delimiter=";"))
+    assert [(r["postcode"], r["huisnummer"]) for r in rows] == [("6712 AB", "3")]
+    assert rows[0]["url"] == (
+        f"http://localhost/budgets/cheques/redeem?code={normalise_cheque_code(rows[0]['chequecode'])}"
+    )
+    new = db.session.scalar(select(Cheque).where(Cheque.house_number == 3))
+    assert new.code_hash == cheques.cheque_hash(normalise_cheque_code(rows[0]["chequecode"]))
+    assert _cheque_count(veldhuizen["period"]) == 3
+    nothing_new = client.post(url, data={"households": text, "confirm": "csv"})
+    assert nothing_new.status_code == 302 and nothing_new.location.endswith("/cheques")
+    odd = client.post(url, data={"households": "6712AB;4", "confirm": "xlsx"})
+    assert odd.status_code == 400 and "Choose the letters as PDF or CSV" in odd.text
     assert _cheque_count(veldhuizen["period"]) == 3
     too_many = "\n".join(f"6712AC;{n}" for n in range(1, 6))
     refused = client.post(url, data={"households": too_many}).get_data(as_text=True)

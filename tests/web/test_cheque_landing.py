@@ -82,7 +82,7 @@ def test_a_household_registers_from_the_qr_landing_page_and_pools(ede, app, clie
     assert "Straatfeest" in form.text and "Dorpsfeest" not in form.text  # own area only
     pooled = client.post(back, data={"code": code, "initiative": str(ede["party"].id)})
     assert pooled.status_code == 302
-    assert ledger.initiative_totals(ede["party"]).pooled == ede["cheque"].value_cents
+    assert ledger.initiative_totals(ede["party"]).pooled == ede["cheque"].cheque.value_cents
 
 
 def test_logging_in_from_the_landing_page_keeps_the_code(ede, make, client_for):
@@ -104,7 +104,7 @@ def test_a_household_pools_only_on_initiatives_of_its_own_area(ede, make, client
     with pytest.raises(ValidationFailed, match="eigen wijk"):
         cheques.redeem(outsider, ede["cheque"].code, ede["party"])
     db.session.rollback()
-    assert db.session.get(Cheque, ede["cheque"].id).redeemed_at is None
+    assert db.session.get(Cheque, ede["cheque"].cheque.id).redeemed_at is None
     page = client_for(outsider).get("/budgets/cheques/redeem").text
     assert "Dorpsfeest" in page and "Straatfeest" not in page
 

@@ -335,14 +335,76 @@ def test_staff_of_two_municipalities_choose_where_to_set_up_and_import(client_fo
     assert "/staff/rounds/new" not in _text(client_for(world["resident"]).get("/rounds"))
 
 
+def _as_on_the_page(voting_round, **changes) -> dict:
+    """The edit form of a round whose voting has opened, as the browser sends it: its own
+    dates (as the page shows them, to the minute), but not the opening date, which the page
+    shows read-only (a disabled field is not sent)."""
+    data = {
+        "title": voting_round.title,
+        "areas": [a.id for a in voting_round.areas],
+        "ballot_type": voting_round.ballot_type,
+        "rule_name": voting_round.rule_name,
+        "max_projects": str(voting_round.max_projects),
+        "min_age": str(voting_round.min_age),
+        "budget_period": "0",
+        "budget": f"{voting_round.budget_cents // 100},00",
+    }
+    for name in ("proposals_until", "review_until", "voting_closes_at"):
+        data[name] = _to_local_text(getattr(voting_round, name))
+    data.update(changes)
+    return data
+
+
 def test_editing_after_the_first_ballot_keeps_the_rules(client_for, world):
     casting.cast_ballot(world["resident"], world["round"], {world["projects"][0]: 1})
     admin = client_for(world["admin"])
     page = _text(admin.get(f"/staff/rounds/{world['round'].id}/edit"))
     assert "Voting has started" in page
-    data = _round_form(world, areas=[world["area"].id], rule_name="mes")
+    data = _as_on_the_page(world["round"], rule_name="mes")
     response = admin.post(f"/staff/rounds/{world['round'].id}/edit", data=data)
-    assert response.status_code == 400 and "cannot change" in _text(response)
+    assert response.status_code == 409 and "cannot change" in _text(response)
+
+
+def test_the_opening_date_is_read_only_once_voting_opened(client_for, world):
+    # Voting is open, nobody has voted: moving the opening date later would put the round
+    # back before its opening, where its weighting could change again.
+    voting_round = world["round"]
+    opens = voting_round.voting_opens_at
+    admin = client_for(world["admin"])
+    url = f"/staff/rounds/{voting_round.id}/edit"
+    page = admin.get(url).get_data(as_text=True)
+    assert re.search(r'<input[^>]*disabled[^>]*name="voting_opens_at"', page) or re.search(
+        r'<input[^>]*name="voting_opens_at"[^>]*disabled', page
+    ), page
+    assert "the opening date can no longer change" in _text(admin.get(url))
+    # The page as sent by the browser saves (here: a new title and a later closing date).
+    later = _to_local_text(voting_round.voting_closes_at + timedelta(days=1))
+    saved = admin.post(
+        url, data=_as_on_the_page(voting_round, title="Tanthof", voting_closes_at=later)
+    )
+    assert saved.status_code == 302
+    db.session.refresh(voting_round)
+    assert voting_round.title == "Tanthof" and voting_round.voting_opens_at == opens
+    # An opening date sent anyway (later, back before the opening) is refused.
+    now = utcnow()
+    moved = _as_on_the_page(
+        voting_round,
+        proposals_until=_to_local_text(now + timedelta(days=1)),
+        review_until=_to_local_text(now + timedelta(days=2)),
+        voting_opens_at=_to_local_text(now + timedelta(days=3)),
+        voting_closes_at=_to_local_text(now + timedelta(days=20)),
+    )
+    response = admin.post(url, data=moved)
+    assert response.status_code == 409
+    assert "the opening date can no longer change" in _text(response)
+    db.session.refresh(voting_round)
+    assert voting_round.voting_opens_at == opens and voting_round.is_voting_open()
+
+
+def _to_local_text(moment) -> str:
+    from buurtbudget.web.voting_staff import DATE_FORMAT, _to_local
+
+    return _to_local(moment).strftime(DATE_FORMAT)
 
 
 def _end_voting(voting_round) -> None:

@@ -1,5 +1,6 @@
-"""Weighting pages: the staff settings form (preview, save, errors, permissions, lock after
-publication) and the public pages "why projects rank where they do" and the methodology."""
+"""Weighting pages: the staff settings form (preview, save, errors, permissions, read-only once
+voting opens, refused after publication) and the public pages "why projects rank where they do"
+and the methodology."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from buurtbudget.extensions import db
 from buurtbudget.services.voting import counting
 from buurtbudget.services.voting.weighting import WeightingSettings
-from tests.weighting_world import two_area_round_with_its_coordinator
+from tests.weighting_world import open_voting, two_area_round_with_its_coordinator, vote
 
 SAVE = {
     "enabled": "y",
@@ -27,7 +28,8 @@ SAVE = {
 
 @pytest.fixture
 def world(make):
-    return two_area_round_with_its_coordinator(make)
+    """The two-area round before voting opens; ``vote(world)`` lets it open, vote and end."""
+    return two_area_round_with_its_coordinator(make, voted=False)
 
 
 def _url(voting_round, page: str) -> str:
@@ -51,10 +53,7 @@ def test_coordinator_previews_then_saves_the_settings(world, client_for):
 
     preview = client.post(_url(voting_round, "settings"), data={**SAVE, "save": "", "preview": "1"})
     assert preview.status_code == 200
-    text = _text(preview)
-    assert "Effect of these settings (not saved)" in text
-    # Dorp votes weigh 1/3, Stadswijk votes 3: the garden is first after correction.
-    assert re.search(r"1 Buurttuin Stadswijk Stadswijk 2 \(▲ 1\) 10 30\.00", text), text
+    assert "Effect of these settings (not saved)" in _text(preview)
     assert voting_round.weighting_config is None  # a preview saves nothing
 
     saved = client.post(_url(voting_round, "settings"), data=SAVE)
@@ -67,6 +66,49 @@ def test_coordinator_previews_then_saves_the_settings(world, client_for):
     again = _text(client.get(_url(voting_round, "settings")))
     assert 'value="0.2"' in client.get(_url(voting_round, "settings")).get_data(as_text=True)
     assert "How this round corrects" in again
+    assert "can no longer change" not in again
+
+    # Once the votes are in, the saved settings still preview with them (a read).
+    vote(world)
+    preview = client.post(_url(voting_round, "settings"), data={**SAVE, "save": "", "preview": "1"})
+    assert preview.status_code == 200
+    text = _text(preview)
+    assert "Effect of these settings (not saved)" in text
+    # Dorp votes weigh 1/3, Stadswijk votes 3: the garden is first after correction.
+    assert re.search(r"1 Buurttuin Stadswijk Stadswijk 2 \(▲ 1\) 10 30\.00", text), text
+
+
+def test_the_settings_are_read_only_and_refused_once_voting_opens(world, client_for):
+    # The attack: voting is open, nobody has voted yet; the coordinator changes the weighting
+    # (or the funding) through the page, or posts the form of the page as it was before.
+    voting_round = world["round"]
+    client = client_for(world["coordinator"])
+    assert client.post(_url(voting_round, "settings"), data=SAVE).status_code == 302
+    db.session.refresh(voting_round)
+    stored = voting_round.weighting_config
+    open_voting(voting_round)
+
+    page = client.get(_url(voting_round, "settings"))
+    html, text = page.get_data(as_text=True), _text(page)
+    assert page.status_code == 200
+    assert "the weighting and what decides the money were fixed then" in text
+    assert re.search(r'<fieldset class="plain" disabled>', html), html
+    assert 'value="0.2"' in html  # the settings in force, read-only
+    assert 'name="save"' not in html
+    for changes in ({}, {"method": "raking"}, {"enabled": ""}, {"need": "1"}):
+        data = {k: v for k, v in {**SAVE, **changes}.items() if v}
+        refused = client.post(_url(voting_round, "settings"), data=data)
+        assert refused.status_code == 409, changes
+        assert "fixed before voting opens" in _text(refused)
+    # The preview is a read: it shows the settings in force, whatever was sent.
+    preview = client.post(
+        _url(voting_round, "settings"), data={**SAVE, "need": "1", "save": "", "preview": "1"}
+    )
+    assert preview.status_code == 200
+    assert "Effect of these settings (not saved)" in _text(preview)
+    assert 'value="0.2"' in preview.get_data(as_text=True)
+    db.session.refresh(voting_round)
+    assert voting_round.weighting_config == stored
 
 
 @pytest.mark.parametrize(
@@ -95,6 +137,7 @@ def test_bad_settings_are_refused_with_a_message(world, client_for, changes, mes
 
 def test_settings_are_refused_after_publication(world, client_for):
     voting_round = world["round"]
+    vote(world)
     counting.close_round(world["admin"], voting_round)
     world["make"].publish(voting_round, world["admin"])
     response = client_for(world["admin"]).post(_url(voting_round, "settings"), data=SAVE)
@@ -132,6 +175,7 @@ def _published(world):
         voting_round,
         WeightingSettings(enabled=True, method="area", weighted_support="1", need="0.5"),
     )
+    vote(world)
     counting.close_round(world["admin"], voting_round)
     world["make"].publish(voting_round, world["admin"])
     return voting_round
@@ -163,6 +207,7 @@ def test_ranking_pages_are_hidden_until_published_and_without_weighting(world, c
     counting.update_weighting(
         world["admin"], voting_round, WeightingSettings(enabled=True, method="area")
     )
+    vote(world)
     counting.close_round(world["admin"], voting_round)
     assert anonymous.get(_url(voting_round, "ranking")).status_code == 404  # not published
     assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 200
@@ -171,6 +216,7 @@ def test_ranking_pages_are_hidden_until_published_and_without_weighting(world, c
 
 def test_ranking_page_is_hidden_for_a_round_without_weighting(world, client_for):
     voting_round = world["round"]
+    vote(world)
     counting.close_round(world["admin"], voting_round)
     assert client_for(world["admin"]).get(_url(voting_round, "ranking")).status_code == 404
 

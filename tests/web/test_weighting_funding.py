@@ -11,7 +11,7 @@ import pytest
 from buurtbudget.extensions import db
 from buurtbudget.services.voting import counting, weighting
 from buurtbudget.services.voting.weighting import FUNDING_CORRECTED, WeightingSettings
-from tests.weighting_world import two_area_round_with_its_coordinator
+from tests.weighting_world import open_voting, two_area_round_with_its_coordinator, vote
 
 # Unweighted votes plus the need index (weight 2): the ranking funds Buurttuin, plain greedy
 # would fund Speeltuin (see tests/services/test_weighting_funding.py).
@@ -31,7 +31,8 @@ SAVE = {
 
 @pytest.fixture
 def world(make):
-    return two_area_round_with_its_coordinator(make)
+    """The two-area round before voting opens; ``vote(world)`` lets it open, vote and end."""
+    return two_area_round_with_its_coordinator(make, voted=False)
 
 
 def _settings_url(voting_round) -> str:
@@ -48,11 +49,8 @@ def test_coordinator_previews_and_saves_the_corrected_ranking_as_funding(world, 
     page = client.get(_settings_url(voting_round)).get_data(as_text=True)
     assert '<option selected value="rule">' in page
 
-    preview = _text(
-        client.post(_settings_url(voting_round), data={**SAVE, "save": "", "preview": "1"})
-    )
-    assert re.search(r"1 Buurttuin Stadswijk .* Gets money", preview), preview
-    assert re.search(r"2 Speeltuin Dorp .* No money", preview), preview
+    preview = client.post(_settings_url(voting_round), data={**SAVE, "save": "", "preview": "1"})
+    assert preview.status_code == 200 and "Effect of these settings (not saved)" in _text(preview)
     assert voting_round.weighting_config is None
 
     assert client.post(_settings_url(voting_round), data=SAVE).status_code == 302
@@ -60,6 +58,28 @@ def test_coordinator_previews_and_saves_the_corrected_ranking_as_funding(world, 
     assert voting_round.weighting_config["funding"] == FUNDING_CORRECTED
     page = client.get(_settings_url(voting_round)).get_data(as_text=True)
     assert '<option selected value="corrected_ranking">' in page
+
+    # With the votes in, the preview (a read) shows what the saved choice funds.
+    vote(world)
+    preview = _text(
+        client.post(_settings_url(voting_round), data={**SAVE, "save": "", "preview": "1"})
+    )
+    assert re.search(r"1 Buurttuin Stadswijk .* Gets money", preview), preview
+    assert re.search(r"2 Speeltuin Dorp .* No money", preview), preview
+
+
+def test_the_funding_choice_is_refused_once_voting_opens(world, client_for):
+    # The attack: voting is open, nobody has voted; switch the money to the corrected ranking.
+    voting_round = world["round"]
+    open_voting(voting_round)
+    client = client_for(world["coordinator"])
+    page = client.get(_settings_url(voting_round)).get_data(as_text=True)
+    assert '<option selected value="rule">' in page and 'name="save"' not in page
+    response = client.post(_settings_url(voting_round), data=SAVE)
+    assert response.status_code == 409
+    assert "fixed before voting opens" in _text(response)
+    db.session.refresh(voting_round)
+    assert voting_round.weighting_config is None
 
 
 @pytest.mark.parametrize(
@@ -80,7 +100,10 @@ def test_bad_funding_choices_are_refused_with_a_message(world, client_for, chang
 
 def test_points_rounds_cannot_let_the_ranking_decide(world, make, client_for):
     points = make.voting_round(
-        [world["dorp"], world["wijk"]], ballot_type="cumulative", max_total_points=10
+        [world["dorp"], world["wijk"]],
+        ballot_type="cumulative",
+        max_total_points=10,
+        phase="review",
     )
     response = client_for(world["admin"]).post(_settings_url(points), data=SAVE)
     assert response.status_code == 400
@@ -91,6 +114,7 @@ def test_points_rounds_cannot_let_the_ranking_decide(world, make, client_for):
 
 def test_funding_is_refused_after_publication(world, client_for):
     voting_round = world["round"]
+    vote(world)
     counting.close_round(world["admin"], voting_round)
     world["make"].publish(voting_round, world["admin"])
     response = client_for(world["admin"]).post(_settings_url(voting_round), data=SAVE)
@@ -120,6 +144,7 @@ def _published(world, funding: str):
         enabled=True, method="none", weighted_support="1", need="2", funding=funding
     )
     counting.update_weighting(world["admin"], voting_round, settings)
+    vote(world)
     counting.close_round(world["admin"], voting_round)
     world["make"].publish(voting_round, world["admin"])
     return voting_round

@@ -15,11 +15,14 @@ Secret ballot: how it is kept, and what remains
       reads the voter register and the ballots together. Results and exports therefore never show
       ballots per area x age band x day; reports should suppress cells under ~10 ballots.
     * physical row order: on SQLite the ballot and choice tables have no rowid (WITHOUT
-      ROWID), so they are stored in the order of their random keys, not of casting
-      (tests/services/test_unlinkable_ballot_box.py). PostgreSQL's heap (ctid) and the
-      transaction id of a row (xmin), its write-ahead log and backups still follow the order of
-      writing: a database administrator could match voter records to ballots there. Only
-      separation of duties (no one reads both at the storage level) covers that.
+      ROWID), so they are stored in the order of their random keys, not of casting.
+      PostgreSQL's heap (ctid) follows the order of writing, and a ballot's transaction id
+      (xmin) equals its voter record's. Closing a round therefore first shakes its ballot box
+      (voting.shaking: every ballot rewritten in a random order with a new id, one shared
+      xmin), and ``flask rounds shake`` does so during voting
+      (tests/services/test_unlinkable_ballot_box.py). Until the next shake, and in the
+      write-ahead log and backups, the cast order remains: see voting.shaking for what is
+      left to separation of duties.
     * one ballot per elector on every channel: online with an account bound to the elector,
       with the stempas code, and on paper (services/paper_ballots.py) all insert the elector's
       voter record, whose unique constraint (round, elector) decides.
@@ -348,13 +351,18 @@ def change_ballot(
     _require_voting_open(voting_round)
     if not voting_code_used and (actor is None or not has_voted(actor, voting_round)):
         raise Conflict(_l("You have not voted in this round yet."))
-    ballot = ballot_for_receipt(voting_round, receipt_token)
-    if ballot is None:
+    if ballot_for_receipt(voting_round, receipt_token) is None:
         raise ValidationFailed(_l("This receipt code is not valid."), field="receipt")
     check_choices(voting_round, choices)
 
     def write() -> None:
         hold_round_open(voting_round, (Phase.VOTING,), VOTING_NOT_OPEN)
+        # Again under the round's lock: a shake (voting.shaking) may have given the ballot a
+        # new id meanwhile; its receipt hash moved with it.
+        ballot = ballot_for_receipt(voting_round, receipt_token)
+        if ballot is None:
+            db.session.rollback()
+            raise ValidationFailed(_l("This receipt code is not valid."), field="receipt")
         ballot.choices.clear()
         db.session.flush()
         ballot.choices = [

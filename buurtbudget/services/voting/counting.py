@@ -5,7 +5,7 @@ round's rule (domain/rules), and stores votes / selection / reasons; closing, pu
 
     * :func:`ballot_cells` counts ballots per ``(area_id, age_band)`` and :func:`turnout` gives
       turnout per area against eligible accounts and against inhabitants (AreaPopulation).
-    * :func:`update_weighting` changes a round's weighting settings, before the first vote.
+    * :func:`update_weighting` changes a round's weighting settings, before voting opens.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.rules import Election, Outcome, compute
@@ -37,7 +37,7 @@ from buurtbudget.models._base import utcnow
 from buurtbudget.services import audit
 from buurtbudget.services.errors import Conflict
 from buurtbudget.services.permissions import require
-from buurtbudget.services.voting import weighting
+from buurtbudget.services.voting import shaking, weighting
 from buurtbudget.services.voting.election import (
     EURO,
     RoundBallots,
@@ -46,7 +46,7 @@ from buurtbudget.services.voting.election import (
     read_ballots,
 )
 from buurtbudget.services.voting.eligibility import eligible_residents_count
-from buurtbudget.services.voting.rounds import ROUND_DATES, can_manage_round
+from buurtbudget.services.voting.rounds import ROUND_DATES, can_manage_round, has_opened
 
 
 @dataclass(frozen=True)
@@ -170,9 +170,16 @@ def _default_reason(selected: bool) -> str:
 # Closing and publishing ----------------------------------------------------------------------
 
 
-def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None) -> Outcome:
-    """After voting has ended: count with the round's rule and store the results. Staff see
-    them at once; residents once they are published (:func:`publish_results`)."""
+def close_round(
+    actor,
+    voting_round: VotingRound,
+    *,
+    now: datetime | None = None,
+    progress: shaking.Progress | None = None,
+) -> Outcome:
+    """After voting has ended: shake the ballot box (voting.shaking), count with the round's
+    rule and store the results. Staff see them at once; residents once they are published
+    (:func:`publish_results`)."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
     # FOR UPDATE waits for ballots being cast (they hold FOR KEY SHARE on the round, see
@@ -182,6 +189,8 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         raise Conflict(_l("This round is already closed."))
     if voting_round.phase(now) is not Phase.COUNTING:
         raise Conflict(_l("Voting has not ended yet: the round can be closed after it ends."))
+    # Empty and mix the ballot box before the count, in this transaction (voting.shaking).
+    shaking.mix_ballots(actor, voting_round, progress)
     outcome = store_results(voting_round)
     voting_round.closed_at = now or utcnow()
     record_count(actor, voting_round, "close")
@@ -198,6 +207,7 @@ def close_round(actor, voting_round: VotingRound, *, now: datetime | None = None
         total_cost_cents=voting_round.result_total_cost_cents,
     )
     db.session.commit()
+    shaking.reclaim(progress)
     return outcome
 
 
@@ -355,30 +365,34 @@ def request_publication(actor, voting_round: VotingRound, *, now: datetime | Non
 # Weighting settings ------------------------------------------------------------------------
 
 WEIGHTING_FIXED = _l(
-    "Votes have been cast: the weighting of a round is fixed before the first vote, so that"
-    " nobody can choose it after seeing the votes."
+    "Voting has opened: the weighting of a round, and what decides its money, are fixed before"
+    " voting opens, so that residents vote knowing them and nobody can choose them after seeing"
+    " votes."
 )
 
 
-def weighting_is_fixed(voting_round: VotingRound) -> bool:
-    """The weighting cannot change once the first ballot is cast on the platform (the round's
-    setup is locked then, see voting.rounds) nor once the round has been counted."""
-    return voting_round.is_locked or voting_round.is_closed
+def weighting_is_fixed(voting_round: VotingRound, now: datetime | None = None) -> bool:
+    """The weighting (with the funding choice) is fixed from the moment voting opens by the
+    round's dates, whether or not anyone voted yet, and of course once a ballot locked the
+    setup (voting.rounds) or the round was counted. The opening date itself cannot move once
+    passed (rounds.update_round), so it cannot be moved later to open this window again."""
+    return voting_round.is_locked or voting_round.is_closed or has_opened(voting_round, now)
 
 
 def update_weighting(
     actor: User | None, voting_round: VotingRound, settings: weighting.WeightingSettings
 ):
-    """Store the round's weighting settings; audited. Only before the first vote: from the
-    first ballot (and after the count) they are fixed, so nobody chooses them knowing the
-    votes; a counted round is never counted again with other weights."""
+    """Store the round's weighting settings; audited. Only before voting opens: from then on
+    they are fixed, so residents vote knowing them and nobody chooses them knowing votes; a
+    counted round is never counted again with other weights."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
     if voting_round.is_published:
         raise Conflict(
             _l("The results of this round are published: the weighting can no longer change.")
         )
-    if weighting_is_fixed(voting_round):
+    now = utcnow()
+    if weighting_is_fixed(voting_round, now):
         raise Conflict(WEIGHTING_FIXED)
     config = weighting.config_from_settings(settings)
     weighting._check_funding(voting_round, settings, config)
@@ -387,6 +401,22 @@ def update_weighting(
     new = weighting.stored_settings(config, settings.funding)
     if old == new:
         return
+    # Checked again by the write itself, which takes the round's row (PostgreSQL) or database
+    # (SQLite) lock: an opening date moved into the past, a first ballot or a count committed
+    # since the round was read refuses the change rather than slipping past the check above.
+    still_open = db.session.execute(
+        update(VotingRound)
+        .where(
+            VotingRound.id == voting_round.id,
+            VotingRound.locked_at.is_(None),
+            VotingRound.closed_at.is_(None),
+            or_(VotingRound.voting_opens_at.is_(None), VotingRound.voting_opens_at > now),
+        )
+        .values(weighting_config=VotingRound.weighting_config)
+    )
+    if still_open.rowcount != 1:
+        db.session.rollback()
+        raise Conflict(WEIGHTING_FIXED)
     voting_round.weighting_config = new
     audit.record(
         actor,

@@ -48,6 +48,10 @@ AGE_BAND_NAMES = tuple(name for name, _low, _high in AGE_BANDS)
 WRITE_ATTEMPTS = 5
 
 VOTING_NOT_OPEN = _l("Voting in this round is not open.")
+OPENING_FIXED = _l(
+    "Voting has opened: the opening date can no longer change (the weighting of the round was"
+    " fixed when voting opened)."
+)
 
 RULE_LABELS = {
     "greedy": _l("Most votes first (greedy)"),
@@ -77,6 +81,13 @@ PHASE_LABELS = {
 
 
 T = TypeVar("T")
+
+
+def has_opened(voting_round: VotingRound, now: datetime | None = None) -> bool:
+    """Voting has opened by the round's dates (whether or not anyone voted yet), or the round
+    was counted: from then on the weighting is fixed (voting.counting.update_weighting) and the
+    opening date cannot move (a later date would reopen the window to change it)."""
+    return voting_round.phase(now) in (Phase.VOTING, Phase.COUNTING, Phase.RESULTS)
 
 
 # Permissions ---------------------------------------------------------------------------------
@@ -292,12 +303,15 @@ def create_round(actor: User | None, municipality: Municipality, setup: RoundSet
 
 def update_round(actor: User | None, voting_round: VotingRound, setup: RoundSetup) -> None:
     """Change a round's setup. Refused once the first ballot is cast for anything that
-    decides how votes count (ballot, rule, limits, eligibility, budget, opening date)."""
+    decides how votes count (ballot, rule, limits, eligibility, budget, opening date); the
+    opening date is fixed from the moment voting opens, ballots or not."""
     if actor is not None:
         require(can_manage_round(actor, voting_round))
     if voting_round.is_closed:
         raise Conflict(_l("This round is closed."))
     values = _validated_setup(actor, voting_round.municipality, setup)
+    if has_opened(voting_round) and values["voting_opens_at"] != voting_round.voting_opens_at:
+        raise Conflict(OPENING_FIXED, field="voting_opens_at")
     # The first write takes the round's row (PostgreSQL) or database (SQLite) lock, so a ballot
     # cast at the same moment either sees the old setup locked, or waits and sees the new one.
     if not voting_round.is_locked:

@@ -5,9 +5,9 @@ The arithmetic is domain/weighting (read its module docs); this module only conn
 the records:
 
 * the settings are ``VotingRound.weighting_config``: ``RankingConfig.to_dict()``, or None
-  when the correction is off. They may change until the results are published; every change
-  is audited with the old and the new settings, and a closed (counted, unpublished) round is
-  counted again with the new weights at once, so its stored results never go stale.
+  when the correction is off. They may change only before voting opens
+  (``counting.update_weighting``): residents vote knowing them and nobody chooses them after
+  seeing votes. Every change is audited with the old and the new settings.
 * population: the round's areas' :class:`AreaPopulation` of the round's year (or the latest
   earlier year). Age bands wholly below the round's minimum age have no voters and are left
   out (the 15-24 band counts whole, although 15-year-olds cannot vote at a minimum age of 16).
