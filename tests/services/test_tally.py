@@ -8,6 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import selectinload
@@ -91,6 +92,76 @@ def test_an_empty_round_reads_as_no_ballots(make):
     voting_round = tanthof_round(make)["round"]
     data = assert_same_as_orm(voting_round)
     assert len(data) == 0 and list(data.ballots.offsets) == [0]
+
+
+def _insert_ballot(voting_round, choices: dict[int, int]) -> str:
+    ballot_id = new_ballot_id()
+    db.session.execute(
+        insert(Ballot).values(id=ballot_id, round_id=voting_round.id, channel=Channel.ONLINE)
+    )
+    for project_id, points in choices.items():
+        db.session.execute(
+            insert(BallotChoice).values(ballot_id=ballot_id, project_id=project_id, points=points)
+        )
+    return ballot_id
+
+
+@pytest.mark.parametrize("ballot_type", ["approval", "cumulative"])
+def test_points_empty_ballots_and_projects_out_of_id_order_read_as_the_orm_read_them(
+    make, monkeypatch, ballot_type
+):
+    """Ballots without choices between others, batches that split them, points beside their
+    projects, and projects whose places on the ballot run against their ids (each ballot's
+    choices are then put in order after the read)."""
+    points = {"max_points_per_project": 5, "max_total_points": 10}
+    world = tanthof_round(
+        make, ballot_type=ballot_type, **(points if ballot_type != "approval" else {})
+    )
+    voting_round = world["round"]
+    first, second, third = world["projects"]
+    for position, project in enumerate(sorted(voting_round.projects, key=lambda p: -p.id)):
+        project.position = position  # the highest id first on the ballot
+    db.session.commit()
+    db.session.expire(voting_round)
+    approval = ballot_type == "approval"
+    ballots = [
+        {first: 1, third: 1 if approval else 4},
+        {},
+        {second: 1 if approval else 3},
+        {},
+        {first: 1 if approval else 2, second: 1, third: 1 if approval else 5},
+        {},
+    ]
+    for choices in ballots:
+        _insert_ballot(voting_round, choices)
+    db.session.commit()
+    monkeypatch.setattr(election, "READ_BATCH", 2)
+    data = assert_same_as_orm(voting_round)
+    assert [project.id for project in data.projects] == [third, second, first]
+    assert sorted(len(data.chosen(voter)) for voter in range(len(data))) == [0, 0, 0, 1, 2, 3]
+    if not approval:
+        given = sorted(sorted(data.ballots.ballot_points(v).values()) for v in range(len(data)))
+        assert given == [[], [], [], [1, 2, 5], [1, 4], [3]]
+
+
+def test_choices_are_put_in_order_within_each_ballot_with_their_points():
+    """The sorting step on its own (the databases usually send the choices in order already):
+    per ballot by the project's place, or by project id for points ballots."""
+    from types import SimpleNamespace
+
+    projects = tuple(SimpleNamespace(id=project_id) for project_id in (30, 10, 20))
+    offsets = np.array([0, 3, 3, 5])  # three choices, none, two
+    chosen = [np.array([10, 30, 20], np.int32), np.array([20, 30], np.int32)]
+    entries, points = election._choices(projects, chosen, None, offsets)
+    assert entries.tolist() == [0, 1, 2, 0, 2]  # places: 30 -> 0, 10 -> 1, 20 -> 2
+    given = [np.array([1, 3, 2], np.int32), np.array([5, 4], np.int32)]
+    entries, points = election._choices(projects, chosen, given, offsets)
+    assert entries.tolist() == [1, 2, 0, 2, 0]  # by id: 10, 20, 30 | 20, 30
+    assert points.tolist() == [1, 2, 3, 5, 4]
+    with pytest.raises(RuntimeError, match="not on the round's ballot"):
+        election._choices(projects, [np.array([10, 99], np.int32)], None, np.array([0, 2]))
+    with pytest.raises(RuntimeError, match="choices where the ballots count"):
+        election._choices(projects, [np.array([10], np.int32)], None, np.array([0, 2]))
 
 
 @pytest.mark.parametrize(
