@@ -85,13 +85,41 @@ def parse_house_number(text: str, letter: str = "", suffix: str = "") -> HouseNu
     return HouseNumber(number, letter, suffix)
 
 
-class AddressFileError(ValueError):
-    """A problem in a file, with the 1-based line number where it was found."""
+# What can be wrong with a line, by code: the English text (the command line shows it). The
+# screens translate the code instead (services/address_messages.py), so the domain stays free
+# of Babel; every code here has a translation there (tests/services/test_address_messages.py).
+MESSAGES = {
+    "empty_file": "the file is empty; a header row is needed",
+    "no_data_rows": "the file has a header but no data rows",
+    "missing_columns": "missing column(s): %(columns)s",
+    "wrong_width": "expected %(expected)d columns, found %(found)d",
+    "bad_postcode": "'%(value)s' is not a valid Dutch postcode",
+    "bad_house_number": "'%(value)s' is not a valid house number",
+    "bad_cbs_code": "%(column)s '%(value)s' is not a CBS code like %(prefix)s...",
+    "no_area_code": "neither a wijkcode nor a buurtcode",
+    "buurt_outside_wijk": "buurt %(buurt)s does not lie in wijk %(wijk)s",
+    "bad_person_key": "the person key must be 1 to %(max)d characters",
+    "bad_birth_date": "'%(value)s' is not a birth date (1984-05-17) or year",
+    # Found by the services (they know the address table and the areas).
+    "not_utf8": "this line is not UTF-8 text; save the file as UTF-8",
+    "duplicate_address": "%(address)s already appeared on line %(first)d",
+    "unknown_buurt": "buurt %(buurt)s is not known",
+    "unknown_wijk": "wijk %(wijk)s is not known (import it with import-population first)",
+    "duplicate_person": "this person key already appeared on line %(first)d",
+    "unknown_address": "address %(address)s is not in the address file",
+}
 
-    def __init__(self, line: int, message: str):
-        super().__init__(f"line {line}: {message}")
+
+class AddressFileError(ValueError):
+    """A problem in a file, with the 1-based line number where it was found: a ``code`` of
+    ``MESSAGES`` and its ``params``; ``message`` is the English text."""
+
+    def __init__(self, line: int, code: str, **params: object):
         self.line = line
-        self.message = message
+        self.code = code
+        self.params = params
+        self.message = MESSAGES[code] % params
+        super().__init__(f"line {line}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -114,7 +142,7 @@ def _code(value: str, prefix: str, digits: int, line: int, column: str) -> str |
     if value.isdigit():
         value = prefix + value.zfill(digits)
     if not (value.startswith(prefix) and len(value) == digits + 2 and value[2:].isdigit()):
-        raise AddressFileError(line, f"{column} {value!r} is not a CBS code like {prefix}...")
+        raise AddressFileError(line, "bad_cbs_code", column=column, value=value, prefix=prefix)
     return value
 
 
@@ -122,7 +150,7 @@ def _header(lines: Iterator[str]) -> tuple[str, dict[str, int]]:
     first = next(lines, "")
     header_line = first.lstrip("\ufeff")
     if not header_line.strip():
-        raise AddressFileError(1, "the file is empty; a header row is needed")
+        raise AddressFileError(1, "empty_file")
     delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
     names = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
     return delimiter, {name: i for i, name in enumerate(names)}
@@ -159,7 +187,7 @@ def _data_rows(
             continue
         any_rows = True
         if len(cells) != width:
-            error = AddressFileError(line_no, f"expected {width} columns, found {len(cells)}")
+            error = AddressFileError(line_no, "wrong_width", expected=width, found=len(cells))
             if refuse is None:
                 raise error
             refuse(error)
@@ -170,14 +198,14 @@ def _data_rows(
 
         yield line_no, cell
     if not any_rows:
-        raise AddressFileError(line_no, "the file has a header but no data rows")
+        raise AddressFileError(line_no, "no_data_rows")
 
 
 def _postcode(text: str, line_no: int) -> str:
     try:
         return normalise_postcode(text)
     except InvalidPostcode:
-        raise AddressFileError(line_no, f"{text!r} is not a valid Dutch postcode") from None
+        raise AddressFileError(line_no, "bad_postcode", value=text) from None
 
 
 def read_address_rows(lines: Iterable[str]) -> Iterator[AddressRow]:
@@ -190,7 +218,7 @@ def read_address_rows(lines: Iterable[str]) -> Iterator[AddressRow]:
     if "buurtcode" not in columns and "wijkcode" not in columns:
         missing.append("wijkcode or buurtcode")
     if missing:
-        raise AddressFileError(1, "missing column(s): " + ", ".join(missing))
+        raise AddressFileError(1, "missing_columns", columns=", ".join(missing))
     for line_no, cell in _data_rows(lines, delimiter, len(index), columns):
         postcode = _postcode(cell("postcode"), line_no)
         try:
@@ -199,13 +227,13 @@ def read_address_rows(lines: Iterable[str]) -> Iterator[AddressRow]:
             text = " ".join(
                 filter(None, (cell("huisnummer"), cell("huisletter"), cell("toevoeging")))
             )
-            raise AddressFileError(line_no, f"{text!r} is not a valid house number") from None
+            raise AddressFileError(line_no, "bad_house_number", value=text) from None
         buurt = _code(cell("buurtcode"), "BU", 8, line_no, "buurtcode")
         wijk = _code(cell("wijkcode"), "WK", 6, line_no, "wijkcode")
         if buurt is None and wijk is None:
-            raise AddressFileError(line_no, "neither a wijkcode nor a buurtcode")
+            raise AddressFileError(line_no, "no_area_code")
         if buurt is not None and wijk is not None and buurt[2:8] != wijk[2:]:
-            raise AddressFileError(line_no, f"buurt {buurt} does not lie in wijk {wijk}")
+            raise AddressFileError(line_no, "buurt_outside_wijk", buurt=buurt, wijk=wijk)
         yield AddressRow(line_no, postcode, house, buurt, wijk or "WK" + buurt[2:8])
 
 
@@ -242,7 +270,7 @@ def _birth_year(value: str, line: int) -> int:
         r"[0-3]?[0-9]-[01]?[0-9]-([12][0-9]{3})", value
     )
     if match is None:
-        raise AddressFileError(line, f"{value!r} is not a birth date (1984-05-17) or year")
+        raise AddressFileError(line, "bad_birth_date", value=value)
     return int(match.group(1))
 
 
@@ -260,7 +288,7 @@ def read_register_extract(
     if missing:
         names = {"person_key": "persoonssleutel", "birth": "geboortedatum"}
         raise AddressFileError(
-            1, "missing column(s): " + ", ".join(names.get(c, c) for c in missing)
+            1, "missing_columns", columns=", ".join(names.get(c, c) for c in missing)
         )
     for line_no, cell in _data_rows(lines, delimiter, len(index), columns, refuse):
         try:
@@ -276,14 +304,12 @@ def read_register_extract(
 def _extract_row(line_no: int, cell: Callable[[str], str]) -> ExtractRow:
     key = cell("person_key")
     if not key or len(key) > PERSON_KEY_MAX:
-        raise AddressFileError(line_no, f"the person key must be 1 to {PERSON_KEY_MAX} characters")
+        raise AddressFileError(line_no, "bad_person_key", max=PERSON_KEY_MAX)
     postcode = _postcode(cell("postcode"), line_no)
     try:
         house = parse_house_number(cell("huisnummer"), cell("huisletter"), cell("toevoeging"))
     except InvalidHouseNumber:
-        raise AddressFileError(
-            line_no, f"{cell('huisnummer')!r} is not a valid house number"
-        ) from None
+        raise AddressFileError(line_no, "bad_house_number", value=cell("huisnummer")) from None
     return ExtractRow(
         line_no,
         key,

@@ -54,20 +54,20 @@ def import_addresses(
         for row in read_address_rows(lines):
             if row.key in seen:
                 raise AddressFileError(
-                    row.line, f"{row.postcode} {row.house} already appeared on line {seen[row.key]}"
+                    row.line,
+                    "duplicate_address",
+                    address=f"{row.postcode} {row.house}",
+                    first=seen[row.key],
                 )
             seen[row.key] = row.line
             neighbourhood = None
             if row.buurt_code is not None:
                 neighbourhood = buurten.get(row.buurt_code)
                 if neighbourhood is None:
-                    raise AddressFileError(row.line, f"buurt {row.buurt_code} is not known")
+                    raise AddressFileError(row.line, "unknown_buurt", buurt=row.buurt_code)
             area = neighbourhood.area if neighbourhood is not None else areas.get(row.wijk_code)
             if area is None or area.cbs_code != row.wijk_code:
-                raise AddressFileError(
-                    row.line,
-                    f"wijk {row.wijk_code} is not known (import it with import-population first)",
-                )
+                raise AddressFileError(row.line, "unknown_wijk", wijk=row.wijk_code)
             if area.municipality_id not in municipalities:
                 municipalities.add(area.municipality_id)
                 summary.replaced += db.session.execute(

@@ -44,7 +44,7 @@ from buurtbudget.models import (
     VotingRound,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit
+from buurtbudget.services import address_messages, audit
 from buurtbudget.services.errors import Conflict, PermissionDenied, ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of, require
 
@@ -136,7 +136,7 @@ class RegisterPreview(ElectorateImport):
     def refuse(self, error: AddressFileError) -> None:
         self.refused += 1
         if len(self.refusals) < REFUSALS_SHOWN:
-            self.refusals.append((error.line, error.message))
+            self.refusals.append((error.line, address_messages.reason(error)))
 
 
 REFUSALS_SHOWN = 100
@@ -206,8 +206,8 @@ def _elector_rows(
     min_birth_year = voting_round.year - voting_round.min_age
     hashed = person_hasher(municipality_id)
 
-    def bad(line: int, message: str) -> None:
-        error = AddressFileError(line, message)
+    def bad(line: int, code: str, **params: object) -> None:
+        error = AddressFileError(line, code, **params)
         if refuse is None:
             raise error
         refuse(error)
@@ -231,7 +231,7 @@ def _extract_electors(
     min_birth_year: int,
     hashed: Callable[[str], str],
     summary: ElectorateImport,
-    bad: Callable[[int, str], None],
+    bad: Callable[..., None],
     progress: Callable[[int], None] | None,
 ) -> Iterator[dict]:
     seen: dict[str, int] = {}
@@ -240,12 +240,12 @@ def _extract_electors(
             progress(row.line - 1)
         key = hashed(row.person_key)
         if key in seen:
-            bad(row.line, f"this person key already appeared on line {seen[key]}")
+            bad(row.line, "duplicate_person", first=seen[key])
             continue
         seen[key] = row.line
         place = places.get((row.postcode, row.house.number, row.house.letter, row.house.suffix))
         if place is None:
-            bad(row.line, f"address {row.postcode} {row.house} is not in the address file")
+            bad(row.line, "unknown_address", address=f"{row.postcode} {row.house}")
             continue
         if place[0] not in round_areas:
             summary.outside_areas += 1

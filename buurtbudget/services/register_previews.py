@@ -186,9 +186,7 @@ def text_lines(stream: IO[bytes]) -> Iterator[str]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise AddressFileError(
-                line_no, "this line is not UTF-8 text; save the file as UTF-8"
-            ) from None
+            raise AddressFileError(line_no, "not_utf8") from None
         yield text.removeprefix("\ufeff") if line_no == 1 else text
 
 

@@ -86,7 +86,7 @@ def test_coordinator_uploads_checks_and_confirms_a_register_extract(app, make, p
         expect(page.get_by_text("1 regel van het bestand is geweigerd")).to_be_visible()
         refused = page.get_by_role("region", name="Geweigerde regels")
         expect(refused.get_by_role("row").nth(1)).to_contain_text(
-            "address 2625AA 77 is not in the address file"
+            "adres 2625AA 77 staat niet in het adressenbestand"
         )
         expect(refused.get_by_role("row").nth(1).get_by_role("cell").first).to_have_text("3")
         expect(page.get_by_role("button", name="Bevestig", exact=False)).to_have_count(0)

@@ -20,7 +20,7 @@ from werkzeug.test import encode_multipart
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, Elector, Role
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import electorate, register_previews
+from buurtbudget.services import address_messages, electorate, register_previews
 
 HEADER = "persoonssleutel;geboortedatum;postcode;huisnummer;huisletter;toevoeging;straat\n"
 REFERENCE = (date.today() - timedelta(days=3)).isoformat()
@@ -373,7 +373,9 @@ def test_the_cli_and_the_screen_read_the_same_way(app, world):
         electorate.import_register(None, voting_round, lines)
     kept: list[dict] = []
     preview = electorate.preview_register(world["admin"], voting_round, lines, kept.append)
-    assert preview.refusals[0] == (raised.value.line, raised.value.message)
+    # The same reason: the screen shows the domain's code translated (here the default, Dutch).
+    assert raised.value.code == "unknown_address"
+    assert preview.refusals[0] == (raised.value.line, address_messages.reason(raised.value))
     assert preview.refused == 2 and len(kept) == 1
     assert db.session.scalar(select(func.count()).select_from(Elector)) == 2
 
@@ -392,3 +394,46 @@ def test_two_confirmations_at_once_replace_the_electorate_once(app, client_for, 
     assert _houses(voting_round) == [1, 3, 12]
     assert len(_imports(voting_round)) == 2
     assert list(register_previews.files(voting_round)) == []
+
+
+def test_the_dutch_page_gives_the_reasons_for_refused_lines_in_dutch(app, client_for, world):
+    """The reasons come from the domain as a code and parameters, translated on the page."""
+    voting_round = world["round"]
+    browser = client_for(world["admin"])
+    bad = _extract(
+        "BSN-1;1980;2625AA;1;;;",
+        "BSN-2;17 mei 1980;2625AA;2;;;",
+        "BSN-3;1980;2625AA;41;;;",  # not in the address file
+        "BSN-1;1980;2625AA;3;;;",  # the same person twice
+        "BSN-4;1980;2625AA;4;;;;",  # a column too many
+        "BSN-5;1980;9999;5;;;",
+        "BSN-6;1980;2625AA;x;;;",
+        ";1980;2625AA;6;;;",
+        "BSN-7;1980;<b>x</b>;7;;;",  # shown as text, never as HTML
+    )
+    dutch = {"Accept-Language": "nl"}
+    page = _text(_upload(browser, voting_round, bad, headers=dutch))
+    refused = page.split('id="refused-lines"')[1].split("</table>")[0]
+    for line, reason in [
+        (3, "&#39;17 mei 1980&#39; is geen geboortedatum (1984-05-17) of geboortejaar"),
+        (4, "adres 2625AA 41 staat niet in het adressenbestand"),
+        (5, "deze persoonssleutel stond al op regel 2"),
+        (6, "8 kolommen gevonden, 7 verwacht"),
+        (7, "&#39;9999&#39; is geen geldige Nederlandse postcode"),
+        (8, "&#39;x&#39; is geen geldig huisnummer"),
+        (9, "de persoonssleutel moet 1 tot 64 tekens lang zijn"),
+        (10, "&#39;&lt;b&gt;x&lt;/b&gt;&#39; is geen geldige Nederlandse postcode"),
+    ]:
+        assert f'<td class="num">{line}</td><td>{reason}</td>' in refused
+    latin1 = _extract("BSN-1;1980;2625AA;1;;;Caf\xe9").replace("Café".encode(), b"Caf\xe9")
+    page = _text(_upload(browser, voting_round, latin1, headers=dutch))
+    assert '<td class="num">2</td><td>deze regel is geen UTF-8-tekst' in page
+    page = _text(
+        _upload(browser, voting_round, b"persoonssleutel;postcode\nK1;2625AA\n", headers=dutch)
+    )
+    assert "ontbrekende kolom(men): geboortedatum, huisnummer" in page
+    page = _text(_upload(browser, voting_round, HEADER.encode(), headers=dutch))
+    assert "het bestand heeft een kopregel maar geen gegevensregels" in page
+    # The same file on the English page: the English text of the domain.
+    page = _text(_upload(browser, voting_round, bad, headers={"Accept-Language": "en"}))
+    assert '<td class="num">6</td><td>expected 7 columns, found 8</td>' in page
