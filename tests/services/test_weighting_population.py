@@ -15,8 +15,9 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import select
 
+from buurtbudget.demo import places
 from buurtbudget.extensions import db
-from buurtbudget.models import VotingRound
+from buurtbudget.models import Area, VotingRound
 from buurtbudget.services import open_data
 from buurtbudget.services.population import import_population
 from buurtbudget.services.voting import casting, counting, election, rounds, weighting
@@ -196,3 +197,17 @@ def test_hours_changed_before_the_opening_are_followed(make):
     db.session.expire_all()
     assert _corrected_order(world) == [garden, playground]
     assert world["buurttuin"].volunteer_hours == 100_000
+
+
+def test_a_second_demo_run_keeps_the_figures_of_an_opened_round(make):
+    # The demo's places step writes the figures of its areas again on every run: like an
+    # import, it stores those of the opening with an opened round first.
+    places.seed_places(lambda _: None)
+    area = db.session.scalar(select(Area).order_by(Area.id))
+    voting_round = make.voting_round(area)  # voting open, nobody voted
+    area.population_for(voting_round.year).inhabitants = 99_000  # e.g. imported since
+    db.session.commit()
+    places.seed_places(lambda _: None)
+    db.session.expire_all()
+    assert area.population_for(voting_round.year).inhabitants != 99_000  # the demo's again
+    assert weighting.population(voting_round).inhabitants == {area.id: 99_000}
