@@ -7,6 +7,7 @@ from sqlalchemy import select
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, AreaPopulation, Municipality, Neighbourhood
 from buurtbudget.services.addresses import import_addresses
+from buurtbudget.services.voting.rounds import fix_population_of_areas
 
 # municipality slug -> (name, CBS code, first postcode digits, areas)
 # area: (name, CBS wijk code, inhabitants, households, need index, neighbourhoods)
@@ -77,6 +78,10 @@ def seed_places(progress) -> None:
                 area = Area(municipality=municipality, name=area_name, cbs_code=area_code)
                 db.session.add(area)
                 db.session.flush()
+            else:
+                # A second run rewrites the figures: an opened round of the area keeps those
+                # of its opening, as with every import (voting.rounds.fix_population).
+                fix_population_of_areas([area.id])
             for number, buurt in enumerate(buurten, start=1):
                 buurt_code = f"BU{area_code[2:]}{number:02d}"
                 if (

@@ -265,6 +265,10 @@ class RoundProject(db.Model):
     category: Mapped[str] = mapped_column(String(200), default="")
     neighbourhood: Mapped[str] = mapped_column(String(200), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # The initiative's volunteer hours (the ranking's own contribution) when voting opened,
+    # stored with the round's population figures (voting.rounds.fix_population); None
+    # before: the live hours.
+    volunteer_hours: Mapped[int | None] = mapped_column(Integer)
     # Results (NULL until the round is closed).
     votes: Mapped[int | None] = mapped_column(BigInteger)
     # The (weighted) support the rule saw, exactly, as text (e.g. "1234" or "2469/2").

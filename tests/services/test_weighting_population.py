@@ -15,13 +15,14 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import select
 
+from buurtbudget.demo import places
 from buurtbudget.extensions import db
-from buurtbudget.models import VotingRound
+from buurtbudget.models import Area, VotingRound
 from buurtbudget.services import open_data
 from buurtbudget.services.population import import_population
 from buurtbudget.services.voting import casting, counting, election, rounds, weighting
 from tests.voting_world import tanthof_round
-from tests.weighting_world import two_area_round, vote, weighting_settings
+from tests.weighting_world import open_voting, two_area_round, vote, weighting_settings
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -138,3 +139,75 @@ def test_the_figures_are_stored_once_at_the_first_ballot(make):
         select(VotingRound.population_figures).where(VotingRound.id == voting_round.id)
     )
     assert stored_in_the_row == stored
+
+
+# The own contribution: the volunteer hours of the initiatives, fixed with the figures.
+# Weighted support 1/3 * 30 = 10 for the playground (400 hours, 400 per 1,000 Dorp
+# inhabitants), 3 * 10 = 30 for the garden (20 hours, 6.7 per 1,000): the playground leads
+# on its hours. At 100,000 hours the garden would lead on both.
+
+
+def _contribution_settings():
+    return weighting_settings(
+        relative_contribution="1", contribution_measure="per_1000_inhabitants"
+    )
+
+
+def _more_garden_hours(world) -> None:
+    # No screen changes the hours of an open initiative today; whatever would (a later
+    # screen, an import, the database by hand) changes the initiative, not the round.
+    world["buurttuin"].initiative.volunteer_hours = 100_000
+    db.session.commit()
+
+
+def _first_ballot(make, world) -> None:
+    """Voting opens, the first ballot comes in through the cast path (which stores the
+    figures of the opening), then the other 40, and voting ends."""
+    open_voting(world["round"])
+    casting.cast_ballot(make.resident(world["dorp"]), world["round"], {world["speeltuin"].id: 1})
+    vote(world)
+    db.session.expire_all()
+
+
+def test_hours_changed_after_the_opening_leave_the_corrected_ranking(make):
+    world = two_area_round(make, _contribution_settings(), voted=False)
+    garden, playground = world["buurttuin"].external_id, world["speeltuin"].external_id
+    _first_ballot(make, world)
+    db.session.expire_all()
+    order = _corrected_order(world)
+    assert order == [playground, garden]
+    _more_garden_hours(world)
+    db.session.expire_all()
+    assert world["buurttuin"].initiative.volunteer_hours == 100_000  # the live hours did change
+    assert _corrected_order(world) == order
+    rows = {
+        row.project.external_id: row.volunteer_hours
+        for row in weighting.analyse(world["round"]).rows
+    }
+    assert rows == {playground: 400, garden: 20}
+    counting.close_round(world["admin"], world["round"])
+    assert _corrected_order(world) == order
+
+
+def test_hours_changed_before_the_opening_are_followed(make):
+    world = two_area_round(make, _contribution_settings(), voted=False)
+    garden, playground = world["buurttuin"].external_id, world["speeltuin"].external_id
+    _more_garden_hours(world)
+    _first_ballot(make, world)
+    db.session.expire_all()
+    assert _corrected_order(world) == [garden, playground]
+    assert world["buurttuin"].volunteer_hours == 100_000
+
+
+def test_a_second_demo_run_keeps_the_figures_of_an_opened_round(make):
+    # The demo's places step writes the figures of its areas again on every run: like an
+    # import, it stores those of the opening with an opened round first.
+    places.seed_places(lambda _: None)
+    area = db.session.scalar(select(Area).order_by(Area.id))
+    voting_round = make.voting_round(area)  # voting open, nobody voted
+    area.population_for(voting_round.year).inhabitants = 99_000  # e.g. imported since
+    db.session.commit()
+    places.seed_places(lambda _: None)
+    db.session.expire_all()
+    assert area.population_for(voting_round.year).inhabitants != 99_000  # the demo's again
+    assert weighting.population(voting_round).inhabitants == {area.id: 99_000}

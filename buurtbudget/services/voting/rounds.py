@@ -489,16 +489,33 @@ def fix_population(voting_round: VotingRound, now: datetime | None = None) -> No
     caller's transaction (not committed), by a conditional UPDATE that takes the round's row
     (PostgreSQL) or database (SQLite) lock, so of two writers the second finds them stored
     and keeps them. Called at the first ballot, at the count, and before figures are
-    imported; a round before its opening keeps following the live figures."""
+    imported; a round before its opening keeps following the live figures.
+
+    The volunteer hours of its initiatives (the ranking's own contribution) are stored with
+    them on its projects, by the writer that stored the figures: after the opening an
+    initiator changing them moves no ranking."""
     if voting_round.population_figures is not None or not setup_is_fixed(voting_round, now):
         return
     live = {str(area_id): f for area_id, f in population_figures(voting_round).items()}
-    db.session.execute(
+    stored = db.session.execute(
         update(VotingRound)
         .where(VotingRound.id == voting_round.id, VotingRound.population_figures.is_(None))
         .values(population_figures=live)
     )
+    if stored.rowcount == 1:
+        # Under the round's lock just taken, so the second writer stores nothing.
+        db.session.execute(
+            update(RoundProject)
+            .where(RoundProject.round_id == voting_round.id)
+            .values(
+                volunteer_hours=select(Initiative.volunteer_hours)
+                .where(Initiative.id == RoundProject.initiative_id)
+                .scalar_subquery()
+            )
+        )
     db.session.refresh(voting_round, ["population_figures"])
+    for project in voting_round.projects:
+        db.session.refresh(project, ["volunteer_hours"])
 
 
 def fix_population_of_areas(area_ids, now: datetime | None = None) -> None:

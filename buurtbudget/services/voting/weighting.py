@@ -792,6 +792,10 @@ def _turnout_rows(analysis: Analysis, figures: Population, computed: _Computed) 
 
 
 def _hours(project) -> int:
+    """The hours stored when voting opened (voting.rounds.fix_population), before that
+    (or for a round that stored its figures before the hours were kept) the live ones."""
+    if project.volunteer_hours is not None:
+        return project.volunteer_hours
     return project.initiative.volunteer_hours if project.initiative else 0
 
 
