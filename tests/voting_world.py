@@ -4,6 +4,15 @@ on it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from buurtbudget.extensions import db
+from buurtbudget.models import Phase, VotingRound
+from buurtbudget.models._base import utcnow
+from buurtbudget.services.voting import rounds
+
 
 def tanthof_round(make, **round_fields) -> dict:
     """``round_fields`` go to ``make.voting_round`` (e.g. a title)."""
@@ -23,3 +32,46 @@ def tanthof_round(make, **round_fields) -> dict:
         "coordinator": make.coordinator(area),
         "admin": make.administrator(municipality),
     }
+
+
+def setup_of(voting_round, **changes) -> rounds.RoundSetup:
+    """The round's setup as it stands, with ``changes``: what the edit page sends."""
+    fields = {
+        name: getattr(voting_round, name)
+        for name in (
+            "title",
+            "proposals_until",
+            "review_until",
+            "voting_opens_at",
+            "voting_closes_at",
+            "ballot_type",
+            "rule_name",
+            "min_projects",
+            "max_projects",
+            "max_total_cost_cents",
+            "min_age",
+            "allow_ballot_change",
+            "uses_voting_codes",
+            "budget_cents",
+        )
+    }
+    fields["areas"] = list(voting_round.areas)
+    fields["rule_meta"] = voting_round.rule_meta
+    fields.update(changes)
+    return rounds.RoundSetup(**fields)
+
+
+def opened_behind_its_back(voting_round) -> None:
+    """Another request moved the opening date into the past; this session still holds the
+    round as it read it, before its opening (not refreshed)."""
+    db.session.execute(
+        update(VotingRound)
+        .where(VotingRound.id == voting_round.id)
+        .values(
+            proposals_until=utcnow() - timedelta(days=3),
+            review_until=utcnow() - timedelta(days=2),
+            voting_opens_at=utcnow() - timedelta(days=1),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    assert voting_round.phase() is Phase.REVIEW  # what this session still believes

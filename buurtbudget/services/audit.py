@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, User
 
@@ -27,3 +29,17 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def latest(action: str, object_type: str, object_id: int | None) -> AuditEntry | None:
+    """The newest entry of ``action`` on the object, or None."""
+    return db.session.scalar(
+        select(AuditEntry)
+        .where(
+            AuditEntry.action == action,
+            AuditEntry.object_type == object_type,
+            AuditEntry.object_id == object_id,
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )

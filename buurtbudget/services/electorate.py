@@ -405,16 +405,7 @@ def issued_and_linked(voting_round: VotingRound) -> tuple[int, int]:
 
 def last_import(voting_round: VotingRound) -> AuditEntry | None:
     """The audit entry of the round's current electorate (who, when, the reference date)."""
-    return db.session.scalar(
-        select(AuditEntry)
-        .where(
-            AuditEntry.action == "round.electorate_imported",
-            AuditEntry.object_type == "VotingRound",
-            AuditEntry.object_id == voting_round.id,
-        )
-        .order_by(AuditEntry.id.desc())
-        .limit(1)
-    )
+    return audit.latest("round.electorate_imported", "VotingRound", voting_round.id)
 
 
 # Stempas codes ---------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from sqlalchemy.orm import selectinload
 
 from buurtbudget.domain.budget import Balance
 from buurtbudget.domain.initiative_lifecycle import PRIVATE_STATUSES, Status
-from buurtbudget.domain.numbers import InvalidNumber, parse_int
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
@@ -49,15 +48,6 @@ def _timestamp(value) -> str | None:
 
 
 # Filters -------------------------------------------------------------------------------------
-
-
-def parse_id(raw: str | None, name: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        return parse_int(raw)
-    except InvalidNumber:
-        raise ValidationFailed(_l("This is not a valid choice."), field=name) from None
 
 
 def parse_status(raw: str | None) -> Status | None:

@@ -16,19 +16,21 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context, ur
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 
-from buurtbudget.domain.numbers import INT32_MAX, InvalidNumber, parse_int
+from buurtbudget.domain.numbers import INT32_MAX
 from buurtbudget.domain.spreadsheet import csv_writer
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetPeriod, Initiative, VotingRound
 from buurtbudget.services import open_data
-from buurtbudget.services.errors import NotFound, ValidationFailed
+from buurtbudget.services.errors import NotFound
 from buurtbudget.services.voting import comparison as voting_comparison
+from buurtbudget.web.params import arg_int
 from buurtbudget.web.security import public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
+NOT_A_CHOICE = _l("This is not a valid choice.")
 CSV_BATCH = 500
 
 
@@ -39,30 +41,24 @@ def open_to_everyone(response: Response) -> Response:
     return response
 
 
-def _positive(name: str, default: int, maximum: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return parse_int(raw, minimum=1, maximum=maximum or INT32_MAX)
-    except InvalidNumber:
-        message = (
-            _l("per_page must be a whole number from 1 to %(max)s.", max=maximum)
-            if maximum
-            else _l("page must be a whole number from 1.")
-        )
-        raise ValidationFailed(message, field=name) from None
+def _page_arg(name: str, default: int, maximum: int | None = None) -> int:
+    message = (
+        _l("per_page must be a whole number from 1 to %(max)s.", max=maximum)
+        if maximum
+        else _l("page must be a whole number from 1.")
+    )
+    return arg_int(name, default, minimum=1, maximum=maximum or INT32_MAX, invalid=message)
 
 
 def _filters(*names: str) -> dict:
     """The query filters a list accepts, checked: ids, year and status."""
     parsers: dict[str, Callable] = {
-        "municipality": lambda raw: open_data.parse_id(raw, "municipality"),
-        "area": lambda raw: open_data.parse_id(raw, "area"),
-        "year": open_data.parse_optional_year,
-        "status": open_data.parse_status,
+        "municipality": lambda: arg_int("municipality", invalid=NOT_A_CHOICE),
+        "area": lambda: arg_int("area", invalid=NOT_A_CHOICE),
+        "year": lambda: open_data.parse_optional_year(request.args.get("year")),
+        "status": lambda: open_data.parse_status(request.args.get("status")),
     }
-    return {name: parsers[name](request.args.get(name)) for name in names}
+    return {name: parsers[name]() for name in names}
 
 
 def _query_args(filters: dict) -> dict:
@@ -70,8 +66,8 @@ def _query_args(filters: dict) -> dict:
 
 
 def _list(endpoint: str, query: Select, records: Callable[[Sequence], list[dict]], filters: dict):
-    page_number = _positive("page", 1, None)
-    per_page = _positive("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    page_number = _page_arg("page", 1)
+    per_page = _page_arg("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
     page = db.paginate(query, page=page_number, per_page=per_page, error_out=False, count=True)
     args = _query_args(filters)
 

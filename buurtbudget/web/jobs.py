@@ -7,11 +7,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from buurtbudget.extensions import db
-from buurtbudget.models import AuditEntry, BackgroundJob, JobStatus
-from buurtbudget.services import jobs
+from buurtbudget.models import BackgroundJob, JobStatus
+from buurtbudget.services import audit, jobs
 from buurtbudget.web.security import staff_required
 from buurtbudget.web.voting_staff import not_funded_warnings
 
@@ -37,16 +36,7 @@ def _warnings(job: BackgroundJob) -> list[str]:
     """A publish job's winners that were not funded, as its audit entry names them."""
     if job.kind != "round.publish" or job.status is not JobStatus.DONE:
         return []
-    entry = db.session.scalar(
-        select(AuditEntry)
-        .where(
-            AuditEntry.action == "round.results_published",
-            AuditEntry.object_type == "VotingRound",
-            AuditEntry.object_id == job.round_id,
-        )
-        .order_by(AuditEntry.id.desc())
-        .limit(1)
-    )
+    entry = audit.latest("round.results_published", "VotingRound", job.round_id)
     named = set(entry.details.get("not_funded", ())) if entry is not None else set()
     return not_funded_warnings(
         [p for p in job.voting_round.projects if p.external_id in named and p.initiative]

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from buurtbudget.domain.initiative_lifecycle import Status
 from buurtbudget.domain.monitoring import percent
-from buurtbudget.domain.numbers import InvalidNumber, parse_int
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, Municipality
 from buurtbudget.services import budget_reports, monitoring
@@ -24,6 +23,7 @@ from buurtbudget.services.permissions import can_read_area_finances
 from buurtbudget.web import report_files
 from buurtbudget.web.budgets import report_period_or_404
 from buurtbudget.web.pagination import paginate
+from buurtbudget.web.params import arg_int
 from buurtbudget.web.security import login_required, public
 
 bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
@@ -101,22 +101,12 @@ def municipality(municipality_id: int):
     )
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    if raw == "":
-        return None
-    try:
-        return parse_int(raw)
-    except InvalidNumber:
-        raise ValidationFailed(_("This is not a valid choice."), field=name) from None
-
-
 @bp.route("/municipalities/<int:municipality_id>/projects")
 @public
 def projects(municipality_id: int):
     municipality = monitoring.get_municipality(municipality_id)
     year, years = monitoring.municipality_year(municipality, request.args.get("year"))
-    area_id = _int_arg("area")
+    area_id = arg_int("area", invalid=_("This is not a valid choice."))
     areas = db.session.scalars(
         select(Area).where(Area.municipality_id == municipality.id).order_by(Area.name)
     ).all()

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
 from buurtbudget.domain.numbers import INT32_MAX, InvalidNumber, parse_int
+from buurtbudget.services.errors import ValidationFailed
 
 
 class BoundedIntegerConverter(IntegerConverter):
@@ -26,16 +27,25 @@ class BoundedIntegerConverter(IntegerConverter):
 
 
 def arg_int(
-    name: str, default: int | None = None, *, minimum: int = 0, maximum: int = INT32_MAX
+    name: str,
+    default: int | None = None,
+    *,
+    minimum: int = 0,
+    maximum: int = INT32_MAX,
+    invalid: str | None = None,
 ) -> int | None:
     """The whole number in query parameter ``name``, ``default`` when it is absent or empty,
-    and a 400 that says what is wrong when it is anything else."""
+    and a 400 that says what is wrong when it is anything else. ``invalid``: the message of a
+    ValidationFailed on the field ``name`` instead (pages and the API that show errors by
+    field)."""
     raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         return parse_int(raw, minimum=minimum, maximum=maximum)
     except InvalidNumber:
+        if invalid is not None:
+            raise ValidationFailed(invalid, field=name) from None
         abort(
             400,
             _(

@@ -10,13 +10,13 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, VotingRound
+from buurtbudget.services import audit
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.voting import counting, rounds, weighting
 from buurtbudget.web.forms import Form, attach_error
@@ -184,16 +184,7 @@ def ranking(round_id: int):
 
 
 def _last_change(voting_round: VotingRound) -> AuditEntry | None:
-    return db.session.scalar(
-        select(AuditEntry)
-        .where(
-            AuditEntry.action == "round.weighting_changed",
-            AuditEntry.object_type == "VotingRound",
-            AuditEntry.object_id == voting_round.id,
-        )
-        .order_by(AuditEntry.id.desc())
-        .limit(1)
-    )
+    return audit.latest("round.weighting_changed", "VotingRound", voting_round.id)
 
 
 @bp.route("/rounds/<int:round_id>/methodology")

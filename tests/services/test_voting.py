@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from buurtbudget.extensions import db
 from buurtbudget.models import (
@@ -17,13 +17,12 @@ from buurtbudget.models import (
     Phase,
     VoterRecord,
     VotingCode,
-    VotingRound,
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 from buurtbudget.services.voting import casting, codes, counting, rounds
 from tests.factories import move_dates
-from tests.voting_world import tanthof_round
+from tests.voting_world import opened_behind_its_back, setup_of, tanthof_round
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -138,32 +137,6 @@ def test_no_voting_outside_the_voting_phase(make, world):
     assert early.phase() is Phase.PROPOSALS and late.phase() is Phase.COUNTING
 
 
-def _setup_of(voting_round, **changes) -> rounds.RoundSetup:
-    fields = {
-        name: getattr(voting_round, name)
-        for name in (
-            "title",
-            "proposals_until",
-            "review_until",
-            "voting_opens_at",
-            "voting_closes_at",
-            "ballot_type",
-            "rule_name",
-            "min_projects",
-            "max_projects",
-            "max_total_cost_cents",
-            "min_age",
-            "allow_ballot_change",
-            "uses_voting_codes",
-            "budget_cents",
-        )
-    }
-    fields["areas"] = list(voting_round.areas)
-    fields["rule_meta"] = voting_round.rule_meta
-    fields.update(changes)
-    return rounds.RoundSetup(**fields)
-
-
 SETUP_FIELDS = (
     "ballot_type",
     "rule_name",
@@ -204,7 +177,7 @@ def test_setup_is_fixed_once_voting_opens_even_without_a_ballot(make):
     voting_round, admin = world["round"], world["admin"]
     area, other = world["area"], world["other"]
     # Before the opening the setup and the ballot change freely.
-    rounds.update_round(admin, voting_round, _setup_of(voting_round, rule_name="mes"))
+    rounds.update_round(admin, voting_round, setup_of(voting_round, rule_name="mes"))
     assert voting_round.rule_name == "mes"
     late = make.open_initiative(area, "Late project", 200_00)
     rounds.refresh_projects(admin, voting_round)
@@ -229,7 +202,7 @@ def test_setup_is_fixed_once_voting_opens_even_without_a_ballot(make):
     ]
     for changes in attempts:
         with pytest.raises(Conflict, match="cannot change any more"):
-            rounds.update_round(admin, voting_round, _setup_of(voting_round, **changes))
+            rounds.update_round(admin, voting_round, setup_of(voting_round, **changes))
     # The projects on the ballot: an initiative opened since, or a new cost, stays off.
     make.open_initiative(area, "Too late", 100_00)
     late.checked_cost_cents = 900_00
@@ -241,13 +214,13 @@ def test_setup_is_fixed_once_voting_opens_even_without_a_ballot(make):
         rounds.update_round(
             admin,
             voting_round,
-            _setup_of(voting_round, voting_closes_at=utcnow() + timedelta(minutes=5)),
+            setup_of(voting_round, voting_closes_at=utcnow() + timedelta(minutes=5)),
         )
     assert caught.value.field == "voting_closes_at"
     # What may change while voting is open still can, and leaves the ballot as it was.
     later = voting_round.voting_closes_at + timedelta(days=2)
     rounds.update_round(
-        admin, voting_round, _setup_of(voting_round, title="Tanthof kiest", voting_closes_at=later)
+        admin, voting_round, setup_of(voting_round, title="Tanthof kiest", voting_closes_at=later)
     )
     assert (voting_round.title, voting_round.voting_closes_at) == ("Tanthof kiest", later)
     assert _as_stored(voting_round) == stored
@@ -260,26 +233,10 @@ def test_setup_is_fixed_once_voting_opens_even_without_a_ballot(make):
     # And so it stays after the first ballot.
     casting.cast_ballot(world["resident"], voting_round, {world["projects"][0]: 1})
     with pytest.raises(Conflict, match="cannot change any more"):
-        rounds.update_round(admin, voting_round, _setup_of(voting_round, max_projects=3))
+        rounds.update_round(admin, voting_round, setup_of(voting_round, max_projects=3))
     with pytest.raises(Conflict, match="projects on the ballot cannot change"):
         rounds.refresh_projects(admin, voting_round)
     assert _as_stored(voting_round) == stored
-
-
-def _opened_behind_its_back(voting_round) -> None:
-    """Another request moved the opening date into the past; this session still holds the
-    round as it read it, before its opening (not refreshed)."""
-    db.session.execute(
-        update(VotingRound)
-        .where(VotingRound.id == voting_round.id)
-        .values(
-            proposals_until=utcnow() - timedelta(days=3),
-            review_until=utcnow() - timedelta(days=2),
-            voting_opens_at=utcnow() - timedelta(days=1),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    assert voting_round.phase() is Phase.REVIEW  # what this session still believes
 
 
 def test_a_round_that_opened_while_it_was_read_refuses_a_setup_change(make):
@@ -289,12 +246,12 @@ def test_a_round_that_opened_while_it_was_read_refuses_a_setup_change(make):
     make.open_initiative(world["area"], "Late project", 200_00)
     stored = _as_stored(voting_round)
     for changes in ({"rule_name": "mes"}, {"max_projects": 3}, {"budget_cents": 5_000_00}):
-        setup = _setup_of(voting_round, **changes)
-        _opened_behind_its_back(voting_round)
+        setup = setup_of(voting_round, **changes)
+        opened_behind_its_back(voting_round)
         with pytest.raises(Conflict, match="cannot change any more"):
             rounds.update_round(admin, voting_round, setup)
         assert _as_stored(voting_round) == stored
-    _opened_behind_its_back(voting_round)
+    opened_behind_its_back(voting_round)
     with pytest.raises(Conflict, match="projects on the ballot cannot change"):
         rounds.refresh_projects(admin, voting_round)
     assert _as_stored(voting_round) == stored
@@ -309,7 +266,7 @@ def test_once_ballots_exist_the_closing_date_only_moves_later(world):
     for earlier in (utcnow() - timedelta(minutes=1), closes - timedelta(minutes=1)):
         with pytest.raises(Conflict, match="closing date can only move later"):
             rounds.update_round(
-                world["admin"], voting_round, _setup_of(voting_round, voting_closes_at=earlier)
+                world["admin"], voting_round, setup_of(voting_round, voting_closes_at=earlier)
             )
     db.session.refresh(voting_round)
     assert voting_round.voting_closes_at == closes
@@ -331,15 +288,15 @@ def test_setup_validation_and_permissions(make, world):
     ]
     for changes, message in bad:
         with pytest.raises(ValidationFailed, match=message):
-            rounds.update_round(world["admin"], voting_round, _setup_of(voting_round, **changes))
+            rounds.update_round(world["admin"], voting_round, setup_of(voting_round, **changes))
     outsider = make.coordinator(world["other"])
     with pytest.raises(PermissionDenied):
-        rounds.update_round(outsider, voting_round, _setup_of(voting_round))
+        rounds.update_round(outsider, voting_round, setup_of(voting_round))
     with pytest.raises(PermissionDenied):
-        rounds.update_round(world["resident"], voting_round, _setup_of(voting_round))
+        rounds.update_round(world["resident"], voting_round, setup_of(voting_round))
     other_admin = make.administrator(make.municipality())
     with pytest.raises(PermissionDenied):
-        rounds.update_round(other_admin, voting_round, _setup_of(voting_round))
+        rounds.update_round(other_admin, voting_round, setup_of(voting_round))
 
 
 def test_ballot_change_with_the_receipt_token_only(make, world):

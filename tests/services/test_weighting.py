@@ -12,7 +12,7 @@ from datetime import timedelta
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from buurtbudget.domain.weighting import (
     post_stratification_weights,
@@ -20,12 +20,12 @@ from buurtbudget.domain.weighting import (
     turnout,
 )
 from buurtbudget.extensions import db
-from buurtbudget.models import AuditEntry, Phase, Role, VotingRound
+from buurtbudget.models import AuditEntry, Phase, Role
 from buurtbudget.models._base import utcnow
 from buurtbudget.services.errors import Conflict, PermissionDenied, ValidationFailed
 from buurtbudget.services.voting import casting, counting, election, rounds, weighting
 from buurtbudget.services.voting.weighting import WeightingSettings
-from tests.voting_world import tanthof_round
+from tests.voting_world import opened_behind_its_back, setup_of, tanthof_round
 from tests.weighting_world import (
     AGES_A,
     AGES_B,
@@ -200,37 +200,12 @@ def test_a_round_that_opened_while_it_was_read_refuses_the_change(world):
     # The round was read before its opening date was moved into the past (another request,
     # committed meanwhile): the write itself checks the dates it finds.
     voting_round = world["round"]
-    db.session.execute(
-        update(VotingRound)
-        .where(VotingRound.id == voting_round.id)
-        .values(
-            proposals_until=utcnow() - timedelta(days=3),
-            review_until=utcnow() - timedelta(days=2),
-            voting_opens_at=utcnow() - timedelta(days=1),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    assert voting_round.phase() is Phase.REVIEW  # what this session still believes
+    opened_behind_its_back(voting_round)
     with pytest.raises(Conflict, match=FIXED):
         counting.update_weighting(world["admin"], voting_round, weighting_settings())
     db.session.refresh(voting_round)
     assert voting_round.weighting_config is None
     assert _changes_of_the_weighting() == 0
-
-
-def _setup_of(voting_round, **changes) -> rounds.RoundSetup:
-    fields = {
-        name: getattr(voting_round, name)
-        for name in (
-            "title",
-            "proposals_until",
-            "review_until",
-            "voting_opens_at",
-            "voting_closes_at",
-            "budget_cents",
-        )
-    }
-    return rounds.RoundSetup(areas=list(voting_round.areas), **{**fields, **changes})
 
 
 def test_moving_the_opening_date_later_does_not_reopen_the_weighting(world):
@@ -239,7 +214,7 @@ def test_moving_the_opening_date_later_does_not_reopen_the_weighting(world):
     voting_round, admin = world["round"], world["admin"]
     # Before the opening the date moves freely, and the settings follow.
     later = voting_round.voting_opens_at + timedelta(days=2)
-    rounds.update_round(admin, voting_round, _setup_of(voting_round, voting_opens_at=later))
+    rounds.update_round(admin, voting_round, setup_of(voting_round, voting_opens_at=later))
     counting.update_weighting(admin, voting_round, weighting_settings())
     open_voting(voting_round)
     opened = voting_round.voting_opens_at
@@ -250,7 +225,7 @@ def test_moving_the_opening_date_later_does_not_reopen_the_weighting(world):
         opened - timedelta(days=1),  # earlier
     ):
         with pytest.raises(Conflict, match="opening date can no longer change") as caught:
-            rounds.update_round(admin, voting_round, _setup_of(voting_round, voting_opens_at=moved))
+            rounds.update_round(admin, voting_round, setup_of(voting_round, voting_opens_at=moved))
         assert caught.value.field == "voting_opens_at"
     db.session.refresh(voting_round)
     assert voting_round.voting_opens_at == opened and voting_round.phase() is Phase.VOTING
@@ -260,7 +235,7 @@ def test_moving_the_opening_date_later_does_not_reopen_the_weighting(world):
     rounds.update_round(
         admin,
         voting_round,
-        _setup_of(voting_round, title="Venray kiest", voting_closes_at=closes + timedelta(days=1)),
+        setup_of(voting_round, title="Venray kiest", voting_closes_at=closes + timedelta(days=1)),
     )
     assert voting_round.title == "Venray kiest"
     assert voting_round.weighting_config["weighting_dimensions"] == ["area"]
@@ -272,7 +247,7 @@ def test_moving_the_opening_date_into_the_past_fixes_the_weighting(world):
     rounds.update_round(
         admin,
         voting_round,
-        _setup_of(
+        setup_of(
             voting_round,
             proposals_until=now - timedelta(days=2),
             review_until=now - timedelta(days=1),

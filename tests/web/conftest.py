@@ -12,6 +12,14 @@ from buurtbudget.services import cheques
 
 
 @pytest.fixture
+def uploads(app, tmp_path):
+    """Uploaded files go to a folder of the test's own."""
+    app.config["UPLOAD_FOLDER"] = str(tmp_path)
+    yield tmp_path
+    app.config["UPLOAD_FOLDER"] = ""
+
+
+@pytest.fixture
 def csrf_app(app):
     """A second app on the test database with CSRF protection on, as in production."""
     secured = create_app("testing", DATABASE_URL=app.config["DATABASE_URL"], WTF_CSRF_ENABLED=True)

@@ -144,3 +144,18 @@ def test_no_personal_data_in_any_response_of_the_demo(app, client_for):
         assert "@" not in text, url
     assert leaks == []
     assert len(urls) > 50
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/api/v1/initiatives?page=0", "page must be a whole number from 1."),
+        ("/api/v1/initiatives?per_page=101", "per_page must be a whole number from 1 to 100."),
+        ("/api/v1/initiatives?area=%C2%B2", "This is not a valid choice."),
+        ("/api/v1/areas?municipality=-1", "This is not a valid choice."),
+    ],
+)
+def test_a_bad_number_in_the_query_says_what_the_parameter_takes(world, client_for, url, message):
+    """The API keeps its own messages for numbers it reads with web.params.arg_int."""
+    body = client_for(None).get(url).get_json()
+    assert body["status"] == 400 and body["message"] == message, body

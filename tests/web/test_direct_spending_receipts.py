@@ -16,17 +16,9 @@ from buurtbudget.domain.budget import AccountKind
 from buurtbudget.extensions import db
 from buurtbudget.models import DirectSpending
 from buurtbudget.services import direct_spending, ledger
-from tests.web.test_receipts_and_uploads import _flate_pdf, _photo_with_gps
+from tests.web.test_receipts_and_uploads import PDF, _flate_pdf, _photo_with_gps
 
 THIS_YEAR = date.today().year
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-
-
-@pytest.fixture
-def uploads(app, tmp_path):
-    app.config["UPLOAD_FOLDER"] = str(tmp_path)
-    yield tmp_path
-    app.config["UPLOAD_FOLDER"] = ""
 
 
 @pytest.fixture

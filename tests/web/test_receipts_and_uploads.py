@@ -25,13 +25,6 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\ntrailer<</Root 1 0
 
 
 @pytest.fixture
-def uploads(app, tmp_path):
-    app.config["UPLOAD_FOLDER"] = str(tmp_path)
-    yield tmp_path
-    app.config["UPLOAD_FOLDER"] = ""
-
-
-@pytest.fixture
 def paid(make, uploads):
     municipality = make.municipality()
     area = make.area(municipality, inhabitants=1_000, year=date.today().year)

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
 from buurtbudget.domain.rules import Election, Outcome, compute
@@ -48,8 +48,8 @@ from buurtbudget.services.voting.election import (
 from buurtbudget.services.voting.eligibility import eligible_residents_count
 from buurtbudget.services.voting.rounds import (
     ROUND_DATES,
-    before_opening,
     can_manage_round,
+    claim_before_opening,
     fix_population,
     has_opened,
     population_figures,
@@ -412,14 +412,7 @@ def update_weighting(
     # Checked again by the write itself, which takes the round's row (PostgreSQL) or database
     # (SQLite) lock: an opening date moved into the past, a first ballot or a count committed
     # since the round was read refuses the change rather than slipping past the check above.
-    still_open = db.session.execute(
-        update(VotingRound)
-        .where(*before_opening(voting_round, now))
-        .values(weighting_config=VotingRound.weighting_config)
-    )
-    if still_open.rowcount != 1:
-        db.session.rollback()
-        raise Conflict(WEIGHTING_FIXED)
+    claim_before_opening(voting_round, now, WEIGHTING_FIXED)
     voting_round.weighting_config = new
     audit.record(
         actor,

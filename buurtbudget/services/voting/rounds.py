@@ -127,6 +127,20 @@ def before_opening(voting_round: VotingRound, now: datetime) -> list[ColumnEleme
     ]
 
 
+def claim_before_opening(voting_round: VotingRound, now: datetime, refusal) -> None:
+    """Take the round's lock with a write that changes nothing, on the conditions of
+    :func:`before_opening`; roll back and raise Conflict(refusal) when the round no longer
+    meets them."""
+    result = db.session.execute(
+        update(VotingRound)
+        .where(*before_opening(voting_round, now))
+        .values(title=VotingRound.title)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict(refusal)
+
+
 # Permissions ---------------------------------------------------------------------------------
 
 
@@ -438,15 +452,8 @@ def refresh_projects(actor: User | None, voting_round: VotingRound) -> None:
     now = utcnow()
     if setup_is_fixed(voting_round, now):
         raise Conflict(PROJECTS_FIXED)
-    # Re-checked by the write itself (see before_opening).
-    result = db.session.execute(
-        update(VotingRound)
-        .where(*before_opening(voting_round, now))
-        .values(title=VotingRound.title)
-    )
-    if result.rowcount != 1:
-        db.session.rollback()
-        raise Conflict(PROJECTS_FIXED)
+    # Re-checked by the write itself.
+    claim_before_opening(voting_round, now, PROJECTS_FIXED)
     _sync_projects(voting_round)
     audit.record(
         actor,
