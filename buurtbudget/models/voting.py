@@ -300,7 +300,9 @@ class Ballot(db.Model):
         CheckConstraint(
             "(channel = 'paper') = (paper_number IS NOT NULL)", name="paper_number_for_paper"
         ),
-        Index("ix_ballot_round_area", "round_id", "area_id"),
+        # Covers the results page's counts per (area, age band) and per channel: on a round
+        # of a million ballots they read this index only (SQLite 1.07 s -> 0.07 s CPU).
+        Index("ix_ballot_round_area_band_channel", "round_id", "area_id", "age_band", "channel"),
         # SQLite: no rowid; the rows are stored in the order of their random key, not in the
         # order ballots were cast (which the "has voted" register follows).
         {"sqlite_with_rowid": False},

@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from buurtbudget.domain.initiative_lifecycle import FundingRoute, Status
@@ -93,6 +94,40 @@ def test_turnout_per_area_counts_paper_ballots(counted):
     cells = counting.ballot_cells(counted["round"])
     assert cells[(counted["area"].id, "age_65_plus")] == 2  # born 1950 and 1960
     assert (None, None) not in cells
+
+
+@pytest.mark.parametrize("count", ["ballot_cells", "ballots_by_channel"])
+def test_turnout_counts_read_the_ballot_index_alone(counted, count):
+    """The results page of a round of a million ballots counts per area, age band and channel:
+    those counts are answered from an index, never by reading every (wide) ballot row."""
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM ballot" in statement and "GROUP BY" in statement:
+            statements.append((statement, parameters))
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        getattr(counting, count)(counted["round"])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = statements
+    connection = db.session.connection()
+    driver = connection.connection.driver_connection
+    if engine.dialect.name == "sqlite":
+        plan = " ".join(
+            row[3] for row in driver.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+        assert "COVERING INDEX ix_ballot_round_area_band_channel" in plan, plan
+    else:
+        # Seven ballots: a sequential scan is cheaper, so forbid it to see what the index can do.
+        with driver.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("EXPLAIN " + statement, parameters)
+            plan = " ".join(row[0] for row in cursor.fetchall())
+        assert "Index Only Scan using ix_ballot_round_area_band_channel" in plan, plan
 
 
 def test_results_csv(counted):

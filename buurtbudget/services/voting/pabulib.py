@@ -232,6 +232,9 @@ def write_ballots(
     round_id, channel = voting_round.id, Channel.IMPORTED.value
 
     ballot_ids = [new_ballot_id() for _ in range(count)]
+    # Written in the order of their (random) keys: each index insert and each foreign-key
+    # check of a choice then lands next to the previous one instead of on a random page.
+    order = sorted(range(count), key=ballot_ids.__getitem__)
 
     def ballot_batches():
         for start in range(0, count, WRITE_BATCH):
@@ -244,13 +247,13 @@ def write_ballots(
                     area_ids[voter],
                     age_bands[voter],
                 )
-                for voter in range(start, min(start + WRITE_BATCH, count))
+                for voter in order[start : start + WRITE_BATCH]
             ]
 
     def choice_batches():
         for start in range(0, count, WRITE_BATCH):
             rows = []
-            for voter in range(start, min(start + WRITE_BATCH, count)):
+            for voter in order[start : start + WRITE_BATCH]:
                 ballot_id = ballot_ids[voter]
                 for entry in range(offsets[voter], offsets[voter + 1]):
                     value = points[entry] if points is not None else 1
@@ -271,8 +274,9 @@ def write_ballots(
             cursor.execute("ANALYZE ballot")
             with cursor.copy(COPY_CHOICES) as copy:
                 for done, batch in choice_batches():
-                    for row in batch:
-                        copy.write_row(row)
+                    # COPY's text format as one block: hex keys and integers need no escaping,
+                    # and one write a batch costs the app a fraction of a write_row a row.
+                    copy.write("".join(f"{b}\t{p}\t{v}\n" for b, p, v in batch))
                     if progress is not None:
                         progress("ballots", done, count)
             cursor.execute("ANALYZE ballot_choice")
