@@ -1,7 +1,7 @@
 """voting: the ballot index by round and area also holds age band and channel
 
 Revision ID: c4e8a1d2f6b3
-Revises: 3f7c2a9d1e55
+Revises: 8b2e4f6a1c37
 Create Date: 2026-12-05 01:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "c4e8a1d2f6b3"
-down_revision = "3f7c2a9d1e55"
+down_revision = "8b2e4f6a1c37"
 branch_labels = None
 depends_on = None
 
