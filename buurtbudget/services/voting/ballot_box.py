@@ -405,7 +405,7 @@ def _cast_postgresql(setup: BallotSetup, statement: DriverSQL, params: dict):
     tenth of a cast's, measured in-process).
 
     A connection the server closed while it sat in the pool (a restart, a failover) fails
-    before the statement runs: the pool's connections are replaced and the statement is sent
+    before the statement runs: the pool's older connections are replaced and the statement is sent
     once more on a new connection, as the pre-ping would have done. Should the server go away
     while running it, the ballot may have been committed: the second try then writes nothing
     (ON CONFLICT) and the complete path tells the resident they voted, as it would on their
@@ -423,11 +423,17 @@ def _cast_postgresql(setup: BallotSetup, statement: DriverSQL, params: dict):
             # (503 when unreachable).
             disconnected = pooled is None or engine.dialect.is_disconnect(error, driver, None)
             if pooled is not None:
-                pooled.invalidate(error)
+                if disconnected:
+                    # The server's other connections in the pool are as dead: mark every
+                    # connection made before now for a clean close and reconnect at its next
+                    # checkout, as SQLAlchemy's own Connection does on a disconnect (a private
+                    # method: the raw driver path has no public one). Not engine.dispose(): a
+                    # connection another thread holds would go back to the disposed pool and be
+                    # dropped unclosed.
+                    engine.pool._invalidate(pooled, error)
+                else:
+                    pooled.invalidate(error)
                 if disconnected and attempt == 1:
-                    # The server's other connections in the pool are as dead: new ones, as
-                    # SQLAlchemy does on a disconnect.
-                    engine.dispose()
                     continue
             raise DBAPIError.instance(
                 statement.text, None, error, psycopg.Error, connection_invalidated=disconnected
