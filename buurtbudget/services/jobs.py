@@ -41,7 +41,6 @@ from buurtbudget.models import (
     BackgroundJob,
     JobStatus,
     Municipality,
-    Phase,
     User,
     VotingRound,
 )
@@ -69,14 +68,6 @@ class Step:
     run: Callable[[BackgroundJob, User, VotingRound | None, Report], str | None]
 
 
-def _may_export(user: User | None, voting_round: VotingRound) -> bool:
-    """As the export on the round's page: its staff once voting has ended (web/voting.py)."""
-    return rounds.can_enter_paper_ballots(user, voting_round) and voting_round.phase() in (
-        Phase.COUNTING,
-        Phase.RESULTS,
-    )
-
-
 def _close(job: BackgroundJob, actor: User, voting_round: VotingRound, report: Report) -> None:
     total = counting.ballot_count(voting_round)
     report("counting", 0, total)
@@ -91,7 +82,7 @@ def _publish(job: BackgroundJob, actor: User, voting_round: VotingRound, report:
 
 
 def _export(job: BackgroundJob, actor: User, voting_round: VotingRound, report: Report) -> str:
-    require(_may_export(actor, voting_round))
+    require(rounds.can_export_unpublished(actor, voting_round))
     total = counting.ballot_count(voting_round)
     report("exporting", 0, total)
     text = pabulib.export_round(voting_round)
@@ -172,7 +163,9 @@ def _may_import(user: User | None, _round: None) -> bool:
 STEPS: dict[str, Step] = {
     "round.close": Step(_l("Close the round and count the votes"), rounds.can_manage_round, _close),
     "round.publish": Step(_l("Publish the results"), rounds.can_manage_round, _publish),
-    "round.export": Step(_l("Export the round as a .pb file"), _may_export, _export),
+    "round.export": Step(
+        _l("Export the round as a .pb file"), rounds.can_export_unpublished, _export
+    ),
     IMPORT: Step(_l("Import a pabulib file"), _may_import, _import),
 }
 

@@ -565,10 +565,7 @@ def export(round_id: int):
     (earlier, an export would show interim results)."""
     voting_round = _round(round_id)
     user = current_user if current_user.is_authenticated else None
-    staff_may = rounds.can_enter_paper_ballots(user, voting_round) and voting_round.phase() in (
-        Phase.COUNTING,
-        Phase.RESULTS,
-    )
+    staff_may = rounds.can_export_unpublished(user, voting_round)
     if not (voting_round.is_published or staff_may):
         abort(404)
     if jobs.runs_as_job(voting_round):

@@ -160,6 +160,15 @@ def can_enter_paper_ballots(user: User | None, voting_round: VotingRound) -> boo
     return any(can_manage_area(user, area) for area in voting_round.areas)
 
 
+def can_export_unpublished(user: User | None, voting_round: VotingRound) -> bool:
+    """The round's staff may export its ballots once voting has ended, before publication
+    (earlier, an export would show interim results); everyone may once published."""
+    return can_enter_paper_ballots(user, voting_round) and voting_round.phase() in (
+        Phase.COUNTING,
+        Phase.RESULTS,
+    )
+
+
 def can_see_results(user: User | None, voting_round: VotingRound) -> bool:
     """Everyone once published; before that the round's staff (to check them first)."""
     if not voting_round.is_closed:
