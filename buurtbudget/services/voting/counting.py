@@ -301,12 +301,7 @@ def publish_results(
 
     if actor is not None:
         require(can_manage_round(actor, voting_round))
-    # The round's row lock: a parallel request or publication waits, then sees this one.
-    db.session.refresh(voting_round, with_for_update=True)
-    if not voting_round.is_closed:
-        raise Conflict(_l("Close the round first."))
-    if voting_round.is_published:
-        raise Conflict(_l("The results are already published."))
+    _lock_counted_unpublished(voting_round)
     if actor is not None:
         # Four eyes: publication was asked for by another staff member.
         if voting_round.publication_requested_by_id is None:
@@ -347,16 +342,22 @@ def publish_results(
     return not_funded
 
 
-def request_publication(actor, voting_round: VotingRound, *, now: datetime | None = None) -> None:
-    """The first of the four eyes: a staff member who checked the counted results asks for
-    publication; another staff member who may manage the round publishes
-    (:func:`publish_results`)."""
-    require(can_manage_round(actor, voting_round))
+def _lock_counted_unpublished(voting_round: VotingRound) -> None:
+    """The round's row lock (a parallel request or publication waits, then sees this one),
+    and a Conflict unless the round is counted and not yet published."""
     db.session.refresh(voting_round, with_for_update=True)
     if not voting_round.is_closed:
         raise Conflict(_l("Close the round first."))
     if voting_round.is_published:
         raise Conflict(_l("The results are already published."))
+
+
+def request_publication(actor, voting_round: VotingRound, *, now: datetime | None = None) -> None:
+    """The first of the four eyes: a staff member who checked the counted results asks for
+    publication; another staff member who may manage the round publishes
+    (:func:`publish_results`)."""
+    require(can_manage_round(actor, voting_round))
+    _lock_counted_unpublished(voting_round)
     if voting_round.publication_requested_by_id is not None:
         raise Conflict(_l("Publication has already been asked for."))
     voting_round.publication_requested_by_id = actor.id
