@@ -39,7 +39,6 @@ from buurtbudget.models import (  # noqa: E402
     AreaPopulation,
     AreaReport,
     Ballot,
-    BallotChoice,
     BudgetAccount,
     BudgetModelConfig,
     BudgetPeriod,
@@ -399,7 +398,7 @@ def build(rng: random.Random) -> dict:
     for project_id, round_id in db.session.execute(select(RoundProject.id, RoundProject.round_id)):
         project_ids.setdefault(round_id, []).append(project_id)
     round_list = list(round_area)
-    ballots, choices = [], []
+    ballots = []
     for _ in range(BALLOTS):
         round_id = rng.choice(round_list)
         ballot_id = secrets.token_hex(16)
@@ -411,12 +410,10 @@ def build(rng: random.Random) -> dict:
                 "area_id": round_area[round_id],
                 "age_band": rng.choice(BAND_NAMES[1:]),
                 "cast_on": date(2022, 5, 1),
+                "project_ids": sorted(rng.sample(project_ids[round_id], 2)),
             }
         )
-        for project_id in rng.sample(project_ids[round_id], 2):
-            choices.append({"ballot_id": ballot_id, "project_id": project_id, "points": 1})
     bulk(Ballot, ballots)
-    bulk(BallotChoice, choices)
     db.session.commit()
     return {
         "municipality_id": municipality_id,

@@ -28,7 +28,7 @@ from sqlalchemy import text  # noqa: E402
 from buurtbudget.app import create_app  # noqa: E402
 from buurtbudget.extensions import db  # noqa: E402
 from buurtbudget.models import Municipality  # noqa: E402
-from buurtbudget.services.voting import counting, pabulib, shaking  # noqa: E402
+from buurtbudget.services.voting import counting, election, pabulib, shaking  # noqa: E402
 
 
 def main() -> None:
@@ -56,7 +56,7 @@ def main() -> None:
         )
         db.session.commit()
         count = counting.ballot_count(voting_round)
-        choices = db.session.scalar(text("SELECT count(*) FROM ballot_choice"))
+        choices = len(election.read_ballots(voting_round).ballots.projects)
         votes = counting.support(counting.tally(voting_round))[0]
         print(f"{url.split('://')[0]}: {count:,} ballots, {choices:,} choices")
         mix, vacuum = [], []

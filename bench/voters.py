@@ -483,7 +483,7 @@ def ballot_counts(round_id: int) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from buurtbudget.extensions import db
-    from buurtbudget.models import Ballot, BallotChoice, VoterRecord
+    from buurtbudget.models import Ballot, VoterRecord
 
     def count(statement) -> int:
         return db.session.scalar(statement) or 0
@@ -502,6 +502,6 @@ def ballot_counts(round_id: int) -> dict[str, int]:
         "ballots_without_choices": count(
             select(func.count())
             .select_from(Ballot)
-            .where(Ballot.round_id == round_id, ~Ballot.choices.any(BallotChoice.points > 0))
+            .where(Ballot.round_id == round_id, Ballot.project_ids == [])
         ),
     }

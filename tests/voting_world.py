@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from buurtbudget.extensions import db
-from buurtbudget.models import Phase, VotingRound
+from buurtbudget.models import Ballot, Phase, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.services.voting import rounds
 
@@ -32,6 +32,13 @@ def tanthof_round(make, **round_fields) -> dict:
         "coordinator": make.coordinator(area),
         "admin": make.administrator(municipality),
     }
+
+
+def written_counts() -> tuple[int, int, int]:
+    """Voter records, ballots and their choices in the database: what casting writes."""
+    ballots = db.session.scalars(select(Ballot)).all()
+    voters = db.session.scalar(select(func.count()).select_from(VoterRecord))
+    return voters, len(ballots), sum(len(ballot.choices) for ballot in ballots)
 
 
 def setup_of(voting_round, **changes) -> rounds.RoundSetup:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import insert
 
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, BallotChoice, Channel, Role, VotingRound
+from buurtbudget.models import Ballot, Channel, Role, VotingRound
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
 from buurtbudget.services.voting import counting
@@ -37,7 +37,7 @@ def weighting_settings(**changes) -> WeightingSettings:
 
 def add_ballots(voting_round: VotingRound, rows) -> None:
     """``rows``: (area or None, age band or None, [RoundProject, ...]) per ballot."""
-    ballots, choices = [], []
+    ballots = []
     for area, band, projects in rows:
         ballot_id = new_ballot_id()
         ballots.append(
@@ -48,13 +48,11 @@ def add_ballots(voting_round: VotingRound, rows) -> None:
                 "area_id": area.id if area is not None else None,
                 "age_band": band,
                 "cast_on": date.today(),
+                "project_ids": sorted(p.id for p in projects),
             }
         )
-        choices += [{"ballot_id": ballot_id, "project_id": p.id, "points": 1} for p in projects]
     if ballots:
         db.session.execute(insert(Ballot), ballots)
-    if choices:
-        db.session.execute(insert(BallotChoice), choices)
     db.session.commit()
 
 

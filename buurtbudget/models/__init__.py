@@ -1,7 +1,7 @@
 """SQLAlchemy models, one module per aggregate. Import them from here."""
 
-# Not a model: attaches the PostgreSQL append-only triggers to the audit and ledger tables.
-from buurtbudget.models import append_only  # noqa: F401
+# Not models: attach the PostgreSQL triggers (append-only audit and ledger, ballot choices).
+from buurtbudget.models import append_only, ballot_choices  # noqa: F401
 from buurtbudget.models.audit import AuditEntry
 from buurtbudget.models.budget import (
     AreaReport,
@@ -49,7 +49,6 @@ from buurtbudget.models.progress import Milestone, ProgressUpdate, progress_phot
 from buurtbudget.models.user import Role, RoleAssignment, User
 from buurtbudget.models.voting import (
     Ballot,
-    BallotChoice,
     Channel,
     Phase,
     RoundProject,
@@ -83,7 +82,6 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Ballot",
-    "BallotChoice",
     "BudgetAccount",
     "BudgetModelConfig",
     "BudgetPeriod",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Integer, Text, event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 
 
@@ -31,6 +32,23 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class _IntegersAsText(TypeDecorator):
+    """SQLite has no array type: a list of whole numbers is stored as comma-separated text."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else ",".join(str(int(number)) for number in value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else [int(number) for number in value.split(",") if number]
+
+
+# A list of whole numbers in one column: a PostgreSQL integer array, text on SQLite.
+IntegerList = postgresql.ARRAY(Integer).with_variant(_IntegersAsText(), "sqlite")
 
 
 def refuse_orm_changes(model: type, error: type[Exception], noun: str) -> None:

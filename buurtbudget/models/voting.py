@@ -3,10 +3,10 @@ voting codes.
 
 Secrecy by design (see services/voting/casting.py for the full argument):
 
-* :class:`Ballot` and :class:`BallotChoice` hold no reference to a person: a ballot carries
-  only its round, channel, the voter's area and age band (for turnout and weighting) and the
-  DATE it was cast. Its primary key is random, and choices have no surrogate key of their own,
-  so neither ids nor timestamps put ballots in the order people voted.
+* :class:`Ballot` holds no reference to a person: a ballot carries only its round, channel,
+  its choices, the voter's area and age band (for turnout and weighting) and the DATE it was
+  cast. Its primary key is random, so neither ids nor timestamps put ballots in the order
+  people voted.
 * :class:`VoterRecord` says *that* someone voted ("has voted" register); its unique
   constraints let the database, not Python, enforce one ballot per voter per round.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from buurtbudget.domain.ballots import APPROVAL, BallotRules
 from buurtbudget.extensions import db
-from buurtbudget.models._base import UTCDateTime, utcnow
+from buurtbudget.models._base import IntegerList, UTCDateTime, utcnow
 from buurtbudget.models.budget import BudgetPeriod
 from buurtbudget.models.geo import Area, Municipality
 from buurtbudget.models.initiative import Initiative
@@ -290,6 +291,15 @@ class RoundProject(db.Model):
         return tuple(n.strip() for n in self.neighbourhood.split(",") if n.strip())
 
 
+# PostgreSQL CHECK constraints of a ballot's choice arrays (SQLite stores them as text).
+BALLOT_CHOICE_CHECKS = {
+    "project_ids_plain": "array_position(project_ids, NULL) IS NULL"
+    " AND coalesce(array_ndims(project_ids), 1) = 1",
+    "points_match": "points IS NULL OR (array_position(points, NULL) IS NULL"
+    " AND cardinality(points) = cardinality(project_ids) AND 1 <= ALL (points))",
+}
+
+
 class Ballot(db.Model):
     """One voter's ballot. Deliberately without any link to a person (see module doc)."""
 
@@ -303,6 +313,11 @@ class Ballot(db.Model):
         # Covers the results page's counts per (area, age band) and per channel: on a round
         # of a million ballots they read this index only (SQLite 1.07 s -> 0.07 s CPU).
         Index("ix_ballot_round_area_band_channel", "round_id", "area_id", "age_band", "channel"),
+        # The choices' shape (PostgreSQL; the rest is checked by models/ballot_choices.py).
+        *(
+            CheckConstraint(condition, name=name).ddl_if(dialect="postgresql")
+            for name, condition in BALLOT_CHOICE_CHECKS.items()
+        ),
         # SQLite: no rowid; the rows are stored in the order of their random key, not in the
         # order ballots were cast (which the "has voted" register follows).
         {"sqlite_with_rowid": False},
@@ -321,32 +336,36 @@ class Ballot(db.Model):
     # sha256 of the receipt token shown once to the voter (only when ballots may change).
     receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
+    # The choices, in ascending order of project id: the round's projects chosen, and their
+    # points (None: one point each, as on every approval ballot). In the ballot's own row, not
+    # a row per choice: a ballot is written and read as one row, and a million-ballot import
+    # pays no foreign-key check per choice (bench/tally.py: 66 s of writing became ~10 s).
+    # That every id is a project of the ballot's round is checked by the writers and, on
+    # PostgreSQL, by the statement trigger of models/ballot_choices.py.
+    project_ids: Mapped[list[int]] = mapped_column(IntegerList, default=list)
+    points: Mapped[list[int] | None] = mapped_column(IntegerList)
+
     round: Mapped[VotingRound] = relationship()
-    choices: Mapped[list[BallotChoice]] = relationship(
-        back_populates="ballot", cascade="all, delete-orphan", order_by="BallotChoice.project_id"
-    )
+
+    @property
+    def choices(self) -> dict[int, int]:
+        """Project id -> points."""
+        points = self.points or [1] * len(self.project_ids)
+        return dict(zip(self.project_ids, points, strict=True))
+
+    @choices.setter
+    def choices(self, choices: Mapping[int, int]) -> None:
+        self.project_ids, self.points = stored_choices(choices)
 
 
-class BallotChoice(db.Model):
-    """A project chosen on a ballot, with points (1 for approval). No surrogate key: an
-    auto-increment id would reveal the order in which ballots were cast."""
-
-    __tablename__ = "ballot_choice"
-    __table_args__ = (
-        CheckConstraint("points >= 1", name="points_positive"),
-        {"sqlite_with_rowid": False},  # stored in ballot (random key) order, see Ballot
-    )
-
-    ballot_id: Mapped[str] = mapped_column(
-        ForeignKey("ballot.id", ondelete="CASCADE"), primary_key=True
-    )
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("round_project.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    points: Mapped[int] = mapped_column(Integer, default=1)
-
-    ballot: Mapped[Ballot] = relationship(back_populates="choices")
-    project: Mapped[RoundProject] = relationship()
+def stored_choices(choices: Mapping[int, int]) -> tuple[list[int], list[int] | None]:
+    """A ballot's two choice columns for ``choices`` (project id -> points; zero points is no
+    choice): the project ids in ascending order, and their points, or None when every choice
+    has one point. Every writer of ballots stores choices through this."""
+    chosen = sorted((int(pid), int(points)) for pid, points in choices.items() if points)
+    project_ids = [pid for pid, _points in chosen]
+    points = [points for _pid, points in chosen]
+    return project_ids, (None if all(value == 1 for value in points) else points)
 
 
 class VotingCode(db.Model):

@@ -299,7 +299,7 @@ def ballot(round_id: int):
     choices: casting.Choices = {}
     if request.method == "GET" and changing and stored:
         own = casting.ballot_for_receipt(voting_round, stored.get("token"))
-        choices = {c.project_id: c.points for c in own.choices} if own else {}
+        choices = own.choices if own else {}
         receipt_form.receipt.data = stored.get("token") or ""
     status = 200
     if request.method == "POST":

@@ -6,13 +6,12 @@ rule added in that one place holds on all of them."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func
 
-from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, BallotChoice, User, VoterRecord
+from buurtbudget.models import User
 from buurtbudget.services.errors import PermissionDenied
 from buurtbudget.services.voting import ballot_box, casting, eligibility
-from tests.voting_world import tanthof_round
+from tests.voting_world import tanthof_round, written_counts
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -25,13 +24,6 @@ def world(make):
         make.resident(world["area"], birth_year=1960), world["round"], {world["projects"][0]: 1}
     )
     return world
-
-
-def _counts() -> tuple[int, int, int]:
-    return tuple(
-        db.session.scalar(select(func.count()).select_from(model))
-        for model in (VoterRecord, Ballot, BallotChoice)
-    )
 
 
 def _ineligible(make, world, kind: str) -> User:
@@ -48,17 +40,17 @@ def _ineligible(make, world, kind: str) -> User:
 def _refused_everywhere(world, voter: User, client_for=None) -> str:
     """Assert that every path refuses ``voter``, writing nothing; the complete path's message."""
     voting_round, first = world["round"], world["projects"][0]
-    before = _counts()
+    before = written_counts()
     setup = ballot_box.setup_for(voting_round.id)
     assert setup is not None
     assert ballot_box.try_cast(setup, voter.session_token, {first: 1}) is None  # the fast path
-    assert _counts() == before
+    assert written_counts() == before
     problem = eligibility.eligibility_problem(voter, voting_round)  # the guard of the pages
     assert problem is not None
     with pytest.raises(PermissionDenied) as refused:  # the complete path
         casting.cast_ballot(voter, voting_round, {first: 1})
     assert str(refused.value.message) == problem
-    assert _counts() == before
+    assert written_counts() == before
     return problem
 
 

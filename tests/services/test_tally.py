@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import event, func, insert, select
-from sqlalchemy.orm import selectinload
 
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.domain.pabulib import read_pabulib
 from buurtbudget.domain.rules import Ballots, compute
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, BallotChoice, Channel
-from buurtbudget.models.voting import new_ballot_id
+from buurtbudget.models import Ballot, Channel
+from buurtbudget.models.voting import new_ballot_id, stored_choices
 from buurtbudget.services.voting import casting, counting, election, pabulib, weighting
 from tests.voting_world import tanthof_round
 from tests.weighting_world import two_area_round, weighting_settings
@@ -28,21 +27,18 @@ _VOTING_METHODS = {"online": "internet", "code": "internet", "paper": "paper"}
 
 
 def orm_ballots(voting_round) -> tuple[Ballots, list[Ballot]]:
-    """The ballots as the counting read them before: ORM objects per ballot and choice."""
+    """The ballots as the counting read them before: an ORM object per ballot."""
     ballots = list(
         db.session.scalars(
-            select(Ballot)
-            .where(Ballot.round_id == voting_round.id)
-            .options(selectinload(Ballot.choices))
-            .order_by(Ballot.id)
+            select(Ballot).where(Ballot.round_id == voting_round.id).order_by(Ballot.id)
         )
     )
     index = {project.id: position for position, project in enumerate(voting_round.projects)}
     cumulative = voting_round.ballot_type == ballot_domain.CUMULATIVE
     rows = [
-        {index[c.project_id]: c.points for c in ballot.choices}
+        {index[project_id]: points for project_id, points in ballot.choices.items()}
         if cumulative
-        else sorted(index[c.project_id] for c in ballot.choices)
+        else sorted(index[project_id] for project_id in ballot.choices)
         for ballot in ballots
     ]
     methods = [_VOTING_METHODS.get(str(ballot.channel.value), "") for ballot in ballots]
@@ -78,10 +74,13 @@ def test_mixed_channels_read_as_the_orm_read_them(make):
     paper = new_ballot_id()
     db.session.execute(
         insert(Ballot).values(
-            id=paper, round_id=voting_round.id, channel=Channel.PAPER, paper_number="P-1"
+            id=paper,
+            round_id=voting_round.id,
+            channel=Channel.PAPER,
+            paper_number="P-1",
+            project_ids=[second],
         )
     )
-    db.session.execute(insert(BallotChoice).values(ballot_id=paper, project_id=second, points=1))
     db.session.commit()
     data = assert_same_as_orm(voting_round)
     assert len(data) == 5
@@ -96,13 +95,16 @@ def test_an_empty_round_reads_as_no_ballots(make):
 
 def _insert_ballot(voting_round, choices: dict[int, int]) -> str:
     ballot_id = new_ballot_id()
+    project_ids, points = stored_choices(choices)
     db.session.execute(
-        insert(Ballot).values(id=ballot_id, round_id=voting_round.id, channel=Channel.ONLINE)
-    )
-    for project_id, points in choices.items():
-        db.session.execute(
-            insert(BallotChoice).values(ballot_id=ballot_id, project_id=project_id, points=points)
+        insert(Ballot).values(
+            id=ballot_id,
+            round_id=voting_round.id,
+            channel=Channel.ONLINE,
+            project_ids=project_ids,
+            points=points,
         )
+    )
     return ballot_id
 
 
@@ -205,7 +207,7 @@ def test_a_count_reads_the_ballots_once_and_weighs_once(make, monkeypatch, fundi
     monkeypatch.setattr(election, "_stream", lambda q: streams.append(q) or real_stream(q))
 
     def other_choice_reads(conn, cursor, statement, parameters, context, executemany):
-        if "ballot_choice" in statement:
+        if "project_ids" in statement and "FROM ballot" in statement:
             statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", other_choice_reads)
@@ -268,7 +270,7 @@ def test_an_import_that_fails_while_counting_leaves_nothing(make, monkeypatch):
     with pytest.raises(Conflict):
         pabulib.import_round(None, make.municipality("Assen"), content)
     db.session.rollback()
-    for model in (VotingRound, Ballot, BallotChoice):
+    for model in (VotingRound, Ballot):
         assert db.session.scalar(select(func.count()).select_from(model)) == 0
 
 

@@ -46,7 +46,6 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Insert,
-    Integer,
     Select,
     bindparam,
     create_engine,
@@ -64,9 +63,9 @@ from sqlalchemy.orm import selectinload
 
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, BallotChoice, Elector, User, VoterRecord, VotingRound
+from buurtbudget.models import Ballot, Elector, User, VoterRecord, VotingRound
 from buurtbudget.models._base import utcnow
-from buurtbudget.models.voting import Channel, new_ballot_id
+from buurtbudget.models.voting import Channel, new_ballot_id, stored_choices
 from buurtbudget.services.errors import ValidationFailed
 from buurtbudget.services.voting import casting, eligibility
 from buurtbudget.services.voting.rounds import with_write_retries
@@ -171,15 +170,15 @@ def try_cast(setup: BallotSetup, session_token: str, choices: casting.Choices) -
     if not setup.is_valid(choices):
         return None
     receipt_token = secrets.token_urlsafe(16) if setup.allow_ballot_change else None
-    chosen = [(pid, points) for pid, points in choices.items() if points]
+    project_ids, points = stored_choices(choices)
     params = {
         "session_token": session_token,
         "now": utcnow(),
         "ballot_id": new_ballot_id(),
         "cast_on": date.today(),
         "receipt_hash": casting.receipt_hash(receipt_token) if receipt_token else None,
-        "project_ids": [pid for pid, _points in chosen],
-        "points": [points for _pid, points in chosen],
+        "project_ids": project_ids,
+        "points": points,
     }
     cast = _cast_postgresql if _on_postgresql() else _cast_sqlite
     write = partial(cast, setup, _statements(setup), params)
@@ -306,6 +305,8 @@ def _voter(setup: BallotSetup) -> Select:
 def _ballot_columns(setup: BallotSetup) -> dict[str, ColumnElement]:
     return {
         "id": _param("ballot_id", Ballot.id),
+        "project_ids": _param("project_ids", Ballot.project_ids),
+        "points": _param("points", Ballot.points),
         "round_id": literal(setup.round_id),
         "channel": literal(Channel.ONLINE, Ballot.channel.type),
         "cast_on": _param("cast_on", Ballot.cast_on),
@@ -321,7 +322,7 @@ def _record_columns(setup: BallotSetup) -> list[ColumnElement]:
 
 
 def _postgresql_statements(setup: BallotSetup) -> DriverSQL:
-    """One statement: WITH open_round (read FOR KEY SHARE), voter, record, ballot, choices;
+    """One statement: WITH open_round (read FOR KEY SHARE), voter, record, ballot (choices in it);
     it answers whether the round was open, the new voter record's user and their language."""
     open_round = (
         select(VotingRound.id)
@@ -351,33 +352,13 @@ def _postgresql_statements(setup: BallotSetup) -> DriverSQL:
                 record, voter, voter.c.id == record.c.user_id
             ),
         )
-        .returning(Ballot.id)
         .cte("new_ballot")
-    )
-    # unnest(ids, points) zips the two arrays into rows: one statement for any ballot.
-    chosen = (
-        func.unnest(
-            bindparam("project_ids", type_=postgresql.ARRAY(Integer)),
-            bindparam("points", type_=postgresql.ARRAY(Integer)),
-        )
-        .table_valued("project_id", "points")
-        .render_derived()
-    )
-    new_choices = (
-        insert(BallotChoice)
-        .from_select(
-            ["ballot_id", "project_id", "points"],
-            select(new_ballot.c.id, chosen.c.project_id, chosen.c.points).join_from(
-                new_ballot, chosen, true()
-            ),
-        )
-        .cte("new_choices")
     )
     statement = select(
         select(func.count()).select_from(open_round).scalar_subquery(),
         select(record.c.user_id).scalar_subquery(),
         select(voter.c.locale).scalar_subquery(),
-    ).add_cte(new_choices)
+    ).add_cte(new_ballot)
     return DriverSQL.compile(statement, db.engine.dialect, CAST_PARAMETERS)
 
 
@@ -453,11 +434,10 @@ class _SQLiteStatements:
     voter: Select
     record: Insert
     ballot: Insert
-    choice: Insert
 
 
 def _sqlite_statements(setup: BallotSetup) -> _SQLiteStatements:
-    """The same as _postgresql_statements in four statements (SQLite has no INSERT in WITH)."""
+    """The same as _postgresql_statements in three statements (SQLite has no INSERT in WITH)."""
     record = (
         sqlite.insert(VoterRecord)
         .from_select(
@@ -477,12 +457,7 @@ def _sqlite_statements(setup: BallotSetup) -> _SQLiteStatements:
         area_id=_param("area_id", Ballot.area_id),
         age_band=_param("age_band", Ballot.age_band),
     )
-    choice = insert(BallotChoice).values(
-        ballot_id=bindparam("ballot_id"),
-        project_id=bindparam("project_id"),
-        points=bindparam("points"),
-    )
-    return _SQLiteStatements(_voter(setup), record, ballot, choice)
+    return _SQLiteStatements(_voter(setup), record, ballot)
 
 
 def _cast_sqlite(setup: BallotSetup, statements: _SQLiteStatements, params: dict):
@@ -501,11 +476,5 @@ def _cast_sqlite(setup: BallotSetup, statements: _SQLiteStatements, params: dict
     connection.execute(
         statements.ballot, {**params, "area_id": voter.home_area_id, "age_band": voter.age_band}
     )
-    rows = [
-        {"ballot_id": params["ballot_id"], "project_id": pid, "points": points}
-        for pid, points in zip(params["project_ids"], params["points"], strict=True)
-    ]
-    if rows:
-        connection.execute(statements.choice, rows)
     db.session.commit()
     return voter.id, voter.locale

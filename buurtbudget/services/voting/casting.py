@@ -55,7 +55,6 @@ from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Ballot,
-    BallotChoice,
     Channel,
     Elector,
     Phase,
@@ -65,7 +64,7 @@ from buurtbudget.models import (
     VotingRound,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.models.voting import new_ballot_id
+from buurtbudget.models.voting import new_ballot_id, stored_choices
 from buurtbudget.services import electorate
 from buurtbudget.services.errors import (
     Conflict,
@@ -195,19 +194,19 @@ def _lock_round_setup(voting_round: VotingRound, choices: Choices) -> None:
 
 
 def _insert_ballot(voting_round: VotingRound, channel: Channel, choices: Choices, **fields) -> None:
-    """INSERT the ballot and its choices (one executemany) right away, without ORM objects:
-    nothing reads them back in this transaction, and the cast path stays cheap."""
-    ballot_id = new_ballot_id()
+    """INSERT the ballot, its choices in its row, right away without an ORM object: nothing
+    reads it back in this transaction, and the cast path stays cheap."""
+    project_ids, points = stored_choices(choices)
     db.session.execute(
-        insert(Ballot).values(id=ballot_id, round_id=voting_round.id, channel=channel, **fields)
+        insert(Ballot).values(
+            id=new_ballot_id(),
+            round_id=voting_round.id,
+            channel=channel,
+            project_ids=project_ids,
+            points=points,
+            **fields,
+        )
     )
-    rows = [
-        {"ballot_id": ballot_id, "project_id": pid, "points": points}
-        for pid, points in choices.items()
-        if points
-    ]
-    if rows:
-        db.session.execute(insert(BallotChoice), rows)
 
 
 def _require_voting_open(voting_round: VotingRound) -> None:
@@ -367,11 +366,7 @@ def change_ballot(
         if ballot is None:
             db.session.rollback()
             raise ValidationFailed(_l("This receipt code is not valid."), field="receipt")
-        ballot.choices.clear()
-        db.session.flush()
-        ballot.choices = [
-            BallotChoice(project_id=pid, points=points) for pid, points in choices.items() if points
-        ]
+        ballot.choices = choices
         ballot.cast_on = today or date.today()
         db.session.commit()
 

@@ -18,13 +18,13 @@ from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Select, String, Text, cast, func, literal, null, select, type_coerce
+from sqlalchemy import Select, String, func, literal, null, select, type_coerce
 
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.domain.ballots import BallotRules
 from buurtbudget.domain.rules import Ballots, Election, Project
 from buurtbudget.extensions import db
-from buurtbudget.models import Ballot, BallotChoice, Channel, RoundProject, VotingRound
+from buurtbudget.models import Ballot, Channel, RoundProject, VotingRound
 
 EURO = 100
 # pabulib's names for how a ballot was cast; imported ballots keep no method.
@@ -117,31 +117,16 @@ def _stream(statement: Select) -> Iterator[list[tuple]]:
         cursor.close()
 
 
-def _joined(column, postgresql: bool):
-    """A ballot's values of choice ``column`` as one comma-separated text (NULL without
-    choices), in the order the join gives: the same for every aggregate of a group, so the
-    points stay beside their projects; :func:`read_ballots` sorts each ballot's choices."""
-    if postgresql:
-        return func.string_agg(cast(column, Text), literal(","))
-    return func.group_concat(column)
+def _as_text(column, postgresql: bool):
+    """A ballot's choice array as comma-separated text: PostgreSQL's array written out,
+    SQLite's column as stored (see models._base.IntegerList)."""
+    return func.array_to_string(column, literal(",")) if postgresql else column
 
 
-def _ballot_statement(
-    voting_round: VotingRound,
-    projects: tuple[RoundProject, ...],
-    cumulative: bool,
-    postgresql: bool,
-) -> Select:
+def _ballot_statement(voting_round: VotingRound, cumulative: bool, postgresql: bool) -> Select:
     """One row per ballot, in the order of the ballots' ids (byte order, as Python's): its own
-    columns, its number of choices and its choices' project ids (and points, for cumulative
-    ballots) as text. A row per ballot, not per choice: the numbers are parsed by numpy in
-    one go instead of becoming a Python object each. The choices are found through the
-    round's projects (their index), so the database reads this round's choices only, not
-    every round's, on PostgreSQL (bench/tally.py: three times less work for it). SQLite
-    finds them by ballot (its primary key) and would choose a worse plan with that filter."""
-    on = BallotChoice.ballot_id == Ballot.id
-    if postgresql:
-        on &= BallotChoice.project_id.in_([project.id for project in projects])
+    columns and its choices' project ids (and points, for cumulative ballots) as text. The
+    numbers are parsed by numpy in one go instead of becoming a Python object each."""
     return (
         select(
             Ballot.id,
@@ -149,14 +134,10 @@ def _ballot_statement(
             Ballot.age_band,
             type_coerce(Ballot.channel, String),
             Ballot.external_id,
-            func.count(BallotChoice.project_id),
-            _joined(BallotChoice.project_id, postgresql),
-            _joined(BallotChoice.points, postgresql) if cumulative else null(),
+            _as_text(Ballot.project_ids, postgresql),
+            _as_text(Ballot.points, postgresql) if cumulative else null(),
         )
-        .select_from(Ballot)
-        .outerjoin(BallotChoice, on)
         .where(Ballot.round_id == voting_round.id)
-        .group_by(Ballot.id)
         .order_by(Ballot.id.collate("C") if postgresql else Ballot.id)
     )
 
@@ -191,25 +172,26 @@ def _read_ballots(voting_round: VotingRound) -> RoundBallots:
     age_bands: list[str | None] = []
     channels: list[str] = []
     external_ids: list[str | None] = []
-    sizes: list[int] = []
+    sizes: list[np.ndarray] = []  # per batch: each ballot's number of choices
     chosen: list[np.ndarray] = []  # per batch: the project ids of its choices
     given: list[np.ndarray] = []  # per batch: their points (cumulative ballots)
     # A handful of age bands and channels: one string object each, not one per ballot.
     same: dict[str | None, str | None] = {}
-    for batch in _stream(_ballot_statement(voting_round, projects, cumulative, postgresql)):
+    for batch in _stream(_ballot_statement(voting_round, cumulative, postgresql)):
         columns = tuple(zip(*batch, strict=True))
         ids.extend(columns[0])
         area_ids.extend(columns[1])
         age_bands.extend(map(same.setdefault, columns[2], columns[2]))
         channels.extend(map(same.setdefault, columns[3], columns[3]))
         external_ids.extend(columns[4])
-        sizes.extend(columns[5])
-        chosen.append(_numbers(columns[6]))
+        numbers = _numbers(columns[5])
+        sizes.append(_sizes(columns[5], len(numbers)))
+        chosen.append(numbers)
         if cumulative:
-            given.append(_numbers(columns[7]))
-        del columns, batch
-    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
+            given.append(_points(columns[6], sizes[-1]))
+        del columns, batch, numbers
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([np.zeros(0, dtype=np.int64), *sizes]), out=offsets[1:])
     del sizes
     entries, points = _choices(projects, chosen, given if cumulative else None, offsets)
     voter_ids = [
@@ -241,6 +223,30 @@ def _numbers(texts: tuple[str | None, ...]) -> np.ndarray:
     if not joined:
         return np.zeros(0, dtype=np.int32)
     return np.fromstring(joined, dtype=np.int32, sep=",")
+
+
+def _sizes(texts: tuple[str | None, ...], total: int) -> np.ndarray:
+    """Each text's count of numbers (commas + 1; none for an empty text or None), checked
+    against ``total``, the numbers parsed from all of them."""
+    sizes = np.fromiter(
+        (text.count(",") + 1 if text else 0 for text in texts), dtype=np.int64, count=len(texts)
+    )
+    if int(sizes.sum()) != total:
+        raise RuntimeError(f"parsed {total} choices where the ballots count {int(sizes.sum())}")
+    return sizes
+
+
+def _points(texts: tuple[str | None, ...], sizes: np.ndarray) -> np.ndarray:
+    """The points of a batch of cumulative ballots, in the order of their choices: a ballot
+    without stored points has one point for each choice (models.voting.stored_choices)."""
+    filled = [
+        text if text else ",".join("1" * size)
+        for text, size in zip(texts, sizes.tolist(), strict=True)
+    ]
+    points = _numbers(tuple(filled))
+    if len(points) != int(sizes.sum()):
+        raise RuntimeError("a ballot has a different number of points than of choices")
+    return points
 
 
 def _choices(

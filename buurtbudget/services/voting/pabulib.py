@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from fractions import Fraction
 
+import numpy as np
 from flask_babel import lazy_gettext as _l
 
 from buurtbudget.domain.ballots import ORDINAL
@@ -189,13 +190,27 @@ Progress = Callable[[str, int, int], None]
 
 # Rows handed to the database at a time (COPY or executemany): memory stays flat.
 WRITE_BATCH = 20_000
-COPY_BALLOTS = "COPY ballot (id, round_id, channel, external_id, area_id, age_band) FROM STDIN"
-COPY_CHOICES = "COPY ballot_choice (ballot_id, project_id, points) FROM STDIN"
-INSERT_BALLOTS = (
-    "INSERT INTO ballot (id, round_id, channel, external_id, area_id, age_band)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+COPY_BALLOTS = (
+    "COPY ballot (id, round_id, channel, external_id, area_id, age_band, project_ids, points)"
+    " FROM STDIN"
 )
-INSERT_CHOICES = "INSERT INTO ballot_choice (ballot_id, project_id, points) VALUES (?, ?, ?)"
+INSERT_BALLOTS = (
+    "INSERT INTO ballot (id, round_id, channel, external_id, area_id, age_band, project_ids,"
+    " points) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# COPY's text format: these characters in a value are written as escapes, NULL as \N.
+NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: object) -> str:
+    return NULL if value is None else str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_fields(values: Sequence[object]) -> list[str]:
+    """``values``, of which there are few distinct ones, as fields of COPY's text format."""
+    converted = {value: _copy_field(value) for value in set(values)}
+    return [converted[value] for value in values]
 
 
 def _insert_ballots(voting_round: VotingRound, election, progress: Progress | None) -> None:
@@ -209,6 +224,31 @@ def _insert_ballots(voting_round: VotingRound, election, progress: Progress | No
     )
 
 
+def _stored_choices(
+    ballots: Ballots, project_ids: Sequence[int]
+) -> tuple[list[int], list[str], list[str] | None]:
+    """The ballots' choices as their rows store them (models.voting.stored_choices), for all
+    ballots at once with numpy: offsets into the two lists below, each choice's project id
+    as text (in ascending order within a ballot), and its points as text (None when every
+    choice of every ballot has one point; a cumulative ballot's zero points are no choice)."""
+    ids = np.asarray(project_ids, dtype=np.int64)[ballots.projects]
+    owner = np.repeat(np.arange(len(ballots)), np.diff(ballots.offsets))
+    points = ballots.points
+    if points is not None:
+        kept = points != 0
+        ids, owner, points = ids[kept], owner[kept], points[kept]
+    order = np.lexsort((ids, owner))
+    ids, owner = ids[order], owner[order]
+    if np.any((np.diff(ids) <= 0) & (np.diff(owner) == 0)):
+        raise ValueError("a ballot lists a project more than once")
+    offsets = np.searchsorted(owner, np.arange(len(ballots) + 1)).tolist()
+    texts = {value: str(value) for value in project_ids}
+    id_texts = [texts[value] for value in ids.tolist()]
+    if points is None or np.all(points == 1):
+        return offsets, id_texts, None
+    return offsets, id_texts, [str(value) for value in points[order].tolist()]
+
+
 def write_ballots(
     voting_round: VotingRound,
     ballots: Ballots,
@@ -220,76 +260,66 @@ def write_ballots(
     progress: Progress | None = None,
 ) -> int:
     """Write ``ballots`` (the engine's arrays; project indices map to ``project_ids``) as the
-    round's imported ballots, in bulk and in the caller's transaction: COPY on PostgreSQL,
-    executemany on SQLite, a batch at a time. Returns the number of ballots written."""
+    round's imported ballots, each with its choices in its row, in bulk and in the caller's
+    transaction: COPY on PostgreSQL, executemany on SQLite, a batch at a time. Returns the
+    number of ballots written."""
     count = len(ballots)
     external_ids = external_ids if external_ids is not None else [None] * count
     area_ids = area_ids if area_ids is not None else [None] * count
     age_bands = age_bands if age_bands is not None else [None] * count
-    offsets = ballots.offsets.tolist()
-    entries = ballots.projects.tolist()
-    points = ballots.points.tolist() if ballots.points is not None else None
+    offsets, id_texts, point_texts = _stored_choices(ballots, project_ids)
     round_id, channel = voting_round.id, Channel.IMPORTED.value
+    postgresql = db.session.connection().dialect.name == "postgresql"
+
+    def listed(texts: list[str] | None, voter: int) -> str | None:
+        if texts is None:
+            return None
+        joined = ",".join(texts[offsets[voter] : offsets[voter + 1]])
+        return "{" + joined + "}" if postgresql else joined  # see models._base.IntegerList
 
     ballot_ids = [new_ballot_id() for _ in range(count)]
-    # Written in the order of their (random) keys: each index insert and each foreign-key
-    # check of a choice then lands next to the previous one instead of on a random page.
+    # Written in the order of their (random) keys: each index insert then lands next to the
+    # previous one instead of on a random page.
     order = sorted(range(count), key=ballot_ids.__getitem__)
-
-    def ballot_batches():
-        for start in range(0, count, WRITE_BATCH):
-            yield [
-                (
-                    ballot_ids[voter],
-                    round_id,
-                    channel,
-                    external_ids[voter],
-                    area_ids[voter],
-                    age_bands[voter],
-                )
-                for voter in order[start : start + WRITE_BATCH]
-            ]
-
-    def choice_batches():
-        for start in range(0, count, WRITE_BATCH):
-            rows = []
-            for voter in order[start : start + WRITE_BATCH]:
-                ballot_id = ballot_ids[voter]
-                for entry in range(offsets[voter], offsets[voter + 1]):
-                    value = points[entry] if points is not None else 1
-                    if value:  # a cumulative ballot's zero points are no choice
-                        rows.append((ballot_id, project_ids[entries[entry]], value))
-            yield min(start + WRITE_BATCH, count), rows
-
     connection = db.session.connection()
     driver = connection.connection.driver_connection
-    if connection.dialect.name == "postgresql":
-        with driver.cursor() as cursor:
-            with cursor.copy(COPY_BALLOTS) as copy:
-                for batch in ballot_batches():
-                    for row in batch:
-                        copy.write_row(row)
-            # Fresh statistics first: the foreign-key check of each choice then finds its
-            # ballot by index, not by scanning a table its plan thought empty.
-            cursor.execute("ANALYZE ballot")
-            with cursor.copy(COPY_CHOICES) as copy:
-                for done, batch in choice_batches():
-                    # COPY's text format as one block: hex keys and integers need no escaping,
-                    # and one write a batch costs the app a fraction of a write_row a row.
-                    copy.write("".join(f"{b}\t{p}\t{v}\n" for b, p, v in batch))
-                    if progress is not None:
-                        progress("ballots", done, count)
-            cursor.execute("ANALYZE ballot_choice")
+    if postgresql:
+        externals = [_copy_field(value) for value in external_ids]
+        areas, bands = _copy_fields(area_ids), _copy_fields(age_bands)
+        with driver.cursor() as cursor, cursor.copy(COPY_BALLOTS) as copy:
+            for start in range(0, count, WRITE_BATCH):
+                # A batch as one block of COPY text: a write a batch costs the app a fraction
+                # of psycopg's write_row a row.
+                copy.write(
+                    "".join(
+                        f"{ballot_ids[voter]}\t{round_id}\t{channel}\t{externals[voter]}"
+                        f"\t{areas[voter]}\t{bands[voter]}\t{listed(id_texts, voter)}"
+                        f"\t{listed(point_texts, voter) or NULL}\n"
+                        for voter in order[start : start + WRITE_BATCH]
+                    )
+                )
+                if progress is not None:
+                    progress("ballots", min(start + WRITE_BATCH, count), count)
     else:
         cursor = driver.cursor()
         try:
-            for batch in ballot_batches():
+            for start in range(0, count, WRITE_BATCH):
+                batch = [
+                    (
+                        ballot_ids[voter],
+                        round_id,
+                        channel,
+                        external_ids[voter],
+                        area_ids[voter],
+                        age_bands[voter],
+                        listed(id_texts, voter),
+                        listed(point_texts, voter),
+                    )
+                    for voter in order[start : start + WRITE_BATCH]
+                ]
                 cursor.executemany(INSERT_BALLOTS, batch)
-            for done, batch in choice_batches():
-                cursor.executemany(INSERT_CHOICES, batch)
                 if progress is not None:
-                    progress("ballots", done, count)
+                    progress("ballots", min(start + WRITE_BATCH, count), count)
         finally:
             cursor.close()
-    written = count
-    return written
+    return count

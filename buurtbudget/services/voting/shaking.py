@@ -13,12 +13,12 @@ Why a shake, and not something at casting
 What a shake does (:func:`mix_ballots`, in the caller's transaction, under the round's lock)
     It reads the ids of the round's cast ballots and gives each a NEW random 128-bit id (from
     :mod:`secrets`, as at casting); then, with set-based SQL through temporary tables (no ORM
-    objects), it deletes the ballots and their choices and inserts them again in the order of
-    their new ids. That order is uniformly random and owes nothing to the order of casting
-    (a separate shuffle would add nothing; writing in key order keeps the indexes' pages
-    sequential). Channel, area, age band, the DATE cast, the receipt hash, the paper number
-    and the choices stay as they were, so the count, receipts and paper numbers are
-    unchanged. After it every ballot and choice row carries the one transaction id of the
+    objects), it deletes the ballots (their choices are in their rows) and inserts them again
+    in the order of their new ids. That order is uniformly random and owes nothing to the
+    order of casting (a separate shuffle would add nothing; writing in key order keeps the
+    indexes' pages sequential). Channel, area, age band, the DATE cast, the receipt hash,
+    the paper number and the choices stay as they were, so the count, receipts and paper
+    numbers are unchanged. After it every ballot row carries the one transaction id of the
     shake, and the physical order is that of the new ids. The entered papers of the round's
     register (whose ``entered`` flag was set in the casting transaction, so their ``xmin``
     equals the voter record's and their heap order follows entry) are written back in the
@@ -95,7 +95,7 @@ def mix_ballots(actor: User | None, voting_round: VotingRound, progress: Progres
     # the indexes' pages sequential, several times faster than a shuffle's order.)
     pairs = sorted((new_ballot_id(), old_id) for old_id in old_ids)
     del old_ids
-    for name in ("shake_map", "shaken_ballot", "shaken_choice", "shaken_sheet"):
+    for name in ("shake_map", "shaken_ballot", "shaken_sheet"):
         session.execute(text(f"DROP TABLE IF EXISTS {name}"))  # left by a failed attempt
     session.execute(
         text(
@@ -117,20 +117,15 @@ def mix_ballots(actor: User | None, voting_round: VotingRound, progress: Progres
         # Copies first, keyed by the new id and the shuffled position.
         "CREATE TEMPORARY TABLE shaken_ballot AS SELECT m.position, m.new_id AS id,"
         " b.round_id, b.channel, b.paper_number, b.external_id, b.area_id, b.age_band,"
-        " b.cast_on, b.receipt_hash FROM ballot b JOIN shake_map m ON m.old_id = b.id",
-        "CREATE TEMPORARY TABLE shaken_choice AS"
-        " SELECT m.position, m.new_id AS ballot_id, c.project_id, c.points"
-        " FROM ballot_choice c JOIN shake_map m ON m.old_id = c.ballot_id",
+        " b.cast_on, b.receipt_hash, b.project_ids, b.points"
+        " FROM ballot b JOIN shake_map m ON m.old_id = b.id",
         # Out of the box (receipt hash and paper number are unique: the old rows go first) ...
-        "DELETE FROM ballot_choice WHERE ballot_id IN (SELECT old_id FROM shake_map)",
         "DELETE FROM ballot WHERE id IN (SELECT old_id FROM shake_map)",
         # ... and back in, in the shuffled order.
         "INSERT INTO ballot (id, round_id, channel, paper_number, external_id, area_id,"
-        " age_band, cast_on, receipt_hash) SELECT id, round_id, channel, paper_number,"
-        " external_id, area_id, age_band, cast_on, receipt_hash FROM shaken_ballot"
-        " ORDER BY position",
-        "INSERT INTO ballot_choice (ballot_id, project_id, points)"
-        " SELECT ballot_id, project_id, points FROM shaken_choice ORDER BY position, project_id",
+        " age_band, cast_on, receipt_hash, project_ids, points) SELECT id, round_id, channel,"
+        " paper_number, external_id, area_id, age_band, cast_on, receipt_hash, project_ids,"
+        " points FROM shaken_ballot ORDER BY position",
         # The entered papers of the register: 'entered' was set in the casting transaction
         # (same xmin as the voter record, heap in entry order) and the paper's number is on
         # the ballot, so they are mixed too (same ids; their keyings were deleted at entry).
@@ -143,7 +138,6 @@ def mix_ballots(actor: User | None, voting_round: VotingRound, progress: Progres
         " issued_by_id, entered) SELECT id, round_id, area_id, number, issued_at,"
         " issued_by_id, entered FROM shaken_sheet ORDER BY position",
         "DROP TABLE shaken_sheet",
-        "DROP TABLE shaken_choice",
         "DROP TABLE shaken_ballot",
         "DROP TABLE shake_map",
     )
@@ -169,7 +163,7 @@ def reclaim(progress: Progress | None = None) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in ("ballot", "ballot_choice", "paper_ballot_sheet"):
+        for table in ("ballot", "paper_ballot_sheet"):
             connection.execute(text(f"VACUUM (ANALYZE) {table}"))
             if progress is not None:
                 progress(f"vacuum {table}", 1, 1)
