@@ -127,9 +127,7 @@ def test_the_migration_moves_the_choices_into_the_ballots_and_back(app, empty_da
                 )
             for ballot_id, choices in ballots.items():
                 connection.execute(
-                    text(
-                        "INSERT INTO ballot (id, round_id, channel) VALUES (:b, 1, 'imported')"
-                    ),
+                    text("INSERT INTO ballot (id, round_id, channel) VALUES (:b, 1, 'imported')"),
                     {"b": ballot_id},
                 )
                 for project, points in choices.items():
