@@ -14,12 +14,13 @@ schema (every table dropped: use a database of your own, e.g. ``createdb bb_tall
   approvals a ballot), written with the same bulk writer.
 
 and times: the import (writing + counting), the ballot read, a greedy count and an MES+Add1
-count (each: read + weights + rule, as closing a round does), weighting with raking (the
-analysis behind the ranking page), and the results page and the ranking page (median of
---runs warm requests). Each step shows wall time, this process's CPU time and, on PostgreSQL,
-the CPU time of the database's server processes (its backends for this database; parallel
-workers that have exited are not counted): on a machine shared with others the CPU times are
-the comparable figures. The last column is the peak resident memory of the process so far.
+count (each: read + weights + rule, as closing a round does; the read and the counts: median
+of --runs), weighting with raking (the analysis behind the ranking page), and the results
+page and the ranking page (median of --runs warm requests). Each step shows wall time, this
+process's CPU time and, on PostgreSQL, the CPU time of the database's server processes (its
+backends for this database; parallel workers that have exited are not counted): on a machine
+shared with others the CPU times are the comparable figures. The last column is the peak
+resident memory of the process so far.
 
 The import and the writing of the synthetic ballots run in one process; each round is then
 measured in a FRESH process (numba warmed first, as the app does at start-up), so that the
@@ -252,9 +253,9 @@ def measure_round(round_id: int, label: str, clock: Clock, runs: int, client, me
     voting_round.weighting_config = None
     db.session.commit()
     clock.time(f"{label}: read the ballots", lambda: read(voting_round), runs)
-    clock.time(f"{label}: count, greedy", lambda: count(voting_round, "greedy"))
+    clock.time(f"{label}: count, greedy", lambda: count(voting_round, "greedy"), runs)
     if mes:
-        clock.time(f"{label}: count, MES+Add1", lambda: count(voting_round, "mes_add1"))
+        clock.time(f"{label}: count, MES+Add1", lambda: count(voting_round, "mes_add1"), runs)
     db.session.rollback()
     voting_round = db.session.get(VotingRound, round_id)
     voting_round.weighting_config = raking_settings()

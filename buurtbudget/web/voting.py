@@ -490,14 +490,15 @@ def _round_with_results(round_id: int) -> VotingRound:
 def results(round_id: int):
     voting_round = _round_with_results(round_id)
     user = current_user if current_user.is_authenticated else None
-    channels = counting.ballots_by_channel(voting_round)
+    ballot_counts = counting.ballot_counts(voting_round)  # one pass: channels and turnout
+    channels = counting.ballots_by_channel(voting_round, ballot_counts)
     ballots = sum(channels.values())
     corrected = weighting.funded_by_corrected_ranking(voting_round)
     return render_template(
         "voting/results.html",
         round=voting_round,
         projects=counting.results_in_order(voting_round),
-        turnout=counting.turnout(voting_round),
+        turnout=counting.turnout(voting_round, ballot_counts),
         channels=channels,
         can_manage=rounds.can_manage_round(user, voting_round),
         counts=counting.counts_of(voting_round),

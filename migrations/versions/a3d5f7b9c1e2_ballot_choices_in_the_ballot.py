@@ -7,7 +7,9 @@ Create Date: 2026-12-05 23:30:00
 A million-ballot import paid two foreign-key checks per choice (two thirds of its database
 time); as arrays in the ballot's row the choices are written and read with the ballot. On
 PostgreSQL, CHECK constraints and a statement trigger take over what the foreign keys and
-the primary key checked (a copy of models/ballot_choices.py as it was at this revision).
+the primary key checked (a copy of models/ballot_choices.py as it was at this revision). The
+ballot keys sort bytewise on PostgreSQL too, and an index gives a round's ballots in that
+order, which counting reads them in.
 """
 
 import sqlalchemy as sa
@@ -89,7 +91,17 @@ def upgrade():
     with op.batch_alter_table("ballot_choice", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ballot_choice_project_id"))
     op.drop_table("ballot_choice")
+    with op.batch_alter_table("ballot", schema=None, table_kwargs=SQLITE_TABLE) as batch_op:
+        batch_op.create_index("ix_ballot_round_id_key", ["round_id", "id"], unique=False)
     if postgresql_db:
+        # Keys in byte order, as Python and SQLite order them (voting.election reads a round's
+        # ballots in that order, from the index below, without a sort).
+        op.alter_column(
+            "ballot",
+            "id",
+            existing_type=sa.String(length=32),
+            type_=sa.String(length=32, collation="C"),
+        )
         for name, condition in CHECKS.items():
             op.create_check_constraint(op.f(f"ck_ballot_{name}"), "ballot", condition)
         op.execute(CREATE_FUNCTION)
@@ -146,6 +158,7 @@ def _create_choice_table() -> None:
 
 def _drop_choice_columns() -> None:
     with op.batch_alter_table("ballot", schema=None, table_kwargs=SQLITE_TABLE) as batch_op:
+        batch_op.drop_index("ix_ballot_round_id_key")
         batch_op.drop_column("points")
         batch_op.drop_column("project_ids")
 
@@ -157,6 +170,12 @@ def downgrade():
         op.execute("DROP FUNCTION buurtbudget_check_ballot_choices()")
         for name in CHECKS:
             op.drop_constraint(op.f(f"ck_ballot_{name}"), "ballot", type_="check")
+        op.alter_column(
+            "ballot",
+            "id",
+            existing_type=sa.String(length=32, collation="C"),
+            type_=sa.String(length=32),
+        )
         _create_choice_table()
         op.execute(
             "INSERT INTO ballot_choice (ballot_id, project_id, points)"

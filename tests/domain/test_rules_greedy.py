@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from buurtbudget.domain.pabulib import project_flags, read_pabulib
 from buurtbudget.domain.rules import Election, Project, compute, greedy
+from buurtbudget.domain.rules.greedy import sum_by_project
 
 from .conftest import (
     SMALL_FILES,
@@ -197,3 +199,16 @@ def test_bad_options_are_refused() -> None:
         greedy(election, [1, 2])
     with pytest.raises(ValueError, match="must not be negative"):
         greedy(election, [-1])
+
+
+@pytest.mark.parametrize("scale", [1, 3, 2**40, 2**50])
+def test_sums_per_project_are_exact_for_small_and_huge_values(scale):
+    """Small sums take numpy's bincount (float64, exact below 2**53), huge ones the exact
+    sorted path: both equal Python's integer sums."""
+    rng = np.random.default_rng(scale % 1000)
+    projects = rng.integers(0, 7, 5_000)
+    values = rng.integers(1, 4, 5_000).astype(np.int64) * scale // 3
+    expected = [0] * 8
+    for project, value in zip(projects.tolist(), values.tolist(), strict=True):
+        expected[project] += value
+    assert sum_by_project(values, projects, 8) == expected

@@ -5,6 +5,7 @@ outcome of real pabulib files imported as rounds equals the engine's on the file
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -315,3 +316,50 @@ def test_a_published_round_is_analysed_once_until_its_figures_change(make, monke
     changed = weighting.analyse(voting_round)
     assert len(reads) == 4
     assert [a.inhabitants for a in changed.areas] != [a.inhabitants for a in again.areas]
+
+
+@pytest.mark.parametrize("table_up_to", [election.LOOKUP_TABLE_MAX_ID, 0])
+def test_project_ids_become_indices_by_table_or_by_search(monkeypatch, table_up_to):
+    """Both ways (a lookup table for ids up to a bound, a binary search above it) give each
+    known id its index, and an unknown id an index whose id differs (so the read refuses)."""
+    monkeypatch.setattr(election, "LOOKUP_TABLE_MAX_ID", table_up_to)
+    known = np.asarray([40, 7, 19, 3], dtype=np.int32)
+    chosen = np.asarray([3, 40, 19, 7, 7], dtype=np.int32)
+    assert election._indices(known, chosen).tolist() == [3, 0, 2, 1, 1]
+    for unknown in (5, 41, -1, 10**9):
+        found = election._indices(known, np.asarray([unknown], dtype=np.int32))
+        assert known[found].tolist() != [unknown]
+
+
+class _Cursor:
+    """Gives ``batches`` batches of rows, then fails if ``fails``; counts its fetches."""
+
+    def __init__(self, batches: int, fails: bool = False) -> None:
+        self.left, self.fails, self.fetched = batches, fails, 0
+
+    def fetchmany(self, size: int) -> list[tuple]:
+        self.fetched += 1
+        if self.left == 0:
+            if self.fails:
+                raise OSError("server closed the connection")
+            return []
+        self.left -= 1
+        return [(self.left,)] * 3
+
+
+def test_batches_fetched_ahead_come_in_order_and_the_helper_thread_ends(monkeypatch):
+    before = threading.active_count()
+    assert [batch[0][0] for batch in election._fetched_ahead(_Cursor(5))] == [4, 3, 2, 1, 0]
+    # A caller that stops early: the thread stops fetching (at most the batches in the queue
+    # and the one in hand ahead of the caller) and ends.
+    cursor = _Cursor(1000)
+    for _batch in election._fetched_ahead(cursor):
+        break
+    assert cursor.fetched <= 4
+    # An error while fetching reaches the caller, after the batches before it.
+    seen = []
+    with pytest.raises(OSError, match="server closed"):
+        for batch in election._fetched_ahead(_Cursor(2, fails=True)):
+            seen.append(batch[0][0])
+    assert seen == [1, 0]
+    assert threading.active_count() == before

@@ -74,6 +74,12 @@ def sum_by_project(values: np.ndarray, projects: np.ndarray, num_projects: int) 
     totals = [0] * num_projects
     if len(projects) == 0:
         return totals
+    if max(int(values.max()), -int(values.min())) * len(values) < 2**53:
+        # Every partial sum is a whole number below 2**53, which a float64 holds exactly:
+        # bincount is then exact, and linear (the sort below was a third of a count of a
+        # million ballots).
+        sums = np.bincount(projects, weights=values.astype(np.float64), minlength=num_projects)
+        return [int(total) for total in sums.tolist()]
     order = np.argsort(projects, kind="stable")
     sorted_projects = projects[order]
     starts = np.flatnonzero(np.r_[True, sorted_projects[1:] != sorted_projects[:-1]])
@@ -157,13 +163,16 @@ def greedy(
     projects = election.projects
     ballots = election.ballots
     int_weights, scale = integer_weights(weights, len(ballots))
-    voter_of_entry = ballots.voter_of_entry()
-    entry_weights = int_weights[voter_of_entry]
-    if election.vote_type == ORDINAL:
-        points = ordinal_points(election)
+    if weights is None and ballots.points is None and election.vote_type != ORDINAL:
+        # Unweighted approval: a project's votes are its entries, counted in one pass.
+        weighted_points = np.bincount(ballots.projects, minlength=len(projects)).tolist()
     else:
-        points = ballots.points if ballots.points is not None else 1
-    weighted_points = sum_by_project(entry_weights * points, ballots.projects, len(projects))
+        if election.vote_type == ORDINAL:
+            points = ordinal_points(election)
+        else:
+            points = ballots.points if ballots.points is not None else 1
+        entry_weights = int_weights[ballots.voter_of_entry()]
+        weighted_points = sum_by_project(entry_weights * points, ballots.projects, len(projects))
     if utility not in UTILITIES:
         raise ValueError(f"unknown utility {utility!r}; use one of {', '.join(UTILITIES)}")
     # total utility = sum of weight * utility; utility is cost*points or points, so the product

@@ -3,7 +3,8 @@ ballots once (voting.election), has the weights computed once (voting.weighting)
 round's rule (domain/rules), and stores votes / selection / reasons; closing, publishing
 (selected initiatives move to "selected" and get their grant), turnout per area and CSV.
 
-    * :func:`ballot_cells` counts ballots per ``(area_id, age_band)`` and :func:`turnout` gives
+    * :func:`ballot_counts` counts ballots per area, age band and channel in one pass,
+      :func:`ballot_cells` per ``(area_id, age_band)``, and :func:`turnout` gives
       turnout per area against eligible accounts and against inhabitants (AreaPopulation).
     * :func:`update_weighting` changes a round's weighting settings, before voting opens.
 """
@@ -448,30 +449,52 @@ class AreaTurnout:
         return Fraction(self.ballots, denominator) if denominator else None
 
 
-def ballot_cells(voting_round: VotingRound) -> dict[tuple[int | None, str | None], int]:
-    """Number of ballots per (area_id, age_band). count(*), not count(id): PostgreSQL then
-    answers from ix_ballot_round_area_band_channel alone (the key is not in it)."""
+BallotCounts = dict[tuple[int | None, str | None, str], int]
+"""Number of ballots per (area id, age band, channel)."""
+
+
+def ballot_counts(voting_round: VotingRound) -> BallotCounts:
+    """The round's ballots counted per area, age band and channel in one query, grouped in
+    the order of ix_ballot_round_area_band_channel: the database counts while it reads that
+    index (count(*), not count(id): the key is not in it). Grouping by channel alone made
+    SQLite sort every ballot first (0.21 s for a million); turnout and the channels of a
+    results page come from this one pass (:func:`ballot_cells`, :func:`ballots_by_channel`)."""
     rows = db.session.execute(
-        select(Ballot.area_id, Ballot.age_band, func.count())
+        select(Ballot.area_id, Ballot.age_band, Ballot.channel, func.count())
         .where(Ballot.round_id == voting_round.id)
-        .group_by(Ballot.area_id, Ballot.age_band)
+        .group_by(Ballot.area_id, Ballot.age_band, Ballot.channel)
     )
-    return {(area_id, band): count for area_id, band, count in rows}
+    return {(area_id, band, str(channel)): count for area_id, band, channel, count in rows}
 
 
-def ballots_by_channel(voting_round: VotingRound) -> dict[str, int]:
-    rows = db.session.execute(
-        select(Ballot.channel, func.count())
-        .where(Ballot.round_id == voting_round.id)
-        .group_by(Ballot.channel)
-    )
-    return {str(channel): count for channel, count in rows}
+def ballot_cells(
+    voting_round: VotingRound, counts: BallotCounts | None = None
+) -> dict[tuple[int | None, str | None], int]:
+    """Number of ballots per (area_id, age_band); ``counts`` as :func:`ballot_counts` gave them
+    (counted now when not given)."""
+    counts = ballot_counts(voting_round) if counts is None else counts
+    cells: dict[tuple[int | None, str | None], int] = {}
+    for (area_id, band, _channel), count in counts.items():
+        cells[(area_id, band)] = cells.get((area_id, band), 0) + count
+    return cells
 
 
-def turnout(voting_round: VotingRound) -> list[AreaTurnout]:
-    """Turnout per area of the round, plus a row (area None) for ballots without an area."""
+def ballots_by_channel(
+    voting_round: VotingRound, counts: BallotCounts | None = None
+) -> dict[str, int]:
+    """Number of ballots per channel (``counts`` as for :func:`ballot_cells`)."""
+    counts = ballot_counts(voting_round) if counts is None else counts
+    channels: dict[str, int] = {}
+    for (_area_id, _band, channel), count in counts.items():
+        channels[channel] = channels.get(channel, 0) + count
+    return channels
+
+
+def turnout(voting_round: VotingRound, counts: BallotCounts | None = None) -> list[AreaTurnout]:
+    """Turnout per area of the round, plus a row (area None) for ballots without an area
+    (``counts`` as for :func:`ballot_cells`)."""
     per_area: dict[int | None, int] = {}
-    for (area_id, _band), count in ballot_cells(voting_round).items():
+    for (area_id, _band), count in ballot_cells(voting_round, counts).items():
         per_area[area_id] = per_area.get(area_id, 0) + count
     codes = dict(
         db.session.execute(

@@ -11,14 +11,18 @@ Money unit of the election
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Select, String, func, literal, null, select, type_coerce
+from sqlalchemy import Select, String, case, func, literal, null, select, type_coerce
 
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.domain.ballots import BallotRules
@@ -96,7 +100,7 @@ class BallotRow(NamedTuple):
 
 
 # Rows fetched from the database at a time: memory stays flat however large the round.
-READ_BATCH = 5_000
+READ_BATCH = 20_000
 
 
 def _stream(statement: Select) -> Iterator[list[tuple]]:
@@ -111,16 +115,64 @@ def _stream(statement: Select) -> Iterator[list[tuple]]:
     cursor = driver.cursor(name="read_ballots") if postgresql else driver.cursor()
     try:
         cursor.execute(sql)
-        while batch := cursor.fetchmany(READ_BATCH):
-            yield batch
+        if postgresql:
+            yield from _fetched_ahead(cursor)
+        else:
+            while batch := cursor.fetchmany(READ_BATCH):
+                yield batch
     finally:
         cursor.close()
+
+
+def _fetched_ahead(cursor) -> Iterator[list[tuple]]:
+    """The batches of ``cursor``, each next one fetched by a helper thread while the caller
+    parses this one: the database's work and this process's overlap (psycopg lets other
+    threads run while it waits for the server): a million ballots read in 1.6 s instead of
+    1.9 s (bench/tally.py). At most two batches wait; the thread ends with the iteration, also
+    when the caller stops early."""
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                batch = cursor.fetchmany(READ_BATCH)
+                batches.put(batch)
+                if not batch:
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed to the caller, raised there
+            batches.put(error)
+
+    fetcher = threading.Thread(target=fetch, name="read_ballots", daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            batch = batches.get()
+            if isinstance(batch, BaseException):
+                raise batch
+            if not batch:
+                return
+            yield batch
+    finally:
+        stop.set()
+        while fetcher.is_alive():  # unblock a put, then let the thread finish its fetch
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.05)
+        fetcher.join()
 
 
 def _as_text(column, postgresql: bool):
     """A ballot's choice array as comma-separated text: PostgreSQL's array written out,
     SQLite's column as stored (see models._base.IntegerList)."""
     return func.array_to_string(column, literal(",")) if postgresql else column
+
+
+def _length(column, postgresql: bool):
+    """The number of entries of a ballot's choice array (SQLite: commas + 1, if any)."""
+    if postgresql:
+        return func.cardinality(column)
+    commas = func.length(column) - func.length(func.replace(column, ",", ""))
+    return case((column == "", 0), else_=commas + 1)
 
 
 def _ballot_statement(voting_round: VotingRound, cumulative: bool, postgresql: bool) -> Select:
@@ -134,11 +186,12 @@ def _ballot_statement(voting_round: VotingRound, cumulative: bool, postgresql: b
             Ballot.age_band,
             type_coerce(Ballot.channel, String),
             Ballot.external_id,
+            _length(Ballot.project_ids, postgresql),
             _as_text(Ballot.project_ids, postgresql),
             _as_text(Ballot.points, postgresql) if cumulative else null(),
         )
         .where(Ballot.round_id == voting_round.id)
-        .order_by(Ballot.id.collate("C") if postgresql else Ballot.id)
+        .order_by(Ballot.id)  # bytewise on both databases (see Ballot.id), from an index
     )
 
 
@@ -172,7 +225,7 @@ def _read_ballots(voting_round: VotingRound) -> RoundBallots:
     age_bands: list[str | None] = []
     channels: list[str] = []
     external_ids: list[str | None] = []
-    sizes: list[np.ndarray] = []  # per batch: each ballot's number of choices
+    sizes: list[int] = []
     chosen: list[np.ndarray] = []  # per batch: the project ids of its choices
     given: list[np.ndarray] = []  # per batch: their points (cumulative ballots)
     # A handful of age bands and channels: one string object each, not one per ballot.
@@ -184,20 +237,22 @@ def _read_ballots(voting_round: VotingRound) -> RoundBallots:
         age_bands.extend(map(same.setdefault, columns[2], columns[2]))
         channels.extend(map(same.setdefault, columns[3], columns[3]))
         external_ids.extend(columns[4])
-        numbers = _numbers(columns[5])
-        sizes.append(_sizes(columns[5], len(numbers)))
-        chosen.append(numbers)
+        sizes.extend(columns[5])
+        chosen.append(_numbers(columns[6]))
         if cumulative:
-            given.append(_points(columns[6], sizes[-1]))
-        del columns, batch, numbers
-    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum(np.concatenate([np.zeros(0, dtype=np.int64), *sizes]), out=offsets[1:])
+            given.append(_points(columns[7], columns[5]))
+        del columns, batch
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
     del sizes
     entries, points = _choices(projects, chosen, given if cumulative else None, offsets)
-    voter_ids = [
-        external_id or str(number) for number, external_id in enumerate(external_ids, start=1)
-    ]
-    methods = [_VOTING_METHODS.get(channel, "") for channel in channels]
+    if any(external_ids):
+        voter_ids = [
+            external_id or str(number) for number, external_id in enumerate(external_ids, start=1)
+        ]
+    else:  # ballots cast here: numbered (map and range run in C, a third of the time)
+        voter_ids = list(map(str, range(1, len(external_ids) + 1)))
+    methods = list(map(_VOTING_METHODS.get, channels, repeat("", len(channels))))
     ballots = Ballots(
         offsets,
         entries,
@@ -225,28 +280,30 @@ def _numbers(texts: tuple[str | None, ...]) -> np.ndarray:
     return np.fromstring(joined, dtype=np.int32, sep=",")
 
 
-def _sizes(texts: tuple[str | None, ...], total: int) -> np.ndarray:
-    """Each text's count of numbers (commas + 1; none for an empty text or None), checked
-    against ``total``, the numbers parsed from all of them."""
-    sizes = np.fromiter(
-        (text.count(",") + 1 if text else 0 for text in texts), dtype=np.int64, count=len(texts)
-    )
-    if int(sizes.sum()) != total:
-        raise RuntimeError(f"parsed {total} choices where the ballots count {int(sizes.sum())}")
-    return sizes
-
-
-def _points(texts: tuple[str | None, ...], sizes: np.ndarray) -> np.ndarray:
+def _points(texts: tuple[str | None, ...], sizes: tuple[int, ...]) -> np.ndarray:
     """The points of a batch of cumulative ballots, in the order of their choices: a ballot
     without stored points has one point for each choice (models.voting.stored_choices)."""
-    filled = [
-        text if text else ",".join("1" * size)
-        for text, size in zip(texts, sizes.tolist(), strict=True)
-    ]
-    points = _numbers(tuple(filled))
-    if len(points) != int(sizes.sum()):
-        raise RuntimeError("a ballot has a different number of points than of choices")
-    return points
+    filled = [text or ",".join("1" * size) for text, size in zip(texts, sizes, strict=True)]
+    return _numbers(tuple(filled))
+
+
+# Up to this project id, project ids become indices through a table (an array lookup a
+# choice, a tenth of a second less for four million choices than a binary search).
+LOOKUP_TABLE_MAX_ID = 4_000_000
+
+
+def _indices(known: np.ndarray, project_ids: np.ndarray) -> np.ndarray:
+    """Per project id in ``project_ids``, an index into ``known`` (the round's project ids);
+    for an id not in ``known`` some index whose id differs (the caller checks)."""
+    if len(known) == 0 or len(project_ids) == 0:
+        return np.zeros(len(project_ids), dtype=np.int32)
+    top = int(known.max())
+    if int(known.min()) >= 0 and top <= LOOKUP_TABLE_MAX_ID:
+        table = np.zeros(top + 1, dtype=np.int32)
+        table[known] = np.arange(len(known), dtype=np.int32)
+        return table[project_ids.clip(0, top)]
+    by_id = np.argsort(known).astype(np.int32)
+    return by_id[np.searchsorted(known, project_ids, sorter=by_id).clip(0, len(known) - 1)]
 
 
 def _choices(
@@ -265,8 +322,7 @@ def _choices(
     if len(project_ids) != total or (points is not None and len(points) != total):
         raise RuntimeError(f"read {len(project_ids)} choices where the ballots count {total}")
     known = np.asarray([project.id for project in projects], dtype=np.int32)
-    by_id = np.argsort(known).astype(np.int32)
-    found = by_id[np.searchsorted(known, project_ids, sorter=by_id).clip(0, len(known) - 1)]
+    found = _indices(known, project_ids)
     if total and not (len(known) and np.array_equal(known[found], project_ids)):
         raise RuntimeError("a ballot chooses a project that is not on the round's ballot")
     keys = project_ids if points is not None else found
