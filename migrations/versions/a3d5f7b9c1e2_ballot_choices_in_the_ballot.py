@@ -185,8 +185,8 @@ def downgrade():
         )
         _drop_choice_columns()
         return
-    # SQLite rebuilds the ballot table to drop the columns, and dropping the old table would
-    # delete the rows of a ballot_choice table that refers to it: read, rebuild, then write.
+    # SQLite: the choices are read, the ballot table rebuilt without them, and the rows of
+    # the new ballot_choice table written.
     rows = []
     for ballot_id, project_ids, points in op.get_bind().execute(
         sa.text("SELECT id, project_ids, points FROM ballot")

@@ -96,13 +96,17 @@ def test_changing_a_ballot_to_another_rounds_project_is_refused_too(make):
 
 
 BEFORE = "c4e8a1d2f6b3"  # the last revision with the ballot_choice table
+# Before 46a5aadf1e53, which rebuilt the ballot tables on SQLite (WITHOUT ROWID): with foreign
+# keys on during migrations, dropping the old ballot table deleted every choice (CASCADE).
+BEFORE_REBUILD = "c5e1f0a2b3d4"
 
 
-def test_the_migration_moves_the_choices_into_the_ballots_and_back(app, empty_database_url):
+@pytest.mark.parametrize("start", [BEFORE, BEFORE_REBUILD])
+def test_the_migration_moves_the_choices_into_the_ballots_and_back(app, empty_database_url, start):
     migrated = create_app("testing", DATABASE_URL=empty_database_url)
     ballots = {"a" * 32: {2: 1, 1: 1}, "b" * 32: {}, "c" * 32: {3: 4, 1: 2}}
     with migrated.app_context():
-        upgrade(revision=BEFORE)
+        upgrade(revision=start)
         engine = create_engine(empty_database_url)
         with engine.begin() as connection:
             connection.execute(
