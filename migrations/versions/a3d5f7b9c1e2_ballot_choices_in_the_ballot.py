@@ -187,15 +187,7 @@ def downgrade():
         return
     # SQLite: the choices are read, the ballot table rebuilt without them, and the rows of
     # the new ballot_choice table written.
-    rows = []
-    for ballot_id, project_ids, points in op.get_bind().execute(
-        sa.text("SELECT id, project_ids, points FROM ballot")
-    ):
-        chosen = [int(n) for n in project_ids.split(",") if n]
-        given = [int(n) for n in points.split(",")] if points else [1] * len(chosen)
-        rows += [
-            {"b": ballot_id, "p": pid, "v": value} for pid, value in zip(chosen, given, strict=True)
-        ]
+    rows = _sqlite_choices()
     _drop_choice_columns()
     _create_choice_table()
     if rows:
