@@ -66,11 +66,15 @@ def test_coordinator_switches_the_correction_on_and_a_resident_sees_why(app, mak
         expect(page.get_by_label("Maximaal gewicht (keer het gemiddelde)")).to_be_disabled()
         expect(page.get_by_label("Maximaal gewicht (keer het gemiddelde)")).to_have_value("5")
         expect(page.get_by_role("button", name="Opslaan")).to_have_count(0)
-        # Their effect on the votes so far can still be seen (a read).
+        # No preview of the votes so far while voting is open (the interim standing) ...
+        expect(page.get_by_role("button", name="Effect bekijken")).to_have_count(0)
+        expect(page.get_by_text("Zolang er gestemd wordt, ziet niemand")).to_be_visible()
+        # ... once voting has ended their effect can be seen (a read).
+        end_voting(voting_round)
+        page.reload()
         page.get_by_role("button", name="Effect bekijken").click()
         preview = page.locator("table.ranking")
         expect(preview.locator("tbody tr").first).to_contain_text("Buurttuin Brukske")
-        end_voting(voting_round)
         counting.close_round(None, voting_round)
         counting.publish_results(None, voting_round)
 

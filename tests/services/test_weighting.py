@@ -260,8 +260,22 @@ def test_moving_the_opening_date_into_the_past_fixes_the_weighting(world):
     assert voting_round.weighting_config is None
 
 
+def test_no_preview_shows_the_interim_standing_while_voting_is_open(make):
+    # The attack: a coordinator previews the (corrected) ranking mid-vote, to see who leads.
+    world = two_area_round(make, weighting_settings(), voted=False)
+    voting_round = world["round"]
+    open_voting(voting_round)
+    add_ballots(voting_round, [(world["dorp"], "age_25_44", [world["speeltuin"]])] * 3)
+    for settings in (weighting_settings(), weighting_settings(funding=weighting.FUNDING_CORRECTED)):
+        with pytest.raises(Conflict, match="While voting is open nobody sees"):
+            weighting.preview(world["admin"], voting_round, settings)
+    end_voting(voting_round)
+    assert weighting.preview(world["admin"], voting_round, weighting_settings()).ballots == 3
+
+
 def test_the_preview_still_works_once_voting_opened(make):
-    # A preview saves nothing: it may show the effect of other settings after the opening.
+    # A preview saves nothing: it may show the effect of other settings after the opening
+    # (here: voting has ended, as two_area_round leaves it).
     world = two_area_round(make, weighting_settings())
     voting_round = world["round"]
     stored = voting_round.weighting_config

@@ -11,7 +11,12 @@ import pytest
 from buurtbudget.extensions import db
 from buurtbudget.services.voting import counting
 from buurtbudget.services.voting.weighting import WeightingSettings
-from tests.weighting_world import open_voting, two_area_round_with_its_coordinator, vote
+from tests.weighting_world import (
+    end_voting,
+    open_voting,
+    two_area_round_with_its_coordinator,
+    vote,
+)
 
 SAVE = {
     "enabled": "y",
@@ -100,10 +105,13 @@ def test_the_settings_are_read_only_and_refused_once_voting_opens(world, client_
         refused = client.post(_url(voting_round, "settings"), data=data)
         assert refused.status_code == 409, changes
         assert "fixed before voting opens" in _text(refused)
-    # The preview is a read: it shows the settings in force, whatever was sent.
-    preview = client.post(
-        _url(voting_round, "settings"), data={**SAVE, "need": "1", "save": "", "preview": "1"}
-    )
+    # No preview while voting is open: it would show the interim standing.
+    previewing = {**SAVE, "need": "1", "save": "", "preview": "1"}
+    refused = client.post(_url(voting_round, "settings"), data=previewing)
+    assert refused.status_code == 409 and "While voting is open nobody sees" in _text(refused)
+    # Once voting has ended the preview is a read: the settings in force, whatever was sent.
+    end_voting(voting_round)
+    preview = client.post(_url(voting_round, "settings"), data=previewing)
     assert preview.status_code == 200
     assert "Effect of these settings (not saved)" in _text(preview)
     assert 'value="0.2"' in preview.get_data(as_text=True)

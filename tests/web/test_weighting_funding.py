@@ -11,7 +11,12 @@ import pytest
 from buurtbudget.extensions import db
 from buurtbudget.services.voting import counting, weighting
 from buurtbudget.services.voting.weighting import FUNDING_CORRECTED, WeightingSettings
-from tests.weighting_world import open_voting, two_area_round_with_its_coordinator, vote
+from tests.weighting_world import (
+    add_ballots,
+    open_voting,
+    two_area_round_with_its_coordinator,
+    vote,
+)
 
 # Unweighted votes plus the need index (weight 2): the ranking funds Buurttuin, plain greedy
 # would fund Speeltuin (see tests/services/test_weighting_funding.py).
@@ -39,8 +44,12 @@ def _settings_url(voting_round) -> str:
     return f"/staff/rounds/{voting_round.id}/weighting"
 
 
+def _text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
 def _text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+    return _text_of(response.get_data(as_text=True))
 
 
 def test_coordinator_previews_and_saves_the_corrected_ranking_as_funding(world, client_for):
@@ -66,6 +75,20 @@ def test_coordinator_previews_and_saves_the_corrected_ranking_as_funding(world, 
     )
     assert re.search(r"1 Buurttuin Stadswijk .* Gets money", preview), preview
     assert re.search(r"2 Speeltuin Dorp .* No money", preview), preview
+
+
+def test_the_settings_page_shows_no_interim_ranking_while_voting_is_open(world, client_for):
+    voting_round = world["round"]
+    counting.update_weighting(world["admin"], voting_round, WeightingSettings(enabled=True))
+    open_voting(voting_round)
+    add_ballots(voting_round, [(world["dorp"], "age_25_44", [world["speeltuin"]])] * 3)
+    client = client_for(world["coordinator"])
+    page = client.get(_settings_url(voting_round)).get_data(as_text=True)
+    assert 'name="preview"' not in page and "While voting is open nobody sees" in _text_of(page)
+    preview = client.post(_settings_url(voting_round), data={**SAVE, "save": "", "preview": "1"})
+    text = _text(preview)
+    assert preview.status_code == 409 and "While voting is open nobody sees" in text
+    assert "Speeltuin Dorp" not in text and "Effect of these settings" not in text
 
 
 def test_the_funding_choice_is_refused_once_voting_opens(world, client_for):

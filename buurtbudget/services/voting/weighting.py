@@ -74,7 +74,7 @@ from buurtbudget.domain.weighting import (
     rank_projects,
     turnout,
 )
-from buurtbudget.models import AGE_BANDS, Area, User, VotingRound
+from buurtbudget.models import AGE_BANDS, Area, Phase, User, VotingRound
 from buurtbudget.services.errors import Conflict, ValidationFailed
 from buurtbudget.services.permissions import require
 from buurtbudget.services.voting.election import RoundBallots, read_ballots
@@ -802,9 +802,20 @@ def _hours(project) -> int:
 # Changing the settings -------------------------------------------------------------------------
 
 
+# While voting is open the preview would show how the projects stand: interim results, which
+# nobody sees (as no export does, voting.rounds.can_export_unpublished).
+NO_INTERIM_RESULTS = _l(
+    "While voting is open nobody sees how the projects stand, so there is no preview of the "
+    "ranking; it is there again once voting has ended."
+)
+
+
 def preview(actor: User, voting_round: VotingRound, settings: WeightingSettings) -> Analysis | None:
-    """The effect of ``settings`` on the round now, without saving them (None: off)."""
+    """The effect of ``settings`` on the round now, without saving them (None: off); not while
+    voting is open (409)."""
     require(can_manage_round(actor, voting_round))
+    if voting_round.phase() is Phase.VOTING:
+        raise Conflict(NO_INTERIM_RESULTS)
     config = config_from_settings(settings)
     _check_funding(voting_round, settings, config)
     check_round_can_use(voting_round, config)
