@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from buurtbudget.domain.budget import AccountKind, format_cheque_code, normalise_cheque_code
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, BackgroundJob, Cheque, JobStatus, Role, RoleAssignment
-from buurtbudget.services import cheque_letters, jobs, sealed_files
+from buurtbudget.services import cheque_letters, jobs, ledger, sealed_files
+from buurtbudget.services.errors import Conflict
 from tests.services.test_cheque_codes import _assert_nowhere_in_clear
 from tests.web.test_long_steps import _job_id
 
@@ -140,6 +141,8 @@ def test_a_long_list_is_issued_by_a_job_whose_letters_only_the_requester_reads(
     assert _files(jobs.results_folder()) == []
     again = admin.get(f"/staff/jobs/{job_id}/letters")
     assert again.status_code == 404 and "no longer here" in again.text
+    with admin.session_transaction() as session:  # and the key is forgotten
+        assert str(job_id) not in session.get("letter_keys", {})
     # The codes are the issued cheques': the redeem page accepts them.
     resident = client_for(ede["resident"])
     url = f"/budgets/initiatives/{ede['initiative'].id}/cheques"
@@ -191,6 +194,28 @@ def test_a_failing_letters_writer_issues_nothing_and_leaves_no_file(ede, client_
     page = admin.get(f"/staff/jobs/{job_id}").text
     assert "This step did not succeed" in page and "No cheques have been issued" in page
     assert admin.get(f"/staff/jobs/{job_id}/letters").status_code == 404
+
+
+def test_a_failure_after_the_letters_are_written_leaves_no_file(ede, client_for, monkeypatch):
+    """The letters file is complete but the cheques cannot be booked: nothing is issued and
+    the file of codes that do not exist is deleted."""
+    job_id = _start(client_for(ede["admin"]), ede)
+    written = []
+    write_sealed = sealed_files.write_sealed
+
+    def write_and_look(path, *args):
+        write_sealed(path, *args)
+        written.append(path.is_file())
+
+    def refuse(*args, **kwargs):
+        raise Conflict("Cheques were issued to this list at the same time.")
+
+    monkeypatch.setattr(sealed_files, "write_sealed", write_and_look)
+    monkeypatch.setattr(ledger, "post", refuse)
+    job = jobs.work_once()
+    assert job.id == job_id and job.status is JobStatus.FAILED and written == [True]
+    assert _cheques(ede) == 0
+    assert _files(jobs.results_folder()) == [] and _files(jobs.uploads_folder()) == []
 
 
 def test_the_job_checks_the_permission_again_when_it_runs(ede, client_for):
