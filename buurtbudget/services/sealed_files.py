@@ -77,11 +77,22 @@ class SealingWriter(io.RawIOBase):
         self._number += 1
 
     def write(self, data) -> int:
-        self._buffer += data
-        while len(self._buffer) > CHUNK:
-            self._seal(bytes(self._buffer[:CHUNK]), last=False)
-            del self._buffer[:CHUNK]
-        return len(data)
+        """Seals each full chunk once more data follows it (the last one waits for close),
+        without copying a large ``data`` (a whole PDF) as a whole."""
+        view = memoryview(data).cast("B")
+        size = len(view)
+        if self._buffer:
+            take = min(CHUNK - len(self._buffer), len(view))
+            self._buffer += view[:take]
+            view = view[take:]
+            if len(view):  # the buffer is full and more follows
+                self._seal(bytes(self._buffer), last=False)
+                self._buffer.clear()
+        while len(view) > CHUNK:
+            self._seal(bytes(view[:CHUNK]), last=False)
+            view = view[CHUNK:]
+        self._buffer += view
+        return size
 
     def close(self) -> None:
         """Seal the last chunk (it may be empty): without it a reader takes the file as cut

@@ -169,7 +169,7 @@ def status(job_id: int):
 def result(job_id: int):
     job = _job(job_id)
     path = jobs.result_path(job)
-    if path is None:
+    if path is None or job.kind == jobs.CHEQUES:  # sealed letters: only through ``letters``
         abort(404)
     response = send_file(
         path,

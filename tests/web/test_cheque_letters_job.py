@@ -165,6 +165,7 @@ def test_nobody_else_and_no_other_session_downloads_the_letters(ede, client_for)
     assert "can download these letters, in the session in which" in page
     refused = colleague.get(url)
     assert refused.status_code == 403 and "can download these letters" in refused.text
+    assert colleague.get(f"/staff/jobs/{job_id}/result").status_code == 404  # not even sealed
     assert b"%PDF" not in refused.data
     # The same administrator, logged in again in another browser: no key there.
     elsewhere = client_for(ede["admin"])
