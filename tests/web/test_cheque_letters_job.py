@@ -77,6 +77,8 @@ def test_a_long_list_is_issued_by_a_job_whose_letters_only_the_requester_reads(
     ede, client_for, monkeypatch, letters
 ):
     admin = client_for(ede["admin"])
+    preview = admin.post(_url(ede), data={"households": ADDRESSES}).text
+    assert "This list is long: confirming writes the letters in the background" in preview
     job_id = _start(admin, ede, letters)
     assert _cheques(ede) == 0  # nothing issued in the request
     (upload,) = _files(jobs.uploads_folder())
@@ -237,6 +239,8 @@ def test_the_job_checks_the_permission_again_when_it_runs(ede, client_for):
 def test_at_the_threshold_the_letters_come_in_the_request(ede, client_for):
     admin = client_for(ede["admin"])
     three = "".join(ADDRESSES.splitlines(keepends=True)[:3])
+    preview = admin.post(_url(ede), data={"households": three}).text
+    assert "downloads their letters at once" in preview and "This list is long" not in preview
     response = admin.post(_url(ede), data={"households": three, "confirm": "pdf"})
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert _cheques(ede) == 3
