@@ -93,6 +93,10 @@ class Config:
     # request itself is capped by MAX_CONTENT_LENGTH.
     PB_IMPORT_IN_REQUEST_BYTES = 500_000
     PB_IMPORT_MAX_BYTES = 10 * 1024 * 1024
+    # Issuing cheques to more households than this: the letters (5 ms a PDF letter, so some
+    # 3 s at this size) are written by a background job, sealed to a key that only the issuing
+    # staff member's session holds, instead of in the request.
+    LONG_STEP_LETTERS = 500
     # Where such uploads wait for their job; empty means "<instance folder>/job-uploads".
     JOB_UPLOADS_FOLDER = ""
     # Where jobs write their files (exports); empty means "<instance folder>/job-results".

@@ -21,6 +21,7 @@ taken again, up to JOB_MAX_ATTEMPTS tries, after which it fails with a message s
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
@@ -35,18 +36,20 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
 
+from buurtbudget.domain.households import format_household_list, parse_household_list
 from buurtbudget.extensions import db
 from buurtbudget.models import (
     Area,
     BackgroundJob,
+    BudgetPeriod,
     JobStatus,
     Municipality,
     User,
     VotingRound,
 )
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import audit
-from buurtbudget.services.errors import ServiceError, ValidationFailed
+from buurtbudget.services import audit, cheque_letters, cheques, sealed_files
+from buurtbudget.services.errors import NotFound, ServiceError, ValidationFailed
 from buurtbudget.services.permissions import is_admin_of, require
 from buurtbudget.services.voting import counting, pabulib, rounds
 
@@ -160,6 +163,64 @@ def _may_import(user: User | None, _round: None) -> bool:
     return False  # only through start_import, which checks the municipality
 
 
+CHEQUES = "cheques.issue"
+LETTER_FORMATS = ("pdf", "csv")
+# How often (in letters) the job writes how far it is.
+LETTERS_REPORT_EVERY = 200
+
+
+def _issue_cheques(job: BackgroundJob, actor: User, _round: None, report: Report) -> str | None:
+    """The issue screen's cheques.issue_cheques, as the administrator who confirmed it (it
+    checks again that they still are one, and audits and books it as the screen does). The
+    letters are written first, SEALED to the public key stored with the job (its private half
+    is only in the requester's session): the codes are never on disk in clear. As on the
+    screen, nothing is issued unless the letters file is complete, and a failure leaves no
+    file."""
+    params = job.params or {}
+    period = db.session.get(BudgetPeriod, params.get("period_id") or 0)
+    if period is None:
+        raise NotFound(_l("We could not find this budget period."))
+    households = parse_household_list((uploads_folder() / params["upload"]).read_text("utf-8"))
+    public_key = bytes.fromhex(params["public_key"])
+    letters, redeem_page = params["letters"], params["redeem_page"]
+    folder = results_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"job-{job.id}-letters.{letters}.sealed"
+    report("letters", 0, len(households))
+
+    def write_letters(issued: list[cheques.IssuedCheque]) -> None:
+        total = len(issued)
+        report("letters", 0, total)
+
+        def counted():
+            for number, item in enumerate(issued, start=1):
+                yield item
+                if number % LETTERS_REPORT_EVERY == 0 and number < total:
+                    report("letters", number, total)
+
+        def fill(out: io.RawIOBase) -> None:
+            if letters == "csv":
+                text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+                text.write("\ufeff")  # BOM: spreadsheets read UTF-8
+                cheque_letters.write_mail_merge(counted(), text, period, redeem_page)
+                text.detach()  # flushes, leaves ``out`` open for its last chunk
+            else:
+                out.write(cheque_letters.letters_pdf(counted(), period, redeem_page))
+
+        sealed_files.write_sealed(path, public_key, fill)
+
+    try:
+        issued = cheques.issue_cheques(actor, period, households, write_letters=write_letters)
+    except BaseException:
+        path.unlink(missing_ok=True)  # letters of cheques that were not issued
+        raise
+    if not issued:
+        report("letters", 0, 0)
+        return None
+    report("letters", len(issued), len(issued))
+    return path.name
+
+
 STEPS: dict[str, Step] = {
     "round.close": Step(_l("Close the round and count the votes"), rounds.can_manage_round, _close),
     "round.publish": Step(_l("Publish the results"), rounds.can_manage_round, _publish),
@@ -167,6 +228,7 @@ STEPS: dict[str, Step] = {
         _l("Export the round as a .pb file"), rounds.can_export_unpublished, _export
     ),
     IMPORT: Step(_l("Import a pabulib file"), _may_import, _import),
+    CHEQUES: Step(_l("Issue cheques and write their letters"), _may_import, _issue_cheques),
 }
 
 
@@ -206,7 +268,7 @@ def can_see(user: User | None, job: BackgroundJob) -> bool:
     while they still may, and their colleagues): nobody else learns it exists."""
     if user is None:
         return False
-    if job.kind == IMPORT:
+    if job.kind in (IMPORT, CHEQUES):
         return is_admin_of(user, job.municipality_id)
     step = STEPS.get(job.kind)
     return step is not None and step.may(user, job.voting_round)
@@ -339,6 +401,66 @@ def start_import(
         raise
     kick(job)
     return job
+
+
+def start_cheque_issue(
+    actor: User,
+    period: BudgetPeriod,
+    households: list[cheques.Household],
+    *,
+    letters: str,
+    redeem_page: str,
+    public_key: bytes,
+) -> BackgroundJob:
+    """Queue issuing cheques to a long list of households, with their letters, as ``actor``
+    (an administrator of the period's municipality). The list waits under a random name in
+    the uploads folder (deleted when the job ends); the job stores only the PUBLIC key the
+    letters are sealed to."""
+    require(is_admin_of(actor, period.municipality_id))
+    cheques.cheque_pot(period)  # refused now rather than by the job: no cheques here
+    if letters not in LETTER_FORMATS:
+        raise ValidationFailed(_l("Choose the letters as PDF or CSV."))
+    folder = uploads_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{secrets.token_hex(16)}.txt"
+    (folder / name).write_text(format_household_list(households), encoding="utf-8")
+    try:
+        job = BackgroundJob(
+            kind=CHEQUES,
+            municipality_id=period.municipality_id,
+            requested_by=actor,
+            params={
+                "upload": name,
+                "period_id": period.id,
+                "letters": letters,
+                "redeem_page": redeem_page,
+                "public_key": public_key.hex(),
+            },
+            total=len(households),
+        )
+        db.session.add(job)
+        db.session.flush()
+        audit.record(
+            actor,
+            "job.queued",
+            job,
+            municipality_id=period.municipality_id,
+            kind=CHEQUES,
+            period_id=period.id,
+            households=len(households),
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        (folder / name).unlink(missing_ok=True)
+        raise
+    kick(job)
+    return job
+
+
+def letters_path(job: BackgroundJob) -> Path | None:
+    """A cheque job's sealed letters file, while it is there (until downloaded or expired)."""
+    return result_path(job) if job.kind == CHEQUES else None
 
 
 def kick(job: BackgroundJob) -> None:

@@ -10,7 +10,17 @@ from __future__ import annotations
 import io
 import re
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -40,7 +50,15 @@ from buurtbudget.domain.households import (
 )
 from buurtbudget.extensions import db
 from buurtbudget.models import Area, BudgetPeriod, Initiative, LedgerEntry, Role
-from buurtbudget.services import budget_reports, budgets, cheque_letters, cheques, ledger
+from buurtbudget.services import (
+    budget_reports,
+    budgets,
+    cheque_letters,
+    cheques,
+    jobs,
+    ledger,
+    sealed_files,
+)
 from buurtbudget.services.errors import ServiceError, ValidationFailed
 from buurtbudget.services.permissions import can_manage_area, is_admin_of
 from buurtbudget.web.budgets import MODEL_LABELS
@@ -55,6 +73,7 @@ from buurtbudget.web.forms import (
     require_confirmation,
     whole_number,
 )
+from buurtbudget.web.jobs import keep_letters_key
 from buurtbudget.web.pagination import paginate
 from buurtbudget.web.params import arg_int
 from buurtbudget.web.security import (
@@ -356,6 +375,20 @@ def issue_cheques(period_id: int):
             if letters:
                 if letters not in LETTER_FORMATS:
                     raise ValidationFailed(_l("Choose the letters as PDF or CSV."))
+                if len(addresses) > current_app.config["LONG_STEP_LETTERS"]:
+                    # A long list (5 ms a PDF letter) would outlast the web worker: a job
+                    # writes the letters, sealed to a key only this session holds.
+                    private_key, public_key = sealed_files.new_key_pair()
+                    job = jobs.start_cheque_issue(
+                        current_user,
+                        period,
+                        addresses,
+                        letters=letters,
+                        redeem_page=url_for("budgets.redeem_code", _external=True),
+                        public_key=public_key,
+                    )
+                    keep_letters_key(job, private_key)
+                    return redirect(url_for("jobs.show", job_id=job.id))
                 made = []  # the letters, made before anything is stored
                 issued = cheques.issue_cheques(
                     current_user,
