@@ -112,8 +112,7 @@ def test_a_pabulib_problem_is_told_in_the_readers_language_with_its_line(app):
 def test_a_numbers_reason_and_a_ballots_problems_are_translated_too(app):
     cost = _failure(HEAD.format(kind="approval", extra="") + "a;1.5\n")
     ballot = _failure(
-        HEAD.format(kind="choose-1", extra="")
-        + "a;1\nb;1\nVOTES\nvoter_id;vote\n7;a,b\n"
+        HEAD.format(kind="choose-1", extra="") + "a;1\nb;1\nVOTES\nvoter_id;vote\n7;a,b\n"
     )
     with app.test_request_context(), force_locale("nl"):
         assert file_messages.reason(cost) == (

@@ -233,3 +233,19 @@ def test_a_jobs_refused_file_is_explained_in_the_readers_language(client_for, wo
     ) in html.unescape(english)
     status = admin.get(f"/staff/jobs/{job_id}/status", headers={"Accept-Language": "nl"})
     assert f"regel {line}: een META-regel" in str(status.get_json())
+
+
+def test_a_files_rule_named_in_a_refusal_is_escaped_on_the_page(client_for, world):
+    """The message is a lazy translation, which Jinja took for safe HTML: the file's META rule
+    came onto the page as markup."""
+    admin = client_for(world["admin"])
+    content = SMALL_BAD.replace(b"x;a\nx;a\n", b"x;a\n").replace(
+        b"vote_type;approval\n", b"vote_type;approval\nrule;<i>r</i>\n"
+    )
+    response = admin.post(
+        URL,
+        data={"file": (io.BytesIO(content), "x.pb"), "area": "0", "rule_name": ""},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "&lt;i&gt;r&lt;/i&gt;" in _text(response) and "<i>r</i>" not in _text(response)
