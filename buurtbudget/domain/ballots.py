@@ -37,20 +37,48 @@ MAX_COUNT = 10**9
 _NUMBER = re.compile(r"[+-]?[0-9]{1,20}(?:[.,][0-9]{1,12})?")
 
 
+# Why a text is not an acceptable number (NumberError.code), in English.
+NUMBER_REASONS = {
+    "not_plain": "not a plain number",
+    "too_large": "larger than %(maximum)s",
+    "not_whole": "not a whole number",
+}
+
+
+class NumberError(ValueError):
+    """parse_number's refusal: ``code`` of NUMBER_REASONS with ``params``; str() is English."""
+
+    def __init__(self, code: str, **params: object):
+        self.code = code
+        self.params = params
+        super().__init__(NUMBER_REASONS[code] % params)
+
+
+class MetaValueError(ValueError):
+    """A bad number in the pabulib META: ``key``, a ``code`` (meta_not_number, meta_negative,
+    meta_not_whole) and ``params``; str() is the English text."""
+
+    def __init__(self, text: str, code: str, **params: object):
+        super().__init__(text)
+        self.key = str(params["key"])
+        self.code = code
+        self.params = params
+
+
 def parse_number(text: str, *, maximum: int, whole: bool = False) -> int | Fraction:
     """A plain decimal number (ASCII digits, ``.`` or ``,`` as decimal mark, no exponent) between
     ``-maximum`` and ``maximum``, exactly: an int when whole, else a Fraction. Raises ValueError
     with a short reason; never spends time on huge inputs (``1e999999999`` is refused as text)."""
     raw = text.strip()
     if not _NUMBER.fullmatch(raw):
-        raise ValueError("not a plain number")
+        raise NumberError("not_plain")
     value = Fraction(raw.replace(",", "."))
     if abs(value) > maximum:
-        raise ValueError(f"larger than {maximum:,}")
+        raise NumberError("too_large", maximum=f"{maximum:,}")
     if value.denominator == 1:
         return int(value)
     if whole:
-        raise ValueError("not a whole number")
+        raise NumberError("not_whole")
     return value
 
 
@@ -100,15 +128,30 @@ class BallotRules:
             maximum = MAX_AMOUNT if allow_fraction else MAX_COUNT
             try:
                 value = parse_number(raw, maximum=maximum)
-            except ValueError as error:
-                raise ValueError(
-                    f"META {key} must be a number, got {raw[:40]!r} ({error})"
+            except NumberError as error:
+                raise MetaValueError(
+                    f"META {key} must be a number, got {raw[:40]!r} ({error})",
+                    "meta_not_number",
+                    key=key,
+                    value=repr(raw[:40]),
+                    reason=error.code,
+                    **error.params,
                 ) from None
             if value < 0:
-                raise ValueError(f"META {key} must not be negative, got {raw!r}")
+                raise MetaValueError(
+                    f"META {key} must not be negative, got {raw!r}",
+                    "meta_negative",
+                    key=key,
+                    value=repr(raw),
+                )
             if isinstance(value, int) or allow_fraction:
                 return value
-            raise ValueError(f"META {key} must be a whole number, got {raw!r}")
+            raise MetaValueError(
+                f"META {key} must be a whole number, got {raw!r}",
+                "meta_not_whole",
+                key=key,
+                value=repr(raw),
+            )
 
         if vote_type == CHOOSE_ONE:
             return cls.for_vote_type(CHOOSE_ONE)

@@ -51,8 +51,11 @@ from buurtbudget.domain.ballots import (
     CUMULATIVE,
     MAX_AMOUNT,
     MAX_COUNT,
+    NUMBER_REASONS,
     ORDINAL,
     BallotRules,
+    MetaValueError,
+    NumberError,
     parse_number,
     validate_ballot,
 )
@@ -78,12 +81,77 @@ class ReadWarning:
         return f"line {self.line}: {self.message}"
 
 
-class PabulibError(ValueError):
-    """A malformed pabulib file. ``str()`` gives ``"<source>, line <n>: <message>"``."""
+# Why a file is refused: a code with its English text (for the command line, the logs and
+# ``str()``). The screens translate the code instead (services/file_messages.py), so the domain
+# stays free of Babel; every code has a translation there (tests/services/test_file_messages.py).
+# A ``reason`` parameter is a code of ballots.NUMBER_REASONS (why a text is not a number);
+# ``problems`` (invalid_ballot) is a tuple of ballots.BallotError.
+MESSAGES = {
+    "bad_quoting": "badly quoted field (%(detail)s)",
+    "not_utf8": "not valid UTF-8 text (byte %(byte)s at column %(column)d)",
+    "control_character": "control character %(char)s at column %(column)d",
+    "cannot_read_file": "cannot read file: %(detail)s",
+    "cannot_read_line": "cannot read this line (%(detail)s)",
+    "empty_file": "the file is empty",
+    "no_meta_first": "a pabulib file must start with a META section",
+    "missing_section": "missing %(section)s section",
+    "wrong_section": "expected %(expected)s section, found %(found)s",
+    "unexpected_section": "unexpected %(section)s section",
+    "no_header": "%(section)s section has no header row",
+    "repeated_column": "%(section)s header has a repeated column name",
+    "missing_column": "%(section)s header has no %(column)s column",
+    "wrong_width": (
+        "%(section)s row has %(found)d fields, the header has %(expected)d (%(columns)s)"
+    ),
+    "meta_row_width": "META row must have 2 fields (key;value), found %(found)d",
+    "meta_key_twice": "META key %(key)s appears twice",
+    "no_budget": "META has no 'budget'",
+    "bad_budget": "budget must be a number, got %(value)s (%(reason)s)",
+    "negative_budget": "budget must not be negative, got %(value)s",
+    "unsupported_vote_type": "vote_type %(value)s is not supported (supported: %(supported)s)",
+    "meta_not_number": "META %(key)s must be a number, got %(value)s (%(reason)s)",
+    "meta_negative": "META %(key)s must not be negative, got %(value)s",
+    "meta_not_whole": "META %(key)s must be a whole number, got %(value)s",
+    "meta_min_above_max": "a minimum is larger than its maximum",
+    "empty_project_id": "project_id is empty",
+    "duplicate_project": "duplicate project_id %(project)s",
+    "bad_cost": "cost of project %(project)s must be a whole number, got %(value)s (%(reason)s)",
+    "negative_cost": "cost of project %(project)s is negative",
+    "duplicate_voter": "duplicate voter_id %(voter)s",
+    "unknown_project": "voter %(voter)s votes for unknown project %(project)s",
+    "points_count": "voter %(voter)s has %(projects)d projects but %(points)d points",
+    "bad_points": "points must be a whole number, got %(value)s (%(reason)s)",
+    "negative_points": "points must not be negative",
+    "project_twice": "voter %(voter)s lists project %(projects)s more than once",
+    "invalid_ballot": "voter %(voter)s: %(problems)s",
+    # voter_weights_from_column (the command line's weights)
+    "no_weight_column": "VOTES has no column %(column)s",
+    "bad_weight": "weight of voter %(voter)s is not a number: %(value)s",
+    "negative_weight": "weight of voter %(voter)s is negative",
+}
 
-    def __init__(self, message: str, line: int | None = None, source: str | None = None):
-        super().__init__(message)
-        self.message = message
+
+def english(code: str, params: dict[str, object]) -> str:
+    """The English text of a code of MESSAGES with its parameters."""
+    values = dict(params)
+    if "reason" in values:
+        values["reason"] = NUMBER_REASONS[str(values["reason"])] % values
+    if "problems" in values:
+        values["problems"] = " ".join(p.message for p in values["problems"])  # type: ignore[attr-defined]
+    return MESSAGES[code] % values
+
+
+class PabulibError(ValueError):
+    """A malformed pabulib file: a ``code`` of ``MESSAGES`` and its ``params`` (``message`` is
+    the English text). ``str()`` gives ``"<source>, line <n>: <message>"``."""
+
+    def __init__(
+        self, code: str, line: int | None = None, source: str | None = None, **params: object
+    ):
+        self.code = code
+        self.params = params
+        self.message = english(code, params)
+        super().__init__(self.message)
         self.line = line
         self.source = source
 
@@ -103,7 +171,7 @@ def _split(line: str, number: int) -> list[str]:
     try:
         return [field.strip() for field in next(csv.reader([line], delimiter=";", strict=True))]
     except (csv.Error, StopIteration) as error:
-        raise PabulibError(f"badly quoted field ({error})", number) from None
+        raise PabulibError("bad_quoting", number, detail=str(error)) from None
 
 
 def _decoded_lines(raw_lines: Iterable[bytes]) -> Iterator[tuple[int, str]]:
@@ -114,15 +182,16 @@ def _decoded_lines(raw_lines: Iterable[bytes]) -> Iterator[tuple[int, str]]:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             raise PabulibError(
-                f"not valid UTF-8 text (byte {raw[error.start]:#04x} at column {error.start + 1})",
-                number,
+                "not_utf8", number, byte=f"{raw[error.start]:#04x}", column=error.start + 1
             ) from None
         text = text.rstrip("\r\n")
         control = None if text.isprintable() else _CONTROL.search(text)
         if control:
             raise PabulibError(
-                f"control character {ord(control.group()):#04x} at column {control.start() + 1}",
+                "control_character",
                 number,
+                char=f"{ord(control.group()):#04x}",
+                column=control.start() + 1,
             )
         yield number, text
 
@@ -131,12 +200,12 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
-def _parse_int(text: str, what: str, line: int, maximum: int = MAX_COUNT) -> int:
+def _parse_int(text: str, code: str, line: int, maximum: int = MAX_COUNT, **params: object) -> int:
     try:
         value = parse_number(text, maximum=maximum, whole=True)
-    except ValueError as error:
+    except NumberError as error:
         raise PabulibError(
-            f"{what} must be a whole number, got {_shown(text)} ({error})", line
+            code, line, value=_shown(text), reason=error.code, **error.params, **params
         ) from None
     return int(value)
 
@@ -144,10 +213,12 @@ def _parse_int(text: str, what: str, line: int, maximum: int = MAX_COUNT) -> int
 def _parse_budget(text: str, line: int) -> int | Fraction:
     try:
         value = parse_number(text, maximum=MAX_AMOUNT)
-    except ValueError as error:
-        raise PabulibError(f"budget must be a number, got {_shown(text)} ({error})", line) from None
+    except NumberError as error:
+        raise PabulibError(
+            "bad_budget", line, value=_shown(text), reason=error.code, **error.params
+        ) from None
     if value < 0:
-        raise PabulibError(f"budget must not be negative, got {text!r}", line)
+        raise PabulibError("negative_budget", line, value=repr(text))
     # A decimal budget is kept exactly as a Fraction.
     return value
 
@@ -183,20 +254,23 @@ def _section_name(row: list[str]) -> str | None:
 def _read_header(reader: _Reader, section: str) -> list[str]:
     entry = reader.next_row()
     if entry is None:
-        raise PabulibError(f"{section.upper()} section has no header row", reader.line)
+        raise PabulibError("no_header", reader.line, section=section.upper())
     number, row = entry
     header = [field.strip() for field in row]
     if len(set(header)) != len(header):
-        raise PabulibError(f"{section.upper()} header has a repeated column name", number)
+        raise PabulibError("repeated_column", number, section=section.upper())
     return header
 
 
 def _check_width(row: list[str], header: list[str], line: int, section: str) -> None:
     if len(row) != len(header):
         raise PabulibError(
-            f"{section} row has {len(row)} fields, the header has {len(header)} "
-            f"({';'.join(header)})",
+            "wrong_width",
             line,
+            section=section,
+            found=len(row),
+            expected=len(header),
+            columns=";".join(header),
         )
 
 
@@ -217,7 +291,10 @@ def parse_lines(
     except (ValueError, ArithmeticError, IndexError, KeyError, TypeError, csv.Error) as error:
         # A defect of this reader must still name the line, never crash an upload with a 500.
         raise PabulibError(
-            f"cannot read this line ({type(error).__name__}: {error})", reader.line or 1, source
+            "cannot_read_line",
+            reader.line or 1,
+            source,
+            detail=f"{type(error).__name__}: {error}",
         ) from None
 
 
@@ -229,7 +306,7 @@ def read_pabulib(file: str | os.PathLike[str] | IO[bytes], *, strict: bool = Fal
             with open(file, "rb") as handle:
                 return parse_lines(handle, source, strict=strict)
         except OSError as error:
-            raise PabulibError(f"cannot read file: {error.strerror}", None, source) from None
+            raise PabulibError("cannot_read_file", None, source, detail=error.strerror) from None
     return parse_lines(file, getattr(file, "name", None), strict=strict)
 
 
@@ -243,10 +320,10 @@ def parse_pabulib(content: str | bytes, *, strict: bool = False) -> Election:
 def _parse(reader: _Reader, strict: bool = False) -> Election:
     entry = reader.next_row()
     if entry is None:
-        raise PabulibError("the file is empty", reader.line or 1)
+        raise PabulibError("empty_file", reader.line or 1)
     number, row = entry
     if _section_name(row) != "meta":
-        raise PabulibError("a pabulib file must start with a META section", number)
+        raise PabulibError("no_meta_first", number)
 
     # META
     _read_header(reader, "meta")
@@ -255,43 +332,47 @@ def _parse(reader: _Reader, strict: bool = False) -> Election:
     while True:
         entry = reader.next_row()
         if entry is None:
-            raise PabulibError("missing PROJECTS section", reader.line)
+            raise PabulibError("missing_section", reader.line, section="PROJECTS")
         number, row = entry
         section = _section_name(row)
         if section == "projects":
             break
         if section is not None:
-            raise PabulibError(f"expected PROJECTS section, found {section.upper()}", number)
+            raise PabulibError("wrong_section", number, expected="PROJECTS", found=section.upper())
         row = [field.strip() for field in row]
         if len(row) != 2:
-            raise PabulibError(f"META row must have 2 fields (key;value), found {len(row)}", number)
+            raise PabulibError("meta_row_width", number, found=len(row))
         key, value = row
         if key in meta:
-            raise PabulibError(f"META key {key!r} appears twice", number)
+            raise PabulibError("meta_key_twice", number, key=repr(key))
         meta[key] = value
         meta_lines[key] = number
 
     if "budget" not in meta:
-        raise PabulibError("META has no 'budget'", number)
+        raise PabulibError("no_budget", number)
     budget = _parse_budget(meta["budget"], meta_lines["budget"])
     vote_type = meta.get("vote_type", "").lower()
     if vote_type not in BALLOT_KINDS:
         raise PabulibError(
-            f"vote_type {meta.get('vote_type', '')!r} is not supported "
-            f"(supported: {', '.join(BALLOT_KINDS)})",
+            "unsupported_vote_type",
             meta_lines.get("vote_type", number),
+            value=repr(meta.get("vote_type", "")),
+            supported=", ".join(BALLOT_KINDS),
         )
     try:
         ballot_rules = BallotRules.from_pabulib_meta(vote_type, meta)
-    except ValueError as error:
-        key = str(error).split()[1]
-        raise PabulibError(str(error), meta_lines.get(key)) from None
+    except MetaValueError as error:
+        raise PabulibError(error.code, meta_lines.get(error.key), **error.params) from None
+    except ValueError:  # BallotRules: a minimum above its maximum
+        raise PabulibError("meta_min_above_max") from None
 
     # PROJECTS
     header = _read_header(reader, "projects")
     for required in ("project_id", "cost"):
         if required not in header:
-            raise PabulibError(f"PROJECTS header has no {required!r} column", reader.line)
+            raise PabulibError(
+                "missing_column", reader.line, section="PROJECTS", column=repr(required)
+            )
     id_col, cost_col = header.index("project_id"), header.index("cost")
     projects: list[Project] = []
     project_lines: list[int] = []
@@ -299,23 +380,23 @@ def _parse(reader: _Reader, strict: bool = False) -> Election:
     while True:
         entry = reader.next_row()
         if entry is None:
-            raise PabulibError("missing VOTES section", reader.line)
+            raise PabulibError("missing_section", reader.line, section="VOTES")
         number, row = entry
         section = _section_name(row)
         if section == "votes":
             break
         if section is not None:
-            raise PabulibError(f"expected VOTES section, found {section.upper()}", number)
+            raise PabulibError("wrong_section", number, expected="VOTES", found=section.upper())
         row = [field.strip() for field in row]
         _check_width(row, header, number, "PROJECTS")
         project_id = row[id_col]
         if not project_id:
-            raise PabulibError("project_id is empty", number)
+            raise PabulibError("empty_project_id", number)
         if project_id in index:
-            raise PabulibError(f"duplicate project_id {project_id!r}", number)
-        cost = _parse_int(row[cost_col], f"cost of project {project_id!r}", number, MAX_AMOUNT)
+            raise PabulibError("duplicate_project", number, project=repr(project_id))
+        cost = _parse_int(row[cost_col], "bad_cost", number, MAX_AMOUNT, project=repr(project_id))
         if cost < 0:
-            raise PabulibError(f"cost of project {project_id!r} is negative", number)
+            raise PabulibError("negative_cost", number, project=repr(project_id))
         name, categories, neighborhoods, extra = "", (), (), {}
         for column, value in zip(header, row, strict=True):
             if column in ("project_id", "cost"):
@@ -337,7 +418,9 @@ def _parse(reader: _Reader, strict: bool = False) -> Election:
     header = _read_header(reader, "votes")
     for required in ("voter_id", "vote") + (("points",) if vote_type == CUMULATIVE else ()):
         if required not in header:
-            raise PabulibError(f"VOTES header has no {required!r} column", reader.line)
+            raise PabulibError(
+                "missing_column", reader.line, section="VOTES", column=repr(required)
+            )
     voter_col, vote_col = header.index("voter_id"), header.index("vote")
     points_col = header.index("points") if "points" in header else None
     other_cols = [
@@ -381,11 +464,11 @@ def _parse(reader: _Reader, strict: bool = False) -> Election:
         number, row = entry
         if len(row) != width:
             if _section_name(row) is not None:
-                raise PabulibError(f"unexpected {row[0].strip().upper()} section", number)
+                raise PabulibError("unexpected_section", number, section=row[0].strip().upper())
             _check_width(row, header, number, "VOTES")
         voter_id = row[voter_col].strip()
         if voter_id in seen_voters:
-            raise PabulibError(f"duplicate voter_id {voter_id!r}", number)
+            raise PabulibError("duplicate_voter", number, voter=repr(voter_id))
         seen_voters.add(voter_id)
         vote = row[vote_col].strip()
         chosen = [item.strip() for item in vote.split(",")] if vote else []
@@ -394,7 +477,7 @@ def _parse(reader: _Reader, strict: bool = False) -> Election:
             position = lookup(project_id)
             if position is None:
                 raise PabulibError(
-                    f"voter {voter_id!r} votes for unknown project {project_id!r}", number
+                    "unknown_project", number, voter=repr(voter_id), project=repr(project_id)
                 )
             flat.append(position)
         given: list[int] = []
@@ -403,20 +486,23 @@ def _parse(reader: _Reader, strict: bool = False) -> Election:
             raw_points = [item.strip() for item in text.split(",")] if text else []
             if len(raw_points) != len(chosen):
                 raise PabulibError(
-                    f"voter {voter_id!r} has {len(chosen)} projects but {len(raw_points)} points",
+                    "points_count",
                     number,
+                    voter=repr(voter_id),
+                    projects=len(chosen),
+                    points=len(raw_points),
                 )
             for value in raw_points:
-                score = _parse_int(value, "points", number)
+                score = _parse_int(value, "bad_points", number)
                 if score < 0:
-                    raise PabulibError("points must not be negative", number)
+                    raise PabulibError("negative_points", number)
                 given.append(score)
         count = len(chosen)
         if count > 1 and len(set(flat[start:])) != count:
             twice = sorted({p for p in chosen if chosen.count(p) > 1})
             if strict:
                 raise PabulibError(
-                    f"voter {voter_id!r} lists project {', '.join(twice)} more than once", number
+                    "project_twice", number, voter=repr(voter_id), projects=", ".join(twice)
                 )
             warnings.append(
                 ReadWarning(
@@ -458,7 +544,9 @@ def _parse(reader: _Reader, strict: bool = False) -> Election:
                     or vote_type == CHOOSE_ONE
                     or not all(p.code in _TOLERATED for p in problems)
                 ):
-                    raise PabulibError(message, number)
+                    raise PabulibError(
+                        "invalid_ballot", number, voter=repr(voter_id), problems=tuple(problems)
+                    )
                 warnings.append(ReadWarning(number, message))
         offsets.append(len(flat))
         voter_ids.append(voter_id)
@@ -630,18 +718,17 @@ def voter_weights_from_column(election: Election, column: str) -> list[Fraction]
     """Voter weights read from a VOTES column (e.g. ``weight``), exactly, as Fractions."""
     values = election.ballots.voter_columns.get(column)
     if values is None:
-        raise PabulibError(f"VOTES has no column {column!r}")
+        raise PabulibError("no_weight_column", column=repr(column))
     weights = []
     for voter, text in enumerate(values):
         try:
             weight = Fraction(parse_number(text, maximum=MAX_COUNT))
         except ValueError:
             raise PabulibError(
-                f"weight of voter {election.ballots.voter_ids[voter]!r} is not a number: "
-                f"{_shown(text)}"
+                "bad_weight", voter=repr(election.ballots.voter_ids[voter]), value=_shown(text)
             ) from None
         if weight < 0:
-            raise PabulibError(f"weight of voter {election.ballots.voter_ids[voter]!r} is negative")
+            raise PabulibError("negative_weight", voter=repr(election.ballots.voter_ids[voter]))
         weights.append(weight)
     return weights
 

@@ -40,13 +40,44 @@ REQUIRED_COLUMNS = ("gwb_code", "regio", "recs", "a_inw", "a_hh")
 KINDS = {"gemeente": "municipality", "wijk": "area", "buurt": "neighbourhood"}
 
 
-class PopulationCsvError(ValueError):
-    """A problem in the file, with the 1-based line number where it was found."""
+# Why a file is refused: a code with its English text, for the command line and the logs. The
+# screens translate the code instead (services/file_messages.py), so the domain stays free of
+# Babel; every code here has a translation there (tests/services/test_file_messages.py).
+MESSAGES = {
+    "empty_file": "the file is empty; a header row is needed",
+    "missing_columns": "missing column(s): %(columns)s",
+    "wrong_width": "expected %(expected)d columns, found %(found)d",
+    "bad_recs": "recs must be Gemeente, Wijk or Buurt, not %(value)s",
+    "bad_municipality_code": "%(code)s is not a valid code for a municipality",
+    "bad_area_code": "%(code)s is not a valid code for a area",
+    "bad_neighbourhood_code": "%(code)s is not a valid code for a neighbourhood",
+    "duplicate_code": "%(code)s already appeared on line %(first)d",
+    "empty_name": "column regio (name) is empty",
+    "bad_need_index": "need_index should be a number, not %(value)s",
+    "empty_count": "column %(column)s is empty, a whole number is needed",
+    "bad_count": "column %(column)s should be a whole number, not %(value)s",
+    "negative_count": "column %(column)s cannot be negative (%(number)d)",
+    "no_data_rows": "the file has a header but no data rows",
+    # Found by the import service (it knows the municipalities and areas already stored).
+    "unknown_municipality": (
+        "municipality %(municipality)s of %(code)s is unknown: add its Gemeente row to the file"
+    ),
+    "unknown_wijk": "wijk %(wijk)s of buurt %(code)s is unknown",
+    "other_municipality": "%(code)s belongs to another municipality",
+    "no_year": "no year: add a 'jaar' column or pass --year on the command line",
+}
 
-    def __init__(self, line: int, message: str):
-        super().__init__(f"line {line}: {message}")
+
+class PopulationCsvError(ValueError):
+    """A problem in the file, with the 1-based line number where it was found: a ``code`` of
+    ``MESSAGES`` and its ``params``; ``message`` is the English text."""
+
+    def __init__(self, line: int, code: str, /, **params: object):
         self.line = line
-        self.message = message
+        self.code = code
+        self.params = params
+        self.message = MESSAGES[code] % params
+        super().__init__(f"line {line}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -74,16 +105,14 @@ def _count(value: str, line: int, column: str, required: bool) -> int | None:
     value = value.strip()
     if value in {"", "."}:
         if required:
-            raise PopulationCsvError(line, f"column {column} is empty, a whole number is needed")
+            raise PopulationCsvError(line, "empty_count", column=column)
         return None
     try:
         number = parse_int(value, minimum=-INT32_MAX)
     except InvalidNumber:
-        raise PopulationCsvError(
-            line, f"column {column} should be a whole number, not {value!r}"
-        ) from None
+        raise PopulationCsvError(line, "bad_count", column=column, value=repr(value)) from None
     if number < 0:
-        raise PopulationCsvError(line, f"column {column} cannot be negative ({number})")
+        raise PopulationCsvError(line, "negative_count", column=column, number=number)
     return number
 
 
@@ -98,14 +127,14 @@ def read_population_csv(text: str | Iterable[str]) -> list[RegionRow]:
         text = io.StringIO(text)
     lines = list(text)
     if not lines or not lines[0].strip():
-        raise PopulationCsvError(1, "the file is empty; a header row is needed")
+        raise PopulationCsvError(1, "empty_file")
     header_line = lines[0].lstrip("\ufeff")
     delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
     reader = csv.reader([header_line, *lines[1:]], delimiter=delimiter)
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise PopulationCsvError(1, "missing column(s): " + ", ".join(missing))
+        raise PopulationCsvError(1, "missing_columns", columns=", ".join(missing))
     index = {name: i for i, name in enumerate(header)}
 
     rows: list[RegionRow] = []
@@ -114,25 +143,23 @@ def read_population_csv(text: str | Iterable[str]) -> list[RegionRow]:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            raise PopulationCsvError(line_no, f"expected {len(header)} columns, found {len(cells)}")
+            raise PopulationCsvError(line_no, "wrong_width", expected=len(header), found=len(cells))
 
         def cell(name: str, cells: list[str] = cells) -> str:
             return cells[index[name]].strip() if name in index else ""
 
         kind = KINDS.get(cell("recs").lower())
         if kind is None:
-            raise PopulationCsvError(
-                line_no, f"recs must be Gemeente, Wijk or Buurt, not {cell('recs')!r}"
-            )
+            raise PopulationCsvError(line_no, "bad_recs", value=repr(cell("recs")))
         code = cell("gwb_code").upper()
         if not _code_ok(kind, code):
-            raise PopulationCsvError(line_no, f"{code!r} is not a valid code for a {kind}")
+            raise PopulationCsvError(line_no, f"bad_{kind}_code", code=repr(code))
         if code in seen:
-            raise PopulationCsvError(line_no, f"{code} already appeared on line {seen[code]}")
+            raise PopulationCsvError(line_no, "duplicate_code", code=code, first=seen[code])
         seen[code] = line_no
         name = cell("regio")
         if not name:
-            raise PopulationCsvError(line_no, "column regio (name) is empty")
+            raise PopulationCsvError(line_no, "empty_name")
         year = _count(cell("jaar"), line_no, "jaar", required=False)
         is_area = kind == "area"
         need_raw = cell("need_index")
@@ -141,9 +168,7 @@ def read_population_csv(text: str | Iterable[str]) -> list[RegionRow]:
             try:
                 need_index = float(need_raw.replace(",", "."))
             except ValueError:
-                raise PopulationCsvError(
-                    line_no, f"need_index should be a number, not {need_raw!r}"
-                ) from None
+                raise PopulationCsvError(line_no, "bad_need_index", value=repr(need_raw)) from None
         rows.append(
             RegionRow(
                 line=line_no,
@@ -161,5 +186,5 @@ def read_population_csv(text: str | Iterable[str]) -> list[RegionRow]:
             )
         )
     if not rows:
-        raise PopulationCsvError(len(lines), "the file has a header but no data rows")
+        raise PopulationCsvError(len(lines), "no_data_rows")
     return rows

@@ -38,7 +38,8 @@ class BackgroundJob(db.Model):
         ForeignKey("voting_round.id", ondelete="CASCADE"), index=True
     )
     # An import's municipality (whose administrators may follow it) and what was asked
-    # (the stored upload's name, the area, the rule, the file's own name).
+    # (the stored upload's name, the area, the rule, the file's own name); for an import whose
+    # file was refused also "failure": the problem as data (services.file_messages.failure).
     municipality_id: Mapped[int | None] = mapped_column(
         ForeignKey("municipality.id", ondelete="CASCADE")
     )

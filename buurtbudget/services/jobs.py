@@ -575,7 +575,7 @@ def run(job: BackgroundJob) -> BackgroundJob:
         db.session.commit()
 
     step = STEPS[job.kind]
-    result, message, failed = None, None, False
+    result, message, failed, failure = None, None, False, None
     stop = threading.Event()
     beat = threading.Thread(
         target=_keep_lease, args=(db.engine, job_id, attempt, lease, stop), daemon=True
@@ -589,6 +589,8 @@ def run(job: BackgroundJob) -> BackgroundJob:
         # Stored in English (the message id) and translated when shown.
         with force_locale("en"):
             message = str(error.message)[:500]
+        # A refused file's problem as data, so its page shows it in the reader's language.
+        failure = getattr(error, "failure", None)
     except Exception:
         db.session.rollback()
         log.exception("background job %s (%s) failed", job_id, job.kind)
@@ -601,6 +603,8 @@ def run(job: BackgroundJob) -> BackgroundJob:
         return job  # our lease ended and another worker took it over
     job.status = JobStatus.FAILED if failed else JobStatus.DONE
     job.message, job.result_file, job.finished_at = message, result, utcnow()
+    if failure is not None:
+        job.params = {**(job.params or {}), "failure": failure}
     _discard_upload(job)  # done or failed: an import's upload is not needed again
     audit.record(
         job.requested_by,

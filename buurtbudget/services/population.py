@@ -62,8 +62,9 @@ def import_population(text: str, year: int | None, progress=None) -> ImportSumma
                 if municipality is None:
                     raise PopulationCsvError(
                         row.line,
-                        f"municipality {row.municipality_code} of {row.code} is unknown: add its"
-                        " Gemeente row to the file",
+                        "unknown_municipality",
+                        municipality=row.municipality_code,
+                        code=row.code,
                     )
                 area = _upsert_area(row, municipality, summary)
                 areas[row.code] = area
@@ -72,7 +73,7 @@ def import_population(text: str, year: int | None, progress=None) -> ImportSumma
                 area = areas.get(row.area_code) or _by_code(Area, row.area_code)
                 if area is None:
                     raise PopulationCsvError(
-                        row.line, f"wijk {row.area_code} of buurt {row.code} is unknown"
+                        row.line, "unknown_wijk", wijk=row.area_code, code=row.code
                     )
                 if _by_code(Neighbourhood, row.code) is None:
                     db.session.add(Neighbourhood(area=area, name=row.name, cbs_code=row.code))
@@ -111,16 +112,14 @@ def _upsert_area(row: RegionRow, municipality: Municipality, summary: ImportSumm
         db.session.add(area)
         summary.areas_created += 1
     elif area.municipality_id != municipality.id and municipality.id is not None:
-        raise PopulationCsvError(row.line, f"{row.code} belongs to another municipality")
+        raise PopulationCsvError(row.line, "other_municipality", code=row.code)
     return area
 
 
 def _write_figures(row: RegionRow, area: Area, year: int | None, summary: ImportSummary) -> None:
     figures_year = row.year or year
     if figures_year is None:
-        raise PopulationCsvError(
-            row.line, "no year: add a 'jaar' column or pass --year on the command line"
-        )
+        raise PopulationCsvError(row.line, "no_year")
     figures = None
     if area.id is not None:
         figures = db.session.scalar(

@@ -81,12 +81,15 @@ def form_status(form: FlaskForm) -> int:
 
 
 def attach_error(form: FlaskForm, error: ServiceError) -> None:
-    """Show a service's error next to the field it concerns, or above the form."""
+    """Show a service's error next to the field it concerns, or above the form. As a plain str:
+    Flask-Babel's LazyString counts as safe HTML, and a message's parameters may come from the
+    visitor (a file's META rule was put on the page as markup)."""
+    message = str(error.message)
     field = form._fields.get(error.field) if error.field else None
     if field is not None:
-        field.errors = [*field.errors, error.message]
+        field.errors = [*field.errors, message]
     else:
-        form.form_errors.append(error.message)
+        form.form_errors.append(message)
 
 
 class EuroField(StringField):

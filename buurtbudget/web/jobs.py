@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from buurtbudget.extensions import db
 from buurtbudget.models import BackgroundJob, BudgetPeriod, JobStatus
-from buurtbudget.services import audit, jobs, sealed_files
+from buurtbudget.services import audit, file_messages, jobs, sealed_files
 from buurtbudget.services.errors import NotFound, PermissionDenied
 from buurtbudget.web.sealed import seal, unseal
 from buurtbudget.web.security import staff_required
@@ -31,6 +31,9 @@ def _job(job_id: int) -> BackgroundJob:
 def _failure(job: BackgroundJob) -> str:
     if job.message == jobs.INTERRUPTED:
         return _("The step was interrupted too often and has stopped. Start it again.")
+    failure = (job.params or {}).get("failure")
+    if failure:  # a refused file: its problem in the reader's language
+        return file_messages.not_a_pabulib_file(failure)
     if job.message:
         return _(job.message)  # stored as the message id (services.jobs.run)
     return _("It failed because of an error on our side, which has been logged. Try again later.")

@@ -5,6 +5,7 @@ to the new round, and the stored upload is gone once the job ends, done or faile
 
 from __future__ import annotations
 
+import html
 import io
 
 import pytest
@@ -172,3 +173,79 @@ def test_on_postgresql_the_page_sees_the_ballots_written_but_not_a_half_round(
     assert ("ballots", 100, 740, 0) in seen and ("ballots", 740, 740, 0) in seen
     assert ("counting", 0, 1, 0) in seen
     assert _rounds() == 1
+
+
+SMALL_BAD = (
+    b"META\nkey;value\nbudget;100\nvote_type;approval\nPROJECTS\nproject_id;cost\na;1\n"
+    b"VOTES\nvoter_id;vote\nx;a\nx;a\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("nl", "Dit is geen geldig pabulib-bestand: regel 11: voter_id 'x' komt twee keer voor"),
+        ("en", "This is not a valid pabulib file: line 11: duplicate voter_id 'x'"),
+    ],
+)
+def test_a_refused_file_is_explained_in_the_readers_language(client_for, world, language, expected):
+    admin = client_for(world["admin"])
+    response = admin.post(
+        URL,
+        data={"file": (io.BytesIO(SMALL_BAD), "x.pb"), "area": "0", "rule_name": ""},
+        content_type="multipart/form-data",
+        headers={"Accept-Language": language},
+    )
+    assert response.status_code == 400
+    assert expected in html.unescape(_text(response))
+    assert _rounds() == 0
+
+
+def test_a_refused_files_own_text_is_escaped_on_the_page(client_for, world):
+    admin = client_for(world["admin"])
+    content = SMALL_BAD.replace(b"x;a", b"<b>x</b>;a")
+    response = admin.post(
+        URL,
+        data={"file": (io.BytesIO(content), "x.pb"), "area": "0", "rule_name": ""},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "&lt;b&gt;x&lt;/b&gt;" in _text(response) and "<b>x</b>" not in _text(response)
+
+
+def test_a_jobs_refused_file_is_explained_in_the_readers_language(client_for, world):
+    """The job ran without a reader; its page tells each visitor the problem in their own
+    language, with the line."""
+    admin = client_for(world["admin"])
+    original = FILE.read_bytes()
+    line = original[: original.index(b"PROJECTS")].count(b"\n") + 1
+    job_id = _job_id(_upload(admin, original.replace(b"PROJECTS", b"PROJEKTS", 1)))
+    assert jobs.work_once().status is JobStatus.FAILED
+    dutch = _text(admin.get(f"/staff/jobs/{job_id}", headers={"Accept-Language": "nl"}))
+    assert (
+        f"Dit is geen geldig pabulib-bestand: regel {line}: een META-regel moet 2 velden "
+        "hebben (sleutel;waarde), gevonden: 1"
+    ) in html.unescape(dutch)
+    english = _text(admin.get(f"/staff/jobs/{job_id}", headers={"Accept-Language": "en"}))
+    assert (
+        f"This is not a valid pabulib file: line {line}: META row must have 2 fields "
+        "(key;value), found 1"
+    ) in html.unescape(english)
+    status = admin.get(f"/staff/jobs/{job_id}/status", headers={"Accept-Language": "nl"})
+    assert f"regel {line}: een META-regel" in str(status.get_json())
+
+
+def test_a_files_rule_named_in_a_refusal_is_escaped_on_the_page(client_for, world):
+    """The message is a lazy translation, which Jinja took for safe HTML: the file's META rule
+    came onto the page as markup."""
+    admin = client_for(world["admin"])
+    content = SMALL_BAD.replace(b"x;a\nx;a\n", b"x;a\n").replace(
+        b"vote_type;approval\n", b"vote_type;approval\nrule;<i>r</i>\n"
+    )
+    response = admin.post(
+        URL,
+        data={"file": (io.BytesIO(content), "x.pb"), "area": "0", "rule_name": ""},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "&lt;i&gt;r&lt;/i&gt;" in _text(response) and "<i>r</i>" not in _text(response)

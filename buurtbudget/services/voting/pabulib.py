@@ -34,7 +34,7 @@ from buurtbudget.models import (
 )
 from buurtbudget.models._base import utcnow
 from buurtbudget.models.voting import new_ballot_id
-from buurtbudget.services import audit
+from buurtbudget.services import audit, file_messages
 from buurtbudget.services.errors import ValidationFailed
 from buurtbudget.services.permissions import is_admin_of, require
 from buurtbudget.services.voting import weighting
@@ -70,6 +70,17 @@ def export_round(voting_round: VotingRound) -> str:
     return format_pabulib(election)
 
 
+class InvalidFile(ValidationFailed):
+    """The file is not a valid pabulib file: the message is made in the language of whoever
+    reads it; ``failure`` is the reader's problem as data (the import job stores it)."""
+
+    def __init__(self, error: PabulibError):
+        self.failure = file_messages.failure(error)
+        super().__init__(
+            file_messages.LazyText(file_messages.not_a_pabulib_file, self.failure), field="file"
+        )
+
+
 def _cents(amount: int | Fraction, what: str) -> int:
     cents = Fraction(amount) * CENTS_PER_UNIT
     if cents.denominator != 1:
@@ -96,9 +107,7 @@ def import_round(
     try:
         election = parse_pabulib(content)
     except PabulibError as error:
-        raise ValidationFailed(
-            _l("This is not a valid pabulib file: %(problem)s", problem=str(error)), field="file"
-        ) from None
+        raise InvalidFile(error) from None
     if election.vote_type == ORDINAL:
         raise ValidationFailed(
             _l(
