@@ -99,8 +99,9 @@ class BallotRow(NamedTuple):
     project_ids: tuple[int, ...]
 
 
-# Rows fetched from the database at a time: memory stays flat however large the round.
-READ_BATCH = 20_000
+# Rows fetched from the database at a time: memory stays flat however large the round (with
+# the batches fetched ahead, 20,000 cost Warszawa's count 11 MB more and no time).
+READ_BATCH = 10_000
 
 
 def _stream(statement: Select) -> Iterator[list[tuple]]:
