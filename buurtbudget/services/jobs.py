@@ -367,32 +367,52 @@ def start_import(
         )
     if area is not None and area.municipality_id != municipality.id:
         raise ValidationFailed(_l("This is not a valid choice."), field="area")
+    return _queue_with_upload(
+        actor,
+        content,
+        ".pb",
+        kind=IMPORT,
+        municipality_id=municipality.id,
+        params={
+            "source_name": source_name[:200],
+            "area_id": area.id if area else None,
+            "rule_name": rule_name or None,
+        },
+        total=0,
+        audited={"source": source_name[:200] or None},
+    )
+
+
+def _queue_with_upload(
+    actor: User,
+    upload: bytes,
+    suffix: str,
+    *,
+    kind: str,
+    municipality_id: int,
+    params: dict,
+    total: int,
+    audited: dict,
+) -> BackgroundJob:
+    """Queue a job of ``kind`` whose input waits in the uploads folder under a random name
+    (``params["upload"]``), audited with ``audited``; the file goes if the job is not stored.
+    The job is then started (:func:`kick`)."""
     folder = uploads_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{secrets.token_hex(16)}.pb"
-    (folder / name).write_bytes(content)
+    name = f"{secrets.token_hex(16)}{suffix}"
+    (folder / name).write_bytes(upload)
     try:
         job = BackgroundJob(
-            kind=IMPORT,
-            municipality_id=municipality.id,
+            kind=kind,
+            municipality_id=municipality_id,
             requested_by=actor,
-            params={
-                "upload": name,
-                "source_name": source_name[:200],
-                "area_id": area.id if area else None,
-                "rule_name": rule_name or None,
-            },
-            total=0,
+            params={"upload": name, **params},
+            total=total,
         )
         db.session.add(job)
         db.session.flush()
         audit.record(
-            actor,
-            "job.queued",
-            job,
-            municipality_id=municipality.id,
-            kind=IMPORT,
-            source=source_name[:200] or None,
+            actor, "job.queued", job, municipality_id=municipality_id, kind=kind, **audited
         )
         db.session.commit()
     except BaseException:
@@ -420,42 +440,21 @@ def start_cheque_issue(
     cheques.cheque_pot(period)  # refused now rather than by the job: no cheques here
     if letters not in LETTER_FORMATS:
         raise ValidationFailed(_l("Choose the letters as PDF or CSV."))
-    folder = uploads_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{secrets.token_hex(16)}.txt"
-    (folder / name).write_text(format_household_list(households), encoding="utf-8")
-    try:
-        job = BackgroundJob(
-            kind=CHEQUES,
-            municipality_id=period.municipality_id,
-            requested_by=actor,
-            params={
-                "upload": name,
-                "period_id": period.id,
-                "letters": letters,
-                "redeem_page": redeem_page,
-                "public_key": public_key.hex(),
-            },
-            total=len(households),
-        )
-        db.session.add(job)
-        db.session.flush()
-        audit.record(
-            actor,
-            "job.queued",
-            job,
-            municipality_id=period.municipality_id,
-            kind=CHEQUES,
-            period_id=period.id,
-            households=len(households),
-        )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        (folder / name).unlink(missing_ok=True)
-        raise
-    kick(job)
-    return job
+    return _queue_with_upload(
+        actor,
+        format_household_list(households).encode("utf-8"),
+        ".txt",
+        kind=CHEQUES,
+        municipality_id=period.municipality_id,
+        params={
+            "period_id": period.id,
+            "letters": letters,
+            "redeem_page": redeem_page,
+            "public_key": public_key.hex(),
+        },
+        total=len(households),
+        audited={"period_id": period.id, "households": len(households)},
+    )
 
 
 def letters_path(job: BackgroundJob) -> Path | None:

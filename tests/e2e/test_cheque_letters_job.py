@@ -12,9 +12,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from buurtbudget.extensions import db
-from buurtbudget.models import BackgroundJob, JobStatus
+from buurtbudget.models import JobStatus
 from buurtbudget.services import cheque_letters, cheques, jobs
+from tests.e2e.job_worker import worker_runs_the_job
 from tests.e2e.test_background_jobs import _axe_violations
 from tests.factories import TEST_PASSWORD
 
@@ -80,22 +80,9 @@ def test_an_administrator_issues_a_long_list_and_downloads_the_sealed_letters(
     assert _axe_violations(page) == []
 
     # A worker (as `flask jobs work` would) takes the job; the page follows without a reload.
-    job_id = jobs.claim().id
-    ended = {}
-
-    def worker() -> None:
-        with app.app_context():
-            ended["status"] = jobs.run(db.session.get(BackgroundJob, job_id)).status
-            db.session.remove()
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    try:
+    with worker_runs_the_job(app, go_on) as ended:
         assert writing.wait(20)
         expect(status).to_contain_text("De brieven worden geschreven: 1 van 4 klaar (brieven)")
-    finally:
-        go_on.set()
-        thread.join(timeout=60)
     assert ended["status"] is JobStatus.DONE
     expect(status).to_contain_text("Er zijn 4 cheques uitgegeven.")
     assert _axe_violations(page) == []

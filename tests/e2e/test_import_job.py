@@ -9,10 +9,10 @@ import threading
 
 from playwright.sync_api import expect
 
-from buurtbudget.extensions import db
-from buurtbudget.models import BackgroundJob, JobStatus
+from buurtbudget.models import JobStatus
 from buurtbudget.services import jobs
 from buurtbudget.services.voting import pabulib
+from tests.e2e.job_worker import worker_runs_the_job
 from tests.e2e.test_background_jobs import _axe_violations
 from tests.factories import TEST_PASSWORD
 from tests.web.test_voting import PABULIB
@@ -52,22 +52,9 @@ def test_an_administrator_imports_a_large_file_as_a_job(app, make, page, monkeyp
     assert _axe_violations(page) == []
 
     # A worker (as `flask jobs work` would) takes the job; the page follows without a reload.
-    job_id = jobs.claim().id
-    ended = {}
-
-    def worker() -> None:
-        with app.app_context():
-            ended["status"] = jobs.run(db.session.get(BackgroundJob, job_id)).status
-            db.session.remove()
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    try:
+    with worker_runs_the_job(app, go_on) as ended:
         assert reading.wait(20)
         expect(status).to_contain_text("Het bestand wordt gelezen")
-    finally:
-        go_on.set()
-        thread.join(timeout=60)
     assert ended["status"] is JobStatus.DONE
     expect(status).to_contain_text("Het bestand is geïmporteerd als afgesloten stemronde.")
     assert _axe_violations(page) == []
