@@ -656,17 +656,37 @@ def expired(job: BackgroundJob) -> bool:
     return job.status is JobStatus.DONE and bool(job.result_file) and result_path(job) is None
 
 
+# An upload no queued or running job names, older than this, was left by a process that died
+# between writing it and storing its job (the job's own end deletes its upload).
+STRAY_UPLOAD_AGE = timedelta(hours=1)
+
+
 def clean(now: datetime | None = None) -> int:
     """Delete the jobs' files (and ``.partial`` leftovers of a write that died with its
-    process) written more than config JOB_RESULTS_KEEP_HOURS ago; returns how many."""
-    folder = results_folder()
+    process) written more than config JOB_RESULTS_KEEP_HOURS ago, and uploads that no waiting
+    or running job needs (:data:`STRAY_UPLOAD_AGE`): an address list or a ballot file should
+    not outlive its job. Returns how many files were deleted."""
+    now = now or utcnow()
+    keep = timedelta(hours=float(current_app.config["JOB_RESULTS_KEEP_HOURS"]))
+    removed = _delete_older(results_folder(), (now - keep).timestamp())
+    active = db.session.scalars(
+        select(BackgroundJob.params).where(
+            BackgroundJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))
+        )
+    )
+    needed = {(params or {}).get("upload") for params in active}
+    removed += _delete_older(uploads_folder(), (now - STRAY_UPLOAD_AGE).timestamp(), needed)
+    return removed
+
+
+def _delete_older(folder: Path, before: float, keep: set | frozenset = frozenset()) -> int:
+    """Delete the files in ``folder`` last written before ``before`` (a timestamp), except
+    those named in ``keep``; returns how many."""
     if not folder.is_dir():
         return 0
-    keep = timedelta(hours=float(current_app.config["JOB_RESULTS_KEEP_HOURS"]))
-    before = ((now or utcnow()) - keep).timestamp()
     removed = 0
     for path in folder.iterdir():
-        if path.is_file() and path.stat().st_mtime < before:
+        if path.is_file() and path.name not in keep and path.stat().st_mtime < before:
             path.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -4,6 +4,7 @@ does the queue, and without a worker (JOBS_IN_WEB_PROCESS) a thread of the web p
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import timedelta
@@ -140,3 +141,32 @@ def test_a_live_worker_keeps_its_job_through_a_step_longer_than_the_lease(app, e
     assert ended_by["job"] is JobStatus.DONE
     job = db.session.get(BackgroundJob, job.id, populate_existing=True)
     assert job.attempts == 1
+
+
+def test_clean_deletes_uploads_no_waiting_job_needs(app, make, monkeypatch, tmp_path):
+    """An upload left by a process that died before its job was stored (an address list, a
+    ballot file) is deleted; the upload of a queued or running job, and a fresh one that
+    may be about to get its job, are kept."""
+    monkeypatch.setitem(app.config, "JOB_UPLOADS_FOLDER", str(tmp_path / "uploads"))
+    folder = jobs.uploads_folder()
+    folder.mkdir(parents=True)
+    admin = make.administrator(make.municipality())
+    for status, name in ((JobStatus.QUEUED, "queued.txt"), (JobStatus.RUNNING, "running.pb")):
+        db.session.add(
+            BackgroundJob(
+                kind=jobs.IMPORT, requested_by=admin, status=status, params={"upload": name}
+            )
+        )
+    db.session.commit()
+    now = utcnow()
+    two_hours_ago = (now - timedelta(hours=2)).timestamp()
+    for name in ("queued.txt", "running.pb", "stray.txt", "fresh.txt"):
+        (folder / name).write_text("6711AA 1\n")
+        if name != "fresh.txt":
+            os.utime(folder / name, (two_hours_ago, two_hours_ago))
+    assert jobs.clean(now) == 1
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "fresh.txt",
+        "queued.txt",
+        "running.pb",
+    ]
