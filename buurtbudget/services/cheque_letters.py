@@ -6,7 +6,9 @@ files, never in the database (services/cheques.py stores their hashes)."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterable
+from typing import BinaryIO
 from urllib.parse import urlencode
 
 import segno
@@ -53,6 +55,7 @@ def write_mail_merge(
     period: BudgetPeriod,
     redeem_page: str,
     progress: Callable[[int], None] | None = None,
+    progress_every: int = 1000,
 ) -> int:
     writer = csv_writer(out, delimiter=";")
     writer.writerow(MAIL_MERGE_COLUMNS)
@@ -72,7 +75,7 @@ def write_mail_merge(
                 redeem_url(redeem_page, item.code),
             )
         )
-        if progress is not None and count % 1000 == 0:
+        if progress is not None and count % progress_every == 0:
             progress(count)
     return count
 
@@ -82,6 +85,7 @@ def letters_pdf(
     period: BudgetPeriod,
     redeem_page: str,
     progress: Callable[[int], None] | None = None,
+    progress_every: int = 1000,
 ) -> bytes:
     """One A4 page per cheque: address block, the code in groups of four, the QR code."""
     municipality, area = period.municipality.name, period.area.name
@@ -135,6 +139,38 @@ def letters_pdf(
         )
         image.seek(0)
         pdf.image(image, x=140, y=190, w=45)
-        if progress is not None and count % 1000 == 0:
+        if progress is not None and count % progress_every == 0:
             progress(count)
     return bytes(pdf.output())
+
+
+# The letters' formats: a PDF to print, or a mail-merge CSV for a printing house.
+LETTER_FORMATS = ("pdf", "csv")
+MIMETYPES = {"pdf": "application/pdf", "csv": "text/csv"}
+
+
+def write_letters(
+    issued: Iterable[IssuedCheque],
+    out: BinaryIO,
+    period: BudgetPeriod,
+    redeem_page: str,
+    letters: str,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 1000,
+) -> None:
+    """The letters in format ``letters`` written to ``out``: the PDF, or the mail-merge CSV in
+    UTF-8 with a byte order mark (spreadsheets then read it as UTF-8)."""
+    if letters == "csv":
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        text.write("\ufeff")
+        write_mail_merge(issued, text, period, redeem_page, progress, progress_every)
+        text.detach()  # flushed; ``out`` stays open
+    else:
+        out.write(letters_pdf(issued, period, redeem_page, progress, progress_every))
+
+
+def file_name(period: BudgetPeriod, letters: str) -> str:
+    """The letters' file name: the area and the period, in letters, digits and dashes."""
+    return re.sub(r"[^A-Za-z0-9-]+", "-", f"cheques-{period.area.name}-{period.label}") + (
+        f".{letters}"
+    )

@@ -21,7 +21,6 @@ taken again, up to JOB_MAX_ATTEMPTS tries, after which it fails with a message s
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import secrets
@@ -159,12 +158,13 @@ def _report_outside(job: BackgroundJob) -> Report | None:
     return report
 
 
-def _may_import(user: User | None, _round: None) -> bool:
-    return False  # only through start_import, which checks the municipality
+def _only_through_its_start(user: User | None, _round: None) -> bool:
+    """Municipality-wide steps are started only by start_import and start_cheque_issue, which
+    check the municipality (and can_see does for their pages)."""
+    return False
 
 
 CHEQUES = "cheques.issue"
-LETTER_FORMATS = ("pdf", "csv")
 # How often (in letters) the job writes how far it is.
 LETTERS_REPORT_EVERY = 200
 
@@ -191,23 +191,19 @@ def _issue_cheques(job: BackgroundJob, actor: User, _round: None, report: Report
     def write_letters(issued: list[cheques.IssuedCheque]) -> None:
         total = len(issued)
         report("letters", 0, total)
-
-        def counted():
-            for number, item in enumerate(issued, start=1):
-                yield item
-                if number % LETTERS_REPORT_EVERY == 0 and number < total:
-                    report("letters", number, total)
-
-        def fill(out: io.RawIOBase) -> None:
-            if letters == "csv":
-                text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-                text.write("\ufeff")  # BOM: spreadsheets read UTF-8
-                cheque_letters.write_mail_merge(counted(), text, period, redeem_page)
-                text.detach()  # flushes, leaves ``out`` open for its last chunk
-            else:
-                out.write(cheque_letters.letters_pdf(counted(), period, redeem_page))
-
-        sealed_files.write_sealed(path, public_key, fill)
+        sealed_files.write_sealed(
+            path,
+            public_key,
+            lambda out: cheque_letters.write_letters(
+                issued,
+                out,
+                period,
+                redeem_page,
+                letters,
+                progress=lambda done: report("letters", done, total),
+                progress_every=LETTERS_REPORT_EVERY,
+            ),
+        )
 
     try:
         issued = cheques.issue_cheques(actor, period, households, write_letters=write_letters)
@@ -227,8 +223,10 @@ STEPS: dict[str, Step] = {
     "round.export": Step(
         _l("Export the round as a .pb file"), rounds.can_export_unpublished, _export
     ),
-    IMPORT: Step(_l("Import a pabulib file"), _may_import, _import),
-    CHEQUES: Step(_l("Issue cheques and write their letters"), _may_import, _issue_cheques),
+    IMPORT: Step(_l("Import a pabulib file"), _only_through_its_start, _import),
+    CHEQUES: Step(
+        _l("Issue cheques and write their letters"), _only_through_its_start, _issue_cheques
+    ),
 }
 
 
@@ -438,7 +436,7 @@ def start_cheque_issue(
     letters are sealed to."""
     require(is_admin_of(actor, period.municipality_id))
     cheques.cheque_pot(period)  # refused now rather than by the job: no cheques here
-    if letters not in LETTER_FORMATS:
+    if letters not in cheque_letters.LETTER_FORMATS:
         raise ValidationFailed(_l("Choose the letters as PDF or CSV."))
     return _queue_with_upload(
         actor,

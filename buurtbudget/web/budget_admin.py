@@ -8,7 +8,6 @@ permissions on the object and write the audit entries."""
 from __future__ import annotations
 
 import io
-import re
 
 from flask import (
     Blueprint,
@@ -373,7 +372,7 @@ def issue_cheques(period_id: int):
                 raise ValidationFailed(_l("Enter at least one address."), field="households")
             letters = request.form.get("confirm")
             if letters:
-                if letters not in LETTER_FORMATS:
+                if letters not in cheque_letters.LETTER_FORMATS:
                     raise ValidationFailed(_l("Choose the letters as PDF or CSV."))
                 if len(addresses) > current_app.config["LONG_STEP_LETTERS"]:
                     # A long list (5 ms a PDF letter) would outlast the web worker: a job
@@ -426,24 +425,19 @@ def issue_cheques(period_id: int):
     ), status
 
 
-LETTER_FORMATS = ("pdf", "csv")
-
-
 def cheque_letters_response(issued: list, period: BudgetPeriod, letters: str) -> Response:
     """The letters of cheques just issued, as a download that no cache keeps."""
-    redeem_page = url_for("budgets.redeem_code", _external=True)
-    name = re.sub(r"[^A-Za-z0-9-]+", "-", f"cheques-{period.area.name}-{period.label}")
-    if letters == "csv":
-        buffer = io.StringIO()
-        cheque_letters.write_mail_merge(issued, buffer, period, redeem_page)
-        body, mimetype = "\ufeff" + buffer.getvalue(), "text/csv"  # BOM: spreadsheets read UTF-8
-    else:
-        body, mimetype = cheque_letters.letters_pdf(issued, period, redeem_page), "application/pdf"
+    body = io.BytesIO()
+    cheque_letters.write_letters(
+        issued, body, period, url_for("budgets.redeem_code", _external=True), letters
+    )
     return Response(
-        body,
-        mimetype=mimetype,
+        body.getvalue(),
+        mimetype=cheque_letters.MIMETYPES[letters],
         headers={
-            "Content-Disposition": f'attachment; filename="{name}.{letters}"',
+            "Content-Disposition": (
+                f'attachment; filename="{cheque_letters.file_name(period, letters)}"'
+            ),
             "Cache-Control": "private, no-store",
         },
     )

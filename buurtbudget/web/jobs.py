@@ -4,15 +4,13 @@ round: anyone else gets a 404, as for a job that does not exist."""
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, abort, jsonify, render_template, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from buurtbudget.extensions import db
 from buurtbudget.models import BackgroundJob, BudgetPeriod, JobStatus
-from buurtbudget.services import audit, file_messages, jobs, sealed_files
+from buurtbudget.services import audit, cheque_letters, file_messages, jobs, sealed_files
 from buurtbudget.services.errors import NotFound, PermissionDenied
 from buurtbudget.web.sealed import seal, unseal
 from buurtbudget.web.security import staff_required
@@ -217,8 +215,7 @@ def letters(job_id: int):
         ) from None
     period = db.session.get(BudgetPeriod, (job.params or {}).get("period_id") or 0)
     kind = (job.params or {}).get("letters", "pdf")
-    label = f"cheques-{period.area.name}-{period.label}" if period else f"cheques-{job.id}"
-    name = re.sub(r"[^A-Za-z0-9-]+", "-", label)
+    name = cheque_letters.file_name(period, kind) if period else f"cheques-{job.id}.{kind}"
     audit.record(
         current_user,
         "cheque.letters_downloaded",
@@ -236,9 +233,9 @@ def letters(job_id: int):
 
     return Response(
         stream(),
-        mimetype="text/csv" if kind == "csv" else "application/pdf",
+        mimetype=cheque_letters.MIMETYPES[kind],
         headers={
-            "Content-Disposition": f'attachment; filename="{name}.{kind}"',
+            "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "private, no-store",
         },
     )
