@@ -22,7 +22,6 @@ taken again, up to JOB_MAX_ATTEMPTS tries, after which it fails with a message s
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -51,6 +50,7 @@ from buurtbudget.services import audit, cheque_letters, cheques, sealed_files
 from buurtbudget.services.errors import NotFound, ServiceError, ValidationFailed
 from buurtbudget.services.permissions import is_admin_of, require
 from buurtbudget.services.voting import counting, pabulib, rounds
+from buurtbudget.services.whole_files import written_whole
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +91,10 @@ def _export(job: BackgroundJob, actor: User, voting_round: VotingRound, report: 
     name = f"job-{job.id}-round-{voting_round.id}.pb"
     folder = results_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    _write_whole(folder / name, text)
+    with written_whole(folder / name) as out:
+        out.write(text.encode("utf-8"))
     report("exporting", total, total)
     return name
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that the file appears whole or not at all: a failed write
-    (a full disk) leaves no ``.partial`` behind either."""
-    partial = path.with_name(f"{path.name}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 IMPORT = "round.import"

@@ -13,7 +13,6 @@ the reader noticing. Memory stays flat whatever the file's size."""
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from buurtbudget.services.whole_files import written_whole
 
 MAGIC = b"BBSEAL1\n"
 CHUNK = 64 * 1024
@@ -106,18 +107,12 @@ class SealingWriter(io.RawIOBase):
 
 def write_sealed(path: Path, recipient_public_key: bytes, fill) -> None:
     """Write ``path`` sealed to the key: ``fill(writer)`` writes the plain bytes to the writer.
-    The file appears whole or not at all (a ``.partial`` is renamed once complete, and removed
-    whatever fails, ``fill`` included)."""
-    partial = path.with_name(f"{path.name}.partial")
-    try:
-        with partial.open("wb") as out:
-            writer = SealingWriter(out, recipient_public_key)
-            fill(writer)
-            writer.close()
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    The file appears whole or not at all (services/whole_files.py), whatever fails, ``fill``
+    included."""
+    with written_whole(path) as out:
+        writer = SealingWriter(out, recipient_public_key)
+        fill(writer)
+        writer.close()
 
 
 def read_sealed(path: Path, private_key: bytes) -> Iterator[bytes]:

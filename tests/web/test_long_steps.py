@@ -13,7 +13,7 @@ from sqlalchemy import select
 from buurtbudget.extensions import db
 from buurtbudget.models import AuditEntry, BackgroundJob, JobStatus, Role, RoleAssignment
 from buurtbudget.models._base import utcnow
-from buurtbudget.services import initiatives, jobs
+from buurtbudget.services import initiatives, jobs, whole_files
 from buurtbudget.services.voting import casting, counting
 from tests.voting_world import tanthof_round
 from tests.web.test_voting import _end_voting, _text
@@ -249,7 +249,7 @@ def test_a_failed_write_leaves_no_partial_file(app, client_for, large, monkeypat
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(jobs.os, "replace", disk_full)
+    monkeypatch.setattr(whole_files.os, "replace", disk_full)
     voting_round = large["round"]
     counting.close_round(None, voting_round)
     _job_id(client_for(large["admin"]).post(f"/staff/rounds/{voting_round.id}/export"))
