@@ -16,12 +16,8 @@ from flask_babel import gettext as _
 from buurtbudget.domain import ballots as ballot_domain
 from buurtbudget.domain.pabulib import PabulibError
 from buurtbudget.domain.population_csv import PopulationCsvError
+from buurtbudget.services.address_messages import N_  # marks message ids for extraction
 from buurtbudget.services.voting.casting import BALLOT_MESSAGES
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction"
-    return message
-
 
 # domain.population_csv.MESSAGES codes -> our message ids (the same English, extracted via N_).
 POPULATION_MESSAGES = {
