@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
 from buurtbudget.extensions import db
-from buurtbudget.models import AuditEntry, Phase, VotingRound
+from buurtbudget.models import AuditEntry, VotingRound
 from buurtbudget.services import audit
 from buurtbudget.services.errors import ServiceError
 from buurtbudget.services.voting import counting, rounds, weighting
@@ -164,7 +164,7 @@ def settings(round_id: int):
         previewing=analysis is not None,
         fixed=fixed,
         # While voting is open: why there is no preview (it would show the interim standing).
-        no_preview=weighting.NO_INTERIM_RESULTS if voting_round.phase() is Phase.VOTING else None,
+        no_preview=None if weighting.can_preview(voting_round) else weighting.NO_INTERIM_RESULTS,
     ), status
 
 

@@ -810,11 +810,16 @@ NO_INTERIM_RESULTS = _l(
 )
 
 
+def can_preview(voting_round: VotingRound) -> bool:
+    """Whether a preview may read the round's ballots now: not while voting is open."""
+    return voting_round.phase() is not Phase.VOTING
+
+
 def preview(actor: User, voting_round: VotingRound, settings: WeightingSettings) -> Analysis | None:
     """The effect of ``settings`` on the round now, without saving them (None: off); not while
     voting is open (409)."""
     require(can_manage_round(actor, voting_round))
-    if voting_round.phase() is Phase.VOTING:
+    if not can_preview(voting_round):
         raise Conflict(NO_INTERIM_RESULTS)
     config = config_from_settings(settings)
     _check_funding(voting_round, settings, config)
